@@ -1,0 +1,125 @@
+package org.jprune.engine;
+
+import org.jprune.engine.internal.CachingAllocator;
+import org.jprune.engine.internal.Kernels;
+import org.jprune.engine.internal.NativeKernels;
+import org.jprune.engine.internal.ReferenceKernels;
+
+/**
+ * A backend context plus its caching allocator. {@link #cpu()} and {@link #reference()} are shared
+ * process-wide instances that live until exit (closing them does nothing); {@link #open} makes a new
+ * device that the caller owns and closes. Thread-safe: ops may run on one device from many threads.
+ */
+public final class Device implements AutoCloseable {
+    private static volatile Device cpu, reference;
+
+    private final DeviceKind kind;
+    private final int ordinal;
+    private final Kernels kernels;
+    private final CachingAllocator allocator;
+    private final boolean shared;
+    private volatile boolean closed;
+
+    private Device(DeviceKind kind, int ordinal, boolean shared) {
+        this.kind = kind;
+        this.ordinal = ordinal;
+        this.shared = shared;
+        if (kind == DeviceKind.REFERENCE) {
+            kernels = new ReferenceKernels();
+        } else {
+            try {
+                kernels = new NativeKernels(kind.code, ordinal);
+            } catch (NativeException e) {
+                throw new BackendUnavailableException(kind + " backend unavailable: " + e.getMessage(), e);
+            }
+        }
+        allocator = new CachingAllocator(kernels);
+    }
+
+    /** The shared CPU device (native kernels, all cores). */
+    public static Device cpu() {
+        Device d = cpu;
+        if (d == null) {
+            synchronized (Device.class) {
+                if (cpu == null) cpu = new Device(DeviceKind.CPU, 0, true);
+                d = cpu;
+            }
+        }
+        return d;
+    }
+
+    /** The shared reference device: pure Java, double precision, slow; the oracle for tests. */
+    public static Device reference() {
+        Device d = reference;
+        if (d == null) {
+            synchronized (Device.class) {
+                if (reference == null) reference = new Device(DeviceKind.REFERENCE, 0, true);
+                d = reference;
+            }
+        }
+        return d;
+    }
+
+    /**
+     * A new device of the given kind, owned by the caller.
+     * @throws BackendUnavailableException with the reason, where this machine cannot run that kind
+     */
+    public static Device open(DeviceKind kind, int ordinal) {
+        if (ordinal < 0) throw new IllegalArgumentException("device ordinal must be >= 0, got " + ordinal);
+        return new Device(kind, ordinal, false);
+    }
+
+    /** The shared device for CPU and REFERENCE, a new owned one otherwise. */
+    public static Device of(DeviceKind kind) {
+        return switch (kind) {
+            case CPU -> cpu();
+            case REFERENCE -> reference();
+            default -> open(kind, 0);
+        };
+    }
+
+    public DeviceKind kind() { return kind; }
+    public int ordinal() { return ordinal; }
+    public String describe() { return kernels.describe(); }
+
+    /** Worker threads for this device's ops (CPU backends); 0 means all cores. */
+    public void setThreads(int threads) {
+        if (threads < 0) throw new IllegalArgumentException("threads must be >= 0, got " + threads);
+        checkOpen();
+        kernels.setThreads(threads);
+    }
+
+    public CachingAllocator.MemoryStats memoryStats() { return allocator.stats(); }
+
+    /** Returns cached, unused blocks to the backend. */
+    public void emptyCache() { allocator.emptyCache(); }
+
+    /** Engine-internal: the kernel table. */
+    public Kernels kernels() {
+        checkOpen();
+        return kernels;
+    }
+
+    /** Engine-internal: the caching allocator. */
+    public CachingAllocator allocator() {
+        checkOpen();
+        return allocator;
+    }
+
+    void checkOpen() {
+        if (closed) throw new IllegalStateException("device " + kind + ":" + ordinal + " is closed");
+    }
+
+    public boolean isClosed() { return closed; }
+
+    @Override
+    public void close() {
+        if (shared || closed) return;
+        closed = true;
+        allocator.emptyCache();
+        kernels.close();
+    }
+
+    @Override
+    public String toString() { return kind.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-') + ":" + ordinal; }
+}

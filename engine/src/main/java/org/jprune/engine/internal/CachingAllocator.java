@@ -1,0 +1,68 @@
+package org.jprune.engine.internal;
+
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Reuses freed device blocks instead of returning them to the backend, like PyTorch's caching
+ * allocator: a training step frees and reallocates the same activation sizes every iteration, and
+ * cudaMalloc/cudaFree (or malloc of large blocks) in every op would dominate small layers. Blocks
+ * are binned by a rounded size (512-byte steps up to 1 MiB, then 1/8 of the next power of two), so
+ * waste stays under 12.5%. Thread-safe.
+ */
+public final class CachingAllocator {
+    private final Kernels kernels;
+    private final Map<Long, ArrayDeque<Buf>> free = new HashMap<>();
+    private long inUse, cached, peak, backendAllocs;
+
+    public CachingAllocator(Kernels kernels) { this.kernels = kernels; }
+
+    static long roundUp(long bytes) {
+        bytes = Math.max(bytes, 1);
+        if (bytes <= (1 << 20)) return (bytes + 511) & ~511L;
+        long step = Long.highestOneBit(bytes - 1) << 1 >> 3;
+        return (bytes + step - 1) / step * step;
+    }
+
+    /** A block of at least n floats (or ints); contents are undefined. */
+    public synchronized Buf alloc(long n) {
+        long size = roundUp(n * 4);
+        ArrayDeque<Buf> q = free.get(size);
+        Buf b = q == null ? null : q.poll();
+        if (b != null) {
+            cached -= size;
+        } else {
+            try {
+                b = kernels.allocFloats(size / 4);
+            } catch (RuntimeException oom) {
+                emptyCacheLocked(); // give cached blocks back and try once more
+                b = kernels.allocFloats(size / 4);
+            }
+            backendAllocs++;
+        }
+        inUse += size;
+        peak = Math.max(peak, inUse);
+        return b;
+    }
+
+    public synchronized void release(Buf b) {
+        long size = b.bytes;
+        inUse -= size;
+        cached += size;
+        free.computeIfAbsent(size, k -> new ArrayDeque<>()).push(b);
+    }
+
+    public synchronized void emptyCache() { emptyCacheLocked(); }
+
+    private void emptyCacheLocked() {
+        for (ArrayDeque<Buf> q : free.values()) for (Buf b : q) kernels.free(b);
+        free.clear();
+        cached = 0;
+    }
+
+    public synchronized MemoryStats stats() { return new MemoryStats(inUse, cached, peak, backendAllocs); }
+
+    /** Bytes held by live tensors, bytes cached for reuse, the peak of the first, and backend allocations made. */
+    public record MemoryStats(long inUseBytes, long cachedBytes, long peakBytes, long backendAllocations) {}
+}

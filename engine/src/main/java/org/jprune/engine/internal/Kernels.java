@@ -1,0 +1,68 @@
+package org.jprune.engine.internal;
+
+import org.jprune.engine.ops.BnDesc;
+import org.jprune.engine.ops.Conv2dDesc;
+import org.jprune.engine.ops.GemmDesc;
+import org.jprune.engine.ops.PoolDesc;
+
+/**
+ * One method per op of jprune.h, on raw buffers. Implemented by {@link NativeKernels} (every native
+ * backend through the generated bindings) and {@link ReferenceKernels} (plain Java loops in double,
+ * the oracle). Callers validate shapes first: these methods trust their sizes. Sizes are in elements.
+ * Semantics, including "backward overwrites", are those documented in jprune.h.
+ */
+public interface Kernels {
+    String describe();
+    Buf allocFloats(long n);
+    Buf allocInts(long n);
+    void free(Buf b);
+    void upload(Buf dst, float[] src, int off, int n);
+    void download(Buf src, float[] dst, int off, int n);
+    void uploadInts(Buf dst, int[] src, int n);
+    void downloadInts(Buf src, int[] dst, int n);
+    void copy(Buf dst, Buf src, long n);
+    void fill(Buf dst, float value, long n);
+    void setThreads(int threads);
+
+    void sgemm(GemmDesc d, Buf c, Buf a, Buf b);
+    void conv2dFwd(Conv2dDesc d, Buf y, Buf x, Buf w, Buf bias);
+    void conv2dBwdData(Conv2dDesc d, Buf dx, Buf dy, Buf w);
+    void conv2dBwdFilter(Conv2dDesc d, Buf dw, Buf db, Buf dy, Buf x);
+    void conv2dCsFwd(Conv2dDesc d, Buf y, Buf x, Buf w, Buf bias, Buf inIdx, int nIn, Buf outIdx, int nOut);
+    void conv2dCsBwdData(Conv2dDesc d, Buf dx, Buf dy, Buf w, Buf inIdx, int nIn, Buf outIdx, int nOut);
+    void conv2dCsBwdFilter(Conv2dDesc d, Buf dw, Buf db, Buf dy, Buf x, Buf inIdx, int nIn, Buf outIdx, int nOut);
+    long csrCount(Buf dense, int rows, int cols, float threshold);
+    void csrFromDense(Buf rowPtr, Buf colIdx, Buf values, Buf dense, int rows, int cols, float threshold);
+    void conv2dCsrFwd(Conv2dDesc d, Buf y, Buf x, Buf rowPtr, Buf colIdx, Buf values, Buf bias);
+
+    void maskChannels(Buf data, Buf mask, long outer, long channels, long inner);
+    void channelNorms(Buf out, Buf data, long outer, long channels, long inner, int p);
+    void groupRegGrad(Buf grad, Buf data, Buf scale, float lambda, long outer, long channels, long inner);
+    void gatherChannels(Buf dst, Buf src, Buf idx, int nIdx, long outer, long channels, long inner);
+    void scatterChannels(Buf dst, Buf src, Buf idx, int nIdx, long outer, long channels, long inner);
+
+    void batchnormFwdTrain(BnDesc d, Buf y, Buf saveMean, Buf saveInvstd, Buf runMean, Buf runVar, Buf x, Buf gamma, Buf beta);
+    void batchnormFwdInfer(BnDesc d, Buf y, Buf x, Buf gamma, Buf beta, Buf runMean, Buf runVar);
+    void batchnormBwd(BnDesc d, Buf dx, Buf dgamma, Buf dbeta, Buf dy, Buf x, Buf gamma, Buf saveMean, Buf saveInvstd);
+
+    void actFwd(int kind, float alpha, Buf y, Buf x, long n);
+    void actBwd(int kind, float alpha, Buf dx, Buf dy, Buf x, long n);
+    void maxpoolFwd(PoolDesc d, Buf y, Buf argmax, Buf x);
+    void maxpoolBwd(PoolDesc d, Buf dx, Buf dy, Buf argmax);
+    void upsampleFwd(Buf y, Buf x, int n, int c, int h, int w, int scale);
+    void upsampleBwd(Buf dx, Buf dy, int n, int c, int h, int w, int scale);
+    void channelCopy(Buf dst, long dstChannels, long dstOff, Buf src, long srcChannels, long srcOff, long count, long outer, long inner);
+
+    void add(Buf y, Buf a, Buf b, long n);
+    void mul(Buf y, Buf a, Buf b, long n);
+    void scale(Buf y, Buf x, float alpha, long n);
+    void axpy(Buf y, Buf x, float alpha, long n);
+    /** kind: 0 sum, 1 sum of squares, 2 max |x|; the result lands in out[0] */
+    void reduce(int kind, Buf out, Buf x, long n);
+    void sumChannels(Buf out, Buf x, long outer, long channels, long inner);
+
+    void sgdStep(float lr, float momentum, float weightDecay, boolean nesterov, Buf param, Buf buf, Buf grad, Buf mask, long n);
+    void adamwStep(float lr, float beta1, float beta2, float eps, float weightDecay, int step, Buf param, Buf m, Buf v, Buf grad, Buf mask, long n);
+
+    default void close() {}
+}

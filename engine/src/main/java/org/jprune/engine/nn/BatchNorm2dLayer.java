@@ -1,0 +1,87 @@
+package org.jprune.engine.nn;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.jprune.engine.Device;
+import org.jprune.engine.Tensor;
+import org.jprune.engine.ops.BatchNorm;
+import org.jprune.engine.ops.BnDesc;
+
+/** Batch norm with gamma (weight), beta (bias) and running statistics; YOLOv5 uses eps 1e-3, momentum 0.03. */
+public final class BatchNorm2dLayer implements Layer {
+    private final int channels;
+    private final float eps, momentum;
+    private final Parameter gamma, beta;
+    private final Tensor runMean, runVar;
+
+    public BatchNorm2dLayer(Device device, String name, int channels, float eps, float momentum) {
+        if (channels <= 0) throw new IllegalArgumentException("bn " + name + ": channels must be > 0, got " + channels);
+        this.channels = channels;
+        this.eps = eps;
+        this.momentum = momentum;
+        this.gamma = new Parameter(name + ".weight", Tensor.full(device, 1f, channels), false);
+        this.beta = new Parameter(name + ".bias", Tensor.zeros(device, channels), false);
+        this.runMean = Tensor.zeros(device, channels);
+        this.runVar = Tensor.full(device, 1f, channels);
+        this.names = Map.of(name + ".running_mean", runMean, name + ".running_var", runVar);
+    }
+
+    private final Map<String, Tensor> names;
+
+    public Parameter gamma() { return gamma; }
+    public Parameter beta() { return beta; }
+    public Tensor runningMean() { return runMean; }
+    public Tensor runningVar() { return runVar; }
+    public int channels() { return channels; }
+
+    @Override public String type() { return "bn"; }
+    @Override public ChannelMap channelMap() { return ChannelMap.SAME; }
+
+    @Override
+    public int[] outputShape(List<int[]> inputs) {
+        int[] x = inputs.get(0);
+        if (x.length < 2 || x[1] != channels)
+            throw new IllegalArgumentException("bn " + gamma.name() + ": expects " + channels + " channels, got " + java.util.Arrays.toString(x));
+        return x.clone();
+    }
+
+    @Override
+    public Tensor forward(List<Tensor> inputs, Ctx ctx) {
+        Tensor x = inputs.get(0);
+        BnDesc d = BatchNorm.desc(x, eps, momentum);
+        Tensor y = Tensor.empty(x.device(), x.shape());
+        if (ctx.training()) {
+            Tensor mean = ctx.own(Tensor.empty(x.device(), channels)), invstd = ctx.own(Tensor.empty(x.device(), channels));
+            BatchNorm.forwardTrain(d, y, mean, invstd, runMean, runVar, x, gamma.value(), beta.value());
+            ctx.save(new Object[] {d, x, mean, invstd});
+        } else {
+            BatchNorm.forwardInfer(d, y, x, gamma.value(), beta.value(), runMean, runVar);
+        }
+        return y;
+    }
+
+    @Override
+    public List<Tensor> backward(Tensor dy, Ctx ctx) {
+        Object[] s = ctx.saved();
+        BnDesc d = (BnDesc) s[0];
+        Tensor x = (Tensor) s[1];
+        Tensor dx = Tensor.empty(x.device(), x.shape());
+        try (Tensor dg = Tensor.empty(x.device(), channels); Tensor dbeta = Tensor.empty(x.device(), channels)) {
+            BatchNorm.backward(d, dx, dg, dbeta, dy, x, gamma.value(), (Tensor) s[2], (Tensor) s[3]);
+            gamma.grad().addInPlace(dg);
+            beta.grad().addInPlace(dbeta);
+        }
+        return java.util.Collections.singletonList(dx);
+    }
+
+    @Override public List<Parameter> parameters() { return List.of(gamma, beta); }
+    @Override public Map<String, Tensor> buffers() { return names; }
+
+    @Override
+    public Map<String, Object> args() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("channels", channels); m.put("eps", eps); m.put("momentum", momentum);
+        return m;
+    }
+}

@@ -1,0 +1,135 @@
+package org.jprune.engine.nn;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.jprune.engine.Device;
+import org.jprune.engine.Tensor;
+import org.jprune.engine.ops.ChannelIndex;
+import org.jprune.engine.ops.Conv2d;
+import org.jprune.engine.ops.Conv2dDesc;
+
+/**
+ * Convolution layer: weight [out][in/groups][k][k] and optional bias, PyTorch's default
+ * initialisation (uniform in +-1/sqrt(fan_in)) from a seed. With {@link #setActiveChannels} it runs
+ * the channel-sparse kernels: only the listed input and output channels are computed, which is the
+ * speed of the masked network while it fine-tunes.
+ */
+public final class Conv2dLayer implements Layer {
+    private final int in, out, kernel, stride, pad, groups;
+    private final Parameter weight, bias;
+    private ChannelIndex activeIn, activeOut;
+
+    public Conv2dLayer(Device device, String name, int in, int out, int kernel, int stride, int pad, int groups, boolean bias, long seed) {
+        if (in <= 0 || out <= 0 || kernel <= 0 || stride <= 0 || pad < 0 || groups <= 0 || in % groups != 0 || out % groups != 0)
+            throw new IllegalArgumentException("conv layer " + name + ": bad arguments in=" + in + " out=" + out + " kernel=" + kernel
+                    + " stride=" + stride + " pad=" + pad + " groups=" + groups);
+        this.in = in;
+        this.out = out;
+        this.kernel = kernel;
+        this.stride = stride;
+        this.pad = pad;
+        this.groups = groups;
+        int fanIn = in / groups * kernel * kernel;
+        double bound = 1 / Math.sqrt(fanIn);
+        SplittableRandom rnd = new SplittableRandom(seed);
+        float[] w = new float[out * fanIn];
+        for (int i = 0; i < w.length; i++) w[i] = (float) ((rnd.nextDouble() * 2 - 1) * bound);
+        this.weight = new Parameter(name + ".weight", Tensor.of(device, w, out, in / groups, kernel, kernel), true);
+        if (bias) {
+            float[] b = new float[out];
+            for (int i = 0; i < out; i++) b[i] = (float) ((rnd.nextDouble() * 2 - 1) * bound);
+            this.bias = new Parameter(name + ".bias", Tensor.of(device, b, out), false);
+        } else {
+            this.bias = null;
+        }
+    }
+
+    public int inChannels() { return in; }
+    public int outChannels() { return out; }
+    public int kernel() { return kernel; }
+    public int stride() { return stride; }
+    public int pad() { return pad; }
+    public int groups() { return groups; }
+    public Parameter weight() { return weight; }
+    public Parameter bias() { return bias; }
+
+    /** Restrict computation to these channels (null, null: dense again). Takes ownership of the lists. */
+    public void setActiveChannels(ChannelIndex inputs, ChannelIndex outputs) {
+        if ((inputs == null) != (outputs == null)) throw new IllegalArgumentException("conv: give both channel lists or neither");
+        if (inputs != null && (groups != 1 || inputs.limit() != in || outputs.limit() != out))
+            throw new IllegalArgumentException("conv: channel lists over " + inputs.limit() + "/" + outputs.limit()
+                    + " channels do not fit a conv " + in + "->" + out + " with groups " + groups);
+        if (activeIn != null) { activeIn.close(); activeOut.close(); }
+        activeIn = inputs;
+        activeOut = outputs;
+    }
+
+    @Override public String type() { return "conv"; }
+    @Override public ChannelMap channelMap() { return ChannelMap.MIXING; }
+
+    @Override
+    public int[] outputShape(List<int[]> inputs) {
+        int[] x = inputs.get(0);
+        if (x.length != 4 || x[1] != in)
+            throw new IllegalArgumentException("conv " + weight.name() + ": expects [n][" + in + "][h][w], got " + Arrays.toString(x));
+        Conv2dDesc d = Conv2dDesc.of(x[0], in, x[2], x[3], out, kernel, stride, pad, groups);
+        return new int[] {x[0], out, d.outH(), d.outW()};
+    }
+
+    @Override
+    public Tensor forward(List<Tensor> inputs, Ctx ctx) {
+        Tensor x = inputs.get(0);
+        Conv2dDesc d = Conv2d.desc(x, weight.value(), stride, pad, 1, groups);
+        Tensor y = Tensor.empty(x.device(), d.n(), d.k(), d.outH(), d.outW());
+        Tensor b = bias == null ? null : bias.value();
+        if (activeIn != null) Conv2d.forwardChannelSparse(d, y, x, weight.value(), b, activeIn, activeOut);
+        else Conv2d.forward(d, y, x, weight.value(), b);
+        if (ctx.training()) ctx.save(new Object[] {d, x});
+        return y;
+    }
+
+    @Override
+    public List<Tensor> backward(Tensor dy, Ctx ctx) {
+        Object[] s = ctx.saved();
+        Conv2dDesc d = (Conv2dDesc) s[0];
+        Tensor x = (Tensor) s[1];
+        try (Tensor dw = Tensor.empty(x.device(), weight.value().shape());
+             Tensor db = bias == null ? null : Tensor.empty(x.device(), out)) {
+            if (activeIn != null) Conv2d.backwardFilterChannelSparse(d, dw, db, dy, x, activeIn, activeOut);
+            else Conv2d.backwardFilter(d, dw, db, dy, x);
+            weight.grad().addInPlace(dw);
+            if (bias != null) bias.grad().addInPlace(db);
+        }
+        List<Tensor> grads = new ArrayList<>(1);
+        if (ctx.needInputGrad(0)) {
+            Tensor dx = Tensor.empty(x.device(), x.shape());
+            if (activeIn != null) Conv2d.backwardDataChannelSparse(d, dx, dy, weight.value(), activeIn, activeOut);
+            else Conv2d.backwardData(d, dx, dy, weight.value());
+            grads.add(dx);
+        } else {
+            grads.add(null);
+        }
+        return grads;
+    }
+
+    @Override
+    public List<Parameter> parameters() { return bias == null ? List.of(weight) : List.of(weight, bias); }
+
+    @Override
+    public Map<String, Object> args() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("in", in); m.put("out", out); m.put("kernel", kernel); m.put("stride", stride); m.put("pad", pad);
+        m.put("groups", groups); m.put("bias", bias != null);
+        return m;
+    }
+
+    @Override
+    public void close() {
+        Layer.super.close();
+        setActiveChannels(null, null);
+    }
+}

@@ -1,0 +1,201 @@
+package org.jprune.engine.nn;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.jprune.engine.Tensor;
+import org.jprune.engine.ops.Act;
+import org.jprune.engine.ops.Activation;
+import org.jprune.engine.ops.Channels;
+import org.jprune.engine.ops.Eltwise;
+import org.jprune.engine.ops.MaxPool2d;
+import org.jprune.engine.ops.PoolDesc;
+import org.jprune.engine.ops.Upsample;
+
+/** The parameter-free layers: activation, max pool, nearest upsample, concat, add. */
+public final class SimpleLayers {
+    private SimpleLayers() {}
+
+    public static final class ActLayer implements Layer {
+        private final Activation kind;
+        private final float alpha;
+
+        public ActLayer(Activation kind, float alpha) { this.kind = kind; this.alpha = alpha; }
+
+        public Activation kind() { return kind; }
+        @Override public String type() { return "act"; }
+        @Override public ChannelMap channelMap() { return ChannelMap.SAME; }
+        @Override public int[] outputShape(List<int[]> in) { return in.get(0).clone(); }
+
+        @Override
+        public Tensor forward(List<Tensor> inputs, Ctx ctx) {
+            Tensor x = inputs.get(0);
+            if (ctx.training()) ctx.save(x);
+            return Act.forward(kind, alpha, x);
+        }
+
+        @Override
+        public List<Tensor> backward(Tensor dy, Ctx ctx) {
+            Tensor x = ctx.saved();
+            Tensor dx = Tensor.empty(x.device(), x.shape());
+            Act.backward(kind, alpha, dx, dy, x);
+            return Collections.singletonList(dx);
+        }
+
+        @Override
+        public Map<String, Object> args() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("kind", kind.name().toLowerCase(java.util.Locale.ROOT)); m.put("alpha", alpha);
+            return m;
+        }
+    }
+
+    public static final class MaxPoolLayer implements Layer {
+        private final int kernel, stride, pad;
+
+        public MaxPoolLayer(int kernel, int stride, int pad) {
+            if (kernel <= 0 || stride <= 0 || pad < 0 || 2 * pad > kernel)
+                throw new IllegalArgumentException("maxpool: bad kernel=" + kernel + " stride=" + stride + " pad=" + pad);
+            this.kernel = kernel; this.stride = stride; this.pad = pad;
+        }
+
+        @Override public String type() { return "maxpool"; }
+        @Override public ChannelMap channelMap() { return ChannelMap.SAME; }
+
+        @Override
+        public int[] outputShape(List<int[]> in) {
+            int[] x = in.get(0);
+            PoolDesc d = new PoolDesc(x[0], x[1], x[2], x[3], kernel, stride, pad);
+            return new int[] {x[0], x[1], d.outH(), d.outW()};
+        }
+
+        @Override
+        public Tensor forward(List<Tensor> inputs, Ctx ctx) {
+            Tensor x = inputs.get(0);
+            PoolDesc d = MaxPool2d.desc(x, kernel, stride, pad);
+            Tensor y = Tensor.empty(x.device(), d.n(), d.c(), d.outH(), d.outW());
+            MaxPool2d rec = ctx.own(MaxPool2d.forward(d, y, x));
+            if (ctx.training()) ctx.save(new Object[] {x, rec});
+            return y;
+        }
+
+        @Override
+        public List<Tensor> backward(Tensor dy, Ctx ctx) {
+            Object[] s = ctx.saved();
+            Tensor x = (Tensor) s[0];
+            Tensor dx = Tensor.empty(x.device(), x.shape());
+            ((MaxPool2d) s[1]).backward(dx, dy);
+            return Collections.singletonList(dx);
+        }
+
+        @Override
+        public Map<String, Object> args() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("kernel", kernel); m.put("stride", stride); m.put("pad", pad);
+            return m;
+        }
+    }
+
+    public static final class UpsampleLayer implements Layer {
+        private final int scale;
+
+        public UpsampleLayer(int scale) {
+            if (scale <= 0) throw new IllegalArgumentException("upsample: scale must be > 0, got " + scale);
+            this.scale = scale;
+        }
+
+        @Override public String type() { return "upsample"; }
+        @Override public ChannelMap channelMap() { return ChannelMap.SAME; }
+        @Override public int[] outputShape(List<int[]> in) { int[] x = in.get(0); return new int[] {x[0], x[1], x[2] * scale, x[3] * scale}; }
+
+        @Override
+        public Tensor forward(List<Tensor> inputs, Ctx ctx) {
+            Tensor x = inputs.get(0);
+            Tensor y = Tensor.empty(x.device(), x.dim(0), x.dim(1), x.dim(2) * scale, x.dim(3) * scale);
+            Upsample.forward(scale, y, x);
+            if (ctx.training()) ctx.save(x.shape());
+            return y;
+        }
+
+        @Override
+        public List<Tensor> backward(Tensor dy, Ctx ctx) {
+            Tensor dx = Tensor.empty(dy.device(), ctx.<int[]>saved());
+            Upsample.backward(scale, dx, dy);
+            return Collections.singletonList(dx);
+        }
+
+        @Override public Map<String, Object> args() { return Map.of("scale", scale); }
+    }
+
+    public static final class ConcatLayer implements Layer {
+        @Override public String type() { return "concat"; }
+        @Override public ChannelMap channelMap() { return ChannelMap.CONCAT; }
+
+        @Override
+        public int[] outputShape(List<int[]> in) {
+            int[] out = in.get(0).clone();
+            out[1] = 0;
+            for (int[] s : in) {
+                if (s.length != 4 || s[0] != out[0] || s[2] != out[2] || s[3] != out[3])
+                    throw new IllegalArgumentException("concat: input " + Arrays.toString(s) + " does not match " + Arrays.toString(in.get(0)));
+                out[1] += s[1];
+            }
+            return out;
+        }
+
+        @Override
+        public Tensor forward(List<Tensor> inputs, Ctx ctx) {
+            List<int[]> shapes = new ArrayList<>();
+            for (Tensor t : inputs) shapes.add(t.shape());
+            Tensor y = Tensor.empty(inputs.get(0).device(), outputShape(shapes));
+            Channels.concat(y, inputs);
+            if (ctx.training()) ctx.save(shapes);
+            return y;
+        }
+
+        @Override
+        public List<Tensor> backward(Tensor dy, Ctx ctx) {
+            List<int[]> shapes = ctx.saved();
+            List<Tensor> dxs = new ArrayList<>();
+            for (int[] s : shapes) dxs.add(Tensor.empty(dy.device(), s));
+            Channels.split(dy, dxs);
+            return dxs;
+        }
+
+        @Override public Map<String, Object> args() { return Map.of(); }
+    }
+
+    public static final class AddLayer implements Layer {
+        @Override public String type() { return "add"; }
+        @Override public ChannelMap channelMap() { return ChannelMap.SAME; }
+
+        @Override
+        public int[] outputShape(List<int[]> in) {
+            for (int[] s : in)
+                if (!Arrays.equals(s, in.get(0))) throw new IllegalArgumentException("add: shapes differ " + Arrays.toString(s) + " vs " + Arrays.toString(in.get(0)));
+            return in.get(0).clone();
+        }
+
+        @Override
+        public Tensor forward(List<Tensor> inputs, Ctx ctx) {
+            outputShape(inputs.stream().map(Tensor::shape).toList());
+            Tensor y = inputs.get(0).copy();
+            for (int i = 1; i < inputs.size(); i++) Eltwise.add(y, y, inputs.get(i));
+            if (ctx.training()) ctx.save(inputs.size());
+            return y;
+        }
+
+        @Override
+        public List<Tensor> backward(Tensor dy, Ctx ctx) {
+            int n = ctx.saved();
+            List<Tensor> out = new ArrayList<>();
+            for (int i = 0; i < n; i++) out.add(dy.copy());
+            return out;
+        }
+
+        @Override public Map<String, Object> args() { return Map.of(); }
+    }
+}

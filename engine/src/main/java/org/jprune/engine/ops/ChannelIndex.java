@@ -1,0 +1,62 @@
+package org.jprune.engine.ops;
+
+import java.util.Arrays;
+import org.jprune.engine.Device;
+import org.jprune.engine.internal.Buf;
+
+/**
+ * A strictly increasing list of channel indices in [0, limit), copied to a device: the active
+ * channels of a channel-sparse conv, or the channels kept by compaction. Validated here, so the
+ * native side never sees a bad list. Closing returns the device memory.
+ */
+public final class ChannelIndex implements AutoCloseable {
+    private final Device device;
+    private final int[] indices;
+    private final int limit;
+    private Buf buf;
+
+    public ChannelIndex(Device device, int[] indices, int limit) {
+        if (limit < 0) throw new IllegalArgumentException("ChannelIndex: limit must be >= 0, got " + limit);
+        for (int i = 0; i < indices.length; i++) {
+            if (indices[i] < 0 || indices[i] >= limit)
+                throw new IllegalArgumentException("ChannelIndex: index[" + i + "] = " + indices[i] + " outside [0, " + limit + ")");
+            if (i > 0 && indices[i] <= indices[i - 1])
+                throw new IllegalArgumentException("ChannelIndex: indices must be strictly increasing, got " + indices[i - 1] + " then " + indices[i]);
+        }
+        this.device = device;
+        this.indices = indices.clone();
+        this.limit = limit;
+        this.buf = device.kernels().allocInts(Math.max(1, indices.length));
+        device.kernels().uploadInts(buf, this.indices, indices.length);
+    }
+
+    /** The channels where mask[i] != 0. */
+    public static ChannelIndex fromMask(Device device, float[] mask) {
+        return new ChannelIndex(device, java.util.stream.IntStream.range(0, mask.length).filter(i -> mask[i] != 0f).toArray(), mask.length);
+    }
+
+    public static ChannelIndex all(Device device, int limit) {
+        return new ChannelIndex(device, java.util.stream.IntStream.range(0, limit).toArray(), limit);
+    }
+
+    public int size() { return indices.length; }
+    public int limit() { return limit; }
+    public int[] indices() { return indices.clone(); }
+    public Device device() { return device; }
+
+    public Buf buf(String op) {
+        if (buf == null) throw new IllegalStateException(op + ": channel index list is closed");
+        return buf;
+    }
+
+    @Override
+    public void close() {
+        if (buf != null) {
+            device.kernels().free(buf);
+            buf = null;
+        }
+    }
+
+    @Override
+    public String toString() { return "ChannelIndex" + Arrays.toString(indices) + "/" + limit; }
+}

@@ -1,0 +1,34 @@
+package org.jprune.engine.optim;
+
+import java.util.List;
+import org.jprune.engine.nn.Parameter;
+
+/** AdamW (decoupled weight decay, bias-corrected moments); states "exp_avg" and "exp_avg_sq". */
+public final class AdamW extends Optimizer {
+    private final double beta1, beta2, eps, weightDecay;
+    private int step;
+
+    public AdamW(List<Parameter> params, double lr, double beta1, double beta2, double eps, double weightDecay) {
+        super(params, lr);
+        if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1)) throw new IllegalArgumentException("betas must be in [0, 1): " + beta1 + ", " + beta2);
+        if (!(eps > 0) || !(weightDecay >= 0)) throw new IllegalArgumentException("eps must be > 0 and weight decay >= 0");
+        this.beta1 = beta1;
+        this.beta2 = beta2;
+        this.eps = eps;
+        this.weightDecay = weightDecay;
+    }
+
+    public int stepCount() { return step; }
+    public void setStepCount(int s) { step = s; }
+
+    @Override
+    public void step() {
+        step++;
+        for (Parameter p : params) {
+            var k = p.value().device().kernels();
+            k.adamwStep((float) lr, (float) beta1, (float) beta2, (float) eps, p.decay() ? (float) weightDecay : 0f, step,
+                    p.value().buf(), p.state("exp_avg").buf(), p.state("exp_avg_sq").buf(), p.grad().buf(),
+                    p.mask() == null ? null : p.mask().buf(), p.value().numel());
+        }
+    }
+}

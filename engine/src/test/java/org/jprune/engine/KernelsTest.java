@@ -1,0 +1,313 @@
+package org.jprune.engine;
+
+import static org.jprune.engine.TestSupport.assertClose;
+import static org.jprune.engine.TestSupport.random;
+
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
+import org.jprune.engine.TestSupport.Backend;
+import org.jprune.engine.ops.Act;
+import org.jprune.engine.ops.Activation;
+import org.jprune.engine.ops.BatchNorm;
+import org.jprune.engine.ops.BnDesc;
+import org.jprune.engine.ops.ChannelIndex;
+import org.jprune.engine.ops.Channels;
+import org.jprune.engine.ops.Conv2d;
+import org.jprune.engine.ops.Conv2dDesc;
+import org.jprune.engine.ops.CsrMatrix;
+import org.jprune.engine.ops.Eltwise;
+import org.jprune.engine.ops.MaxPool2d;
+import org.jprune.engine.ops.PoolDesc;
+import org.jprune.engine.ops.Upsample;
+import org.jprune.engine.optim.AdamW;
+import org.jprune.engine.optim.Sgd;
+import org.jprune.engine.nn.Parameter;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Every kernel of every native backend against the reference backend (plain loops in double) on
+ * seeded random inputs, with awkward shapes: sizes that are no tile multiple, stride 2, padding,
+ * dilation, groups, 1x1, 3x3 and 6x6 kernels, empty and full channel lists, 0% and 100% sparsity.
+ */
+class KernelsTest {
+    static final double ABS = 2e-4, REL = 2e-4;
+
+    interface Case { float[][] run(Device d); }
+
+    static Stream<Backend> backends() { return TestSupport.nativeBackends(); }
+
+    static void compare(Backend b, String what, Case c) { compare(b, what, c, ABS, REL); }
+
+    static void compare(Backend b, String what, Case c, double abs, double rel) {
+        float[][] ref = c.run(Device.reference());
+        b.activate();
+        try (b) {
+            float[][] got = c.run(b.device());
+            for (int i = 0; i < ref.length; i++) assertClose(b + " " + what + " output " + i, ref[i], got[i], abs, rel);
+        }
+    }
+
+    static Tensor t(Device d, long seed, int... shape) {
+        return Tensor.of(d, random(seed, (int) Tensor.numel(shape), -1f, 1f), shape);
+    }
+
+    // n c h w k kernel stride pad dilation groups
+    static final int[][] CONVS = {
+        {2, 3, 7, 9, 5, 3, 1, 1, 1, 1}, {1, 8, 13, 11, 6, 1, 1, 0, 1, 1}, {2, 4, 12, 12, 8, 6, 2, 2, 1, 1},
+        {1, 5, 9, 10, 7, 3, 2, 1, 1, 1}, {1, 6, 8, 8, 4, 3, 1, 2, 2, 2}, {3, 16, 5, 5, 33, 3, 1, 1, 1, 1},
+        {1, 2, 4, 4, 3, 5, 1, 1, 1, 1}, {2, 40, 17, 17, 36, 1, 2, 0, 1, 1}, {1, 4, 6, 6, 4, 3, 1, 1, 1, 4},
+    };
+
+    static Conv2dDesc desc(int[] g) {
+        return new Conv2dDesc(g[0], g[1], g[2], g[3], g[4], g[5], g[5], g[6], g[6], g[7], g[7], g[8], g[8], g[9]);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void sgemm(Backend b) {
+        int[][] sizes = {{1, 1, 1}, {37, 53, 71}, {100, 33, 257}, {13, 300, 5}, {64, 64, 64}, {7, 1, 300}, {5, 9, 0}};
+        for (int[] s : sizes)
+            for (int tr = 0; tr < 4; tr++) {
+                boolean ta = (tr & 1) != 0, tb = (tr & 2) != 0;
+                int m = s[0], n = s[1], k = s[2];
+                compare(b, "sgemm " + m + "x" + n + "x" + k + " ta=" + ta + " tb=" + tb, d -> {
+                    try (Tensor a = t(d, 1, ta ? Math.max(k, 1) : m, ta ? m : Math.max(k, 1));
+                         Tensor bb = t(d, 2, tb ? n : Math.max(k, 1), tb ? Math.max(k, 1) : n);
+                         Tensor c = t(d, 3, m, n)) {
+                        if (k == 0) { // only beta scaling happens
+                            var gd = new org.jprune.engine.ops.GemmDesc(m, n, 0, ta, tb, ta ? m : 1, tb ? 1 : n, n, 0.5f, 0.25f);
+                            d.kernels().sgemm(gd, c.buf(), a.buf(), bb.buf());
+                        } else {
+                            Eltwise.matmul(c, a, bb, ta, tb, 0.5f, 0.25f);
+                        }
+                        return new float[][] {c.toArray()};
+                    }
+                });
+            }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void conv2dDense(Backend b) {
+        for (int[] g : CONVS) {
+            Conv2dDesc d = desc(g);
+            compare(b, "conv2d " + d, dev -> {
+                try (Tensor x = t(dev, 11, d.n(), d.c(), d.h(), d.w()); Tensor w = t(dev, 12, d.k(), d.c() / d.groups(), d.r(), d.s());
+                     Tensor bias = t(dev, 13, d.k()); Tensor y = Tensor.empty(dev, d.n(), d.k(), d.outH(), d.outW());
+                     Tensor dy = t(dev, 14, d.n(), d.k(), d.outH(), d.outW()); Tensor dx = Tensor.empty(dev, x.shape());
+                     Tensor dw = Tensor.empty(dev, w.shape()); Tensor db = Tensor.empty(dev, d.k())) {
+                    Conv2d.forward(d, y, x, w, bias);
+                    Conv2d.backwardData(d, dx, dy, w);
+                    Conv2d.backwardFilter(d, dw, db, dy, x);
+                    return new float[][] {y.toArray(), dx.toArray(), dw.toArray(), db.toArray()};
+                }
+            });
+        }
+    }
+
+    static int[] subset(long seed, int n, double keep) {
+        SplittableRandom r = new SplittableRandom(seed);
+        return IntStream.range(0, n).filter(i -> r.nextDouble() < keep).toArray();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void conv2dChannelSparse(Backend b) {
+        double[] keeps = {0.0, 0.3, 0.5, 1.0};
+        for (int[] g : CONVS) {
+            if (g[9] != 1) continue;
+            Conv2dDesc d = desc(g);
+            for (double kin : keeps)
+                for (double kout : keeps) {
+                    int[] in = subset(31 + (long) (kin * 10), d.c(), kin), out = subset(47 + (long) (kout * 10), d.k(), kout);
+                    compare(b, "conv2d_cs " + d + " in=" + in.length + " out=" + out.length, dev -> {
+                        try (Tensor x = t(dev, 21, d.n(), d.c(), d.h(), d.w()); Tensor w = t(dev, 22, d.k(), d.c(), d.r(), d.s());
+                             Tensor bias = t(dev, 23, d.k()); Tensor y = t(dev, 99, d.n(), d.k(), d.outH(), d.outW());
+                             Tensor dy = t(dev, 24, d.n(), d.k(), d.outH(), d.outW()); Tensor dx = t(dev, 98, x.shape());
+                             Tensor dw = t(dev, 97, w.shape()); Tensor db = t(dev, 96, d.k());
+                             ChannelIndex ii = new ChannelIndex(dev, in, d.c()); ChannelIndex oi = new ChannelIndex(dev, out, d.k())) {
+                            Conv2d.forwardChannelSparse(d, y, x, w, bias, ii, oi);
+                            Conv2d.backwardDataChannelSparse(d, dx, dy, w, ii, oi);
+                            Conv2d.backwardFilterChannelSparse(d, dw, db, dy, x, ii, oi);
+                            return new float[][] {y.toArray(), dx.toArray(), dw.toArray(), db.toArray()};
+                        }
+                    });
+                }
+        }
+    }
+
+    /** The definition, checked on the native backend alone: channel-sparse conv == dense conv on masked weights. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void channelSparseEqualsDenseOnMaskedWeights(Backend b) {
+        b.activate();
+        try (b) {
+            Device dev = b.device();
+            Conv2dDesc d = desc(new int[] {2, 12, 10, 10, 10, 3, 1, 1, 1, 1});
+            int[] in = subset(5, d.c(), 0.5), out = subset(6, d.k(), 0.5);
+            float[] mi = new float[d.c()], mo = new float[d.k()];
+            for (int i : in) mi[i] = 1;
+            for (int o : out) mo[o] = 1;
+            try (Tensor x = t(dev, 1, d.n(), d.c(), d.h(), d.w()); Tensor w = t(dev, 2, d.k(), d.c(), 3, 3); Tensor bias = t(dev, 3, d.k());
+                 Tensor wm = w.copy(); Tensor bm = bias.copy(); Tensor mIn = Tensor.of(dev, mi, d.c()); Tensor mOut = Tensor.of(dev, mo, d.k());
+                 Tensor y1 = Tensor.empty(dev, d.n(), d.k(), 10, 10); Tensor y2 = Tensor.empty(dev, d.n(), d.k(), 10, 10);
+                 ChannelIndex ii = new ChannelIndex(dev, in, d.c()); ChannelIndex oi = new ChannelIndex(dev, out, d.k())) {
+                Channels.mask(wm, 1, mIn);
+                Channels.mask(wm, 0, mOut);
+                Channels.mask(bm, 0, mOut);
+                Conv2d.forward(d, y1, x, wm, bm);
+                Conv2d.forwardChannelSparse(d, y2, x, w, bias, ii, oi);
+                assertClose(b + " cs == dense(masked)", y1.toArray(), y2.toArray(), 1e-5, 1e-5);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void conv2dCsr(Backend b) {
+        for (int[] g : CONVS) {
+            Conv2dDesc d = desc(g);
+            for (double sparsity : new double[] {0.0, 0.5, 0.9, 1.0}) {
+                compare(b, "conv2d_csr " + d + " sparsity " + sparsity, dev -> {
+                    float[] wv = random(41, (int) d.weightSize(), -1f, 1f);
+                    SplittableRandom r = new SplittableRandom(43);
+                    for (int i = 0; i < wv.length; i++) if (r.nextDouble() < sparsity) wv[i] = 0f;
+                    try (Tensor x = t(dev, 42, d.n(), d.c(), d.h(), d.w()); Tensor w = Tensor.of(dev, wv, d.k(), d.c() / d.groups(), d.r(), d.s());
+                         Tensor bias = t(dev, 44, d.k()); Tensor y = Tensor.empty(dev, d.n(), d.k(), d.outH(), d.outW());
+                         Tensor yd = Tensor.empty(dev, y.shape()); CsrMatrix csr = CsrMatrix.fromDense(w, d.k(), 0f)) {
+                        Conv2d.forwardCsr(d, y, x, csr, bias);
+                        Conv2d.forward(d, yd, x, w, bias);
+                        // CSR conv must equal dense conv on the same (pruned) weights, on this backend too
+                        assertClose("csr == dense " + d, yd.toArray(), y.toArray(), ABS, REL);
+                        return new float[][] {y.toArray(), {csr.nnz()}};
+                    }
+                });
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void maskKernels(Backend b) {
+        int[][] shapes = {{7, 5, 3, 3}, {1, 13, 1, 1}, {4, 9, 17, 2}};
+        for (int[] s : shapes)
+            for (int axis = 0; axis < 2; axis++) {
+                int ax = axis, ch = s[axis];
+                for (int mode = 0; mode < 3; mode++) { // random, all-zero, all-one masks
+                    float[] m = mode == 0 ? random(7, ch, 0f, 1f) : new float[ch];
+                    for (int i = 0; i < ch; i++) m[i] = mode == 0 ? (m[i] < 0.4f ? 0f : m[i] < 0.7f ? 1f : m[i]) : mode == 2 ? 1f : 0f;
+                    int[] idx = mode == 1 ? new int[0] : subset(9 + mode, ch, mode == 2 ? 1.0 : 0.5);
+                    compare(b, "mask kernels " + java.util.Arrays.toString(s) + " axis " + ax + " mode " + mode, dev -> {
+                        try (Tensor x = t(dev, 51, s); Tensor g = t(dev, 52, s); Tensor mask = Tensor.of(dev, m, ch);
+                             Tensor scale = Tensor.of(dev, random(53, ch, 0f, 2f), ch);
+                             ChannelIndex ci = new ChannelIndex(dev, idx, ch)) {
+                            Channels.mask(x, ax, mask);
+                            try (Tensor n1 = Channels.norms(x, ax, 1); Tensor n2 = Channels.norms(g, ax, 2);
+                                 Tensor gathered = Channels.gather(g, ax, ci); Tensor s2 = Channels.sum(g, ax)) {
+                                Channels.groupRegGrad(g, x, ax, scale, 0.3f);
+                                Tensor dst = t(dev, 54, s);
+                                Channels.scatter(dst, ax, ci, gathered);
+                                float[][] out = {x.toArray(), n1.toArray(), n2.toArray(), g.toArray(), gathered.toArray(), dst.toArray(), s2.toArray()};
+                                dst.close();
+                                return out;
+                            }
+                        }
+                    });
+                }
+            }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void batchNorm(Backend b) {
+        for (int[] s : new int[][] {{2, 3, 5, 7}, {8, 16, 1, 1}, {1, 5, 11, 13}}) {
+            compare(b, "batchnorm " + java.util.Arrays.toString(s), dev -> {
+                int c = s[1];
+                try (Tensor x = t(dev, 61, s); Tensor y = Tensor.empty(dev, s); Tensor yi = Tensor.empty(dev, s);
+                     Tensor gamma = Tensor.of(dev, random(62, c, 0.5f, 1.5f), c); Tensor beta = t(dev, 63, c);
+                     Tensor mean = Tensor.empty(dev, c); Tensor inv = Tensor.empty(dev, c); Tensor rm = t(dev, 64, c);
+                     Tensor rv = Tensor.of(dev, random(65, c, 0.5f, 2f), c); Tensor dy = t(dev, 66, s); Tensor dx = Tensor.empty(dev, s);
+                     Tensor dg = Tensor.empty(dev, c); Tensor db = Tensor.empty(dev, c)) {
+                    BnDesc d = BatchNorm.desc(x, 1e-3f, 0.03f);
+                    BatchNorm.forwardTrain(d, y, mean, inv, rm, rv, x, gamma, beta);
+                    BatchNorm.backward(d, dx, dg, db, dy, x, gamma, mean, inv);
+                    BatchNorm.forwardInfer(d, yi, x, gamma, beta, rm, rv);
+                    return new float[][] {y.toArray(), mean.toArray(), inv.toArray(), rm.toArray(), rv.toArray(), dx.toArray(),
+                        dg.toArray(), db.toArray(), yi.toArray()};
+                }
+            }, 5e-4, 5e-4);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void activations(Backend b) {
+        for (Activation a : Activation.values())
+            compare(b, "act " + a, dev -> {
+                try (Tensor x = Tensor.of(dev, random(71, 1001, -6f, 6f), 1001); Tensor dy = t(dev, 72, 1001);
+                     Tensor y = Act.forward(a, 0.1f, x); Tensor dx = Tensor.empty(dev, 1001)) {
+                    Act.backward(a, 0.1f, dx, dy, x);
+                    return new float[][] {y.toArray(), dx.toArray()};
+                }
+            }, 1e-5, 1e-5);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void poolUpsampleCopy(Backend b) {
+        int[][] pools = {{2, 3, 8, 8, 2, 2, 0}, {1, 4, 9, 7, 5, 1, 2}, {2, 2, 13, 13, 3, 2, 1}, {1, 1, 6, 6, 1, 1, 0}};
+        for (int[] p : pools) {
+            PoolDesc d = new PoolDesc(p[0], p[1], p[2], p[3], p[4], p[5], p[6]);
+            compare(b, "maxpool " + d, dev -> {
+                try (Tensor x = t(dev, 81, d.n(), d.c(), d.h(), d.w()); Tensor y = Tensor.empty(dev, d.n(), d.c(), d.outH(), d.outW());
+                     Tensor dy = t(dev, 82, y.shape()); Tensor dx = Tensor.empty(dev, x.shape());
+                     MaxPool2d rec = MaxPool2d.forward(d, y, x)) {
+                    rec.backward(dx, dy);
+                    return new float[][] {y.toArray(), dx.toArray()};
+                }
+            }, 1e-6, 1e-6);
+        }
+        compare(b, "upsample + concat/split + eltwise", dev -> {
+            try (Tensor x = t(dev, 91, 2, 3, 5, 4); Tensor y = Tensor.empty(dev, 2, 3, 10, 8); Tensor dy = t(dev, 92, 2, 3, 10, 8);
+                 Tensor dx = Tensor.empty(dev, 2, 3, 5, 4); Tensor a = t(dev, 93, 2, 5, 10, 8); Tensor cat = Tensor.empty(dev, 2, 8, 10, 8);
+                 Tensor s1 = Tensor.empty(dev, 2, 3, 10, 8); Tensor s2 = Tensor.empty(dev, 2, 5, 10, 8);
+                 Tensor e1 = Tensor.empty(dev, 2, 3, 10, 8); Tensor e2 = Tensor.empty(dev, 2, 3, 10, 8)) {
+                Upsample.forward(2, y, x);
+                Upsample.backward(2, dx, dy);
+                Channels.concat(cat, List.of(y, a));
+                Channels.split(cat, List.of(s1, s2));
+                Eltwise.add(e1, y, dy);
+                Eltwise.mul(e2, y, dy);
+                e2.axpy(-0.5f, e1).scaleInPlace(1.5f);
+                return new float[][] {y.toArray(), dx.toArray(), cat.toArray(), s1.toArray(), s2.toArray(), e1.toArray(), e2.toArray(),
+                    {e2.sum(), e2.sumSquares(), e2.absMax()}};
+            }
+        }, 1e-4, 1e-5);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void optimizers(Backend b) {
+        for (boolean nesterov : new boolean[] {false, true})
+            compare(b, "sgd nesterov=" + nesterov + " + adamw, masked", dev -> {
+                float[] mask = random(101, 300, 0f, 1f);
+                for (int i = 0; i < mask.length; i++) mask[i] = mask[i] < 0.3f ? 0f : 1f;
+                try (Parameter p = new Parameter("w", t(dev, 102, 300), true); Parameter q = new Parameter("b", t(dev, 103, 300), true)) {
+                    p.setMask(Tensor.of(dev, mask, 300));
+                    Sgd sgd = new Sgd(List.of(p), 0.1, 0.9, 5e-4, nesterov);
+                    AdamW adam = new AdamW(List.of(q), 0.01, 0.9, 0.999, 1e-8, 0.01);
+                    for (int step = 0; step < 3; step++) {
+                        p.grad().copyFrom(random(104 + step, 300, -1f, 1f));
+                        q.grad().copyFrom(random(204 + step, 300, -1f, 1f));
+                        sgd.step();
+                        adam.step();
+                    }
+                    return new float[][] {p.value().toArray(), p.state("momentum").toArray(), q.value().toArray(),
+                        q.state("exp_avg").toArray(), q.state("exp_avg_sq").toArray()};
+                }
+            }, 1e-5, 1e-4);
+    }
+}

@@ -1,0 +1,48 @@
+/* The CPU backend table: host memory, 64-byte aligned; every op of ops.def. */
+#include "cpu.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JP_OP(name, params, args) jp_status cpu_##name params;
+#include "../src/ops.def"
+#undef JP_OP
+
+CPU_OP(malloc)(jp_ctx ctx, int64_t bytes, void **out) {
+    (void)ctx;
+    JP_CHECK(out, "jp_malloc", "out_host is NULL");
+    JP_CHECK(bytes >= 0, "jp_malloc", "bytes must be >= 0 (got %lld)", (long long)bytes);
+    size_t sz = ((size_t)(bytes > 0 ? bytes : 1) + 63) & ~(size_t)63;
+    *out = aligned_alloc(64, sz);
+    if (!*out) return jp_fail(JP_ERR_NO_MEMORY, "jp_malloc", "cannot allocate %lld bytes", (long long)bytes);
+    return JP_OK;
+}
+CPU_OP(free)(jp_ctx ctx, void *p) { (void)ctx; free(p); return JP_OK; }
+
+static jp_status copy(const char *fn, void *dst, const void *src, int64_t bytes) {
+    JP_CHECK(bytes >= 0, fn, "bytes must be >= 0 (got %lld)", (long long)bytes);
+    JP_CHECK((dst && src) || bytes == 0, fn, "dst or src is NULL");
+    if (bytes) memmove(dst, src, (size_t)bytes);
+    return JP_OK;
+}
+CPU_OP(copy_h2d)(jp_ctx ctx, void *dst, const void *src, int64_t bytes) { (void)ctx; return copy("jp_copy_h2d", dst, src, bytes); }
+CPU_OP(copy_d2h)(jp_ctx ctx, void *dst, const void *src, int64_t bytes) { (void)ctx; return copy("jp_copy_d2h", dst, src, bytes); }
+CPU_OP(copy_d2d)(jp_ctx ctx, void *dst, const void *src, int64_t bytes) { (void)ctx; return copy("jp_copy_d2d", dst, src, bytes); }
+CPU_OP(sync)(jp_ctx ctx) { (void)ctx; return JP_OK; }
+
+static const jp_backend g_cpu = {
+    .label = "cpu",
+#define JP_OP(name, params, args) .name = cpu_##name,
+#include "../src/ops.def"
+#undef JP_OP
+    .destroy = NULL,
+};
+
+jp_status jp_cpu_backend_init(jp_ctx ctx) {
+    static const char *isa[] = {"scalar", "avx2", "avx512"};
+    ctx->be = &g_cpu;
+    ctx->threads = jp_cpu_cores();
+    snprintf(ctx->describe, sizeof ctx->describe, "cpu: isa=%s (best %s), threads=%d, cores=%d", isa[jp_g_isa],
+             isa[jp_cpu_isa_supported()], ctx->threads, jp_cpu_cores());
+    return JP_OK;
+}

@@ -1,0 +1,353 @@
+/* conv2d for the CPU backend: dense fwd / bwd-data / bwd-filter as im2col + SGEMM (1x1 stride-1
+ * convolutions skip im2col), channel-sparse conv on the listed channels only, and weight-sparse
+ * (CSR) conv computed directly from the nonzeros.
+ *
+ * Version log (bench rows "conv2d", "conv2d_cs", "conv2d_csr"):
+ *  v1 direct 7-loop conv (the Java reference, ReferenceKernels.conv2dFwd).
+ *  v2 im2col + jp_sgemm_core per image and group; threads inside the GEMM and im2col.
+ *  v3 channel-sparse: im2col over the active input channels only and the gathered weight block,
+ *     so the GEMM shrinks to n_out x (n_in*R*S); work scales with kept_in * kept_out.
+ *  v4 CSR: per (image, output channel) the output plane stays in L1/L2 while each nonzero adds a
+ *     shifted input row (an axpy), no im2col; inner axpy compiled per ISA. */
+#include "cpu.h"
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOMEM(fn) jp_fail(JP_ERR_NO_MEMORY, fn, "out of memory for scratch buffers")
+
+static inline int floordiv(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+static inline int ceildiv(int a, int b) { return -floordiv(-a, b); }
+
+/* output columns [lo, hi) whose input column ow*sw - pw + s*dw lies inside [0, W) */
+static inline void valid_cols(const jp_conv2d_desc *d, int s, int wo, int *lo, int *hi) {
+    int off = s * d->dil_w - d->pad_w;
+    *lo = ceildiv(-off, d->stride_w);
+    *hi = floordiv(d->w - 1 - off, d->stride_w) + 1;
+    if (*lo < 0) *lo = 0;
+    if (*hi > wo) *hi = wo;
+    if (*hi < *lo) *hi = *lo;
+}
+
+void jp_im2col(const jp_conv2d_desc *d, const float *x, const int32_t *idx, int n_ch, float *col, int threads) {
+    const int R = d->r, S = d->s, H = d->h, W = d->w, ho = jp_conv_out_h(d), wo = jp_conv_out_w(d);
+    const size_t P = (size_t)ho * wo;
+#pragma omp parallel for collapse(2) num_threads(threads) if (threads > 1 && (size_t)n_ch * R * S * P > 32768) schedule(static)
+    for (int j = 0; j < n_ch; j++)
+        for (int rs = 0; rs < R * S; rs++) {
+            int r = rs / S, s = rs % S, lo, hi;
+            const float *xc = x + (size_t)(idx ? idx[j] : j) * H * W;
+            float *dst = col + ((size_t)j * R * S + rs) * P;
+            valid_cols(d, s, wo, &lo, &hi);
+            int off = s * d->dil_w - d->pad_w;
+            for (int oh = 0; oh < ho; oh++) {
+                float *drow = dst + (size_t)oh * wo;
+                int ih = oh * d->stride_h - d->pad_h + r * d->dil_h;
+                if (ih < 0 || ih >= H) { memset(drow, 0, (size_t)wo * sizeof(float)); continue; }
+                const float *xrow = xc + (size_t)ih * W + off;
+                for (int ow = 0; ow < lo; ow++) drow[ow] = 0.f;
+                if (d->stride_w == 1) memcpy(drow + lo, xrow + lo, (size_t)(hi - lo) * sizeof(float));
+                else for (int ow = lo; ow < hi; ow++) drow[ow] = xrow[(size_t)ow * d->stride_w];
+                for (int ow = hi; ow < wo; ow++) drow[ow] = 0.f;
+            }
+        }
+}
+
+/* dx[idx[j]] += col2im(col); each channel j is written by one thread only */
+void jp_col2im(const jp_conv2d_desc *d, const float *col, const int32_t *idx, int n_ch, float *dx, int threads) {
+    const int R = d->r, S = d->s, H = d->h, W = d->w, ho = jp_conv_out_h(d), wo = jp_conv_out_w(d);
+    const size_t P = (size_t)ho * wo;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && (size_t)n_ch * R * S * P > 32768) schedule(static)
+    for (int j = 0; j < n_ch; j++) {
+        float *xc = dx + (size_t)(idx ? idx[j] : j) * H * W;
+        for (int rs = 0; rs < R * S; rs++) {
+            int r = rs / S, s = rs % S, lo, hi;
+            const float *src = col + ((size_t)j * R * S + rs) * P;
+            valid_cols(d, s, wo, &lo, &hi);
+            int off = s * d->dil_w - d->pad_w;
+            for (int oh = 0; oh < ho; oh++) {
+                int ih = oh * d->stride_h - d->pad_h + r * d->dil_h;
+                if (ih < 0 || ih >= H) continue;
+                float *xrow = xc + (size_t)ih * W + off;
+                const float *srow = src + (size_t)oh * wo;
+                if (d->stride_w == 1) for (int ow = lo; ow < hi; ow++) xrow[ow] += srow[ow];
+                else for (int ow = lo; ow < hi; ow++) xrow[(size_t)ow * d->stride_w] += srow[ow];
+            }
+        }
+    }
+}
+
+static int is_pointwise(const jp_conv2d_desc *d) {
+    return d->r == 1 && d->s == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_h == 0 && d->pad_w == 0;
+}
+
+static void add_bias(float *y, const float *bias, const int32_t *out_idx, int n_out, size_t P) {
+    for (int j = 0; j < n_out; j++) {
+        float b = bias[out_idx ? out_idx[j] : j], *yr = y + (size_t)j * P;
+        for (size_t p = 0; p < P; p++) yr[p] += b;
+    }
+}
+
+CPU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias) {
+    static const char *fn = "jp_conv2d_fwd";
+    jp_status st = jp_check_conv2d(fn, d);
+    if (st) return st;
+    JP_CHECK(y && x && w, fn, "y, x or w is NULL");
+    const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = ctx->threads;
+    const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
+    const int pw = is_pointwise(d);
+    float *col = pw ? NULL : jp_scratch(2, (size_t)cpg * RS * P);
+    if (!pw && !col) return NOMEM(fn);
+    for (int n = 0; n < d->n; n++)
+        for (int g = 0; g < G; g++) {
+            const float *xg = x + ((size_t)n * d->c + (size_t)g * cpg) * HW;
+            float *yg = y + ((size_t)n * d->k + (size_t)g * kpg) * P;
+            if (!pw) jp_im2col(d, xg, NULL, cpg, col, nt);
+            if (jp_sgemm_core(nt, 0, 0, kpg, (int)P, cpg * RS, 1.f, w + (size_t)g * kpg * cpg * RS, cpg * RS,
+                              pw ? xg : col, (int)P, 0.f, yg, (int)P)) return NOMEM(fn);
+            if (bias) add_bias(yg, bias + (size_t)g * kpg, NULL, kpg, P);
+        }
+    return JP_OK;
+}
+
+CPU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w) {
+    static const char *fn = "jp_conv2d_bwd_data";
+    jp_status st = jp_check_conv2d(fn, d);
+    if (st) return st;
+    JP_CHECK(dx && dy && w, fn, "dx, dy or w is NULL");
+    const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = ctx->threads;
+    const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
+    const int pw = is_pointwise(d);
+    float *col = pw ? NULL : jp_scratch(2, (size_t)cpg * RS * P);
+    if (!pw && !col) return NOMEM(fn);
+    if (!pw) memset(dx, 0, (size_t)d->n * d->c * HW * sizeof(float));
+    for (int n = 0; n < d->n; n++)
+        for (int g = 0; g < G; g++) {
+            float *dxg = dx + ((size_t)n * d->c + (size_t)g * cpg) * HW;
+            const float *dyg = dy + ((size_t)n * d->k + (size_t)g * kpg) * P;
+            if (jp_sgemm_core(nt, 1, 0, cpg * RS, (int)P, kpg, 1.f, w + (size_t)g * kpg * cpg * RS, cpg * RS,
+                              dyg, (int)P, 0.f, pw ? dxg : col, (int)P)) return NOMEM(fn);
+            if (!pw) jp_col2im(d, col, NULL, cpg, dxg, nt);
+        }
+    return JP_OK;
+}
+
+CPU_OP(sum_channels)(jp_ctx ctx, float *out, const float *x, int64_t outer, int64_t channels, int64_t inner);
+
+CPU_OP(conv2d_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float *db, const float *dy, const float *x) {
+    static const char *fn = "jp_conv2d_bwd_filter";
+    jp_status st = jp_check_conv2d(fn, d);
+    if (st) return st;
+    JP_CHECK(dw && dy && x, fn, "dw, dy or x is NULL");
+    const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = ctx->threads;
+    const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
+    const int pw = is_pointwise(d);
+    float *col = pw ? NULL : jp_scratch(2, (size_t)cpg * RS * P);
+    if (!pw && !col) return NOMEM(fn);
+    for (int n = 0; n < d->n; n++)
+        for (int g = 0; g < G; g++) {
+            const float *xg = x + ((size_t)n * d->c + (size_t)g * cpg) * HW;
+            const float *dyg = dy + ((size_t)n * d->k + (size_t)g * kpg) * P;
+            if (!pw) jp_im2col(d, xg, NULL, cpg, col, nt);
+            if (jp_sgemm_core(nt, 0, 1, kpg, cpg * RS, (int)P, 1.f, dyg, (int)P, pw ? xg : col, (int)P,
+                              n == 0 ? 0.f : 1.f, dw + (size_t)g * kpg * cpg * RS, cpg * RS)) return NOMEM(fn);
+        }
+    if (db) return cpu_sum_channels(ctx, db, dy, d->n, d->k, (int64_t)P);
+    return JP_OK;
+}
+
+/* ---------------- channel-sparse conv ---------------- */
+
+static jp_status check_cs(const char *fn, const jp_conv2d_desc *d, const int32_t *in_idx, int32_t n_in,
+                          const int32_t *out_idx, int32_t n_out) {
+    jp_status st = jp_check_conv2d(fn, d);
+    if (st) return st;
+    JP_CHECK(d->groups == 1, fn, "channel-sparse conv needs groups == 1 (got %d)", d->groups);
+    if ((st = jp_check_index_list(fn, "in_idx", in_idx, n_in, d->c))) return st;
+    return jp_check_index_list(fn, "out_idx", out_idx, n_out, d->k);
+}
+
+/* ws[j][i][rs] = w[out_idx[j]][in_idx[i]][rs] */
+static void gather_weights(const jp_conv2d_desc *d, float *ws, const float *w, const int32_t *in_idx, int n_in,
+                           const int32_t *out_idx, int n_out) {
+    const int RS = d->r * d->s;
+    for (int j = 0; j < n_out; j++)
+        for (int i = 0; i < n_in; i++)
+            memcpy(ws + ((size_t)j * n_in + i) * RS, w + ((size_t)out_idx[j] * d->c + in_idx[i]) * RS, (size_t)RS * sizeof(float));
+}
+
+/* zero the planes of y (channels total) that are not listed */
+static void zero_unlisted(float *y, int channels, const int32_t *idx, int n_idx, size_t plane) {
+    int j = 0;
+    for (int c = 0; c < channels; c++) {
+        if (j < n_idx && idx[j] == c) { j++; continue; }
+        memset(y + (size_t)c * plane, 0, plane * sizeof(float));
+    }
+}
+
+CPU_OP(conv2d_cs_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias,
+                      const int32_t *in_idx, int32_t n_in, const int32_t *out_idx, int32_t n_out) {
+    static const char *fn = "jp_conv2d_cs_fwd";
+    jp_status st = check_cs(fn, d, in_idx, n_in, out_idx, n_out);
+    if (st) return st;
+    JP_CHECK(y && x && w, fn, "y, x or w is NULL");
+    const int RS = d->r * d->s, nt = ctx->threads;
+    const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
+    float *col = jp_scratch(2, (size_t)n_in * RS * P), *ws = jp_scratch(3, (size_t)n_out * n_in * RS),
+          *ys = jp_scratch(4, (size_t)n_out * P);
+    if (!col || !ws || !ys) return NOMEM(fn);
+    gather_weights(d, ws, w, in_idx, n_in, out_idx, n_out);
+    for (int n = 0; n < d->n; n++) {
+        float *yn = y + (size_t)n * d->k * P;
+        zero_unlisted(yn, d->k, out_idx, n_out, P);
+        if (n_out == 0) continue;
+        jp_im2col(d, x + (size_t)n * d->c * HW, in_idx, n_in, col, nt);
+        if (jp_sgemm_core(nt, 0, 0, n_out, (int)P, n_in * RS, 1.f, ws, n_in * RS, col, (int)P, 0.f, ys, (int)P))
+            return NOMEM(fn);
+        for (int j = 0; j < n_out; j++) memcpy(yn + (size_t)out_idx[j] * P, ys + (size_t)j * P, P * sizeof(float));
+        if (bias) for (int j = 0; j < n_out; j++) add_bias(yn + (size_t)out_idx[j] * P, bias + out_idx[j], NULL, 1, P);
+    }
+    return JP_OK;
+}
+
+CPU_OP(conv2d_cs_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w,
+                           const int32_t *in_idx, int32_t n_in, const int32_t *out_idx, int32_t n_out) {
+    static const char *fn = "jp_conv2d_cs_bwd_data";
+    jp_status st = check_cs(fn, d, in_idx, n_in, out_idx, n_out);
+    if (st) return st;
+    JP_CHECK(dx && dy && w, fn, "dx, dy or w is NULL");
+    const int RS = d->r * d->s, nt = ctx->threads;
+    const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
+    float *col = jp_scratch(2, (size_t)n_in * RS * P), *ws = jp_scratch(3, (size_t)n_out * n_in * RS),
+          *dys = jp_scratch(4, (size_t)n_out * P);
+    if (!col || !ws || !dys) return NOMEM(fn);
+    gather_weights(d, ws, w, in_idx, n_in, out_idx, n_out);
+    memset(dx, 0, (size_t)d->n * d->c * HW * sizeof(float));
+    if (n_in == 0 || n_out == 0) return JP_OK;
+    for (int n = 0; n < d->n; n++) {
+        const float *dyn = dy + (size_t)n * d->k * P;
+        for (int j = 0; j < n_out; j++) memcpy(dys + (size_t)j * P, dyn + (size_t)out_idx[j] * P, P * sizeof(float));
+        if (jp_sgemm_core(nt, 1, 0, n_in * RS, (int)P, n_out, 1.f, ws, n_in * RS, dys, (int)P, 0.f, col, (int)P))
+            return NOMEM(fn);
+        jp_col2im(d, col, in_idx, n_in, dx + (size_t)n * d->c * HW, nt);
+    }
+    return JP_OK;
+}
+
+CPU_OP(conv2d_cs_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float *db, const float *dy, const float *x,
+                             const int32_t *in_idx, int32_t n_in, const int32_t *out_idx, int32_t n_out) {
+    static const char *fn = "jp_conv2d_cs_bwd_filter";
+    jp_status st = check_cs(fn, d, in_idx, n_in, out_idx, n_out);
+    if (st) return st;
+    JP_CHECK(dw && dy && x, fn, "dw, dy or x is NULL");
+    const int RS = d->r * d->s, nt = ctx->threads;
+    const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
+    float *col = jp_scratch(2, (size_t)n_in * RS * P), *dws = jp_scratch(3, (size_t)n_out * n_in * RS),
+          *dys = jp_scratch(4, (size_t)n_out * P);
+    if (!col || !dws || !dys) return NOMEM(fn);
+    memset(dw, 0, (size_t)d->k * d->c * RS * sizeof(float));
+    if (db) memset(db, 0, (size_t)d->k * sizeof(float));
+    if (n_out == 0) return JP_OK;
+    for (int n = 0; n < d->n; n++) {
+        const float *dyn = dy + (size_t)n * d->k * P;
+        for (int j = 0; j < n_out; j++) {
+            const float *src = dyn + (size_t)out_idx[j] * P;
+            memcpy(dys + (size_t)j * P, src, P * sizeof(float));
+            if (db) { double s = 0; for (size_t p = 0; p < P; p++) s += src[p]; db[out_idx[j]] += (float)s; }
+        }
+        if (n_in == 0) continue;
+        jp_im2col(d, x + (size_t)n * d->c * HW, in_idx, n_in, col, nt);
+        if (jp_sgemm_core(nt, 0, 1, n_out, n_in * RS, (int)P, 1.f, dys, (int)P, col, (int)P, n == 0 ? 0.f : 1.f, dws, n_in * RS))
+            return NOMEM(fn);
+    }
+    for (int j = 0; j < n_out && n_in > 0; j++)
+        for (int i = 0; i < n_in; i++)
+            memcpy(dw + ((size_t)out_idx[j] * d->c + in_idx[i]) * RS, dws + ((size_t)j * n_in + i) * RS, (size_t)RS * sizeof(float));
+    return JP_OK;
+}
+
+/* ---------------- weight-sparse (CSR) conv ---------------- */
+
+CPU_OP(csr_count)(jp_ctx ctx, int64_t *nnz, const float *dense, int32_t rows, int32_t cols, float threshold) {
+    static const char *fn = "jp_csr_count";
+    JP_CHECK(nnz && dense, fn, "nnz_host or dense is NULL");
+    JP_CHECK(rows >= 0 && cols >= 0, fn, "negative size rows=%d cols=%d", rows, cols);
+    JP_CHECK(threshold >= 0.f, fn, "threshold must be >= 0 (got %g)", threshold);
+    int64_t total = 0;
+    const size_t n = (size_t)rows * cols;
+#pragma omp parallel for reduction(+ : total) num_threads(ctx->threads) if (ctx->threads > 1 && n > 65536)
+    for (size_t i = 0; i < n; i++) total += dense[i] > threshold || dense[i] < -threshold;
+    *nnz = total;
+    return JP_OK;
+}
+
+CPU_OP(csr_from_dense)(jp_ctx ctx, int32_t *row_ptr, int32_t *col_idx, float *values, const float *dense,
+                       int32_t rows, int32_t cols, float threshold) {
+    static const char *fn = "jp_csr_from_dense";
+    (void)ctx;
+    JP_CHECK(row_ptr && dense, fn, "row_ptr or dense is NULL");
+    JP_CHECK(rows >= 0 && cols >= 0, fn, "negative size rows=%d cols=%d", rows, cols);
+    JP_CHECK(threshold >= 0.f, fn, "threshold must be >= 0 (got %g)", threshold);
+    int64_t nz = 0;
+    row_ptr[0] = 0;
+    for (int r = 0; r < rows; r++) {
+        const float *src = dense + (size_t)r * cols;
+        for (int c = 0; c < cols; c++)
+            if (src[c] > threshold || src[c] < -threshold) {
+                JP_CHECK(col_idx && values, fn, "col_idx or values is NULL but the matrix has nonzeros");
+                col_idx[nz] = c;
+                values[nz] = src[c];
+                nz++;
+            }
+        JP_CHECK(nz <= INT32_MAX, fn, "more than 2^31-1 nonzeros");
+        row_ptr[r + 1] = (int32_t)nz;
+    }
+    return JP_OK;
+}
+
+/* y[ow] += v * x[ow * stride] for ow in [lo, hi); one body, compiled for each ISA */
+#define AXPY_ROW_BODY                                                                  \
+    if (stride == 1) for (int ow = lo; ow < hi; ow++) y[ow] += v * x[ow];              \
+    else for (int ow = lo; ow < hi; ow++) y[ow] += v * x[(size_t)ow * stride];
+static void axpy_row_scalar(float *restrict y, const float *restrict x, float v, int lo, int hi, int stride) { AXPY_ROW_BODY }
+__attribute__((target("avx2,fma"))) static void axpy_row_avx2(float *restrict y, const float *restrict x, float v, int lo, int hi, int stride) { AXPY_ROW_BODY }
+__attribute__((target("avx512f"))) static void axpy_row_avx512(float *restrict y, const float *restrict x, float v, int lo, int hi, int stride) { AXPY_ROW_BODY }
+
+CPU_OP(conv2d_csr_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const int32_t *row_ptr,
+                       const int32_t *col_idx, const float *values, const float *bias) {
+    static const char *fn = "jp_conv2d_csr_fwd";
+    jp_status st = jp_check_conv2d(fn, d);
+    if (st) return st;
+    JP_CHECK(y && x && row_ptr, fn, "y, x or row_ptr is NULL");
+    const int K = d->k, cpg = d->c / d->groups, kpg = K / d->groups, RS = d->r * d->s, cols = cpg * RS;
+    const int ho = jp_conv_out_h(d), wo = jp_conv_out_w(d), H = d->h, W = d->w;
+    const size_t P = (size_t)ho * wo, HW = (size_t)H * W;
+    JP_CHECK(row_ptr[0] == 0, fn, "row_ptr[0] = %d, expected 0", row_ptr[0]);
+    for (int k = 0; k < K; k++) JP_CHECK(row_ptr[k + 1] >= row_ptr[k], fn, "row_ptr decreases at row %d", k);
+    const int32_t nnz = row_ptr[K];
+    JP_CHECK(nnz == 0 || (col_idx && values), fn, "col_idx or values is NULL with %d nonzeros", nnz);
+    for (int32_t j = 0; j < nnz; j++) JP_CHECK(col_idx[j] >= 0 && col_idx[j] < cols, fn, "col_idx[%d] = %d outside [0, %d)", j, col_idx[j], cols);
+    void (*axpy_row)(float *restrict, const float *restrict, float, int, int, int) =
+        jp_g_isa == JP_ISA_AVX512 ? axpy_row_avx512 : jp_g_isa == JP_ISA_AVX2 ? axpy_row_avx2 : axpy_row_scalar;
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) num_threads(ctx->threads) if (ctx->threads > 1)
+    for (int n = 0; n < d->n; n++)
+        for (int k = 0; k < K; k++) {
+            float *yo = y + ((size_t)n * K + k) * P;
+            float b = bias ? bias[k] : 0.f;
+            for (size_t p = 0; p < P; p++) yo[p] = b;
+            const int g = k / kpg;
+            for (int32_t j = row_ptr[k]; j < row_ptr[k + 1]; j++) {
+                int cl = col_idx[j] / RS, rs = col_idx[j] % RS, r = rs / d->s, s = rs % d->s, lo, hi;
+                const float v = values[j];
+                const float *xc = x + ((size_t)n * d->c + (size_t)g * cpg + cl) * HW;
+                valid_cols(d, s, wo, &lo, &hi);
+                const int off = s * d->dil_w - d->pad_w;
+                for (int oh = 0; oh < ho; oh++) {
+                    int ih = oh * d->stride_h - d->pad_h + r * d->dil_h;
+                    if (ih < 0 || ih >= H) continue;
+                    axpy_row(yo + (size_t)oh * wo, xc + (size_t)ih * W + off, v, lo, hi, d->stride_w);
+                }
+            }
+        }
+    return JP_OK;
+}

@@ -1,0 +1,140 @@
+/* Elementwise ops, activations and reductions for the CPU backend. */
+#include "cpu.h"
+#include <math.h>
+#include <string.h>
+
+#define PAR(nt, work) num_threads(nt) if ((nt) > 1 && (work) > 65536)
+#define CHECK_N(fn, n) JP_CHECK((n) >= 0, fn, "n must be >= 0 (got %lld)", (long long)(n))
+
+CPU_OP(fill)(jp_ctx ctx, float *dst, float value, int64_t n) {
+    CHECK_N("jp_fill", n);
+    JP_CHECK(dst || n == 0, "jp_fill", "dst is NULL");
+#pragma omp parallel for PAR(ctx->threads, n) schedule(static)
+    for (int64_t i = 0; i < n; i++) dst[i] = value;
+    return JP_OK;
+}
+
+CPU_OP(add)(jp_ctx ctx, float *y, const float *a, const float *b, int64_t n) {
+    CHECK_N("jp_add", n);
+    JP_CHECK((y && a && b) || n == 0, "jp_add", "y, a or b is NULL");
+#pragma omp parallel for PAR(ctx->threads, n) schedule(static)
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+    return JP_OK;
+}
+
+CPU_OP(mul)(jp_ctx ctx, float *y, const float *a, const float *b, int64_t n) {
+    CHECK_N("jp_mul", n);
+    JP_CHECK((y && a && b) || n == 0, "jp_mul", "y, a or b is NULL");
+#pragma omp parallel for PAR(ctx->threads, n) schedule(static)
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i];
+    return JP_OK;
+}
+
+CPU_OP(scale)(jp_ctx ctx, float *y, const float *x, float alpha, int64_t n) {
+    CHECK_N("jp_scale", n);
+    JP_CHECK((y && x) || n == 0, "jp_scale", "y or x is NULL");
+#pragma omp parallel for PAR(ctx->threads, n) schedule(static)
+    for (int64_t i = 0; i < n; i++) y[i] = alpha * x[i];
+    return JP_OK;
+}
+
+CPU_OP(axpy)(jp_ctx ctx, float *y, const float *x, float alpha, int64_t n) {
+    CHECK_N("jp_axpy", n);
+    JP_CHECK((y && x) || n == 0, "jp_axpy", "y or x is NULL");
+#pragma omp parallel for PAR(ctx->threads, n) schedule(static)
+    for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
+    return JP_OK;
+}
+
+static jp_status check_act(const char *fn, int32_t kind) {
+    JP_CHECK(kind >= JP_ACT_IDENTITY && kind <= JP_ACT_SILU, fn, "unknown activation kind %d", kind);
+    return JP_OK;
+}
+
+CPU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x, int64_t n) {
+    static const char *fn = "jp_act_fwd";
+    jp_status st = check_act(fn, kind);
+    if (st) return st;
+    CHECK_N(fn, n);
+    JP_CHECK((y && x) || n == 0, fn, "y or x is NULL");
+#pragma omp parallel for PAR(ctx->threads, n) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        switch (kind) {
+        case JP_ACT_RELU: y[i] = v > 0.f ? v : 0.f; break;
+        case JP_ACT_LEAKY_RELU: y[i] = v > 0.f ? v : alpha * v; break;
+        case JP_ACT_SILU: y[i] = v / (1.f + expf(-v)); break;
+        default: y[i] = v;
+        }
+    }
+    return JP_OK;
+}
+
+CPU_OP(act_bwd)(jp_ctx ctx, int32_t kind, float alpha, float *dx, const float *dy, const float *x, int64_t n) {
+    static const char *fn = "jp_act_bwd";
+    jp_status st = check_act(fn, kind);
+    if (st) return st;
+    CHECK_N(fn, n);
+    JP_CHECK((dx && dy && x) || n == 0, fn, "dx, dy or x is NULL");
+#pragma omp parallel for PAR(ctx->threads, n) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i], g = dy[i];
+        switch (kind) {
+        case JP_ACT_RELU: dx[i] = v > 0.f ? g : 0.f; break;
+        case JP_ACT_LEAKY_RELU: dx[i] = v > 0.f ? g : alpha * g; break;
+        case JP_ACT_SILU: {
+            float sg = 1.f / (1.f + expf(-v));
+            dx[i] = g * sg * (1.f + v * (1.f - sg));
+            break;
+        }
+        default: dx[i] = g;
+        }
+    }
+    return JP_OK;
+}
+
+CPU_OP(reduce)(jp_ctx ctx, int32_t kind, float *out, const float *x, int64_t n) {
+    static const char *fn = "jp_reduce";
+    JP_CHECK(kind >= JP_REDUCE_SUM && kind <= JP_REDUCE_ABSMAX, fn, "unknown reduction kind %d", kind);
+    CHECK_N(fn, n);
+    JP_CHECK(out && (x || n == 0), fn, "out or x is NULL");
+    double acc = 0;
+    if (kind == JP_REDUCE_ABSMAX) {
+        float m = 0.f;
+#pragma omp parallel for reduction(max : m) PAR(ctx->threads, n) schedule(static)
+        for (int64_t i = 0; i < n; i++) { float a = fabsf(x[i]); m = a > m ? a : m; }
+        acc = m;
+    } else {
+        /* float partial sums in blocks of 4096, double across blocks: fast and accurate enough */
+        const int sq = kind == JP_REDUCE_SUMSQ;
+        int64_t blocks = (n + 4095) / 4096;
+#pragma omp parallel for reduction(+ : acc) PAR(ctx->threads, n) schedule(static)
+        for (int64_t bidx = 0; bidx < blocks; bidx++) {
+            int64_t lo = bidx * 4096, hi = lo + 4096 < n ? lo + 4096 : n;
+            float part = 0.f;
+            if (sq) for (int64_t i = lo; i < hi; i++) part += x[i] * x[i];
+            else for (int64_t i = lo; i < hi; i++) part += x[i];
+            acc += part;
+        }
+    }
+    *out = (float)acc;
+    return JP_OK;
+}
+
+CPU_OP(sum_channels)(jp_ctx ctx, float *out, const float *x, int64_t outer, int64_t channels, int64_t inner) {
+    static const char *fn = "jp_sum_channels";
+    JP_CHECK(outer >= 0 && channels >= 0 && inner >= 0, fn, "negative size");
+    JP_CHECK((out && x) || channels == 0, fn, "out or x is NULL");
+#pragma omp parallel for PAR(ctx->threads, outer * channels * inner) schedule(static)
+    for (int64_t c = 0; c < channels; c++) {
+        double acc = 0;
+        for (int64_t o = 0; o < outer; o++) {
+            const float *p = x + (o * channels + c) * inner;
+            float part = 0.f;
+            for (int64_t i = 0; i < inner; i++) part += p[i];
+            acc += part;
+        }
+        out[c] = (float)acc;
+    }
+    return JP_OK;
+}

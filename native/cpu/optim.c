@@ -1,0 +1,50 @@
+/* Optimizer steps for the CPU backend; masks keep pruned entries (and their state) at zero. */
+#include "cpu.h"
+#include <math.h>
+
+#define PAR(nt, work) num_threads(nt) if ((nt) > 1 && (work) > 65536)
+
+CPU_OP(sgd_step)(jp_ctx ctx, const jp_sgd_desc *d, float *param, float *buf, const float *grad, const float *mask, int64_t n) {
+    static const char *fn = "jp_sgd_step";
+    JP_CHECK_PTR(d, fn);
+    JP_CHECK(n >= 0, fn, "n must be >= 0 (got %lld)", (long long)n);
+    JP_CHECK(d->lr >= 0.f && d->momentum >= 0.f && d->weight_decay >= 0.f, fn, "lr=%g momentum=%g weight_decay=%g must be >= 0",
+             d->lr, d->momentum, d->weight_decay);
+    JP_CHECK((param && grad && (buf || d->momentum == 0.f)) || n == 0, fn, "param, grad or momentum_buf is NULL");
+    const float lr = d->lr, mu = d->momentum, wd = d->weight_decay;
+    const int nesterov = d->nesterov;
+#pragma omp parallel for PAR(ctx->threads, n) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        if (mask && mask[i] == 0.f) { param[i] = 0.f; if (buf) buf[i] = 0.f; continue; }
+        float g = grad[i] + wd * param[i];
+        if (mu != 0.f) {
+            float b = mu * buf[i] + g;
+            buf[i] = b;
+            g = nesterov ? g + mu * b : b;
+        }
+        param[i] -= lr * g;
+    }
+    return JP_OK;
+}
+
+CPU_OP(adamw_step)(jp_ctx ctx, const jp_adamw_desc *d, float *param, float *m, float *v, const float *grad, const float *mask, int64_t n) {
+    static const char *fn = "jp_adamw_step";
+    JP_CHECK_PTR(d, fn);
+    JP_CHECK(n >= 0, fn, "n must be >= 0 (got %lld)", (long long)n);
+    JP_CHECK(d->step >= 1, fn, "step must be >= 1 (got %d)", d->step);
+    JP_CHECK(d->beta1 >= 0.f && d->beta1 < 1.f && d->beta2 >= 0.f && d->beta2 < 1.f && d->eps > 0.f, fn,
+             "bad betas (%g, %g) or eps %g", d->beta1, d->beta2, d->eps);
+    JP_CHECK((param && m && v && grad) || n == 0, fn, "param, m, v or grad is NULL");
+    const float lr = d->lr, b1 = d->beta1, b2 = d->beta2, eps = d->eps, wd = d->weight_decay;
+    const float c1 = 1.f - powf(b1, (float)d->step), c2 = 1.f - powf(b2, (float)d->step);
+#pragma omp parallel for PAR(ctx->threads, n) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        if (mask && mask[i] == 0.f) { param[i] = 0.f; m[i] = 0.f; v[i] = 0.f; continue; }
+        float g = grad[i], p = param[i] * (1.f - lr * wd);
+        float mi = b1 * m[i] + (1.f - b1) * g, vi = b2 * v[i] + (1.f - b2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        param[i] = p - lr * (mi / c1) / (sqrtf(vi / c2) + eps);
+    }
+    return JP_OK;
+}

@@ -1,0 +1,141 @@
+/* libjprune runtime: per-thread errors, contexts, the dispatcher and backend plugin loading. */
+#define _GNU_SOURCE
+#include "internal.h"
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local char g_error[1024];
+
+jp_status jp_fail(jp_status status, const char *fn, const char *fmt, ...) {
+    int n = snprintf(g_error, sizeof g_error, "%s: ", fn);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_error + n, sizeof g_error - (size_t)n, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+JP_API const char *jp_last_error(void) { return g_error; }
+JP_API int32_t jp_abi_version(void) { return JP_ABI_VERSION; }
+JP_API int32_t jp_noop(int32_t x) { return x + 1; }
+
+jp_status jp_check_conv2d(const char *fn, const jp_conv2d_desc *d) {
+    JP_CHECK_PTR(d, fn);
+    JP_CHECK(d->n > 0 && d->c > 0 && d->h > 0 && d->w > 0 && d->k > 0 && d->r > 0 && d->s > 0, fn,
+             "sizes must be positive (n=%d c=%d h=%d w=%d k=%d r=%d s=%d)", d->n, d->c, d->h, d->w, d->k, d->r, d->s);
+    JP_CHECK(d->stride_h > 0 && d->stride_w > 0 && d->dil_h > 0 && d->dil_w > 0, fn,
+             "stride and dilation must be positive (stride %dx%d, dilation %dx%d)", d->stride_h, d->stride_w, d->dil_h, d->dil_w);
+    JP_CHECK(d->pad_h >= 0 && d->pad_w >= 0, fn, "padding must be >= 0 (%d, %d)", d->pad_h, d->pad_w);
+    JP_CHECK(d->groups > 0 && d->c % d->groups == 0 && d->k % d->groups == 0, fn,
+             "groups=%d must divide c=%d and k=%d", d->groups, d->c, d->k);
+    JP_CHECK(jp_conv_out_h(d) > 0 && jp_conv_out_w(d) > 0, fn, "empty output (%dx%d) for input %dx%d kernel %dx%d",
+             jp_conv_out_h(d), jp_conv_out_w(d), d->h, d->w, d->r, d->s);
+    return JP_OK;
+}
+
+jp_status jp_check_index_list(const char *fn, const char *what, const int32_t *idx, int32_t n, int32_t limit) {
+    JP_CHECK(n >= 0 && n <= limit, fn, "%s: count %d outside [0, %d]", what, n, limit);
+    JP_CHECK(n == 0 || idx != NULL, fn, "%s is NULL with count %d", what, n);
+    for (int32_t i = 0; i < n; i++) {
+        JP_CHECK(idx[i] >= 0 && idx[i] < limit, fn, "%s[%d] = %d outside [0, %d)", what, i, idx[i], limit);
+        JP_CHECK(i == 0 || idx[i] > idx[i - 1], fn, "%s must be strictly increasing (%s[%d]=%d after %d)", what, what, i, idx[i], idx[i - 1]);
+    }
+    return JP_OK;
+}
+
+static int ctx_valid(jp_ctx ctx) { return ctx != NULL && ctx->magic == JP_CTX_MAGIC; }
+
+/* Directory holding this library, so plugins are found next to it wherever the jar unpacked it. */
+static void own_dir(char *buf, size_t size) {
+    Dl_info info;
+    buf[0] = 0;
+    if (dladdr((void *)&own_dir, &info) && info.dli_fname) {
+        snprintf(buf, size, "%s", info.dli_fname);
+        char *slash = strrchr(buf, '/');
+        if (slash) *slash = 0; else buf[0] = 0;
+    }
+}
+
+static jp_status load_plugin(jp_ctx ctx, const char *file) {
+    char dir[800], path[1024];
+    own_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/%s", dir[0] ? dir : ".", file);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) return jp_fail(JP_ERR_UNSUPPORTED, "jp_ctx_create", "backend plugin %s could not be loaded: %s", path, dlerror());
+    jp_plugin_init_fn init = (jp_plugin_init_fn)dlsym(h, JP_PLUGIN_INIT_SYMBOL);
+    if (!init) return jp_fail(JP_ERR_BACKEND, "jp_ctx_create", "%s has no %s", path, JP_PLUGIN_INIT_SYMBOL);
+    /* the plugin stays loaded for the life of the process: contexts may come and go */
+    return init(ctx);
+}
+
+JP_API jp_status jp_ctx_create(int32_t device, int32_t ordinal, jp_ctx *out) {
+    JP_CHECK_PTR(out, "jp_ctx_create");
+    *out = NULL;
+    JP_CHECK(ordinal >= 0, "jp_ctx_create", "ordinal must be >= 0 (got %d)", ordinal);
+    jp_ctx ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return jp_fail(JP_ERR_NO_MEMORY, "jp_ctx_create", "out of host memory");
+    ctx->magic = JP_CTX_MAGIC;
+    ctx->device = device;
+    ctx->ordinal = ordinal;
+    ctx->threads = 1;
+    jp_status st;
+    switch (device) {
+    case JP_DEVICE_CPU: st = jp_cpu_backend_init(ctx); break;
+    case JP_DEVICE_CUDA: st = load_plugin(ctx, "libjprune_cuda.so"); break;
+    case JP_DEVICE_CUDA_EMU: st = load_plugin(ctx, "libjprune_cudaemu.so"); break;
+    default: st = jp_fail(JP_ERR_INVALID, "jp_ctx_create", "unknown device %d (JP_DEVICE_CPU=0, CUDA=1, CUDA_EMU=2)", device);
+    }
+    if (st != JP_OK) { ctx->magic = 0; free(ctx); return st; }
+    *out = ctx;
+    return JP_OK;
+}
+
+JP_API jp_status jp_ctx_destroy(jp_ctx ctx) {
+    JP_CHECK(ctx_valid(ctx), "jp_ctx_destroy", "invalid or destroyed context");
+    if (ctx->be->destroy) ctx->be->destroy(ctx);
+    ctx->magic = 0;
+    free(ctx);
+    return JP_OK;
+}
+
+JP_API jp_status jp_ctx_set_threads(jp_ctx ctx, int32_t threads) {
+    JP_CHECK(ctx_valid(ctx), "jp_ctx_set_threads", "invalid or destroyed context");
+    JP_CHECK(threads >= 0, "jp_ctx_set_threads", "threads must be >= 0 (got %d)", threads);
+    extern int jp_cpu_cores(void);
+    ctx->threads = threads == 0 ? jp_cpu_cores() : threads;
+    return JP_OK;
+}
+
+JP_API int32_t jp_ctx_device(jp_ctx ctx) { return ctx_valid(ctx) ? ctx->device : -1; }
+JP_API const char *jp_ctx_describe(jp_ctx ctx) { return ctx_valid(ctx) ? ctx->describe : "invalid context"; }
+
+static const char *const g_op_names[] = {
+#define JP_OP(name, params, args) #name,
+#include "ops.def"
+#undef JP_OP
+};
+#define OP_COUNT ((int32_t)(sizeof g_op_names / sizeof g_op_names[0]))
+
+JP_API int32_t jp_op_count(void) { return OP_COUNT; }
+JP_API const char *jp_op_name(int32_t i) { return i >= 0 && i < OP_COUNT ? g_op_names[i] : NULL; }
+
+JP_API int32_t jp_ctx_implements(jp_ctx ctx, int32_t i) {
+    if (!ctx_valid(ctx) || i < 0 || i >= OP_COUNT) return 0;
+    /* the table's function pointers follow `name` in ops.def order */
+    typedef jp_status (*any_fn)(void);
+    const any_fn *slots = (const any_fn *)((const char *)ctx->be + offsetof(jp_backend, label) + sizeof(const char *));
+    return slots[i] != NULL;
+}
+
+/* The dispatcher: check the context, then call the backend's entry. */
+#define JP_OP(name, params, args)                                                               \
+    JP_API jp_status jp_##name params {                                                         \
+        if (!ctx_valid(ctx)) return jp_fail(JP_ERR_INVALID, "jp_" #name, "invalid or destroyed context"); \
+        if (!ctx->be->name) return jp_fail(JP_ERR_UNSUPPORTED, "jp_" #name, "not implemented by the %s backend", ctx->be->label); \
+        return ctx->be->name args;                                                              \
+    }
+#include "ops.def"
+#undef JP_OP
