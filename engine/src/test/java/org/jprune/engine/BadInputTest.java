@@ -1,0 +1,113 @@
+package org.jprune.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.jprune.engine.internal.Buf;
+import org.jprune.engine.ops.Act;
+import org.jprune.engine.ops.Activation;
+import org.jprune.engine.ops.ChannelIndex;
+import org.jprune.engine.ops.Channels;
+import org.jprune.engine.ops.Conv2d;
+import org.jprune.engine.ops.Conv2dDesc;
+import org.jprune.engine.ops.Eltwise;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+/** Misuse throws a Java exception naming the op and the values, before any downcall; native refusals carry the C function's name. */
+class BadInputTest {
+    final Device cpu = Device.cpu();
+
+    static void throwsWith(Class<? extends Throwable> type, String text, Executable e) {
+        Throwable t = assertThrows(type, e);
+        assertTrue(t.getMessage() != null && t.getMessage().contains(text), "message '" + t.getMessage() + "' lacks '" + text + "'");
+    }
+
+    @Test
+    void wrongShapes() {
+        try (Tensor x = Tensor.zeros(cpu, 1, 3, 8, 8); Tensor w = Tensor.zeros(cpu, 4, 2, 3, 3); Tensor w2 = Tensor.zeros(cpu, 4, 3, 3, 3);
+             Tensor y = Tensor.zeros(cpu, 1, 4, 7, 7); Tensor bias = Tensor.zeros(cpu, 5)) {
+            throwsWith(IllegalArgumentException.class, "conv2d: x has 3 channels", () -> Conv2d.forward(x, w, null, 1, 1, 1));
+            Conv2dDesc d = Conv2d.desc(x, w2, 1, 1, 1, 1);
+            throwsWith(IllegalArgumentException.class, "conv2d_fwd: y has shape [1, 4, 7, 7], expected [1, 4, 8, 8]", () -> Conv2d.forward(d, y, x, w2, null));
+            try (Tensor y8 = Tensor.zeros(cpu, 1, 4, 8, 8)) {
+                throwsWith(IllegalArgumentException.class, "conv2d_fwd: bias has shape [5], expected [4]", () -> Conv2d.forward(d, y8, x, w2, bias));
+            }
+            throwsWith(IllegalArgumentException.class, "kernel 9x9 larger than padded input", () -> Conv2dDesc.of(1, 3, 4, 4, 2, 9, 1, 0, 1));
+            throwsWith(IllegalArgumentException.class, "groups=2 must divide c=3", () -> Conv2dDesc.of(1, 3, 4, 4, 2, 1, 1, 0, 2));
+            throwsWith(IllegalArgumentException.class, "sgemm: inner dimensions differ", () -> {
+                try (Tensor a = Tensor.zeros(cpu, 2, 3); Tensor b = Tensor.zeros(cpu, 4, 2); Tensor c = Tensor.zeros(cpu, 2, 2)) {
+                    Eltwise.matmul(c, a, b, false, false, 1, 0);
+                }
+            });
+            throwsWith(IllegalArgumentException.class, "mask_channels: mask has 2 elements, expected 3", () -> {
+                try (Tensor m = Tensor.zeros(cpu, 2)) { Channels.mask(x, 1, m); }
+            });
+            throwsWith(IllegalArgumentException.class, "axis 4 out of range", () -> Channels.norms(x, 4, 2));
+            throwsWith(IllegalArgumentException.class, "Tensor.of: 3 values for shape [2, 2]", () -> Tensor.of(cpu, new float[3], 2, 2));
+            throwsWith(IllegalArgumentException.class, "negative dimension", () -> Tensor.zeros(cpu, 2, -1));
+        }
+    }
+
+    @Test
+    void badIndexLists() {
+        throwsWith(IllegalArgumentException.class, "strictly increasing, got 3 then 1", () -> new ChannelIndex(cpu, new int[] {0, 3, 1}, 4));
+        throwsWith(IllegalArgumentException.class, "index[1] = 9 outside [0, 4)", () -> new ChannelIndex(cpu, new int[] {0, 9}, 4));
+        try (Tensor x = Tensor.zeros(cpu, 1, 4, 5, 5); Tensor w = Tensor.zeros(cpu, 2, 4, 3, 3); Tensor y = Tensor.zeros(cpu, 1, 2, 5, 5);
+             ChannelIndex in = new ChannelIndex(cpu, new int[] {1}, 3); ChannelIndex out = new ChannelIndex(cpu, new int[] {0}, 2)) {
+            Conv2dDesc d = Conv2d.desc(x, w, 1, 1, 1, 1);
+            throwsWith(IllegalArgumentException.class, "conv2d_cs_fwd: input index list is over 3 channels, x has 4",
+                    () -> Conv2d.forwardChannelSparse(d, y, x, w, null, in, out));
+        }
+    }
+
+    @Test
+    void nullClosedAndMixedDevices() {
+        Tensor closed = Tensor.zeros(cpu, 4);
+        closed.close();
+        throwsWith(IllegalStateException.class, "act_fwd: x Tensor[4]@cpu:0 is closed", () -> Act.forward(Activation.RELU, 0, closed));
+        throwsWith(IllegalStateException.class, "is closed", closed::toArray);
+        throwsWith(IllegalArgumentException.class, "act_fwd: x is null", () -> Act.forward(Activation.RELU, 0, null));
+        try (Tensor a = Tensor.zeros(cpu, 4); Tensor r = Tensor.zeros(Device.reference(), 4); Tensor y = Tensor.zeros(cpu, 4)) {
+            throwsWith(IllegalArgumentException.class, "add: tensors on different devices (cpu:0 and reference:0)", () -> Eltwise.add(y, a, r));
+            throwsWith(IllegalArgumentException.class, "concat: tensors on different devices", () -> {
+                try (Tensor c = Tensor.zeros(cpu, 1, 2, 1, 1); Tensor c2 = Tensor.zeros(Device.reference(), 1, 1, 1, 1)) {
+                    Channels.concat(c, List.of(c2, c2));
+                }
+            });
+        }
+        Tensor base = Tensor.zeros(cpu, 2, 3);
+        Tensor view = base.view(6);
+        base.close();
+        throwsWith(IllegalStateException.class, "is closed", view::toArray);
+    }
+
+    @Test
+    void nativeRefusalsBecomeNativeException() {
+        // bypass the Java checks on purpose (raw kernels): the C side still refuses, and says where
+        Buf idx = cpu.kernels().allocInts(2);
+        try (Tensor x = Tensor.zeros(cpu, 1, 4, 5, 5); Tensor w = Tensor.zeros(cpu, 2, 4, 3, 3); Tensor y = Tensor.zeros(cpu, 1, 2, 5, 5)) {
+            cpu.kernels().uploadInts(idx, new int[] {2, 1}, 2);
+            Conv2dDesc d = Conv2d.desc(x, w, 1, 1, 1, 1);
+            NativeException e = assertThrows(NativeException.class,
+                    () -> cpu.kernels().conv2dCsFwd(d, y.buf(), x.buf(), w.buf(), null, idx, 2, idx, 1));
+            assertEquals("jp_conv2d_cs_fwd", e.function());
+            assertEquals(1, e.status());
+            assertTrue(e.getMessage().contains("in_idx must be strictly increasing"), e.getMessage());
+            NativeException e2 = assertThrows(NativeException.class, () -> cpu.kernels().actFwd(17, 0f, y.buf(), x.buf(), 4));
+            assertTrue(e2.getMessage().contains("jp_act_fwd: unknown activation kind 17"), e2.getMessage());
+        } finally {
+            cpu.kernels().free(idx);
+        }
+    }
+
+    @Test
+    void unavailableBackendsSayWhy() {
+        BackendUnavailableException e = assertThrows(BackendUnavailableException.class, () -> Device.open(DeviceKind.CUDA, 0));
+        assertTrue(e.getMessage().contains("CUDA backend unavailable: jp_ctx_create"), e.getMessage());
+        throwsWith(IllegalArgumentException.class, "unknown device 'tpu'", () -> DeviceKind.parse("tpu"));
+        throwsWith(IllegalArgumentException.class, "ordinal must be >= 0", () -> Device.open(DeviceKind.CPU, -1));
+    }
+}
