@@ -12,7 +12,7 @@ int jp_cpu_cores(void);
 
 /* Per-OS-thread scratch: slot 0..JP_SCRATCH_SLOTS-1, grown on demand, 64-byte aligned, kept for the
  * thread's life (OpenMP pools reuse threads, so each grows once to its largest request). */
-#define JP_SCRATCH_SLOTS 6
+#define JP_SCRATCH_SLOTS 8
 float *jp_scratch(int slot, size_t floats);
 
 /* C = alpha*op(A)*op(B) + beta*C with `threads` workers (1 = caller's thread only); -1 when the
@@ -20,9 +20,39 @@ float *jp_scratch(int slot, size_t floats);
 int jp_sgemm_core(int threads, int trans_a, int trans_b, int m, int n, int k, float alpha,
                    const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
+/* Indirect GEMM (AVX-512): C[i][j] += sum_p A[i][p] * brow[p][j] for i < m, j < n; A row-major with
+ * leading dimension lda; B row p is the n contiguous floats at brow[p]. Only A is packed. Returns -1
+ * when scratch memory is short. Used by stride-1 convolution (conv2d.c). */
+int jp_igemm_avx512(int threads, int m, int n, int kdim, const float *a, int lda, const float *const *brow, float *c, int ldc);
+
+/* C[i][j] += sum_p arow[i][p] * B(p, j) for i < m, j < n, p < kdim (AVX-512): A rows through pointers,
+ * B row-major (or transposed, trans_b) and packed. Used by stride-1 backward-filter. */
+int jp_igemm_a_avx512(int threads, int m, int n, int kdim, const float *const *arow, const float *b, int ldb, int trans_b, float *c, int ldc);
+
 /* conv internals shared by dense and channel-sparse conv */
 void jp_im2col(const jp_conv2d_desc *d, const float *x_img, const int32_t *ch_idx, int n_ch, float *col, int threads);
 void jp_col2im(const jp_conv2d_desc *d, const float *col, const int32_t *ch_idx, int n_ch, float *dx_img, int threads);
 
 #define CPU_OP(name) jp_status cpu_##name
+
+/* for (int64_t i = 0; i < n; i++) body -- on `nt` threads only when `work` (elements touched) is
+ * large: small calls never enter OpenMP at all, since even an if(0) parallel region costs ~0.3 us
+ * in libgomp, which would dominate the downcall of a tiny op (BN parameters, biases). */
+#define JP_PARFOR(nt, n, work, i, ...)                                             \
+    do {                                                                           \
+        const int jp_nt_ = (nt);                                                   \
+        const int64_t jp_n_ = (n);                                                 \
+        if (jp_nt_ > 1 && (work) > 65536) {                                        \
+            _Pragma("omp parallel for num_threads(jp_nt_) schedule(static)")       \
+            for (int64_t i = 0; i < jp_n_; i++) { __VA_ARGS__ }                    \
+        } else {                                                                   \
+            for (int64_t i = 0; i < jp_n_; i++) { __VA_ARGS__ }                    \
+        }                                                                          \
+    } while (0)
+
+/* Sums with 16 independent partial accumulators, so the compiler vectorises them without
+ * -ffast-math; compiled for the CPU's best ISA through target_clones (memory-bound helpers). */
+float jp_sum_f(const float *x, int64_t n);
+float jp_sumsq_f(const float *x, int64_t n);
+float jp_sumabs_f(const float *x, int64_t n);
 #endif

@@ -3,46 +3,54 @@
 #include <math.h>
 #include <string.h>
 
-#define PAR(nt, work) num_threads(nt) if ((nt) > 1 && (work) > 65536)
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+#define SUM_BODY(expr)                                                   \
+    float acc[16] = {0};                                                 \
+    int64_t i = 0;                                                       \
+    for (; i + 16 <= n; i += 16)                                         \
+        for (int j = 0; j < 16; j++) { float v = x[i + j]; acc[j] += (expr); } \
+    float s = 0.f;                                                       \
+    for (int j = 0; j < 16; j++) s += acc[j];                            \
+    for (; i < n; i++) { float v = x[i]; s += (expr); }                  \
+    return s;
+CLONES float jp_sum_f(const float *x, int64_t n) { SUM_BODY(v) }
+CLONES float jp_sumsq_f(const float *x, int64_t n) { SUM_BODY(v * v) }
+CLONES float jp_sumabs_f(const float *x, int64_t n) { SUM_BODY(fabsf(v)) }
 #define CHECK_N(fn, n) JP_CHECK((n) >= 0, fn, "n must be >= 0 (got %lld)", (long long)(n))
 
 CPU_OP(fill)(jp_ctx ctx, float *dst, float value, int64_t n) {
     CHECK_N("jp_fill", n);
     JP_CHECK(dst || n == 0, "jp_fill", "dst is NULL");
-#pragma omp parallel for PAR(ctx->threads, n) schedule(static)
-    for (int64_t i = 0; i < n; i++) dst[i] = value;
+JP_PARFOR(ctx->threads, n, n, i, dst[i] = value;);
     return JP_OK;
 }
 
 CPU_OP(add)(jp_ctx ctx, float *y, const float *a, const float *b, int64_t n) {
     CHECK_N("jp_add", n);
     JP_CHECK((y && a && b) || n == 0, "jp_add", "y, a or b is NULL");
-#pragma omp parallel for PAR(ctx->threads, n) schedule(static)
-    for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+JP_PARFOR(ctx->threads, n, n, i, y[i] = a[i] + b[i];);
     return JP_OK;
 }
 
 CPU_OP(mul)(jp_ctx ctx, float *y, const float *a, const float *b, int64_t n) {
     CHECK_N("jp_mul", n);
     JP_CHECK((y && a && b) || n == 0, "jp_mul", "y, a or b is NULL");
-#pragma omp parallel for PAR(ctx->threads, n) schedule(static)
-    for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i];
+JP_PARFOR(ctx->threads, n, n, i, y[i] = a[i] * b[i];);
     return JP_OK;
 }
 
 CPU_OP(scale)(jp_ctx ctx, float *y, const float *x, float alpha, int64_t n) {
     CHECK_N("jp_scale", n);
     JP_CHECK((y && x) || n == 0, "jp_scale", "y or x is NULL");
-#pragma omp parallel for PAR(ctx->threads, n) schedule(static)
-    for (int64_t i = 0; i < n; i++) y[i] = alpha * x[i];
+JP_PARFOR(ctx->threads, n, n, i, y[i] = alpha * x[i];);
     return JP_OK;
 }
 
 CPU_OP(axpy)(jp_ctx ctx, float *y, const float *x, float alpha, int64_t n) {
     CHECK_N("jp_axpy", n);
     JP_CHECK((y && x) || n == 0, "jp_axpy", "y or x is NULL");
-#pragma omp parallel for PAR(ctx->threads, n) schedule(static)
-    for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
+JP_PARFOR(ctx->threads, n, n, i, y[i] += alpha * x[i];);
     return JP_OK;
 }
 
@@ -57,8 +65,7 @@ CPU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x,
     if (st) return st;
     CHECK_N(fn, n);
     JP_CHECK((y && x) || n == 0, fn, "y or x is NULL");
-#pragma omp parallel for PAR(ctx->threads, n) schedule(static)
-    for (int64_t i = 0; i < n; i++) {
+    JP_PARFOR(ctx->threads, n, n, i, {
         float v = x[i];
         switch (kind) {
         case JP_ACT_RELU: y[i] = v > 0.f ? v : 0.f; break;
@@ -66,7 +73,7 @@ CPU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x,
         case JP_ACT_SILU: y[i] = v / (1.f + expf(-v)); break;
         default: y[i] = v;
         }
-    }
+    });
     return JP_OK;
 }
 
@@ -76,8 +83,7 @@ CPU_OP(act_bwd)(jp_ctx ctx, int32_t kind, float alpha, float *dx, const float *d
     if (st) return st;
     CHECK_N(fn, n);
     JP_CHECK((dx && dy && x) || n == 0, fn, "dx, dy or x is NULL");
-#pragma omp parallel for PAR(ctx->threads, n) schedule(static)
-    for (int64_t i = 0; i < n; i++) {
+    JP_PARFOR(ctx->threads, n, n, i, {
         float v = x[i], g = dy[i];
         switch (kind) {
         case JP_ACT_RELU: dx[i] = v > 0.f ? g : 0.f; break;
@@ -89,7 +95,7 @@ CPU_OP(act_bwd)(jp_ctx ctx, int32_t kind, float alpha, float *dx, const float *d
         }
         default: dx[i] = g;
         }
-    }
+    });
     return JP_OK;
 }
 
@@ -101,20 +107,17 @@ CPU_OP(reduce)(jp_ctx ctx, int32_t kind, float *out, const float *x, int64_t n) 
     double acc = 0;
     if (kind == JP_REDUCE_ABSMAX) {
         float m = 0.f;
-#pragma omp parallel for reduction(max : m) PAR(ctx->threads, n) schedule(static)
+#pragma omp parallel for reduction(max : m) num_threads(ctx->threads) if (ctx->threads > 1 && n > 65536) schedule(static)
         for (int64_t i = 0; i < n; i++) { float a = fabsf(x[i]); m = a > m ? a : m; }
         acc = m;
     } else {
         /* float partial sums in blocks of 4096, double across blocks: fast and accurate enough */
         const int sq = kind == JP_REDUCE_SUMSQ;
         int64_t blocks = (n + 4095) / 4096;
-#pragma omp parallel for reduction(+ : acc) PAR(ctx->threads, n) schedule(static)
+#pragma omp parallel for reduction(+ : acc) num_threads(ctx->threads) if (ctx->threads > 1 && n > 65536) schedule(static)
         for (int64_t bidx = 0; bidx < blocks; bidx++) {
-            int64_t lo = bidx * 4096, hi = lo + 4096 < n ? lo + 4096 : n;
-            float part = 0.f;
-            if (sq) for (int64_t i = lo; i < hi; i++) part += x[i] * x[i];
-            else for (int64_t i = lo; i < hi; i++) part += x[i];
-            acc += part;
+            int64_t lo = bidx * 4096, len = lo + 4096 < n ? 4096 : n - lo;
+            acc += sq ? jp_sumsq_f(x + lo, len) : jp_sum_f(x + lo, len);
         }
     }
     *out = (float)acc;
@@ -125,16 +128,10 @@ CPU_OP(sum_channels)(jp_ctx ctx, float *out, const float *x, int64_t outer, int6
     static const char *fn = "jp_sum_channels";
     JP_CHECK(outer >= 0 && channels >= 0 && inner >= 0, fn, "negative size");
     JP_CHECK((out && x) || channels == 0, fn, "out or x is NULL");
-#pragma omp parallel for PAR(ctx->threads, outer * channels * inner) schedule(static)
-    for (int64_t c = 0; c < channels; c++) {
+    JP_PARFOR(ctx->threads, channels, outer * channels * inner, c, {
         double acc = 0;
-        for (int64_t o = 0; o < outer; o++) {
-            const float *p = x + (o * channels + c) * inner;
-            float part = 0.f;
-            for (int64_t i = 0; i < inner; i++) part += p[i];
-            acc += part;
-        }
+        for (int64_t o = 0; o < outer; o++) acc += jp_sum_f(x + (o * channels + c) * inner, inner);
         out[c] = (float)acc;
-    }
+    });
     return JP_OK;
 }

@@ -5,8 +5,6 @@
 #include <math.h>
 #include <string.h>
 
-#define PAR(nt, work) num_threads(nt) if ((nt) > 1 && (work) > 65536)
-
 static jp_status check_oci(const char *fn, int64_t outer, int64_t channels, int64_t inner) {
     JP_CHECK(outer >= 0 && channels >= 0 && inner >= 0, fn, "negative size outer=%lld channels=%lld inner=%lld",
              (long long)outer, (long long)channels, (long long)inner);
@@ -18,13 +16,11 @@ CPU_OP(mask_channels)(jp_ctx ctx, float *data, const float *mask, int64_t outer,
     jp_status st = check_oci(fn, outer, channels, inner);
     if (st) return st;
     JP_CHECK(data && mask, fn, "data or mask is NULL");
-#pragma omp parallel for collapse(2) PAR(ctx->threads, outer * channels * inner) schedule(static)
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t c = 0; c < channels; c++) {
-            float m = mask[c], *p = data + (o * channels + c) * inner;
-            if (m == 0.f) memset(p, 0, (size_t)inner * sizeof(float));
-            else if (m != 1.f) for (int64_t i = 0; i < inner; i++) p[i] *= m;
-        }
+    JP_PARFOR(ctx->threads, outer * channels, outer * channels * inner, oc, {
+        float m = mask[oc % channels], *p = data + oc * inner;
+        if (m == 0.f) memset(p, 0, (size_t)inner * sizeof(float));
+        else if (m != 1.f) for (int64_t i = 0; i < inner; i++) p[i] *= m;
+    });
     return JP_OK;
 }
 
@@ -34,18 +30,14 @@ CPU_OP(channel_norms)(jp_ctx ctx, float *out, const float *data, int64_t outer, 
     if (st) return st;
     JP_CHECK(out && data, fn, "out or data is NULL");
     JP_CHECK(p == 1 || p == 2, fn, "p must be 1 or 2 (got %d)", p);
-#pragma omp parallel for PAR(ctx->threads, outer * channels * inner) schedule(static)
-    for (int64_t c = 0; c < channels; c++) {
+    JP_PARFOR(ctx->threads, channels, outer * channels * inner, c, {
         double acc = 0;
         for (int64_t o = 0; o < outer; o++) {
             const float *q = data + (o * channels + c) * inner;
-            float part = 0.f;
-            if (p == 1) for (int64_t i = 0; i < inner; i++) part += fabsf(q[i]);
-            else for (int64_t i = 0; i < inner; i++) part += q[i] * q[i];
-            acc += part;
+            acc += p == 1 ? jp_sumabs_f(q, inner) : jp_sumsq_f(q, inner);
         }
         out[c] = (float)(p == 1 ? acc : sqrt(acc));
-    }
+    });
     return JP_OK;
 }
 
@@ -55,14 +47,12 @@ CPU_OP(group_reg_grad)(jp_ctx ctx, float *grad, const float *data, const float *
     jp_status st = check_oci(fn, outer, channels, inner);
     if (st) return st;
     JP_CHECK(grad && data && scale, fn, "grad, data or scale is NULL");
-#pragma omp parallel for collapse(2) PAR(ctx->threads, outer * channels * inner) schedule(static)
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t c = 0; c < channels; c++) {
-            const float f = lambda * scale[c];
-            float *g = grad + (o * channels + c) * inner;
-            const float *w = data + (o * channels + c) * inner;
-            for (int64_t i = 0; i < inner; i++) g[i] += f * w[i];
-        }
+    JP_PARFOR(ctx->threads, outer * channels, outer * channels * inner, oc, {
+        const float f = lambda * scale[oc % channels];
+        float *g = grad + oc * inner;
+        const float *w = data + oc * inner;
+        for (int64_t i = 0; i < inner; i++) g[i] += f * w[i];
+    });
     return JP_OK;
 }
 
@@ -80,10 +70,10 @@ CPU_OP(gather_channels)(jp_ctx ctx, float *dst, const float *src, const int32_t 
     jp_status st = check_oci(fn, outer, channels, inner);
     if (st || (st = check_idx(fn, idx, n_idx, channels))) return st;
     JP_CHECK((dst && src) || outer * inner * n_idx == 0, fn, "dst or src is NULL");
-#pragma omp parallel for collapse(2) PAR(ctx->threads, outer * n_idx * inner) schedule(static)
-    for (int64_t o = 0; o < outer; o++)
-        for (int32_t j = 0; j < n_idx; j++)
-            memcpy(dst + (o * n_idx + j) * inner, src + (o * channels + idx[j]) * inner, (size_t)inner * sizeof(float));
+    JP_PARFOR(ctx->threads, outer * n_idx, outer * n_idx * inner, oj, {
+        int64_t o = oj / n_idx, j = oj % n_idx;
+        memcpy(dst + oj * inner, src + (o * channels + idx[j]) * inner, (size_t)inner * sizeof(float));
+    });
     return JP_OK;
 }
 
@@ -93,9 +83,9 @@ CPU_OP(scatter_channels)(jp_ctx ctx, float *dst, const float *src, const int32_t
     jp_status st = check_oci(fn, outer, channels, inner);
     if (st || (st = check_idx(fn, idx, n_idx, channels))) return st;
     JP_CHECK((dst && src) || outer * inner * n_idx == 0, fn, "dst or src is NULL");
-#pragma omp parallel for collapse(2) PAR(ctx->threads, outer * n_idx * inner) schedule(static)
-    for (int64_t o = 0; o < outer; o++)
-        for (int32_t j = 0; j < n_idx; j++)
-            memcpy(dst + (o * channels + idx[j]) * inner, src + (o * n_idx + j) * inner, (size_t)inner * sizeof(float));
+    JP_PARFOR(ctx->threads, outer * n_idx, outer * n_idx * inner, oj, {
+        int64_t o = oj / n_idx, j = oj % n_idx;
+        memcpy(dst + (o * channels + idx[j]) * inner, src + oj * inner, (size_t)inner * sizeof(float));
+    });
     return JP_OK;
 }

@@ -12,6 +12,7 @@
 #include <immintrin.h>
 #include <omp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,6 +97,7 @@ static void ukr_scalar(int kc, const float *ap, const float *bp, float *c, int l
 __attribute__((target("avx2,fma")))
 static void ukr_avx2(int kc, const float *ap, const float *bp, float *c, int ldc, float alpha, int mr, int nr) {
     __m256 acc[6][2];
+    for (int i = 0; i < mr; i++) _mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
 #pragma GCC unroll 6
     for (int i = 0; i < 6; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     for (int p = 0; p < kc; p++, ap += 6, bp += 16) {
@@ -125,6 +127,11 @@ static void ukr_avx2(int kc, const float *ap, const float *bp, float *c, int ldc
 __attribute__((target("avx512f")))
 static void ukr_avx512(int kc, const float *ap, const float *bp, float *c, int ldc, float alpha, int mr, int nr) {
     __m512 acc[12][2];
+    /* the C tile is usually cold: start its loads now so they overlap the FMA loop */
+    for (int i = 0; i < mr; i++) {
+        _mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (size_t)i * ldc + 16), _MM_HINT_T0);
+    }
 #pragma GCC unroll 12
     for (int i = 0; i < 12; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int p = 0; p < kc; p++, ap += 12, bp += 32) {
@@ -149,12 +156,26 @@ static void ukr_avx512(int kc, const float *ap, const float *bp, float *c, int l
 
 typedef struct { int mr, nr, mc, kc, nc; ukr_fn ukr; } gemm_cfg;
 
+/* JPRUNE_SGEMM_BLOCKING=mc,kc,nc overrides the cache blocking (read once at load; for tuning). */
+static int g_block[3];
+__attribute__((constructor)) static void blocking_init(void) {
+    const char *s = getenv("JPRUNE_SGEMM_BLOCKING");
+    if (s && sscanf(s, "%d,%d,%d", &g_block[0], &g_block[1], &g_block[2]) != 3) g_block[0] = 0;
+}
+
 static gemm_cfg select_cfg(void) {
+    gemm_cfg g;
     switch (jp_g_isa) {
-    case JP_ISA_AVX512: return (gemm_cfg){12, 32, 192, 256, 4096, ukr_avx512};
-    case JP_ISA_AVX2: return (gemm_cfg){6, 16, 96, 256, 4096, ukr_avx2};
-    default: return (gemm_cfg){4, 8, 64, 256, 2048, ukr_scalar};
+    case JP_ISA_AVX512: g = (gemm_cfg){12, 32, 192, 256, 4096, ukr_avx512}; break;
+    case JP_ISA_AVX2: g = (gemm_cfg){6, 16, 96, 256, 4096, ukr_avx2}; break;
+    default: g = (gemm_cfg){4, 8, 64, 256, 2048, ukr_scalar};
     }
+    if (g_block[0] > 0 && g_block[1] > 0 && g_block[2] > 0) {
+        g.mc = (g_block[0] + g.mr - 1) / g.mr * g.mr;
+        g.kc = g_block[1];
+        g.nc = (g_block[2] + g.nr - 1) / g.nr * g.nr;
+    }
+    return g;
 }
 
 /* A(i,p) of op(A) */
@@ -265,4 +286,120 @@ CPU_OP(sgemm)(jp_ctx ctx, const jp_gemm_desc *d, float *c, const float *a, const
     if (jp_sgemm_core(ctx->threads, d->trans_a, d->trans_b, d->m, d->n, d->k, d->alpha, a, d->lda, b, d->ldb, d->beta, c, d->ldc))
         return jp_fail(JP_ERR_NO_MEMORY, fn, "no memory for packing buffers");
     return JP_OK;
+}
+
+/* ---- indirect GEMM: B rows through a pointer table, never packed (see cpu.h) ---- */
+
+__attribute__((target("avx512f")))
+static void ukr_avx512_ind(int kc, const float *ap, const float *const *brow, int j0, float *c, int ldc, int mr, int nr) {
+    __m512 acc[12][2];
+    for (int i = 0; i < mr; i++) {
+        _mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (size_t)i * ldc + 16), _MM_HINT_T0);
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    const __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
+    const __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+    if (nr == 32) {
+        for (int p = 0; p < kc; p++, ap += 12) {
+            const float *b = brow[p] + j0;
+            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 12
+            for (int i = 0; i < 12; i++) {
+                __m512 a = _mm512_set1_ps(ap[i]);
+                acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+            }
+        }
+    } else {
+        for (int p = 0; p < kc; p++, ap += 12) {
+            const float *b = brow[p] + j0;
+            __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+#pragma GCC unroll 12
+            for (int i = 0; i < 12; i++) {
+                __m512 a = _mm512_set1_ps(ap[i]);
+                acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+            }
+        }
+    }
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + (size_t)i * ldc;
+        _mm512_mask_storeu_ps(ci, m0, _mm512_add_ps(acc[i][0], _mm512_maskz_loadu_ps(m0, ci)));
+        _mm512_mask_storeu_ps(ci + 16, m1, _mm512_add_ps(acc[i][1], _mm512_maskz_loadu_ps(m1, ci + 16)));
+    }
+}
+
+int jp_igemm_avx512(int threads, int m, int n, int kdim, const float *a, int lda, const float *const *brow, float *c, int ldc) {
+    if (m <= 0 || n <= 0 || kdim <= 0) return 0;
+    /* KC 128: a B strip (kc rows x 32 floats) stays in L1 while every A strip of the block passes */
+    const gemm_cfg g = {12, 32, 0, 128, 0, NULL};
+    const int mstrips = (m + 11) / 12, nstrips = (n + 31) / 32;
+    float *ap = jp_scratch(1, (size_t)mstrips * 12 * g.kc);
+    if (!ap) return -1;
+    if (threads < 1) threads = 1;
+    if ((double)m * n * kdim < 2e5) threads = 1;
+    for (int pc = 0; pc < kdim; pc += g.kc) {
+        const int kc = kdim - pc < g.kc ? kdim - pc : g.kc;
+        for (int s = 0; s < mstrips; s++) pack_a(&g, m, kc, a, lda, 0, 0, pc, ap, s);
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+        for (int js = 0; js < nstrips; js++) {
+            const int nr = n - js * 32 < 32 ? n - js * 32 : 32;
+            for (int is = 0; is < mstrips; is++) {
+                const int mr = m - is * 12 < 12 ? m - is * 12 : 12;
+                ukr_avx512_ind(kc, ap + (size_t)is * 12 * kc, brow + pc, js * 32, c + (size_t)is * 12 * ldc + js * 32, ldc, mr, nr);
+            }
+        }
+    }
+    return 0;
+}
+
+__attribute__((target("avx512f")))
+static void ukr_avx512_pa(int kc, const float *const *a, const float *bp, float *c, int ldc, int mr, int nr) {
+    __m512 acc[12][2];
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5], *a6 = a[6], *a7 = a[7], *a8 = a[8],
+                *a9 = a[9], *a10 = a[10], *a11 = a[11];
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int p = 0; p < kc; p++, bp += 32) {
+        __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
+#define PA_ROW(i, ai) { __m512 av = _mm512_set1_ps(ai[p]); acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]); acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]); }
+        PA_ROW(0, a0) PA_ROW(1, a1) PA_ROW(2, a2) PA_ROW(3, a3) PA_ROW(4, a4) PA_ROW(5, a5)
+        PA_ROW(6, a6) PA_ROW(7, a7) PA_ROW(8, a8) PA_ROW(9, a9) PA_ROW(10, a10) PA_ROW(11, a11)
+#undef PA_ROW
+    }
+    const __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
+    const __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + (size_t)i * ldc;
+        _mm512_mask_storeu_ps(ci, m0, _mm512_add_ps(acc[i][0], _mm512_maskz_loadu_ps(m0, ci)));
+        _mm512_mask_storeu_ps(ci + 16, m1, _mm512_add_ps(acc[i][1], _mm512_maskz_loadu_ps(m1, ci + 16)));
+    }
+}
+
+int jp_igemm_a_avx512(int threads, int m, int n, int kdim, const float *const *arow, const float *b, int ldb, int trans_b, float *c, int ldc) {
+    static const float zeros[256] __attribute__((aligned(64)));
+    if (m <= 0 || n <= 0 || kdim <= 0) return 0;
+    const gemm_cfg g = {12, 32, 0, 256, 0, NULL};
+    const int mstrips = (m + 11) / 12, nstrips = (n + 31) / 32;
+    float *bp = jp_scratch(0, (size_t)nstrips * 32 * g.kc);
+    if (!bp) return -1;
+    if (threads < 1) threads = 1;
+    if ((double)m * n * kdim < 2e5) threads = 1;
+    for (int pc = 0; pc < kdim; pc += g.kc) {
+        const int kc = kdim - pc < g.kc ? kdim - pc : g.kc;
+        for (int s = 0; s < nstrips; s++) pack_b(&g, n, kc, b, ldb, trans_b, pc, 0, bp, s);
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+        for (int is = 0; is < mstrips; is++) {
+            const int mr = m - is * 12 < 12 ? m - is * 12 : 12;
+            const float *a[12];
+            for (int i = 0; i < 12; i++) a[i] = i < mr ? arow[is * 12 + i] + pc : zeros;
+            for (int js = 0; js < nstrips; js++) {
+                const int nr = n - js * 32 < 32 ? n - js * 32 : 32;
+                ukr_avx512_pa(kc, a, bp + (size_t)js * 32 * kc, c + (size_t)is * 12 * ldc + js * 32, ldc, mr, nr);
+            }
+        }
+    }
+    return 0;
 }

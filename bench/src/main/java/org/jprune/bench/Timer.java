@@ -1,0 +1,23 @@
+package org.jprune.bench;
+
+import java.util.Arrays;
+
+/** Median wall time of repeated runs after a warmup; at least minReps runs and minSeconds in total. */
+public final class Timer {
+    private Timer() {}
+
+    public static double median(Runnable r, int warmup, int minReps, double minSeconds) {
+        for (int i = 0; i < warmup; i++) r.run();
+        double[] t = new double[1024];
+        int n = 0;
+        long start = System.nanoTime();
+        while (n < t.length && (n < minReps || (System.nanoTime() - start) * 1e-9 < minSeconds)) {
+            long a = System.nanoTime();
+            r.run();
+            t[n++] = (System.nanoTime() - a) * 1e-9;
+        }
+        double[] s = Arrays.copyOf(t, n);
+        Arrays.sort(s);
+        return n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+    }
+}
