@@ -111,10 +111,14 @@ static jp_status conv_s1_indirect(jp_ctx ctx, const char *fn, int N, const float
     const int Hp = H + 2 * ph, Wp = W + 2 * pw, Ho = Hp - dh * (R - 1), Wo = Wp - dw * (S - 1), RS = R * S, nt = ctx->threads;
     const size_t plane = (size_t)Hp * Wp, ext = (size_t)Ho * Wp, tail = (size_t)(S - 1) * dw + 32, P = (size_t)Ho * Wo;
     const int kdim = n_in * RS, direct = R == 1 && S == 1 && ph == 0 && pw == 0; /* 1x1: rows of x itself */
+    /* without extra columns or an output list, the GEMM writes y itself */
+    const int in_place = Wo == Wp && !out_idx;
     float *xp = direct ? NULL : jp_scratch(4, (size_t)n_in * plane + tail);
-    float *yext = jp_scratch(2, (size_t)n_out * ext + 1);
+    float *yext = in_place ? NULL : jp_scratch(2, (size_t)n_out * ext + 1);
+    float *apk = jp_scratch(1, jp_igemm_packed_size(n_out, kdim));
     const float **brow = (const float **)jp_scratch(6, (size_t)kdim * 2 + 2);
-    if ((!direct && !xp) || !yext || !brow) return NOMEM(fn);
+    if ((!direct && !xp) || (!in_place && !yext) || !apk || !brow) return NOMEM(fn);
+    jp_igemm_pack_a(n_out, kdim, wsel, kdim, apk);
     if (!direct) {
         memset(xp + (size_t)n_in * plane, 0, tail * sizeof(float));
         for (int i = 0; i < n_in; i++)
@@ -138,13 +142,14 @@ static jp_status conv_s1_indirect(jp_ctx ctx, const char *fn, int N, const float
                 memset(dst + (size_t)(H + ph) * Wp, 0, (size_t)ph * Wp * sizeof(float));
             });
         }
-        for (int j = 0; j < n_out; j++) {
+        float *yn = y + (size_t)n * yc * P, *acc = in_place ? yn : yext;
+        JP_PARFOR(nt, n_out, (int64_t)n_out * (int64_t)ext, j, {
             const float b = bias ? bias[out_idx ? out_idx[j] : j] : 0.f;
-            float *row = yext + (size_t)j * ext;
+            float *row = acc + j * ext;
             for (size_t p = 0; p < ext; p++) row[p] = b;
-        }
-        if (jp_igemm_avx512(nt, n_out, (int)ext, kdim, wsel, kdim, brow, yext, (int)ext)) return NOMEM(fn);
-        float *yn = y + (size_t)n * yc * P;
+        });
+        jp_igemm_avx512(nt, n_out, (int)ext, kdim, apk, brow, acc, (int)ext);
+        if (in_place) continue;
         if (out_idx) zero_unlisted_planes(yn, yc, out_idx, n_out, P);
         JP_PARFOR(nt, n_out, (int64_t)n_out * (int64_t)P, j, {
             float *dst = yn + (size_t)(out_idx ? out_idx[j] : j) * P;
@@ -297,7 +302,7 @@ CPU_OP(conv2d_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float 
     jp_status st = jp_check_conv2d(fn, d);
     if (st) return st;
     JP_CHECK(dw && dy && x, fn, "dw, dy or x is NULL");
-    if (use_indirect(d)) {
+    if (use_indirect(d) && !is_pointwise(d)) { /* pointwise has no im2col to save: plain GEMM below */
         st = conv_s1_bwd_filter_indirect(ctx, fn, d, dw, dy, x, NULL, d->c, NULL, d->k);
         if (st || !db) return st;
         return cpu_sum_channels(ctx, db, dy, d->n, d->k, (int64_t)jp_conv_out_h(d) * jp_conv_out_w(d));
@@ -420,7 +425,7 @@ CPU_OP(conv2d_cs_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, flo
     JP_CHECK(dw && dy && x, fn, "dw, dy or x is NULL");
     const int RS = d->r * d->s, nt = ctx->threads;
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
-    if (use_indirect_m(d, n_out)) {
+    if (use_indirect_m(d, n_out) && !is_pointwise(d)) {
         if (n_in > 0 && n_out > 0) st = conv_s1_bwd_filter_indirect(ctx, fn, d, dw, dy, x, in_idx, n_in, out_idx, n_out);
         else memset(dw, 0, (size_t)d->k * d->c * RS * sizeof(float));
         if (st || !db) return st;

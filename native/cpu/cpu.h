@@ -20,10 +20,13 @@ float *jp_scratch(int slot, size_t floats);
 int jp_sgemm_core(int threads, int trans_a, int trans_b, int m, int n, int k, float alpha,
                    const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
-/* Indirect GEMM (AVX-512): C[i][j] += sum_p A[i][p] * brow[p][j] for i < m, j < n; A row-major with
- * leading dimension lda; B row p is the n contiguous floats at brow[p]. Only A is packed. Returns -1
- * when scratch memory is short. Used by stride-1 convolution (conv2d.c). */
-int jp_igemm_avx512(int threads, int m, int n, int kdim, const float *a, int lda, const float *const *brow, float *c, int ldc);
+/* Indirect GEMM (AVX-512): C[i][j] += sum_p A[i][p] * brow[p][j] for i < m, j < n; B row p is the n
+ * contiguous floats at brow[p] and is never packed. A (row-major, leading dimension lda) is packed
+ * once by jp_igemm_pack_a into jp_igemm_packed_size(m, kdim) floats and reused for every image.
+ * Used by stride-1 convolution (conv2d.c). */
+size_t jp_igemm_packed_size(int m, int kdim);
+void jp_igemm_pack_a(int m, int kdim, const float *a, int lda, float *packed);
+void jp_igemm_avx512(int threads, int m, int n, int kdim, const float *packed_a, const float *const *brow, float *c, int ldc);
 
 /* C[i][j] += sum_p arow[i][p] * B(p, j) for i < m, j < n, p < kdim (AVX-512): A rows through pointers,
  * B row-major (or transposed, trans_b) and packed. Used by stride-1 backward-filter. */

@@ -331,19 +331,31 @@ static void ukr_avx512_ind(int kc, const float *ap, const float *const *brow, in
     }
 }
 
-int jp_igemm_avx512(int threads, int m, int n, int kdim, const float *a, int lda, const float *const *brow, float *c, int ldc) {
-    if (m <= 0 || n <= 0 || kdim <= 0) return 0;
-    /* KC 128: a B strip (kc rows x 32 floats) stays in L1 while every A strip of the block passes */
-    const gemm_cfg g = {12, 32, 0, 128, 0, NULL};
-    const int mstrips = (m + 11) / 12, nstrips = (n + 31) / 32;
-    float *ap = jp_scratch(1, (size_t)mstrips * 12 * g.kc);
-    if (!ap) return -1;
-    if (threads < 1) threads = 1;
-    if ((double)m * n * kdim < 2e5) threads = 1;
+/* KC 128: a B strip (kc rows x 32 floats) stays in L1 while every A strip of the block passes.
+ * Packed layout: for each kc block (at offset mstrips*12*pc), mstrips strips of kc x 12. */
+#define IGEMM_KC 128
+
+size_t jp_igemm_packed_size(int m, int kdim) { return (size_t)((m + 11) / 12) * 12 * (kdim > 0 ? kdim : 1); }
+
+void jp_igemm_pack_a(int m, int kdim, const float *a, int lda, float *packed) {
+    const gemm_cfg g = {12, 32, 0, IGEMM_KC, 0, NULL};
+    const int mstrips = (m + 11) / 12;
     for (int pc = 0; pc < kdim; pc += g.kc) {
         const int kc = kdim - pc < g.kc ? kdim - pc : g.kc;
-        for (int s = 0; s < mstrips; s++) pack_a(&g, m, kc, a, lda, 0, 0, pc, ap, s);
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+        for (int s = 0; s < mstrips; s++) pack_a(&g, m, kc, a, lda, 0, 0, pc, packed + (size_t)mstrips * 12 * pc, s);
+    }
+}
+
+void jp_igemm_avx512(int threads, int m, int n, int kdim, const float *packed_a, const float *const *brow, float *c, int ldc) {
+    if (m <= 0 || n <= 0 || kdim <= 0) return;
+    const int mstrips = (m + 11) / 12, nstrips = (n + 31) / 32;
+    if (threads < 1) threads = 1;
+    if ((double)m * n * kdim < 2e5) threads = 1;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    for (int pc = 0; pc < kdim; pc += IGEMM_KC) {
+        const int kc = kdim - pc < IGEMM_KC ? kdim - pc : IGEMM_KC;
+        const float *ap = packed_a + (size_t)mstrips * 12 * pc;
+#pragma omp for schedule(static)
         for (int js = 0; js < nstrips; js++) {
             const int nr = n - js * 32 < 32 ? n - js * 32 : 32;
             for (int is = 0; is < mstrips; is++) {
@@ -352,7 +364,6 @@ int jp_igemm_avx512(int threads, int m, int n, int kdim, const float *a, int lda
             }
         }
     }
-    return 0;
 }
 
 __attribute__((target("avx512f")))

@@ -45,6 +45,9 @@ public final class BenchMain {
     private final StringBuilder md = new StringBuilder();
     private final Map<String, Object> machine = new LinkedHashMap<>();
     private final int[] threadCounts;
+    private java.util.Set<String> only = java.util.Set.of();
+
+    private boolean want(String section) { return only.isEmpty() || only.contains(section); }
 
     BenchMain(boolean smoke, int[] threads) {
         this.smoke = smoke;
@@ -53,6 +56,7 @@ public final class BenchMain {
 
     public static void main(String[] args) throws Exception {
         boolean smoke = false, jmh = true;
+        java.util.Set<String> only = new java.util.HashSet<>();
         Path out = Path.of("bench", "results");
         int[] threads = {1, Runtime.getRuntime().availableProcessors()};
         String suite = null;
@@ -61,10 +65,11 @@ public final class BenchMain {
                 case "cpu" -> suite = "cpu";
                 case "--smoke" -> smoke = true;
                 case "--no-jmh" -> jmh = false;
+                case "--only" -> only.addAll(List.of(args[++i].split(",")));
                 case "--out" -> out = Path.of(args[++i]);
                 case "--threads" -> threads = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 default -> {
-                    System.err.println("usage: BenchMain cpu [--smoke] [--no-jmh] [--out DIR] [--threads 1,2]");
+                    System.err.println("usage: BenchMain cpu [--smoke] [--no-jmh] [--out DIR] [--threads 1,2] [--only downcall,sgemm,conv,cs,csr,mask]");
                     System.exit(2);
                 }
             }
@@ -74,17 +79,19 @@ public final class BenchMain {
             System.exit(2);
         }
         threads = IntStream.of(threads).distinct().toArray();
-        new BenchMain(smoke, threads).run(out, jmh && !smoke, String.join(" ", args));
+        BenchMain b = new BenchMain(smoke, threads);
+        b.only = only;
+        b.run(out, jmh && !smoke, String.join(" ", args));
     }
 
     void run(Path outDir, boolean jmh, String argLine) throws Exception {
         describeMachine(argLine);
-        if (jmh) downcalls();
-        sgemm();
-        conv();
-        channelSparse();
-        csr();
-        masks();
+        if (jmh && want("downcall")) downcalls();
+        if (want("sgemm")) sgemm();
+        if (want("conv")) conv();
+        if (want("cs")) channelSparse();
+        if (want("csr")) csr();
+        if (want("mask")) masks();
         write(outDir);
     }
 
@@ -332,15 +339,22 @@ public final class BenchMain {
         section("Channel-mask kernels vs memcpy (" + n * 4 / (1 << 20) + " MiB tensor, all cores)",
                 "GB/s counts bytes read + written. memcpy = jp_copy_d2d of the same tensor (reads n, writes n).",
                 "kernel", "GB/s", "memcpy GB/s", "ratio");
+        // 0 or 0.5: every element is processed (a 1 would let the kernel skip its channel, a 0 is
+        // a write-only memset), and the byte count below says exactly what is touched
         float[] mv = new float[channels];
-        for (int i = 0; i < channels; i++) mv[i] = i % 3 == 0 ? 0f : 1f;
+        int zeros = 0;
+        for (int i = 0; i < channels; i++) {
+            mv[i] = i % 3 == 0 ? 0f : 0.5f;
+            if (mv[i] == 0f) zeros++;
+        }
+        double maskBytes = (4.0 * zeros + 8.0 * (channels - zeros)) / channels;
         try (Tensor t = Tensor.randn(cpu, 1, 1f, channels, inner); Tensor g = Tensor.randn(cpu, 2, 1f, channels, inner);
              Tensor dst = Tensor.empty(cpu, channels, inner); Tensor mask = Tensor.of(cpu, mv, channels); Tensor scale = Tensor.full(cpu, 0.5f, channels);
              ChannelIndex all = ChannelIndex.all(cpu, channels)) {
             Runnable copy = () -> dst.copyFrom(t);
             record K(String name, double bytesPerElem, Runnable r) {}
             List<K> ks = List.of(
-                    new K("mask_channels (read+write)", 8, () -> Channels.mask(t, 0, mask)),
+                    new K("mask_channels (1/3 zeroed: write; 2/3 scaled: read+write)", maskBytes, () -> Channels.mask(t, 0, mask)),
                     new K("channel_norms L2 (read)", 4, () -> Channels.norms(t, 0, 2).close()),
                     new K("group_reg_grad (read 2, write 1)", 12, () -> Channels.groupRegGrad(g, t, 0, scale, 1e-4f)),
                     new K("gather_channels, all kept (read+write)", 8, () -> Channels.gather(t, 0, all).close()),
