@@ -1,0 +1,123 @@
+package org.jprune.yolo.cli;
+
+import java.util.concurrent.Callable;
+import org.jprune.bindings.NativeLibrary;
+import org.jprune.engine.BackendUnavailableException;
+import org.jprune.engine.Device;
+import org.jprune.engine.DeviceKind;
+import org.jprune.yolo.model.ModelConfig;
+import org.jprune.yolo.model.YoloModel;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The jprune command line. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input. */
+@Command(name = "jprune", mixinStandardHelpOptions = true, version = "jprune 0.1.0",
+        description = "Train and prune YOLO detectors on native kernels.",
+        subcommands = {Main.Info.class, Main.DataCmd.class, Main.ModelCmd.class})
+public final class Main implements Runnable {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() { spec.commandLine().usage(System.out); }
+
+    public static void main(String[] args) { System.exit(execute(args)); }
+
+    /** Runs the CLI and returns its exit code; bad input prints one line, not a stack trace. */
+    public static int execute(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            boolean input = e instanceof IllegalArgumentException || e instanceof java.io.IOException;
+            cmd.getErr().println("jprune: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            return input ? 2 : 1;
+        });
+        return cl.execute(args);
+    }
+
+    @Command(name = "info", description = "Show the native backends this machine can use, and why not where one is missing.")
+    static final class Info implements Callable<Integer> {
+        @Override
+        public Integer call() {
+            System.out.println("native libraries: " + NativeLibrary.directory());
+            NativeLibrary.backendFiles().forEach((k, v) -> System.out.printf("  %-9s %s%n", k, v));
+            System.out.println("cpu device: " + Device.cpu().describe());
+            for (DeviceKind k : new DeviceKind[] {DeviceKind.CUDA, DeviceKind.CUDA_EMU}) {
+                try (Device d = Device.open(k, 0)) {
+                    System.out.println(k + " device: " + d.describe());
+                } catch (BackendUnavailableException e) {
+                    System.out.println(k + ": unavailable (" + e.getMessage() + ")");
+                }
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "data", description = "Datasets.", subcommands = {DataCmd.Synth.class})
+    static final class DataCmd implements Runnable {
+        @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public void run() { spec.commandLine().usage(System.out); }
+
+        @Command(name = "synth", description = "Write the built-in synthetic shapes dataset (PNG + YOLO txt + data.yaml); "
+                + "see the README for its definition.")
+        static final class Synth implements Callable<Integer> {
+            @Option(names = {"-o", "--out"}, required = true, description = "Output directory.")
+            java.nio.file.Path out;
+
+            @Option(names = "--train", defaultValue = "2000", description = "Training images. Default: ${DEFAULT-VALUE}.")
+            int train;
+
+            @Option(names = "--val", defaultValue = "300", description = "Validation images (drawn with seed + 1000003). Default: ${DEFAULT-VALUE}.")
+            int val;
+
+            @Option(names = "--img", defaultValue = "256", description = "Image side in pixels. Default: ${DEFAULT-VALUE}.")
+            int img;
+
+            @Option(names = "--seed", defaultValue = "0", description = "Seed; the same seed writes the same files. Default: ${DEFAULT-VALUE}.")
+            long seed;
+
+            @Override
+            public Integer call() throws Exception {
+                long t0 = System.nanoTime();
+                java.nio.file.Path yaml = org.jprune.yolo.data.SynthDataset.write(out, new org.jprune.yolo.data.SynthDataset.Spec(train, val, img, seed));
+                System.out.printf("wrote %d train + %d val images (%dx%d, %d classes) and %s in %.1f s%n", train, val, img, img,
+                        org.jprune.yolo.data.SynthDataset.CLASSES.size(), yaml, (System.nanoTime() - t0) / 1e9);
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "model", description = "Inspect model architectures.", subcommands = {ModelCmd.Summary.class})
+    static final class ModelCmd implements Runnable {
+        @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public void run() { spec.commandLine().usage(System.out); }
+
+        @Command(name = "summary", description = "Per-layer table (index, from, n, params, module, arguments, output shape) and totals: "
+                + "parameters (with BN, and fused) and GFLOPs at an image size.")
+        static final class Summary implements Callable<Integer> {
+            @Option(names = {"-m", "--model"}, defaultValue = "yolov5s",
+                    description = "Built-in name (yolov5n, yolov5s, yolov5m) or an Ultralytics model YAML file. Default: ${DEFAULT-VALUE}.")
+            String model;
+
+            @Option(names = "--nc", description = "Number of classes (default: the YAML's nc).")
+            Integer nc;
+
+            @Option(names = "--img", defaultValue = "640", description = "Square input size for shapes and GFLOPs. Default: ${DEFAULT-VALUE}.")
+            int img;
+
+            @Override
+            public Integer call() throws Exception {
+                if (img <= 0 || img % 32 != 0) throw new IllegalArgumentException("--img must be a positive multiple of 32, got " + img);
+                ModelConfig cfg = ModelConfig.load(model);
+                if (nc != null) cfg = cfg.withClasses(nc);
+                try (YoloModel m = YoloModel.build(cfg, Device.cpu(), 0)) {
+                    System.out.print(m.summary(img));
+                }
+                return 0;
+            }
+        }
+    }
+}

@@ -1,0 +1,294 @@
+package org.jprune.yolo.model;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import org.jprune.engine.Device;
+import org.jprune.engine.Tensor;
+import org.jprune.engine.nn.BatchNorm2dLayer;
+import org.jprune.engine.nn.Conv2dLayer;
+import org.jprune.engine.nn.Graph;
+import org.jprune.engine.nn.Layer;
+import org.jprune.engine.nn.Parameter;
+import org.jprune.engine.nn.SimpleLayers;
+import org.jprune.engine.ops.Activation;
+
+/**
+ * A YOLOv5-family detector built from a {@link ModelConfig} into the engine's graph, as Ultralytics'
+ * parse_model builds it: depth_multiple scales repeats (round, at least 1), width_multiple scales
+ * channels (rounded up to a multiple of 8), Conv = conv + BN(eps 1e-3, momentum 0.03) + SiLU, C3,
+ * SPPF, nearest Upsample, Concat and Detect (one 1x1 conv per level, outputs [n][na*(5+nc)][h][w]).
+ * Node and parameter names follow Ultralytics' state_dict (model.0.conv.weight, model.2.m.0.cv1.bn.bias,
+ * model.24.m.0.weight, ...), so weights can be exchanged by name.
+ */
+public final class YoloModel implements AutoCloseable {
+    /** One row of the config as built: its graph nodes, for the summary and for pruning. */
+    public record Module(int index, int[] from, int number, String type, List<Object> args, int firstNode, int lastNode, int outChannels) {}
+
+    private final Graph graph;
+    private final ModelConfig config;
+    private final int nc, na;
+    private final float[][] anchors;   // per level: w,h pairs in pixels
+    private final int[] strides;
+    private final List<Module> modules;
+
+    private YoloModel(Graph graph, ModelConfig config, float[][] anchors, int[] strides, List<Module> modules) {
+        this.graph = graph;
+        this.config = config;
+        this.nc = config.nc();
+        this.na = config.anchors().get(0).length / 2;
+        this.anchors = anchors;
+        this.strides = strides;
+        this.modules = modules;
+    }
+
+    public Graph graph() { return graph; }
+    public ModelConfig config() { return config; }
+    public int classes() { return nc; }
+    public int anchorsPerLevel() { return na; }
+    public int levels() { return strides.length; }
+    public int[] strides() { return strides.clone(); }
+    /** Anchor (w, h) pairs in pixels for a level. */
+    public float[] anchors(int level) { return anchors[level].clone(); }
+    public List<Module> modules() { return modules; }
+
+    static int makeDivisible(double x, int divisor) { return (int) (Math.ceil(x / divisor) * divisor); }
+
+    public static YoloModel build(ModelConfig cfg, Device device, long seed) {
+        Builder b = new Builder(cfg, device, seed);
+        try {
+            return b.build();
+        } catch (RuntimeException e) {
+            b.graph.close();
+            throw e;
+        }
+    }
+
+    private static final class Builder {
+        final ModelConfig cfg;
+        final Device device;
+        final long seed;
+        final Graph graph;
+        final List<Integer> out = new ArrayList<>();   // output node id of each row
+        final List<Integer> ch = new ArrayList<>();    // output channels of each row
+        final List<Module> modules = new ArrayList<>();
+        int detectRow = -1;
+        int[] detectFrom;
+
+        Builder(ModelConfig cfg, Device device, long seed) {
+            this.cfg = cfg;
+            this.device = device;
+            this.seed = seed;
+            this.graph = new Graph(device);
+        }
+
+        IllegalArgumentException error(ModelConfig.Row r, String msg) {
+            return new IllegalArgumentException(cfg.source() + ":" + r.line() + ": layer " + r.index() + " (" + r.module() + "): " + msg);
+        }
+
+        int intArg(ModelConfig.Row r, int i, int dflt) {
+            if (r.args().size() <= i || r.args().get(i) == null) return dflt;
+            Object o = r.args().get(i);
+            if (o instanceof Integer v) return v;
+            throw error(r, "argument " + i + " must be an integer, got " + o);
+        }
+
+        int node(String name, Layer layer, int... inputs) { return graph.add(name, layer, inputs); }
+
+        /** Ultralytics Conv: conv (no bias) + BN + SiLU; returns the output node. */
+        int conv(String p, int in, int c1, int c2, int k, int s, Integer pad, int g) {
+            int pp = pad != null ? pad : k / 2;
+            int c = node(p + ".conv", new Conv2dLayer(device, p + ".conv", c1, c2, k, s, pp, g, false, seed + graph.nodes().size() * 7919L), in);
+            int b = node(p + ".bn", new BatchNorm2dLayer(device, p + ".bn", c2, 1e-3f, 0.03f), c);
+            return node(p + ".act", new SimpleLayers.ActLayer(Activation.SILU, 0f), b);
+        }
+
+        int resolve(ModelConfig.Row r, int f) {
+            int idx = f < 0 ? r.index() + f : f;
+            if (idx < -1 || idx >= r.index()) throw error(r, "from " + f + " does not name an earlier layer");
+            return idx;
+        }
+
+        int inNode(int idx) { return idx < 0 ? Graph.INPUT : out.get(idx); }
+        int inCh(int idx) { return idx < 0 ? 3 : ch.get(idx); }
+
+        YoloModel build() {
+            for (ModelConfig.Row r : cfg.rows()) {
+                int first = graph.nodes().size();
+                int n = r.number() > 1 ? Math.max((int) Math.round(r.number() * cfg.depthMultiple()), 1) : r.number();
+                int[] from = new int[r.from().length];
+                for (int i = 0; i < from.length; i++) from[i] = resolve(r, r.from()[i]);
+                String p = "model." + r.index();
+                int o, c2;
+                List<Object> args = new ArrayList<>();
+                switch (r.module()) {
+                    case "Conv", "C3", "SPPF" -> {
+                        if (from.length != 1) throw error(r, "takes one input");
+                        int c1 = inCh(from[0]), in = inNode(from[0]);
+                        c2 = makeDivisible(intArg(r, 0, -1) * cfg.widthMultiple(), 8);
+                        if (intArg(r, 0, -1) <= 0) throw error(r, "first argument (output channels) must be > 0");
+                        args.add(c1);
+                        args.add(c2);
+                        if (r.module().equals("Conv")) {
+                            int k = intArg(r, 1, 1), s = intArg(r, 2, 1);
+                            Integer pad = r.args().size() > 3 && r.args().get(3) != null ? intArg(r, 3, 0) : null;
+                            int g = intArg(r, 4, 1);
+                            args.addAll(r.args().subList(1, r.args().size()));
+                            o = in;
+                            for (int i = 0; i < n; i++) { o = conv(n == 1 ? p : p + "." + i, o, i == 0 ? c1 : c2, c2, k, s, pad, g); }
+                        } else if (r.module().equals("C3")) {
+                            boolean shortcut = r.args().size() < 2 || !Boolean.FALSE.equals(r.args().get(1));
+                            args.add(n);
+                            if (r.args().size() > 1) args.add(shortcut);
+                            int c = (int) (c2 * 0.5);
+                            int a = conv(p + ".cv1", in, c1, c, 1, 1, null, 1);
+                            int bb = conv(p + ".cv2", in, c1, c, 1, 1, null, 1);
+                            for (int i = 0; i < n; i++) {
+                                int h1 = conv(p + ".m." + i + ".cv1", a, c, c, 1, 1, null, 1);
+                                int h2 = conv(p + ".m." + i + ".cv2", h1, c, c, 3, 1, null, 1);
+                                a = shortcut ? node(p + ".m." + i + ".add", new SimpleLayers.AddLayer(), a, h2) : h2;
+                            }
+                            int cat = node(p + ".cat", new SimpleLayers.ConcatLayer(), a, bb);
+                            o = conv(p + ".cv3", cat, 2 * c, c2, 1, 1, null, 1);
+                        } else {
+                            int k = intArg(r, 1, 5);
+                            args.add(k);
+                            int c = c1 / 2;
+                            int x = conv(p + ".cv1", in, c1, c, 1, 1, null, 1);
+                            int y1 = node(p + ".m.0", new SimpleLayers.MaxPoolLayer(k, 1, k / 2), x);
+                            int y2 = node(p + ".m.1", new SimpleLayers.MaxPoolLayer(k, 1, k / 2), y1);
+                            int y3 = node(p + ".m.2", new SimpleLayers.MaxPoolLayer(k, 1, k / 2), y2);
+                            int cat = node(p + ".cat", new SimpleLayers.ConcatLayer(), x, y1, y2, y3);
+                            o = conv(p + ".cv2", cat, 4 * c, c2, 1, 1, null, 1);
+                        }
+                    }
+                    case "nn.Upsample", "Upsample" -> {
+                        int scale = r.args().size() > 1 && r.args().get(1) instanceof Integer sc ? sc : 2;
+                        o = node(p, new SimpleLayers.UpsampleLayer(scale), inNode(from[0]));
+                        c2 = inCh(from[0]);
+                        args.addAll(r.args());
+                    }
+                    case "Concat" -> {
+                        int[] ins = new int[from.length];
+                        c2 = 0;
+                        for (int i = 0; i < from.length; i++) { ins[i] = inNode(from[i]); c2 += inCh(from[i]); }
+                        o = node(p, new SimpleLayers.ConcatLayer(), ins);
+                        args.addAll(r.args());
+                    }
+                    case "Detect" -> {
+                        if (detectRow >= 0) throw error(r, "a model has one Detect layer");
+                        if (from.length != cfg.anchors().size())
+                            throw error(r, from.length + " inputs but " + cfg.anchors().size() + " anchor levels");
+                        detectRow = r.index();
+                        detectFrom = from;
+                        int na = cfg.anchors().get(0).length / 2, no = na * (cfg.nc() + 5);
+                        int[] outs = new int[from.length];
+                        List<Integer> chs = new ArrayList<>();
+                        for (int i = 0; i < from.length; i++) {
+                            chs.add(inCh(from[i]));
+                            outs[i] = node(p + ".m." + i, new Conv2dLayer(device, p + ".m." + i, inCh(from[i]), no, 1, 1, 0, 1, true, seed + 104729L * (i + 1)), inNode(from[i]));
+                        }
+                        graph.setOutputs(outs);
+                        o = outs[outs.length - 1];
+                        c2 = no;
+                        args.add(cfg.nc());
+                        args.add(cfg.anchors().stream().map(Arrays::toString).toList());
+                        args.add(chs);
+                    }
+                    default -> throw error(r, "unknown module '" + r.module() + "' (supported: Conv, C3, SPPF, nn.Upsample, Concat, Detect)");
+                }
+                out.add(o);
+                ch.add(c2);
+                modules.add(new Module(r.index(), r.from(), n, r.module(), List.copyOf(args), first, graph.nodes().size() - 1, c2));
+            }
+            if (detectRow < 0) throw new IllegalArgumentException(cfg.source() + ": no Detect layer");
+            // strides from the graph's own shapes, as Ultralytics does with a forward pass
+            int probe = 256;
+            int[][] shapes = graph.shapes(1, 3, probe, probe);
+            int[] outs = graph.outputs();
+            int[] strides = new int[outs.length];
+            float[][] anchors = new float[outs.length][];
+            for (int i = 0; i < outs.length; i++) {
+                strides[i] = probe / shapes[outs[i]][2];
+                int[] a = cfg.anchors().get(i);
+                anchors[i] = new float[a.length];
+                for (int j = 0; j < a.length; j++) anchors[i][j] = a[j];
+            }
+            YoloModel m = new YoloModel(graph, cfg, anchors, strides, List.copyOf(modules));
+            m.initDetectBiases();
+            return m;
+        }
+    }
+
+    /** Ultralytics' _initialize_biases: objectness for ~8 objects per 640 image, class prior 0.6/(nc-0.99). */
+    private void initDetectBiases() {
+        int no = nc + 5;
+        for (int i = 0; i < strides.length; i++) {
+            Parameter b = ((Conv2dLayer) graph.node(graph.outputs()[i]).layer()).bias();
+            float[] v = b.value().toArray();
+            for (int a = 0; a < na; a++) {
+                v[a * no + 4] += (float) Math.log(8.0 / Math.pow(640.0 / strides[i], 2));
+                for (int c = 0; c < nc; c++) v[a * no + 5 + c] += (float) Math.log(0.6 / (nc - 0.99));
+            }
+            b.value().copyFrom(v);
+        }
+    }
+
+    public long parameterCount() { return graph.parameterCount(); }
+
+    /** Parameters after folding each BN into its conv (-1 per BN channel: gamma and beta become one bias). */
+    public long fusedParameterCount() {
+        long bnChannels = 0;
+        for (Graph.Node n : graph.nodes()) if (n.layer() instanceof BatchNorm2dLayer bn) bnChannels += bn.channels();
+        return parameterCount() - bnChannels;
+    }
+
+    /** GFLOPs of one forward pass at imgSize (2 x multiply-accumulates of every conv, + bias adds; BN folded). */
+    public double gflops(int imgSize) {
+        int[][] shapes = graph.shapes(1, 3, imgSize, imgSize);
+        double flops = 0;
+        for (Graph.Node n : graph.nodes()) {
+            if (!(n.layer() instanceof Conv2dLayer c)) continue;
+            int[] o = shapes[n.id()];
+            long outNumel = (long) o[1] * o[2] * o[3];
+            boolean folded = graph.nodes().size() > n.id() + 1 && graph.node(n.id() + 1).layer() instanceof BatchNorm2dLayer;
+            flops += 2.0 * outNumel * ((double) c.inChannels() / c.groups() * c.kernel() * c.kernel()) + (c.bias() != null || folded ? outNumel : 0);
+        }
+        return flops / 1e9;
+    }
+
+    /** The per-layer table and totals, in Ultralytics' layout plus an output-shape column. */
+    public String summary(int imgSize) {
+        int[][] shapes = graph.shapes(1, 3, imgSize, imgSize);
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "%3s %18s %3s %10s  %-10s %-40s %s%n", "", "from", "n", "params", "module", "arguments", "output"));
+        for (Module m : modules) {
+            long params = 0;
+            for (int i = m.firstNode(); i <= m.lastNode(); i++)
+                for (Parameter p : graph.node(i).layer().parameters()) params += p.value().numel();
+            String from = m.from().length == 1 ? String.valueOf(m.from()[0]) : Arrays.toString(m.from());
+            String outShape = m.type().equals("Detect")
+                    ? Arrays.stream(graph.outputs()).mapToObj(o -> Arrays.toString(shapes[o])).reduce((a, b) -> a + " " + b).orElse("")
+                    : Arrays.toString(shapes[m.lastNode()]);
+            sb.append(String.format(Locale.ROOT, "%3d %18s %3d %10d  %-10s %-40s %s%n", m.index(), from, m.number(), params, m.type(),
+                    m.args().toString(), outShape));
+        }
+        sb.append(String.format(Locale.ROOT, "%s summary: %d layers, %d parameters, %d gradients, %.1f GFLOPs at %d (fused: %d parameters)%n",
+                config.source().replace(".yaml (built-in)", ""), graph.nodes().size(), parameterCount(), parameterCount(), gflops(imgSize),
+                imgSize, fusedParameterCount()));
+        return sb.toString();
+    }
+
+    /** Runs inference (eval mode) and returns the raw Detect maps as arrays [level][n*na*(5+nc)*h*w]. */
+    public float[][] forwardRaw(Tensor images) {
+        try (Graph.Execution ex = graph.forward(images, false)) {
+            float[][] out = new float[strides.length][];
+            for (int i = 0; i < out.length; i++) out[i] = ex.output(i).toArray();
+            return out;
+        }
+    }
+
+    @Override
+    public void close() { graph.close(); }
+}

@@ -1,0 +1,65 @@
+package org.jprune.yolo;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import javax.imageio.ImageIO;
+import org.jprune.yolo.cli.Main;
+import org.jprune.yolo.data.SynthDataset;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SynthDatasetTest {
+    @TempDir Path dir;
+
+    @Test
+    void writesAValidDeterministicDataset() throws Exception {
+        Path yaml = SynthDataset.write(dir.resolve("a"), new SynthDataset.Spec(40, 10, 128, 7));
+        SynthDataset.write(dir.resolve("b"), new SynthDataset.Spec(40, 10, 128, 7));
+        assertTrue(Files.readString(yaml).contains("nc: 8"));
+        Set<Integer> classes = new HashSet<>();
+        int objects = 0, small = 0, large = 0;
+        for (int i = 0; i < 40; i++) {
+            String stem = String.format("train_%06d", i);
+            Path img = dir.resolve("a/images/train/" + stem + ".png");
+            var im = ImageIO.read(img.toFile());
+            assertEquals(128, im.getWidth());
+            assertArrayEquals(Files.readAllBytes(img), Files.readAllBytes(dir.resolve("b/images/train/" + stem + ".png")), "same seed, same image");
+            List<String> lines = Files.readAllLines(dir.resolve("a/labels/train/" + stem + ".txt"));
+            assertTrue(lines.size() >= 1 && lines.size() <= 12, stem + " has " + lines.size() + " objects");
+            for (String l : lines) {
+                String[] f = l.split(" ");
+                assertEquals(5, f.length, l);
+                int c = Integer.parseInt(f[0]);
+                assertTrue(c >= 0 && c < 8);
+                classes.add(c);
+                double cx = Double.parseDouble(f[1]), cy = Double.parseDouble(f[2]), w = Double.parseDouble(f[3]), h = Double.parseDouble(f[4]);
+                assertTrue(w > 0 && h > 0 && cx - w / 2 >= -1e-6 && cx + w / 2 <= 1 + 1e-6 && cy - h / 2 >= -1e-6 && cy + h / 2 <= 1 + 1e-6, l);
+                double side = Math.max(w, h) * 128;
+                if (side < 16) small++;
+                if (side > 64) large++;
+                objects++;
+            }
+        }
+        assertEquals(8, classes.size(), "every class appears");
+        assertTrue(small > 0 && large > 0, "sizes span small (" + small + ") and large (" + large + ") of " + objects);
+        assertFalse(java.util.Arrays.equals(Files.readAllBytes(dir.resolve("a/images/train/train_000000.png")),
+                Files.readAllBytes(dir.resolve("a/images/val/val_000000.png"))), "val uses another seed");
+    }
+
+    @Test
+    void cliWritesDatasetAndRejectsBadArguments() {
+        assertEquals(0, Main.execute("data", "synth", "-o", dir.resolve("c").toString(), "--train", "3", "--val", "2", "--img", "64"));
+        assertTrue(Files.isRegularFile(dir.resolve("c/images/val/val_000001.png")));
+        assertEquals(2, Main.execute("data", "synth", "-o", dir.resolve("d").toString(), "--img", "8"));
+        assertEquals(2, Main.execute("model", "summary", "--img", "100"));
+        assertEquals(0, Main.execute("model", "summary", "-m", "yolov5n", "--nc", "8", "--img", "320"));
+    }
+}
