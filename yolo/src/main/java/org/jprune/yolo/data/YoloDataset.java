@@ -1,0 +1,175 @@
+package org.jprune.yolo.data;
+
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Stream;
+import javax.imageio.ImageIO;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+
+/**
+ * A dataset in YOLO txt format described by a data YAML (path, train, val, nc, names), Ultralytics'
+ * layout: images under .../images/..., labels under the parallel .../labels/... with the same stem
+ * and .txt, one object per line "class cx cy w h" normalised to [0, 1]. An image without a label
+ * file is a background image. Problems are collected with file and line, never silently dropped.
+ */
+public final class YoloDataset {
+    /** One object: class and normalised centre/size. */
+    public record Label(int cls, float cx, float cy, float w, float h) {}
+
+    /** One image and its labels. */
+    public record Sample(Path image, Path labelFile, List<Label> labels) {}
+
+    /** A problem found while reading, with where it is. */
+    public record Problem(Path file, int line, String message) {
+        @Override public String toString() { return file + (line > 0 ? ":" + line : "") + ": " + message; }
+    }
+
+    public record DataConfig(Path yaml, Path root, Path train, Path val, int nc, List<String> names) {}
+
+    private static final List<String> IMAGE_EXT = List.of(".png", ".jpg", ".jpeg", ".bmp");
+
+    private final DataConfig config;
+    private final String split;
+    private final List<Sample> samples;
+    private final List<Problem> problems;
+
+    private YoloDataset(DataConfig config, String split, List<Sample> samples, List<Problem> problems) {
+        this.config = config;
+        this.split = split;
+        this.samples = samples;
+        this.problems = problems;
+    }
+
+    public DataConfig config() { return config; }
+    public String split() { return split; }
+    public List<Sample> samples() { return samples; }
+    /** Every problem found: samples with problems are still listed, with the valid labels only. */
+    public List<Problem> problems() { return problems; }
+
+    public static DataConfig readConfig(Path yaml) throws IOException {
+        Object o;
+        try {
+            o = new Yaml(new SafeConstructor(new LoaderOptions())).load(Files.readString(yaml));
+        } catch (MarkedYAMLException e) {
+            throw new IllegalArgumentException(yaml + ":" + (e.getProblemMark().getLine() + 1) + ": " + e.getProblem(), e);
+        }
+        if (!(o instanceof Map<?, ?> m)) throw new IllegalArgumentException(yaml + ":1: a data YAML must be a mapping");
+        Path base = yaml.toAbsolutePath().getParent();
+        Path root = m.get("path") == null ? base : base.resolve(String.valueOf(m.get("path")));
+        for (String k : List.of("train", "val", "names"))
+            if (m.get(k) == null) throw new IllegalArgumentException(yaml + ": missing '" + k + "'");
+        List<String> names = new ArrayList<>();
+        if (m.get("names") instanceof List<?> l) for (Object n : l) names.add(String.valueOf(n));
+        else if (m.get("names") instanceof Map<?, ?> nm) for (int i = 0; i < nm.size(); i++) {
+            Object n = nm.get(i);
+            if (n == null) throw new IllegalArgumentException(yaml + ": names must map 0.." + (nm.size() - 1) + " to names");
+            names.add(String.valueOf(n));
+        }
+        else throw new IllegalArgumentException(yaml + ": names must be a list or a map");
+        int nc = m.get("nc") instanceof Integer i ? i : names.size();
+        if (nc != names.size()) throw new IllegalArgumentException(yaml + ": nc is " + nc + " but " + names.size() + " names are given");
+        return new DataConfig(yaml, root, root.resolve(String.valueOf(m.get("train"))), root.resolve(String.valueOf(m.get("val"))), nc, List.copyOf(names));
+    }
+
+    /** Reads the split ("train" or "val"); checkImages also decodes every image (slower, for data check). */
+    public static YoloDataset load(DataConfig cfg, String split, boolean checkImages) throws IOException {
+        Path dir = split.equals("train") ? cfg.train() : cfg.val();
+        if (!Files.isDirectory(dir)) throw new IOException(cfg.yaml() + ": " + split + " directory " + dir + " does not exist");
+        List<Path> images;
+        try (Stream<Path> s = Files.walk(dir)) {
+            images = s.filter(p -> IMAGE_EXT.stream().anyMatch(e -> p.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(e))).sorted().toList();
+        }
+        List<Sample> samples = new ArrayList<>();
+        List<Problem> problems = new ArrayList<>();
+        if (images.isEmpty()) problems.add(new Problem(dir, 0, "no images (" + String.join(", ", IMAGE_EXT) + ")"));
+        for (Path img : images) {
+            Path label = labelPath(img);
+            List<Label> labels = new ArrayList<>();
+            if (Files.isRegularFile(label)) labels = parseLabels(label, cfg.nc(), problems);
+            if (checkImages) checkImage(img, problems);
+            samples.add(new Sample(img, label, List.copyOf(labels)));
+        }
+        return new YoloDataset(cfg, split, List.copyOf(samples), List.copyOf(problems));
+    }
+
+    /** Ultralytics' rule: the last /images/ in the path becomes /labels/, the extension .txt. */
+    public static Path labelPath(Path image) {
+        String s = image.toString();
+        int i = s.lastIndexOf("/images/");
+        String stem = s.substring(0, s.lastIndexOf('.'));
+        if (i >= 0) stem = stem.substring(0, i) + "/labels/" + stem.substring(i + "/images/".length());
+        return Path.of(stem + ".txt");
+    }
+
+    /** Parses a label file; malformed lines are reported (file:line) and skipped, valid ones kept. */
+    public static List<Label> parseLabels(Path file, int nc, List<Problem> problems) throws IOException {
+        List<Label> out = new ArrayList<>();
+        List<String> lines = Files.readAllLines(file);
+        for (int ln = 1; ln <= lines.size(); ln++) {
+            String line = lines.get(ln - 1).strip();
+            if (line.isEmpty()) continue;
+            String[] f = line.split("\\s+");
+            if (f.length != 5) {
+                problems.add(new Problem(file, ln, "expected 'class cx cy w h', got " + f.length + " fields: '" + line + "'"));
+                continue;
+            }
+            int cls;
+            float[] v = new float[4];
+            try {
+                cls = Integer.parseInt(f[0]);
+                for (int i = 0; i < 4; i++) v[i] = Float.parseFloat(f[i + 1]);
+            } catch (NumberFormatException e) {
+                problems.add(new Problem(file, ln, "not a number in '" + line + "'"));
+                continue;
+            }
+            if (cls < 0 || cls >= nc) {
+                problems.add(new Problem(file, ln, "class " + cls + " outside [0, " + nc + ")"));
+                continue;
+            }
+            boolean finite = true;
+            for (float x : v) finite &= Float.isFinite(x);
+            if (!finite || v[2] <= 0 || v[3] <= 0 || v[0] - v[2] / 2 < -1e-3 || v[0] + v[2] / 2 > 1 + 1e-3 || v[1] - v[3] / 2 < -1e-3
+                    || v[1] + v[3] / 2 > 1 + 1e-3) {
+                problems.add(new Problem(file, ln, "box " + line.substring(f[0].length()).strip() + " is empty or outside the image (normalised [0, 1])"));
+                continue;
+            }
+            out.add(new Label(cls, v[0], v[1], v[2], v[3]));
+        }
+        return out;
+    }
+
+    private static void checkImage(Path img, List<Problem> problems) {
+        try {
+            if (Files.size(img) == 0) {
+                problems.add(new Problem(img, 0, "empty file"));
+                return;
+            }
+            BufferedImage im = ImageIO.read(img.toFile());
+            if (im == null) problems.add(new Problem(img, 0, "not a readable image"));
+            else if (im.getWidth() < 2 || im.getHeight() < 2) problems.add(new Problem(img, 0, "image is " + im.getWidth() + "x" + im.getHeight()));
+        } catch (IOException | RuntimeException e) {
+            problems.add(new Problem(img, 0, "unreadable image: " + e.getMessage()));
+        }
+    }
+
+    /** Reads an image, failing with the file name. */
+    public static BufferedImage readImage(Path img) throws IOException {
+        BufferedImage im;
+        try {
+            im = ImageIO.read(img.toFile());
+        } catch (IOException | RuntimeException e) {
+            throw new IOException(img + ": unreadable image: " + e.getMessage(), e);
+        }
+        if (im == null) throw new IOException(img + ": not a readable image");
+        return im;
+    }
+}
