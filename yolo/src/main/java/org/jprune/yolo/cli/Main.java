@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
 /** The jprune command line. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input. */
 @Command(name = "jprune", mixinStandardHelpOptions = true, version = "jprune 0.1.0",
         description = "Train and prune YOLO detectors on native kernels.",
-        subcommands = {Main.Info.class, Main.DataCmd.class, Main.ModelCmd.class})
+        subcommands = {Main.Info.class, Main.DataCmd.class, Main.ModelCmd.class, Main.Train.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -32,6 +32,38 @@ public final class Main implements Runnable {
             return input ? 2 : 1;
         });
         return cl.execute(args);
+    }
+
+    @Command(name = "train", description = "Train a detector (YOLOv5 recipe: SGD + Nesterov, warmup, cosine LR, EMA, "
+            + "hyp.scratch-low); writes OUT/last.safetensors, OUT/best.safetensors and OUT/results.csv each epoch.")
+    static final class Train implements Callable<Integer> {
+        @Option(names = {"-m", "--model"}, defaultValue = "yolov5n", description = "Built-in (yolov5n/s/m) or model YAML. Default: ${DEFAULT-VALUE}.")
+        String model;
+        @Option(names = "--data", required = true, description = "Data YAML (YOLO txt layout), e.g. from `jprune data synth`.")
+        java.nio.file.Path data;
+        @Option(names = "--epochs", defaultValue = "30", description = "Epochs. Default: ${DEFAULT-VALUE}.")
+        int epochs;
+        @Option(names = "--batch", defaultValue = "16", description = "Batch size (gradients accumulate to a nominal 64). Default: ${DEFAULT-VALUE}.")
+        int batch;
+        @Option(names = "--img", defaultValue = "256", description = "Square input size, a multiple of 32. Default: ${DEFAULT-VALUE}.")
+        int img;
+        @Option(names = "--seed", defaultValue = "0", description = "Seed for weights and data order/augmentation. Default: ${DEFAULT-VALUE}.")
+        long seed;
+        @Option(names = {"-o", "--out"}, defaultValue = "runs/train", description = "Output directory. Default: ${DEFAULT-VALUE}.")
+        java.nio.file.Path out;
+        @Option(names = "--workers", defaultValue = "2", description = "Image decoding threads. Default: ${DEFAULT-VALUE}.")
+        int workers;
+        @Option(names = "--linear-lr", description = "Linear instead of cosine LR decay.")
+        boolean linear;
+        @Option(names = "--resume", description = "Continue the run in --out from its last checkpoint, exactly.")
+        boolean resume;
+
+        @Override
+        public Integer call() throws Exception {
+            new org.jprune.yolo.train.Trainer(new org.jprune.yolo.train.Trainer.Options(model, data, epochs, batch, img, seed, out, workers,
+                    !linear, resume, org.jprune.yolo.loss.Hyp.SCRATCH_LOW, -1), System.out).run();
+            return 0;
+        }
     }
 
     @Command(name = "info", description = "Show the native backends this machine can use, and why not where one is missing.")

@@ -1,0 +1,77 @@
+package org.jprune.yolo.eval;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * Detect outputs to boxes, as Ultralytics' Detect (inference) and non_max_suppression do it:
+ * xy = (2 sigmoid - 0.5 + grid) * stride, wh = (2 sigmoid)^2 * anchor, conf = objectness x class
+ * probability; candidates over conf_thres (every class over it with multi-label, else the best),
+ * class-aware NMS (boxes offset per class so classes never suppress each other), at most maxDet.
+ */
+public final class Postprocess {
+    private Postprocess() {}
+
+    public record Settings(float confThres, float iouThres, boolean multiLabel, int maxDet) {
+        /** val.py's settings. */
+        public static final Settings VAL = new Settings(0.001f, 0.6f, true, 300);
+        /** detect.py's settings. */
+        public static final Settings DETECT = new Settings(0.25f, 0.45f, false, 1000);
+    }
+
+    static float sigmoid(float x) { return (float) (1 / (1 + Math.exp(-x))); }
+
+    /** Detections for image b of a batch; outputs per level [bs][na*(5+nc)][ny][nx]. */
+    public static List<Detection> image(float[][] outputs, int b, int[] ny, int[] nx, int[] strides, float[][] anchorsPx, int nc, Settings s) {
+        int na = anchorsPx[0].length / 2, no = nc + 5;
+        List<Detection> cand = new ArrayList<>();
+        for (int i = 0; i < outputs.length; i++) {
+            int plane = ny[i] * nx[i];
+            for (int a = 0; a < na; a++) {
+                int base = (b * na * no + a * no) * plane;
+                for (int gy = 0; gy < ny[i]; gy++)
+                    for (int gx = 0; gx < nx[i]; gx++) {
+                        int p = gy * nx[i] + gx;
+                        float obj = sigmoid(outputs[i][base + 4 * plane + p]);
+                        if (obj <= s.confThres()) continue;
+                        float x = (sigmoid(outputs[i][base + p]) * 2 - 0.5f + gx) * strides[i];
+                        float y = (sigmoid(outputs[i][base + plane + p]) * 2 - 0.5f + gy) * strides[i];
+                        float w = (float) Math.pow(sigmoid(outputs[i][base + 2 * plane + p]) * 2, 2) * anchorsPx[i][2 * a];
+                        float h = (float) Math.pow(sigmoid(outputs[i][base + 3 * plane + p]) * 2, 2) * anchorsPx[i][2 * a + 1];
+                        float x1 = x - w / 2, y1 = y - h / 2, x2 = x + w / 2, y2 = y + h / 2;
+                        if (nc == 1) {
+                            if (obj > s.confThres()) cand.add(new Detection(x1, y1, x2, y2, obj, 0));
+                            continue;
+                        }
+                        int best = 0;
+                        float bestConf = -1;
+                        for (int c = 0; c < nc; c++) {
+                            float conf = obj * sigmoid(outputs[i][base + (5 + c) * plane + p]);
+                            if (s.multiLabel() && conf > s.confThres()) cand.add(new Detection(x1, y1, x2, y2, conf, c));
+                            if (conf > bestConf) { bestConf = conf; best = c; }
+                        }
+                        if (!s.multiLabel() && bestConf > s.confThres()) cand.add(new Detection(x1, y1, x2, y2, bestConf, best));
+                    }
+            }
+        }
+        return nms(cand, s.iouThres(), s.maxDet());
+    }
+
+    /** Class-aware greedy NMS: highest confidence first, drop same-class boxes over iouThres; at most 30000 in. */
+    public static List<Detection> nms(List<Detection> dets, float iouThres, int maxDet) {
+        List<Detection> sorted = new ArrayList<>(dets);
+        sorted.sort(Comparator.comparingDouble(Detection::conf).reversed());
+        if (sorted.size() > 30000) sorted = sorted.subList(0, 30000);
+        List<Detection> keep = new ArrayList<>();
+        boolean[] dead = new boolean[sorted.size()];
+        for (int i = 0; i < sorted.size() && keep.size() < maxDet; i++) {
+            if (dead[i]) continue;
+            Detection d = sorted.get(i);
+            keep.add(d);
+            for (int j = i + 1; j < sorted.size(); j++)
+                if (!dead[j] && sorted.get(j).cls() == d.cls() && d.iou(sorted.get(j)) > iouThres) dead[j] = true;
+        }
+        return keep;
+    }
+}

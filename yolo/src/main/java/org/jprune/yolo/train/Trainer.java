@@ -1,0 +1,281 @@
+package org.jprune.yolo.train;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.jprune.engine.Device;
+import org.jprune.engine.Tensor;
+import org.jprune.engine.io.SafeTensors;
+import org.jprune.engine.nn.Graph;
+import org.jprune.engine.nn.Parameter;
+import org.jprune.engine.optim.Ema;
+import org.jprune.engine.optim.LrSchedule;
+import org.jprune.engine.optim.Sgd;
+import org.jprune.yolo.data.Loader;
+import org.jprune.yolo.data.YoloDataset;
+import org.jprune.yolo.eval.CocoEval;
+import org.jprune.yolo.eval.Detection;
+import org.jprune.yolo.eval.Postprocess;
+import org.jprune.yolo.loss.Hyp;
+import org.jprune.yolo.loss.YoloLoss;
+import org.jprune.yolo.model.ModelConfig;
+import org.jprune.yolo.model.YoloModel;
+
+/**
+ * YOLOv5's training loop (train.py) on the engine: SGD with Nesterov momentum in two parameter
+ * groups (biases; weights, where only conv weights decay), gradient accumulation to a nominal batch
+ * of 64 with weight decay scaled to it, warmup of lr and momentum over max(3 epochs, 100 iterations)
+ * (biases from 0.1 down, the rest from 0 up), one-cycle cosine or linear LR, EMA of the weights and
+ * BN statistics (evaluated each epoch), checkpoints written atomically each epoch (last, best), and
+ * an exact resume: the checkpoint holds weights, EMA, momentum buffers, pending gradients and
+ * counters, and the loader's batches depend only on (seed, epoch, batch).
+ */
+public final class Trainer {
+    public record Options(String model, Path data, int epochs, int batch, int imgSize, long seed, Path out, int workers,
+                          boolean cosine, boolean resume, Hyp hyp, int stopAfterEpochs) {
+        public Options {
+            if (epochs <= 0) throw new IllegalArgumentException("epochs must be > 0, got " + epochs);
+            if (batch <= 0) throw new IllegalArgumentException("batch must be > 0, got " + batch);
+            if (imgSize <= 0 || imgSize % 32 != 0) throw new IllegalArgumentException("image size must be a positive multiple of 32, got " + imgSize);
+        }
+    }
+
+    /** One epoch's line of results.csv. */
+    public record EpochStats(int epoch, double box, double obj, double cls, double map50, double map5095, double lr, double imgPerSec, double seconds) {}
+
+    private static final int NBS = 64;
+
+    private final Options o;
+    private final PrintStream log;
+
+    public Trainer(Options options, PrintStream log) {
+        this.o = options;
+        this.log = log;
+    }
+
+    public List<EpochStats> run() throws IOException {
+        YoloDataset.DataConfig dc = YoloDataset.readConfig(o.data());
+        YoloDataset train = YoloDataset.load(dc, "train", false), val = YoloDataset.load(dc, "val", false);
+        for (YoloDataset ds : List.of(train, val)) {
+            if (ds.problems().isEmpty()) continue;
+            log.printf("%s: %d label problems (listed by `jprune data check`), e.g. %s%n", ds.split(), ds.problems().size(), ds.problems().get(0));
+        }
+        Files.createDirectories(o.out());
+        Device cpu = Device.cpu();
+        ModelConfig cfg = ModelConfig.load(o.model()).withClasses(dc.nc());
+        try (YoloModel model = YoloModel.build(cfg, cpu, o.seed()); YoloModel evalModel = YoloModel.build(cfg, cpu, o.seed());
+             Loader trainLoader = new Loader(train.samples(), o.batch(), o.imgSize(), Loader.Augment.SCRATCH_LOW, o.seed(), o.workers());
+             Loader valLoader = new Loader(val.samples(), o.batch(), o.imgSize(), Loader.Augment.NONE, o.seed(), o.workers())) {
+            return loop(model, evalModel, trainLoader, valLoader, dc.nc());
+        }
+    }
+
+    private List<EpochStats> loop(YoloModel model, YoloModel evalModel, Loader trainLoader, Loader valLoader, int nc) throws IOException {
+        Hyp hyp = o.hyp().scaled(model.levels(), nc, o.imgSize());
+        int accumulateTarget = Math.max((int) Math.round((double) NBS / o.batch()), 1);
+        double wd = hyp.weightDecay() * o.batch() * accumulateTarget / NBS;
+        List<Parameter> biases = new ArrayList<>(), rest = new ArrayList<>();
+        for (Parameter p : model.graph().parameters()) (p.name().endsWith(".bias") ? biases : rest).add(p);
+        Sgd sgdBias = new Sgd(biases, hyp.lr0(), hyp.momentum(), wd, true), sgdRest = new Sgd(rest, hyp.lr0(), hyp.momentum(), wd, true);
+        LrSchedule lf = o.cosine() ? LrSchedule.cosine(o.epochs(), hyp.lrf()) : LrSchedule.linear(o.epochs(), hyp.lrf());
+        YoloLoss loss = new YoloLoss(nc, anchorsOf(model), model.strides(), hyp);
+        int nb = trainLoader.batchesPerEpoch(), nw = (int) Math.max(Math.round(hyp.warmupEpochs() * nb), 100);
+        Path last = o.out().resolve("last.safetensors"), best = o.out().resolve("best.safetensors"), csv = o.out().resolve("results.csv");
+        List<EpochStats> stats = new ArrayList<>();
+        try (Ema ema = new Ema(model.graph().stateDict(), 0.9999, 2000)) {
+            State st = new State();
+            if (o.resume()) {
+                st = restore(last, model, ema);
+                log.printf("resuming from %s after epoch %d%n", last, st.epoch);
+            } else {
+                Files.deleteIfExists(csv);
+            }
+            int epochsDone = 0;
+            for (int epoch = st.epoch + 1; epoch < o.epochs(); epoch++) {
+                long t0 = System.nanoTime();
+                double[] sums = new double[3];
+                int images = 0;
+                Iterator<Loader.Batch> it = trainLoader.epoch(epoch, 0);
+                for (int i = 0; it.hasNext(); i++) {
+                    Loader.Batch b = it.next();
+                    long ni = i + (long) nb * epoch;
+                    double target = hyp.lr0() * lf.factor(epoch);
+                    int accumulate = accumulateTarget;
+                    if (ni <= nw) {
+                        accumulate = Math.max(1, (int) Math.round(LrSchedule.warmup((int) ni, nw, 1, (double) NBS / o.batch())));
+                        sgdBias.setLr(LrSchedule.warmup((int) ni, nw, hyp.warmupBiasLr(), target));
+                        sgdRest.setLr(LrSchedule.warmup((int) ni, nw, 0, target));
+                        double m = LrSchedule.warmup((int) ni, nw, hyp.warmupMomentum(), hyp.momentum());
+                        sgdBias.setMomentum(m);
+                        sgdRest.setMomentum(m);
+                    } else {
+                        sgdBias.setLr(target);
+                        sgdRest.setLr(target);
+                    }
+                    YoloLoss.Result r = step(model, loss, b);
+                    sums[0] += r.box() / b.n(); sums[1] += r.obj() / b.n(); sums[2] += r.cls() / b.n();
+                    images += b.n();
+                    if (ni - st.lastOptStep >= accumulate) {
+                        sgdBias.step();
+                        sgdRest.step();
+                        model.graph().zeroGrad();
+                        ema.update(model.graph().stateDict());
+                        st.lastOptStep = ni;
+                    }
+                }
+                double secs = (System.nanoTime() - t0) / 1e9;
+                CocoEval.Result m = validate(evalModel, ema, valLoader, nc);
+                st.epoch = epoch;
+                double fitness = 0.1 * m.map50() + 0.9 * m.map5095();
+                boolean isBest = fitness > st.bestFitness;
+                if (isBest) st.bestFitness = fitness;
+                save(last, model, ema, st);
+                if (isBest) save(best, model, ema, st);
+                EpochStats es = new EpochStats(epoch, sums[0] / nb, sums[1] / nb, sums[2] / nb, m.map50(), m.map5095(), sgdRest.lr(), images / secs, secs);
+                stats.add(es);
+                appendCsv(csv, es);
+                log.printf(Locale.ROOT, "epoch %d/%d  box %.4f  obj %.4f  cls %.4f  mAP50 %.3f  mAP50-95 %.3f  lr %.5f  %.1f img/s  %.0f s%n",
+                        epoch + 1, o.epochs(), es.box(), es.obj(), es.cls(), es.map50(), es.map5095(), es.lr(), es.imgPerSec(), secs);
+                if (++epochsDone == o.stopAfterEpochs()) break; // used by the resume test to simulate an interruption
+            }
+        }
+        return stats;
+    }
+
+    static float[][] anchorsOf(YoloModel m) {
+        float[][] a = new float[m.levels()][];
+        for (int i = 0; i < a.length; i++) a[i] = m.anchors(i);
+        return a;
+    }
+
+    /** Forward, loss on the host, backward: accumulates parameter gradients. */
+    static YoloLoss.Result step(YoloModel model, YoloLoss loss, Loader.Batch b) {
+        Device cpu = model.graph().device();
+        try (Tensor x = Tensor.of(cpu, b.images(), b.n(), 3, b.size(), b.size()); Graph.Execution ex = model.graph().forward(x, true)) {
+            int levels = model.levels();
+            float[][] outs = new float[levels][], grads = new float[levels][];
+            int[] ny = new int[levels], nx = new int[levels];
+            for (int i = 0; i < levels; i++) {
+                Tensor t = ex.output(i);
+                outs[i] = t.toArray();
+                grads[i] = new float[outs[i].length];
+                ny[i] = t.dim(2);
+                nx[i] = t.dim(3);
+            }
+            YoloLoss.Result r = loss.compute(outs, b.n(), ny, nx, b.targets(), b.targetCount(), grads, null);
+            List<Tensor> g = new ArrayList<>();
+            try {
+                for (int i = 0; i < levels; i++) g.add(Tensor.of(cpu, grads[i], ex.output(i).shape()));
+                ex.backward(g);
+            } finally {
+                g.forEach(Tensor::close);
+            }
+            return r;
+        }
+    }
+
+    /** mAP of the EMA weights on the validation loader. */
+    static CocoEval.Result validate(YoloModel evalModel, Ema ema, Loader valLoader, int nc) {
+        Map<String, Tensor> dst = evalModel.graph().stateDict();
+        ema.state().forEach((k, v) -> dst.get(k).copyFrom(v));
+        return evaluate(evalModel, valLoader, nc);
+    }
+
+    public static CocoEval.Result evaluate(YoloModel model, Loader loader, int nc) {
+        CocoEval eval = new CocoEval(nc);
+        Device cpu = model.graph().device();
+        float[][] anchors = anchorsOf(model);
+        for (Iterator<Loader.Batch> it = loader.epoch(0, 0); it.hasNext(); ) {
+            Loader.Batch b = it.next();
+            float[][] outs;
+            int[] ny = new int[model.levels()], nx = new int[model.levels()];
+            try (Tensor x = Tensor.of(cpu, b.images(), b.n(), 3, b.size(), b.size())) {
+                outs = model.forwardRaw(x);
+            }
+            for (int i = 0; i < ny.length; i++) { ny[i] = b.size() / model.strides()[i]; nx[i] = ny[i]; }
+            List<List<CocoEval.Truth>> truths = new ArrayList<>();
+            for (int k = 0; k < b.n(); k++) truths.add(new ArrayList<>());
+            float s = b.size();
+            for (int t = 0; t < b.targetCount(); t++) {
+                float[] r = java.util.Arrays.copyOfRange(b.targets(), t * 6, t * 6 + 6);
+                truths.get((int) r[0]).add(new CocoEval.Truth((r[2] - r[4] / 2) * s, (r[3] - r[5] / 2) * s, (r[2] + r[4] / 2) * s, (r[3] + r[5] / 2) * s, (int) r[1]));
+            }
+            for (int k = 0; k < b.n(); k++) {
+                List<Detection> d = Postprocess.image(outs, k, ny, nx, model.strides(), anchors, nc, Postprocess.Settings.VAL);
+                eval.add(d, truths.get(k));
+            }
+        }
+        return eval.evaluate();
+    }
+
+    // ---------------------------------------------------------------- checkpoints
+
+    static final class State {
+        int epoch = -1;
+        long lastOptStep = -1;
+        double bestFitness = -1;
+    }
+
+    private void save(Path file, YoloModel model, Ema ema, State st) throws IOException {
+        Map<String, Tensor> all = new LinkedHashMap<>();
+        model.graph().stateDict().forEach((k, v) -> all.put("model/" + k, v));
+        ema.state().forEach((k, v) -> all.put("ema/" + k, v));
+        for (Parameter p : model.graph().parameters()) {
+            all.put("grad/" + p.name(), p.grad());
+            p.stateMap().forEach((k, v) -> all.put("optim/" + p.name() + "/" + k, v));
+        }
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("format", "jprune-yolo-checkpoint/1");
+        meta.put("model", o.model());
+        meta.put("nc", String.valueOf(model.classes()));
+        meta.put("img", String.valueOf(o.imgSize()));
+        meta.put("epoch", String.valueOf(st.epoch));
+        meta.put("last_opt_step", String.valueOf(st.lastOptStep));
+        meta.put("best_fitness", String.valueOf(st.bestFitness));
+        meta.put("ema_updates", String.valueOf(ema.updates()));
+        SafeTensors.write(file, all, meta);
+    }
+
+    private State restore(Path file, YoloModel model, Ema ema) throws IOException {
+        if (!Files.isRegularFile(file)) throw new IOException("--resume: no checkpoint " + file);
+        SafeTensors.Contents c = SafeTensors.read(file);
+        Map<String, String> meta = c.metadata();
+        if (!"jprune-yolo-checkpoint/1".equals(meta.get("format"))) throw new IOException(file + ": not a jprune training checkpoint");
+        if (!o.model().equals(meta.get("model")) || model.classes() != Integer.parseInt(meta.get("nc")))
+            throw new IOException(file + ": checkpoint is for model " + meta.get("model") + " with " + meta.get("nc") + " classes, not " + o.model());
+        Map<String, Tensor> targets = new LinkedHashMap<>();
+        model.graph().stateDict().forEach((k, v) -> targets.put("model/" + k, v));
+        ema.state().forEach((k, v) -> targets.put("ema/" + k, v));
+        for (Parameter p : model.graph().parameters()) {
+            targets.put("grad/" + p.name(), p.grad());
+            for (String key : c.tensors().keySet())
+                if (key.startsWith("optim/" + p.name() + "/")) targets.put(key, p.state(key.substring(("optim/" + p.name() + "/").length())));
+        }
+        for (var e : c.tensors().entrySet()) {
+            Tensor t = targets.get(e.getKey());
+            if (t == null) throw new IOException(file + ": unexpected tensor " + e.getKey());
+            t.copyFrom(e.getValue().data());
+        }
+        for (String k : targets.keySet()) if (!c.tensors().containsKey(k)) throw new IOException(file + ": missing tensor " + k);
+        State st = new State();
+        st.epoch = Integer.parseInt(meta.get("epoch"));
+        st.lastOptStep = Long.parseLong(meta.get("last_opt_step"));
+        st.bestFitness = Double.parseDouble(meta.get("best_fitness"));
+        ema.setUpdates(Long.parseLong(meta.get("ema_updates")));
+        return st;
+    }
+
+    private static void appendCsv(Path csv, EpochStats s) throws IOException {
+        if (!Files.exists(csv)) Files.writeString(csv, "epoch,train/box_loss,train/obj_loss,train/cls_loss,metrics/mAP_0.5,metrics/mAP_0.5:0.95,lr,img_per_s,seconds\n");
+        Files.writeString(csv, String.format(Locale.ROOT, "%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f,%.1f%n", s.epoch(), s.box(), s.obj(), s.cls(), s.map50(),
+                s.map5095(), s.lr(), s.imgPerSec(), s.seconds()), StandardOpenOption.APPEND);
+    }
+}
