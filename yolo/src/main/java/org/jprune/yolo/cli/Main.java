@@ -84,12 +84,35 @@ public final class Main implements Runnable {
         }
     }
 
-    @Command(name = "data", description = "Datasets.", subcommands = {DataCmd.Synth.class})
+    @Command(name = "data", description = "Datasets.", subcommands = {DataCmd.Synth.class, DataCmd.Check.class})
     static final class DataCmd implements Runnable {
         @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
         @Override
         public void run() { spec.commandLine().usage(System.out); }
+
+        @Command(name = "check", description = "Read every label and image of a dataset and report each problem with file and line "
+                + "(malformed lines, unknown classes, boxes outside the image, unreadable or empty images). Exit code 2 if any.")
+        static final class Check implements Callable<Integer> {
+            @Option(names = "--data", required = true, description = "Data YAML (YOLO txt layout).")
+            java.nio.file.Path data;
+
+            @Override
+            public Integer call() throws Exception {
+                var cfg = org.jprune.yolo.data.YoloDataset.readConfig(data);
+                int problems = 0;
+                for (String split : new String[] {"train", "val"}) {
+                    var ds = org.jprune.yolo.data.YoloDataset.load(cfg, split, true);
+                    long objects = ds.samples().stream().mapToLong(x -> x.labels().size()).sum();
+                    long background = ds.samples().stream().filter(x -> x.labels().isEmpty()).count();
+                    System.out.printf("%s: %d images, %d objects, %d without objects, %d problems%n", split, ds.samples().size(), objects, background,
+                            ds.problems().size());
+                    for (var p : ds.problems()) System.out.println("  " + p);
+                    problems += ds.problems().size();
+                }
+                return problems == 0 ? 0 : 2;
+            }
+        }
 
         @Command(name = "synth", description = "Write the built-in synthetic shapes dataset (PNG + YOLO txt + data.yaml); "
                 + "see the README for its definition.")

@@ -1,0 +1,54 @@
+package org.jprune.yolo;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.jprune.engine.io.SafeTensors;
+import org.jprune.yolo.data.SynthDataset;
+import org.jprune.yolo.loss.Hyp;
+import org.jprune.yolo.train.Trainer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TrainerTest {
+    @TempDir Path dir;
+
+    /** A YOLOv5n with an eighth of the channels: the same architecture, small enough for a unit test. */
+    static Path tinyModel(Path dir) throws Exception {
+        String yaml = new String(TrainerTest.class.getResourceAsStream("/org/jprune/yolo/models/yolov5n.yaml").readAllBytes())
+                .replace("width_multiple: 0.25", "width_multiple: 0.125");
+        Path p = dir.resolve("tiny.yaml");
+        Files.writeString(p, yaml);
+        return p;
+    }
+
+    Trainer.Options opts(Path data, Path model, Path out, int epochs, boolean resume, int stopAfter) {
+        return new Trainer.Options(model.toString(), data, epochs, 4, 64, 3, out, 2, true, resume, Hyp.SCRATCH_LOW, stopAfter);
+    }
+
+    @Test
+    void resumeAfterInterruptionGivesTheSameWeights() throws Exception {
+        Path data = SynthDataset.write(dir.resolve("data"), new SynthDataset.Spec(10, 4, 64, 11));
+        Path model = tinyModel(dir);
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+        new Trainer(opts(data, model, dir.resolve("a"), 3, false, -1), quiet).run();
+        new Trainer(opts(data, model, dir.resolve("b"), 3, false, 2), quiet).run();   // "killed" after 2 epochs
+        assertEquals("1", SafeTensors.read(dir.resolve("b/last.safetensors")).metadata().get("epoch"), "interrupted after epoch index 1");
+        var mid = SafeTensors.read(dir.resolve("b/last.safetensors")).tensors();
+        var aLast = SafeTensors.read(dir.resolve("a/last.safetensors")).tensors();
+        assertTrue(!java.util.Arrays.equals(mid.get("model/model.0.conv.weight").data(), aLast.get("model/model.0.conv.weight").data()),
+                "the interrupted run is behind the full one");
+        new Trainer(opts(data, model, dir.resolve("b"), 3, true, -1), quiet).run();   // --resume
+        var a = SafeTensors.read(dir.resolve("a/last.safetensors")).tensors();
+        var b = SafeTensors.read(dir.resolve("b/last.safetensors")).tensors();
+        assertEquals(a.keySet(), b.keySet());
+        for (String k : a.keySet()) assertArrayEquals(a.get(k).data(), b.get(k).data(), k);
+        assertEquals(4, Files.readAllLines(dir.resolve("b/results.csv")).size(), "header + 3 epochs");
+        assertTrue(Files.isRegularFile(dir.resolve("a/best.safetensors")));
+    }
+}
