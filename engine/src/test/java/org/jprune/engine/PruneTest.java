@@ -1,0 +1,79 @@
+package org.jprune.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.jprune.engine.nn.Graph;
+import org.jprune.engine.nn.Parameter;
+import org.jprune.engine.optim.Sgd;
+import org.jprune.engine.prune.DependencyGraph;
+import org.jprune.engine.prune.MagnitudePruner;
+import org.junit.jupiter.api.Test;
+
+class PruneTest {
+    final Device cpu = Device.cpu();
+
+    @Test
+    void dependencyGraphCouplesResidualsAndProtectsOutputs() {
+        try (Graph g = GradCheckTest.TinyNet.build(cpu, 3, 1)) {
+            DependencyGraph dg = new DependencyGraph(g, 3);
+            int c1 = 0, c3 = 8, head = 10;
+            int[] a = dg.channels(c1), b = dg.channels(c3);
+            for (int k = 0; k < 6; k++) assertEquals(a[k], b[k], "the residual add couples c1 and c3 channel " + k);
+            var group = dg.groups().get(a[0]);
+            assertEquals(2, group.producers().size());
+            assertTrue(group.prunable());
+            for (int ch : dg.channels(head)) assertFalse(dg.groups().get(ch).prunable(), "graph outputs are not prunable");
+            for (int ch : dg.inputChannels(c1)) assertFalse(dg.groups().get(ch).prunable(), "the image channels are not prunable");
+            // the concat lays u (from c2) then a1 (from c1) side by side: c3's inputs are c2's groups then c1's
+            int[] in3 = dg.inputChannels(c3), c2 = dg.channels(4);
+            for (int k = 0; k < 4; k++) assertEquals(c2[k], in3[k]);
+            for (int k = 0; k < 6; k++) assertEquals(a[k], in3[4 + k]);
+        }
+    }
+
+    @Test
+    void maskedChannelsAreZeroAndStayZeroWhileFineTuning() {
+        try (Graph g = GradCheckTest.TinyNet.build(cpu, 3, 2); Tensor x = Tensor.randn(cpu, 3, 1f, 2, 3, 16, 16)) {
+            DependencyGraph dg = new DependencyGraph(g, 3);
+            MagnitudePruner p = new MagnitudePruner(dg, new MagnitudePruner.Options(2, false, 1));
+            assertEquals(g.parameterCount(), p.parameterCount(), "nothing pruned: the full count");
+            long before = p.parameterCount();
+            p.step(0.5);
+            assertTrue(p.parameterCount() < before, p.parameterCount() + " < " + before);
+            assertEquals(0.5, p.prunedFraction(), 0.01);
+            // the activations of a pruned group are exactly zero: expose node a1 (2, SiLU after c1's BN) as the output
+            int[] groups = dg.channels(2);
+            g.setOutputs(2);
+            try (Graph.Execution ex = g.forward(x, false)) {
+                float[] act = ex.output(0).toArray();
+                int plane = 16 * 16, zeroPlanes = 0;
+                for (int n = 0; n < 2; n++)
+                    for (int c = 0; c < 6; c++) {
+                        boolean allZero = true;
+                        for (int i = 0; i < plane; i++) allZero &= act[(n * 6 + c) * plane + i] == 0f;
+                        assertEquals(!p.alive(groups[c]), allZero, "channel " + c + " alive=" + p.alive(groups[c]));
+                        if (allZero) zeroPlanes++;
+                    }
+                assertEquals(6, zeroPlanes, "3 pruned channels x 2 images");
+            }
+            g.setOutputs(10);
+            // masked weights stay 0 through optimizer steps with arbitrary gradients
+            Sgd sgd = new Sgd(g.parameters(), 0.1, 0.9, 1e-3, true);
+            for (int s = 0; s < 3; s++) {
+                for (Parameter q : g.parameters()) q.grad().copyFrom(Tensor.randnArray(s * 100 + q.name().hashCode(), 1f, (int) q.grad().numel()));
+                sgd.step();
+            }
+            for (Parameter q : g.parameters()) {
+                if (q.mask() == null) continue;
+                float[] v = q.value().toArray(), m = q.mask().toArray();
+                for (int i = 0; i < v.length; i++) if (m[i] == 0f) assertEquals(0f, v[i], q.name() + "[" + i + "]");
+            }
+            int dead = 0;
+            for (int gr : dg.channels(2)) if (!p.alive(gr)) dead++;
+            assertEquals(3, dead, "half of the 6 coupled c1/c3 channels");
+        }
+    }
+}
