@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
 /** The jprune command line. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input. */
 @Command(name = "jprune", mixinStandardHelpOptions = true, version = "jprune 0.1.0",
         description = "Train and prune YOLO detectors on native kernels.",
-        subcommands = {Main.Info.class, Main.DataCmd.class, Main.ModelCmd.class, Main.Train.class})
+        subcommands = {Main.Info.class, Main.DataCmd.class, Main.ModelCmd.class, Main.Train.class, Main.StudyCmd.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -55,13 +55,53 @@ public final class Main implements Runnable {
         int workers;
         @Option(names = "--linear-lr", description = "Linear instead of cosine LR decay.")
         boolean linear;
+        @Option(names = "--nbs", defaultValue = "64", description = "Nominal batch: gradients accumulate to it and weight decay scales to it. Default: ${DEFAULT-VALUE}.")
+        int nbs;
         @Option(names = "--resume", description = "Continue the run in --out from its last checkpoint, exactly.")
         boolean resume;
 
         @Override
         public Integer call() throws Exception {
             new org.jprune.yolo.train.Trainer(new org.jprune.yolo.train.Trainer.Options(model, data, epochs, batch, img, seed, out, workers,
-                    !linear, resume, org.jprune.yolo.loss.Hyp.SCRATCH_LOW, -1), System.out).run();
+                    !linear, resume, org.jprune.yolo.loss.Hyp.SCRATCH_LOW, -1, nbs, null, null), System.out).run();
+            return 0;
+        }
+    }
+
+    @Command(name = "study", description = "Pruning study: train a baseline, prune iteratively to each level (structured magnitude, "
+            + "L2, global), fine-tune after each step, and print the table (level, mAP50, mAP50-95, parameters, GFLOPs, latency, epochs).")
+    static final class StudyCmd implements Callable<Integer> {
+        @Option(names = {"-m", "--model"}, defaultValue = "yolov5n", description = "Built-in or model YAML. Default: ${DEFAULT-VALUE}.")
+        String model;
+        @Option(names = "--data", required = true, description = "Data YAML.")
+        java.nio.file.Path data;
+        @Option(names = "--img", defaultValue = "256", description = "Input size. Default: ${DEFAULT-VALUE}.")
+        int img;
+        @Option(names = "--batch", defaultValue = "16", description = "Batch size. Default: ${DEFAULT-VALUE}.")
+        int batch;
+        @Option(names = "--nbs", defaultValue = "64", description = "Nominal batch. Default: ${DEFAULT-VALUE}.")
+        int nbs;
+        @Option(names = "--epochs", defaultValue = "30", description = "Baseline epochs. Default: ${DEFAULT-VALUE}.")
+        int epochs;
+        @Option(names = "--finetune-epochs", defaultValue = "5", description = "Fine-tuning epochs after each pruning step. Default: ${DEFAULT-VALUE}.")
+        int finetune;
+        @Option(names = "--levels", defaultValue = "0.25,0.5,0.7", split = ",",
+                description = "Cumulative fractions of prunable channels to remove, in order. Default: ${DEFAULT-VALUE}.")
+        double[] levels;
+        @Option(names = "--uniform", description = "Prune every layer by the same fraction instead of ranking globally.")
+        boolean uniform;
+        @Option(names = "--seed", defaultValue = "0", description = "Seed. Default: ${DEFAULT-VALUE}.")
+        long seed;
+        @Option(names = {"-o", "--out"}, defaultValue = "runs/study", description = "Output directory. Default: ${DEFAULT-VALUE}.")
+        java.nio.file.Path out;
+        @Option(names = "--workers", defaultValue = "2", description = "Image decoding threads. Default: ${DEFAULT-VALUE}.")
+        int workers;
+
+        @Override
+        public Integer call() throws Exception {
+            for (double l : levels) if (!(l > 0 && l < 1)) throw new IllegalArgumentException("--levels must be in (0, 1), got " + l);
+            new org.jprune.yolo.train.Study(new org.jprune.yolo.train.Study.Options(model, data, img, batch, nbs, epochs, finetune, levels,
+                    !uniform, seed, out, workers), System.out).run();
             return 0;
         }
     }

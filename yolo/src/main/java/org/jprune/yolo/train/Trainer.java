@@ -39,19 +39,29 @@ import org.jprune.yolo.model.YoloModel;
  * counters, and the loader's batches depend only on (seed, epoch, batch).
  */
 public final class Trainer {
+    /**
+     * nbs: nominal batch (gradients accumulate to it; YOLOv5 uses 64). initFrom: a checkpoint whose EMA
+     * weights start the run (fine-tuning); prepare: called on the model before training starts (the
+     * pruning study sets its masks there). stopAfterEpochs: stop early (tests simulate a kill), -1 none.
+     */
     public record Options(String model, Path data, int epochs, int batch, int imgSize, long seed, Path out, int workers,
-                          boolean cosine, boolean resume, Hyp hyp, int stopAfterEpochs) {
+                          boolean cosine, boolean resume, Hyp hyp, int stopAfterEpochs, int nbs, Path initFrom,
+                          java.util.function.Consumer<YoloModel> prepare) {
         public Options {
             if (epochs <= 0) throw new IllegalArgumentException("epochs must be > 0, got " + epochs);
             if (batch <= 0) throw new IllegalArgumentException("batch must be > 0, got " + batch);
+            if (nbs <= 0) throw new IllegalArgumentException("nominal batch must be > 0, got " + nbs);
             if (imgSize <= 0 || imgSize % 32 != 0) throw new IllegalArgumentException("image size must be a positive multiple of 32, got " + imgSize);
+        }
+
+        public Options(String model, Path data, int epochs, int batch, int imgSize, long seed, Path out, int workers, boolean cosine,
+                       boolean resume, Hyp hyp, int stopAfterEpochs) {
+            this(model, data, epochs, batch, imgSize, seed, out, workers, cosine, resume, hyp, stopAfterEpochs, 64, null, null);
         }
     }
 
     /** One epoch's line of results.csv. */
     public record EpochStats(int epoch, double box, double obj, double cls, double map50, double map5095, double lr, double imgPerSec, double seconds) {}
-
-    private static final int NBS = 64;
 
     private final Options o;
     private final PrintStream log;
@@ -74,14 +84,16 @@ public final class Trainer {
         try (YoloModel model = YoloModel.build(cfg, cpu, o.seed()); YoloModel evalModel = YoloModel.build(cfg, cpu, o.seed());
              Loader trainLoader = new Loader(train.samples(), o.batch(), o.imgSize(), Loader.Augment.SCRATCH_LOW, o.seed(), o.workers());
              Loader valLoader = new Loader(val.samples(), o.batch(), o.imgSize(), Loader.Augment.NONE, o.seed(), o.workers())) {
+            if (o.initFrom() != null) loadWeights(o.initFrom(), model);
+            if (o.prepare() != null) o.prepare().accept(model);
             return loop(model, evalModel, trainLoader, valLoader, dc.nc());
         }
     }
 
     private List<EpochStats> loop(YoloModel model, YoloModel evalModel, Loader trainLoader, Loader valLoader, int nc) throws IOException {
         Hyp hyp = o.hyp().scaled(model.levels(), nc, o.imgSize());
-        int accumulateTarget = Math.max((int) Math.round((double) NBS / o.batch()), 1);
-        double wd = hyp.weightDecay() * o.batch() * accumulateTarget / NBS;
+        int accumulateTarget = Math.max((int) Math.round((double) o.nbs() / o.batch()), 1);
+        double wd = hyp.weightDecay() * o.batch() * accumulateTarget / o.nbs();
         List<Parameter> biases = new ArrayList<>(), rest = new ArrayList<>();
         for (Parameter p : model.graph().parameters()) (p.name().endsWith(".bias") ? biases : rest).add(p);
         Sgd sgdBias = new Sgd(biases, hyp.lr0(), hyp.momentum(), wd, true), sgdRest = new Sgd(rest, hyp.lr0(), hyp.momentum(), wd, true);
@@ -110,7 +122,7 @@ public final class Trainer {
                     double target = hyp.lr0() * lf.factor(epoch);
                     int accumulate = accumulateTarget;
                     if (ni <= nw) {
-                        accumulate = Math.max(1, (int) Math.round(LrSchedule.warmup((int) ni, nw, 1, (double) NBS / o.batch())));
+                        accumulate = Math.max(1, (int) Math.round(LrSchedule.warmup((int) ni, nw, 1, (double) o.nbs() / o.batch())));
                         sgdBias.setLr(LrSchedule.warmup((int) ni, nw, hyp.warmupBiasLr(), target));
                         sgdRest.setLr(LrSchedule.warmup((int) ni, nw, 0, target));
                         double m = LrSchedule.warmup((int) ni, nw, hyp.warmupMomentum(), hyp.momentum());
@@ -217,6 +229,20 @@ public final class Trainer {
     }
 
     // ---------------------------------------------------------------- checkpoints
+
+    /** The EMA weights of a training checkpoint into a model (YOLOv5 also saves the EMA as the model). */
+    public static void loadWeights(Path checkpoint, YoloModel model) throws IOException {
+        SafeTensors.Contents c = SafeTensors.read(checkpoint);
+        Map<String, Tensor> sd = model.graph().stateDict();
+        for (var e : sd.entrySet()) {
+            SafeTensors.Entry v = c.tensors().get("ema/" + e.getKey());
+            if (v == null) throw new IOException(checkpoint + ": no tensor ema/" + e.getKey() + " (a different model?)");
+            if (!java.util.Arrays.equals(v.shape(), e.getValue().shape()))
+                throw new IOException(checkpoint + ": ema/" + e.getKey() + " has shape " + java.util.Arrays.toString(v.shape()) + ", the model "
+                        + java.util.Arrays.toString(e.getValue().shape()));
+            e.getValue().copyFrom(v.data());
+        }
+    }
 
     static final class State {
         int epoch = -1;
