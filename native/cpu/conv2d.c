@@ -87,6 +87,24 @@ void jp_col2im(const jp_conv2d_desc *d, const float *col, const int32_t *idx, in
     }
 }
 
+/* dst[i] = src plane idx[i] (or i) of H x W, zero-padded by ph rows and pw columns to (H+2ph) x (W+2pw) */
+static void pad_planes(int nt, float *dst, const float *src, const int32_t *idx, int n, int H, int W, int ph, int pw) {
+    const int Wp = W + 2 * pw;
+    const size_t plane = (size_t)(H + 2 * ph) * Wp;
+    JP_PARFOR(nt, n, (int64_t)n * (int64_t)plane, i, {
+        float *d = dst + i * plane;
+        const float *s = src + (size_t)(idx ? idx[i] : i) * H * W;
+        memset(d, 0, (size_t)ph * Wp * sizeof(float));
+        for (int h = 0; h < H; h++) {
+            float *row = d + (size_t)(h + ph) * Wp;
+            memset(row, 0, (size_t)pw * sizeof(float));
+            memcpy(row + pw, s + (size_t)h * W, (size_t)W * sizeof(float));
+            memset(row + pw + W, 0, (size_t)pw * sizeof(float));
+        }
+        memset(d + (size_t)(H + ph) * Wp, 0, (size_t)ph * Wp * sizeof(float));
+    });
+}
+
 static void zero_unlisted(float *y, int channels, const int32_t *idx, int n_idx, size_t plane);
 static void zero_unlisted_planes(float *y, int channels, const int32_t *idx, int n_idx, size_t plane) {
     zero_unlisted(y, channels, idx, n_idx, plane);
@@ -129,18 +147,7 @@ static jp_status conv_s1_indirect(jp_ctx ctx, const char *fn, int N, const float
         if (direct) {
             for (int i = 0; i < n_in; i++) brow[i] = xn + (size_t)(in_idx ? in_idx[i] : i) * H * W;
         } else {
-            JP_PARFOR(nt, n_in, (int64_t)n_in * (int64_t)plane, i, {
-                float *dst = xp + i * plane;
-                const float *src = xn + (size_t)(in_idx ? in_idx[i] : i) * H * W;
-                memset(dst, 0, (size_t)ph * Wp * sizeof(float));
-                for (int h = 0; h < H; h++) {
-                    float *row = dst + (size_t)(h + ph) * Wp;
-                    memset(row, 0, (size_t)pw * sizeof(float));
-                    memcpy(row + pw, src + (size_t)h * W, (size_t)W * sizeof(float));
-                    memset(row + pw + W, 0, (size_t)pw * sizeof(float));
-                }
-                memset(dst + (size_t)(H + ph) * Wp, 0, (size_t)ph * Wp * sizeof(float));
-            });
+            pad_planes(nt, xp, xn, in_idx, n_in, H, W, ph, pw);
         }
         float *yn = y + (size_t)n * yc * P, *acc = in_place ? yn : yext;
         JP_PARFOR(nt, n_out, (int64_t)n_out * (int64_t)ext, j, {
@@ -181,18 +188,7 @@ static jp_status conv_s1_bwd_filter_indirect(jp_ctx ctx, const char *fn, const j
         for (int rs = 0; rs < RS; rs++) brow[i * RS + rs] = xp + (size_t)i * plane + (size_t)(rs / S) * dh * Wp + (size_t)(rs % S) * dwl;
     for (int n = 0; n < d->n; n++) {
         const float *xn = x + (size_t)n * d->c * H * W, *dyn = dy + (size_t)n * d->k * P;
-        JP_PARFOR(nt, n_in, (int64_t)n_in * (int64_t)plane, i, {
-            float *dst = xp + i * plane;
-            const float *src = xn + (size_t)(in_idx ? in_idx[i] : i) * H * W;
-            memset(dst, 0, (size_t)ph * Wp * sizeof(float));
-            for (int h = 0; h < H; h++) {
-                float *row = dst + (size_t)(h + ph) * Wp;
-                memset(row, 0, (size_t)pw * sizeof(float));
-                memcpy(row + pw, src + (size_t)h * W, (size_t)W * sizeof(float));
-                memset(row + pw + W, 0, (size_t)pw * sizeof(float));
-            }
-            memset(dst + (size_t)(H + ph) * Wp, 0, (size_t)ph * Wp * sizeof(float));
-        });
+        pad_planes(nt, xp, xn, in_idx, n_in, H, W, ph, pw);
         JP_PARFOR(nt, n_out, (int64_t)n_out * (int64_t)ext, j, {
             float *dst = dyx + j * ext;
             const float *src = dyn + (size_t)(out_idx ? out_idx[j] : j) * P;
@@ -524,19 +520,7 @@ static jp_status csr_shifted_plane(jp_ctx ctx, const jp_conv2d_desc *d, float *y
     float *xp = copy ? jp_scratch(4, (size_t)d->n * d->c * plane + Wp + (size_t)d->s * d->dil_w) : (float *)x;
     if (!xp) return jp_fail(JP_ERR_NO_MEMORY, fn, "out of memory for the padded input");
     if (copy) {
-        const int64_t planes = (int64_t)d->n * d->c;
-        JP_PARFOR(ctx->threads, planes, planes * (int64_t)plane, pc, {
-            float *dst = xp + pc * plane;
-            const float *src = x + pc * (size_t)H * W;
-            memset(dst, 0, (size_t)d->pad_h * Wp * sizeof(float));
-            for (int h = 0; h < H; h++) {
-                float *row = dst + (size_t)(h + d->pad_h) * Wp;
-                memset(row, 0, (size_t)d->pad_w * sizeof(float));
-                memcpy(row + d->pad_w, src + (size_t)h * W, (size_t)W * sizeof(float));
-                memset(row + d->pad_w + W, 0, (size_t)d->pad_w * sizeof(float));
-            }
-            memset(dst + (size_t)(H + d->pad_h) * Wp, 0, (size_t)d->pad_h * Wp * sizeof(float));
-        });
+        pad_planes(ctx->threads, xp, x, NULL, d->n * d->c, H, W, d->pad_h, d->pad_w);
         memset(xp + (size_t)d->n * d->c * plane, 0, ((size_t)Wp + (size_t)d->s * d->dil_w) * sizeof(float));
     }
     int failed = 0;

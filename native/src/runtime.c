@@ -134,7 +134,7 @@ JP_API int32_t jp_ctx_implements(jp_ctx ctx, int32_t i) {
 #define JP_OP(name, params, args)                                                               \
     JP_API jp_status jp_##name params {                                                         \
         if (!ctx_valid(ctx)) return jp_fail(JP_ERR_INVALID, "jp_" #name, "invalid or destroyed context"); \
-        if (!ctx->be->name) return jp_fail(JP_ERR_UNSUPPORTED, "jp_" #name, "not implemented by the %s backend", ctx->be->label); \
+        if (!ctx->be->name) return jp_fail(JP_ERR_UNSUPPORTED, "jp_" #name, "the %s backend has no entry for this op", ctx->be->label); \
         return ctx->be->name args;                                                              \
     }
 #include "ops.def"

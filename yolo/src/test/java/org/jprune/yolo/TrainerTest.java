@@ -50,5 +50,18 @@ class TrainerTest {
         for (String k : a.keySet()) assertArrayEquals(a.get(k).data(), b.get(k).data(), k);
         assertEquals(4, Files.readAllLines(dir.resolve("b/results.csv")).size(), "header + 3 epochs");
         assertTrue(Files.isRegularFile(dir.resolve("a/best.safetensors")));
+        // the checkpoint evaluates through the CLI, with a per-class table
+        PrintStream old = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(buf));
+        int code;
+        try {
+            code = org.jprune.yolo.cli.Main.execute("val", "-w", dir.resolve("a/last.safetensors").toString(), "--data", data.toString());
+        } finally {
+            System.setOut(old);
+        }
+        assertEquals(0, code, buf.toString());
+        assertTrue(buf.toString().contains("all") && buf.toString().contains("hexagon"), buf.toString());
+        assertEquals(2, org.jprune.yolo.cli.Main.execute("val", "-w", data.toString(), "--data", data.toString()), "not a checkpoint");
     }
 }

@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
 /** The jprune command line. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input. */
 @Command(name = "jprune", mixinStandardHelpOptions = true, version = "jprune 0.1.0",
         description = "Train and prune YOLO detectors on native kernels.",
-        subcommands = {Main.Info.class, Main.DataCmd.class, Main.ModelCmd.class, Main.Train.class, Main.StudyCmd.class})
+        subcommands = {Main.Info.class, Main.DataCmd.class, Main.ModelCmd.class, Main.Train.class, Main.Val.class, Main.StudyCmd.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -64,6 +64,44 @@ public final class Main implements Runnable {
         public Integer call() throws Exception {
             new org.jprune.yolo.train.Trainer(new org.jprune.yolo.train.Trainer.Options(model, data, epochs, batch, img, seed, out, workers,
                     !linear, resume, org.jprune.yolo.loss.Hyp.SCRATCH_LOW, -1, nbs, null, null), System.out).run();
+            return 0;
+        }
+    }
+
+    @Command(name = "val", description = "Evaluate a training checkpoint (its EMA weights) on a dataset split: mAP50, mAP50-95 "
+            + "(COCO, area all) and a per-class table.")
+    static final class Val implements Callable<Integer> {
+        @Option(names = {"-w", "--weights"}, required = true, description = "A checkpoint written by train (last.safetensors or best.safetensors).")
+        java.nio.file.Path weights;
+        @Option(names = "--data", required = true, description = "Data YAML.")
+        java.nio.file.Path data;
+        @Option(names = "--split", defaultValue = "val", description = "train or val. Default: ${DEFAULT-VALUE}.")
+        String split;
+        @Option(names = "--img", description = "Input size (default: the checkpoint's).")
+        Integer img;
+        @Option(names = "--batch", defaultValue = "16", description = "Batch size. Default: ${DEFAULT-VALUE}.")
+        int batch;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!split.equals("train") && !split.equals("val")) throw new IllegalArgumentException("--split must be train or val, got " + split);
+            var meta = org.jprune.engine.io.SafeTensors.read(weights).metadata();
+            if (!"jprune-yolo-checkpoint/1".equals(meta.get("format"))) throw new IllegalArgumentException(weights + ": not a jprune training checkpoint");
+            var dc = org.jprune.yolo.data.YoloDataset.readConfig(data);
+            if (Integer.parseInt(meta.get("nc")) != dc.nc())
+                throw new IllegalArgumentException(weights + " has " + meta.get("nc") + " classes, " + data + " has " + dc.nc());
+            int size = img != null ? img : Integer.parseInt(meta.get("img"));
+            var ds = org.jprune.yolo.data.YoloDataset.load(dc, split, false);
+            try (YoloModel m = YoloModel.build(ModelConfig.load(meta.get("model")).withClasses(dc.nc()), Device.cpu(), 0);
+                 var loader = new org.jprune.yolo.data.Loader(ds.samples(), batch, size, org.jprune.yolo.data.Loader.Augment.NONE, 0, 2)) {
+                org.jprune.yolo.train.Trainer.loadWeights(weights, m);
+                var r = org.jprune.yolo.train.Trainer.evaluate(m, loader, dc.nc());
+                System.out.printf("%-12s %8s %8s %8s %9s%n", "class", "truths", "dets", "AP50", "AP50-95");
+                System.out.printf("%-12s %8d %8d %8.3f %9.3f%n", "all", java.util.Arrays.stream(r.truths()).sum(),
+                        java.util.Arrays.stream(r.detections()).sum(), r.map50(), r.map5095());
+                for (int c = 0; c < dc.nc(); c++)
+                    System.out.printf("%-12s %8d %8d %8.3f %9.3f%n", dc.names().get(c), r.truths()[c], r.detections()[c], r.ap50()[c], r.ap5095()[c]);
+            }
             return 0;
         }
     }
