@@ -57,13 +57,15 @@ public final class Main implements Runnable {
         boolean linear;
         @Option(names = "--nbs", defaultValue = "64", description = "Nominal batch: gradients accumulate to it and weight decay scales to it. Default: ${DEFAULT-VALUE}.")
         int nbs;
+        @Option(names = "--hyp", split = ",", description = "Overrides of hyp.scratch-low, e.g. --hyp lr0=0.02,cls=1.0 (names as in the YAML).")
+        java.util.List<String> hyp = new java.util.ArrayList<>();
         @Option(names = "--resume", description = "Continue the run in --out from its last checkpoint, exactly.")
         boolean resume;
 
         @Override
         public Integer call() throws Exception {
             new org.jprune.yolo.train.Trainer(new org.jprune.yolo.train.Trainer.Options(model, data, epochs, batch, img, seed, out, workers,
-                    !linear, resume, org.jprune.yolo.loss.Hyp.SCRATCH_LOW, -1, nbs, null, null), System.out).run();
+                    !linear, resume, org.jprune.yolo.loss.Hyp.SCRATCH_LOW.with(hyp), -1, nbs, null, null), System.out).run();
             return 0;
         }
     }

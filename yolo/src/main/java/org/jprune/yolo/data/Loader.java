@@ -129,8 +129,18 @@ public final class Loader implements AutoCloseable {
         return new Batch(images, n, size, t, targets.size(), paths, lb, orig);
     }
 
-    /** Letterbox (+ augmentation) image idx into the batch; returns (scale, padX, padY). */
     private float[] place(BufferedImage im, List<YoloDataset.Label> labels, float[] out, int idx, SplittableRandom r, List<float[]> targets) {
+        return place(im, labels, out, idx, r, targets, size, augment);
+    }
+
+    /** Letterbox without augmentation into slot idx of out ([n][3][size][size]); returns (scale, padX, padY). */
+    public static float[] letterbox(BufferedImage im, int size, float[] out, int idx) {
+        return place(im, List.of(), out, idx, new SplittableRandom(0), new ArrayList<>(), size, Augment.NONE);
+    }
+
+    /** Letterbox (+ augmentation) image idx into the batch; returns (scale, padX, padY). */
+    private static float[] place(BufferedImage im, List<YoloDataset.Label> labels, float[] out, int idx, SplittableRandom r, List<float[]> targets,
+                                 int size, Augment augment) {
         int w = im.getWidth(), h = im.getHeight();
         double s = (double) size / Math.max(w, h);
         if (augment.scale() > 0) s *= 1 + (r.nextDouble() * 2 - 1) * augment.scale();

@@ -65,6 +65,7 @@ public final class Trainer {
 
     private final Options o;
     private final PrintStream log;
+    private List<String> names = List.of();
 
     public Trainer(Options options, PrintStream log) {
         this.o = options;
@@ -73,6 +74,7 @@ public final class Trainer {
 
     public List<EpochStats> run() throws IOException {
         YoloDataset.DataConfig dc = YoloDataset.readConfig(o.data());
+        names = dc.names();
         YoloDataset train = YoloDataset.load(dc, "train", false), val = YoloDataset.load(dc, "val", false);
         for (YoloDataset ds : List.of(train, val)) {
             if (ds.problems().isEmpty()) continue;
@@ -262,6 +264,7 @@ public final class Trainer {
         meta.put("format", "jprune-yolo-checkpoint/1");
         meta.put("model", o.model());
         meta.put("nc", String.valueOf(model.classes()));
+        meta.put("names", String.join(",", names));
         meta.put("img", String.valueOf(o.imgSize()));
         meta.put("epoch", String.valueOf(st.epoch));
         meta.put("last_opt_step", String.valueOf(st.lastOptStep));

@@ -1,0 +1,117 @@
+package org.jprune.yolo.infer;
+
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.jprune.engine.Device;
+import org.jprune.engine.Tensor;
+import org.jprune.engine.io.SafeTensors;
+import org.jprune.yolo.data.Loader;
+import org.jprune.yolo.eval.Detection;
+import org.jprune.yolo.eval.Postprocess;
+import org.jprune.yolo.model.ModelConfig;
+import org.jprune.yolo.model.YoloModel;
+import org.jprune.yolo.train.Trainer;
+
+/**
+ * Object detection for servers: load a checkpoint once, call {@link #detect} from any number of
+ * threads (each call runs its own forward pass over the shared, read-only weights), and
+ * {@link #close()} to free the native memory at a known point; calls after close throw. Boxes come
+ * back in the pixel coordinates of the image given.
+ */
+public final class Detector implements AutoCloseable {
+    /** A detection in the original image's pixels. */
+    public record Box(float x1, float y1, float x2, float y2, float confidence, int classId, String className) {}
+
+    private final YoloModel model;
+    private final int size;
+    private final List<String> names;
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private boolean closed;
+
+    private Detector(YoloModel model, int size, List<String> names) {
+        this.model = model;
+        this.size = size;
+        this.names = names;
+    }
+
+    /** A detector from a checkpoint written by {@code jprune train} (its EMA weights), on the CPU. */
+    public static Detector load(Path checkpoint) throws IOException {
+        var meta = SafeTensors.read(checkpoint).metadata();
+        if (!"jprune-yolo-checkpoint/1".equals(meta.get("format"))) throw new IOException(checkpoint + ": not a jprune training checkpoint");
+        int nc = Integer.parseInt(meta.get("nc"));
+        List<String> names = new ArrayList<>();
+        String n = meta.get("names");
+        for (int i = 0; i < nc; i++) names.add(n != null && n.split(",").length == nc ? n.split(",")[i] : "class" + i);
+        YoloModel m = YoloModel.build(ModelConfig.load(meta.get("model")).withClasses(nc), Device.cpu(), 0);
+        try {
+            Trainer.loadWeights(checkpoint, m);
+        } catch (IOException | RuntimeException e) {
+            m.close();
+            throw e;
+        }
+        return new Detector(m, Integer.parseInt(meta.get("img")), List.copyOf(names));
+    }
+
+    public int inputSize() { return size; }
+    public List<String> classNames() { return names; }
+
+    public List<Box> detect(BufferedImage image) { return detect(List.of(image), Postprocess.Settings.DETECT).get(0); }
+
+    /** One batched forward pass over the images; settings: confidence / IoU thresholds and the box limit. */
+    public List<List<Box>> detect(List<BufferedImage> images, Postprocess.Settings settings) {
+        if (images.isEmpty()) return List.of();
+        lock.readLock().lock();
+        try {
+            if (closed) throw new IllegalStateException("detector is closed");
+            int b = images.size();
+            float[] in = new float[b * 3 * size * size];
+            float[][] lb = new float[b][];
+            for (int i = 0; i < b; i++) {
+                if (images.get(i) == null) throw new IllegalArgumentException("detect: image " + i + " is null");
+                lb[i] = Loader.letterbox(images.get(i), size, in, i);
+            }
+            float[][] outs;
+            try (Tensor x = Tensor.of(model.graph().device(), in, b, 3, size, size)) {
+                outs = model.forwardRaw(x);
+            }
+            int[] ny = new int[model.levels()], nx = new int[model.levels()];
+            for (int i = 0; i < ny.length; i++) { ny[i] = size / model.strides()[i]; nx[i] = ny[i]; }
+            float[][] anchors = new float[model.levels()][];
+            for (int i = 0; i < anchors.length; i++) anchors[i] = model.anchors(i);
+            List<List<Box>> result = new ArrayList<>();
+            for (int i = 0; i < b; i++) {
+                int w = images.get(i).getWidth(), h = images.get(i).getHeight();
+                float s = lb[i][0], px = lb[i][1], py = lb[i][2];
+                List<Box> boxes = new ArrayList<>();
+                for (Detection d : Postprocess.image(outs, i, ny, nx, model.strides(), anchors, model.classes(), settings)) {
+                    float x1 = clamp((d.x1() - px) / s, w), y1 = clamp((d.y1() - py) / s, h), x2 = clamp((d.x2() - px) / s, w), y2 = clamp((d.y2() - py) / s, h);
+                    if (x2 > x1 && y2 > y1) boxes.add(new Box(x1, y1, x2, y2, d.conf(), d.cls(), names.get(d.cls())));
+                }
+                result.add(boxes);
+            }
+            return result;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    private static float clamp(float v, int max) { return Math.max(0, Math.min(max, v)); }
+
+    /** Frees the model's native memory; waits for calls in flight. */
+    @Override
+    public void close() {
+        lock.writeLock().lock();
+        try {
+            if (!closed) {
+                closed = true;
+                model.close();
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+}

@@ -1,0 +1,60 @@
+package org.jprune.yolo;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.jprune.yolo.data.SynthDataset;
+import org.jprune.yolo.eval.Postprocess;
+import org.jprune.yolo.infer.Detector;
+import org.jprune.yolo.loss.Hyp;
+import org.jprune.yolo.train.Trainer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DetectorTest {
+    @TempDir Path dir;
+
+    @Test
+    void manyThreadsOnOneDetectorEqualSingleThreaded() throws Exception {
+        Path data = SynthDataset.write(dir.resolve("data"), new SynthDataset.Spec(6, 2, 64, 3));
+        new Trainer(new Trainer.Options(TrainerTest.tinyModel(dir).toString(), data, 1, 4, 64, 1, dir.resolve("run"), 1, true, false,
+                Hyp.SCRATCH_LOW, -1), new PrintStream(new ByteArrayOutputStream())).run();
+        // low thresholds so an untrained model still returns many boxes to compare
+        Postprocess.Settings loose = new Postprocess.Settings(0.001f, 0.6f, true, 50);
+        List<BufferedImage> images = new ArrayList<>();
+        for (int i = 0; i < 6; i++) images.add(SynthDataset.render(64 + 16 * i, new java.util.SplittableRandom(i), new ArrayList<>()));
+        Detector det = Detector.load(dir.resolve("run/last.safetensors"));
+        assertEquals(SynthDataset.CLASSES, det.classNames());
+        List<List<Detector.Box>> expected = new ArrayList<>();
+        for (BufferedImage im : images) expected.add(det.detect(List.of(im), loose).get(0));
+        assertTrue(expected.stream().mapToInt(List::size).sum() > 0, "some boxes to compare");
+        for (int i = 0; i < images.size(); i++)
+            for (Detector.Box b : expected.get(i))
+                assertTrue(b.x1() >= 0 && b.x2() <= images.get(i).getWidth() && b.y2() <= images.get(i).getHeight(), "boxes in image pixels: " + b);
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        try {
+            List<Future<Boolean>> fs = new ArrayList<>();
+            for (int t = 0; t < 48; t++) {
+                int i = t % images.size();
+                fs.add(pool.submit(() -> expected.get(i).equals(det.detect(List.of(images.get(i)), loose).get(0))));
+            }
+            for (Future<Boolean> f : fs) assertTrue(f.get(), "a concurrent result differs from the single-threaded one");
+        } finally {
+            pool.shutdown();
+        }
+        // batched = one by one
+        assertEquals(expected, det.detect(images, loose));
+        det.close();
+        assertThrows(IllegalStateException.class, () -> det.detect(images.get(0)));
+    }
+}
