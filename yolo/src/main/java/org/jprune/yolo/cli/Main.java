@@ -130,6 +130,8 @@ public final class Main implements Runnable {
         double[] levels;
         @Option(names = "--uniform", description = "Prune every layer by the same fraction instead of ranking globally.")
         boolean uniform;
+        @Option(names = "--hyp", split = ",", description = "Overrides of hyp.scratch-low for every training stage, e.g. --hyp cls=4.0,lr0=0.02.")
+        java.util.List<String> hyp = new java.util.ArrayList<>();
         @Option(names = "--seed", defaultValue = "0", description = "Seed. Default: ${DEFAULT-VALUE}.")
         long seed;
         @Option(names = {"-o", "--out"}, defaultValue = "runs/study", description = "Output directory. Default: ${DEFAULT-VALUE}.")
@@ -141,7 +143,7 @@ public final class Main implements Runnable {
         public Integer call() throws Exception {
             for (double l : levels) if (!(l > 0 && l < 1)) throw new IllegalArgumentException("--levels must be in (0, 1), got " + l);
             new org.jprune.yolo.train.Study(new org.jprune.yolo.train.Study.Options(model, data, img, batch, nbs, epochs, finetune, levels,
-                    !uniform, seed, out, workers), System.out).run();
+                    !uniform, seed, out, workers, org.jprune.yolo.loss.Hyp.SCRATCH_LOW.with(hyp)), System.out).run();
             return 0;
         }
     }
