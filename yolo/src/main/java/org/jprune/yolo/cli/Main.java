@@ -87,16 +87,14 @@ public final class Main implements Runnable {
         @Override
         public Integer call() throws Exception {
             if (!split.equals("train") && !split.equals("val")) throw new IllegalArgumentException("--split must be train or val, got " + split);
-            var meta = org.jprune.engine.io.SafeTensors.read(weights).metadata();
-            if (!"jprune-yolo-checkpoint/1".equals(meta.get("format"))) throw new IllegalArgumentException(weights + ": not a jprune training checkpoint");
+            var ckpt = org.jprune.yolo.train.Checkpoint.read(weights);
             var dc = org.jprune.yolo.data.YoloDataset.readConfig(data);
-            if (Integer.parseInt(meta.get("nc")) != dc.nc())
-                throw new IllegalArgumentException(weights + " has " + meta.get("nc") + " classes, " + data + " has " + dc.nc());
-            int size = img != null ? img : Integer.parseInt(meta.get("img"));
+            if (ckpt.classes() != dc.nc())
+                throw new IllegalArgumentException(weights + " has " + ckpt.classes() + " classes, " + data + " has " + dc.nc());
+            int size = img != null ? img : ckpt.imageSize();
             var ds = org.jprune.yolo.data.YoloDataset.load(dc, split, false);
-            try (YoloModel m = YoloModel.build(ModelConfig.load(meta.get("model")).withClasses(dc.nc()), Device.cpu(), 0);
+            try (YoloModel m = ckpt.buildModel();
                  var loader = new org.jprune.yolo.data.Loader(ds.samples(), batch, size, org.jprune.yolo.data.Loader.Augment.NONE, 0, 2)) {
-                org.jprune.yolo.train.Trainer.loadWeights(weights, m);
                 var r = org.jprune.yolo.train.Trainer.evaluate(m, loader, dc.nc());
                 System.out.printf("%-12s %8s %8s %8s %9s%n", "class", "truths", "dets", "AP50", "AP50-95");
                 System.out.printf("%-12s %8d %8d %8.3f %9.3f%n", "all", java.util.Arrays.stream(r.truths()).sum(),

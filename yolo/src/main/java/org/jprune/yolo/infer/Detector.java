@@ -6,15 +6,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
-import org.jprune.engine.Device;
 import org.jprune.engine.Tensor;
-import org.jprune.engine.io.SafeTensors;
 import org.jprune.yolo.data.Loader;
 import org.jprune.yolo.eval.Detection;
 import org.jprune.yolo.eval.Postprocess;
-import org.jprune.yolo.model.ModelConfig;
 import org.jprune.yolo.model.YoloModel;
-import org.jprune.yolo.train.Trainer;
+import org.jprune.yolo.train.Checkpoint;
 
 /**
  * Object detection for servers: load a checkpoint once, call {@link #detect} from any number of
@@ -40,20 +37,12 @@ public final class Detector implements AutoCloseable {
 
     /** A detector from a checkpoint written by {@code jprune train} (its EMA weights), on the CPU. */
     public static Detector load(Path checkpoint) throws IOException {
-        var meta = SafeTensors.read(checkpoint).metadata();
-        if (!"jprune-yolo-checkpoint/1".equals(meta.get("format"))) throw new IOException(checkpoint + ": not a jprune training checkpoint");
-        int nc = Integer.parseInt(meta.get("nc"));
+        Checkpoint c = Checkpoint.read(checkpoint);
+        int nc = c.classes();
+        String[] n = c.metadata().getOrDefault("names", "").split(",");
         List<String> names = new ArrayList<>();
-        String n = meta.get("names");
-        for (int i = 0; i < nc; i++) names.add(n != null && n.split(",").length == nc ? n.split(",")[i] : "class" + i);
-        YoloModel m = YoloModel.build(ModelConfig.load(meta.get("model")).withClasses(nc), Device.cpu(), 0);
-        try {
-            Trainer.loadWeights(checkpoint, m);
-        } catch (IOException | RuntimeException e) {
-            m.close();
-            throw e;
-        }
-        return new Detector(m, Integer.parseInt(meta.get("img")), List.copyOf(names));
+        for (int i = 0; i < nc; i++) names.add(n.length == nc ? n[i] : "class" + i);
+        return new Detector(c.buildModel(), c.imageSize(), List.copyOf(names));
     }
 
     public int inputSize() { return size; }
@@ -78,16 +67,14 @@ public final class Detector implements AutoCloseable {
             try (Tensor x = Tensor.of(model.graph().device(), in, b, 3, size, size)) {
                 outs = model.forwardRaw(x);
             }
-            int[] ny = new int[model.levels()], nx = new int[model.levels()];
-            for (int i = 0; i < ny.length; i++) { ny[i] = size / model.strides()[i]; nx[i] = ny[i]; }
-            float[][] anchors = new float[model.levels()][];
-            for (int i = 0; i < anchors.length; i++) anchors[i] = model.anchors(i);
+            int[] grid = model.grid(size);
+            float[][] anchors = model.anchorsPx();
             List<List<Box>> result = new ArrayList<>();
             for (int i = 0; i < b; i++) {
                 int w = images.get(i).getWidth(), h = images.get(i).getHeight();
                 float s = lb[i][0], px = lb[i][1], py = lb[i][2];
                 List<Box> boxes = new ArrayList<>();
-                for (Detection d : Postprocess.image(outs, i, ny, nx, model.strides(), anchors, model.classes(), settings)) {
+                for (Detection d : Postprocess.image(outs, i, grid, grid, model.strides(), anchors, model.classes(), settings)) {
                     float x1 = clamp((d.x1() - px) / s, w), y1 = clamp((d.y1() - py) / s, h), x2 = clamp((d.x2() - px) / s, w), y2 = clamp((d.y2() - py) / s, h);
                     if (x2 > x1 && y2 > y1) boxes.add(new Box(x1, y1, x2, y2, d.conf(), d.cls(), names.get(d.cls())));
                 }

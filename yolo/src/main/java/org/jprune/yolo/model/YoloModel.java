@@ -53,6 +53,20 @@ public final class YoloModel implements AutoCloseable {
     public float[] anchors(int level) { return anchors[level].clone(); }
     public List<Module> modules() { return modules; }
 
+    /** Anchors of every level, (w, h) pairs in pixels. */
+    public float[][] anchorsPx() {
+        float[][] a = new float[anchors.length][];
+        for (int i = 0; i < a.length; i++) a[i] = anchors[i].clone();
+        return a;
+    }
+
+    /** Grid side of each level for a square input of this size. */
+    public int[] grid(int size) {
+        int[] g = new int[strides.length];
+        for (int i = 0; i < g.length; i++) g[i] = size / strides[i];
+        return g;
+    }
+
     static int makeDivisible(double x, int divisor) { return (int) (Math.ceil(x / divisor) * divisor); }
 
     public static YoloModel build(ModelConfig cfg, Device device, long seed) {

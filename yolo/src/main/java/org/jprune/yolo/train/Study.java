@@ -12,7 +12,6 @@ import org.jprune.engine.Tensor;
 import org.jprune.engine.prune.DependencyGraph;
 import org.jprune.engine.prune.MagnitudePruner;
 import org.jprune.yolo.loss.Hyp;
-import org.jprune.yolo.model.ModelConfig;
 import org.jprune.yolo.model.YoloModel;
 
 /**
@@ -65,9 +64,7 @@ public final class Study {
 
     private Row row(double level, List<Trainer.EpochStats> stats, Path dir, MagnitudePruner pruner, int epochs) throws IOException {
         Trainer.EpochStats last = stats.get(stats.size() - 1);
-        var nc = org.jprune.yolo.data.YoloDataset.readConfig(o.data()).nc();
-        try (YoloModel m = YoloModel.build(ModelConfig.load(o.model()).withClasses(nc), Device.cpu(), o.seed())) {
-            Trainer.loadWeights(dir.resolve("last.safetensors"), m);
+        try (YoloModel m = Checkpoint.read(dir.resolve("last.safetensors")).buildModel()) {
             long params = pruner == null ? m.parameterCount() : pruner.parameterCount();
             double gflops = pruner == null ? m.gflops(o.imgSize()) : pruner.gflops(m.graph().shapes(1, 3, o.imgSize(), o.imgSize()));
             double ms = latency(m);

@@ -86,7 +86,7 @@ public final class Trainer {
         try (YoloModel model = YoloModel.build(cfg, cpu, o.seed()); YoloModel evalModel = YoloModel.build(cfg, cpu, o.seed());
              Loader trainLoader = new Loader(train.samples(), o.batch(), o.imgSize(), Loader.Augment.SCRATCH_LOW, o.seed(), o.workers());
              Loader valLoader = new Loader(val.samples(), o.batch(), o.imgSize(), Loader.Augment.NONE, o.seed(), o.workers())) {
-            if (o.initFrom() != null) loadWeights(o.initFrom(), model);
+            if (o.initFrom() != null) Checkpoint.read(o.initFrom()).loadEmaInto(model);
             if (o.prepare() != null) o.prepare().accept(model);
             return loop(model, evalModel, trainLoader, valLoader, dc.nc());
         }
@@ -100,7 +100,7 @@ public final class Trainer {
         for (Parameter p : model.graph().parameters()) (p.name().endsWith(".bias") ? biases : rest).add(p);
         Sgd sgdBias = new Sgd(biases, hyp.lr0(), hyp.momentum(), wd, true), sgdRest = new Sgd(rest, hyp.lr0(), hyp.momentum(), wd, true);
         LrSchedule lf = o.cosine() ? LrSchedule.cosine(o.epochs(), hyp.lrf()) : LrSchedule.linear(o.epochs(), hyp.lrf());
-        YoloLoss loss = new YoloLoss(nc, anchorsOf(model), model.strides(), hyp);
+        YoloLoss loss = new YoloLoss(nc, model.anchorsPx(), model.strides(), hyp);
         int nb = trainLoader.batchesPerEpoch(), nw = (int) Math.max(Math.round(hyp.warmupEpochs() * nb), 100);
         Path last = o.out().resolve("last.safetensors"), best = o.out().resolve("best.safetensors"), csv = o.out().resolve("results.csv");
         List<EpochStats> stats = new ArrayList<>();
@@ -164,12 +164,6 @@ public final class Trainer {
         return stats;
     }
 
-    static float[][] anchorsOf(YoloModel m) {
-        float[][] a = new float[m.levels()][];
-        for (int i = 0; i < a.length; i++) a[i] = m.anchors(i);
-        return a;
-    }
-
     /** Forward, loss on the host, backward: accumulates parameter gradients. */
     static YoloLoss.Result step(YoloModel model, YoloLoss loss, Loader.Batch b) {
         Device cpu = model.graph().device();
@@ -206,15 +200,14 @@ public final class Trainer {
     public static CocoEval.Result evaluate(YoloModel model, Loader loader, int nc) {
         CocoEval eval = new CocoEval(nc);
         Device cpu = model.graph().device();
-        float[][] anchors = anchorsOf(model);
+        float[][] anchors = model.anchorsPx();
         for (Iterator<Loader.Batch> it = loader.epoch(0, 0); it.hasNext(); ) {
             Loader.Batch b = it.next();
             float[][] outs;
-            int[] ny = new int[model.levels()], nx = new int[model.levels()];
+            int[] grid = model.grid(b.size());
             try (Tensor x = Tensor.of(cpu, b.images(), b.n(), 3, b.size(), b.size())) {
                 outs = model.forwardRaw(x);
             }
-            for (int i = 0; i < ny.length; i++) { ny[i] = b.size() / model.strides()[i]; nx[i] = ny[i]; }
             List<List<CocoEval.Truth>> truths = new ArrayList<>();
             for (int k = 0; k < b.n(); k++) truths.add(new ArrayList<>());
             float s = b.size();
@@ -223,7 +216,7 @@ public final class Trainer {
                 truths.get((int) r[0]).add(new CocoEval.Truth((r[2] - r[4] / 2) * s, (r[3] - r[5] / 2) * s, (r[2] + r[4] / 2) * s, (r[3] + r[5] / 2) * s, (int) r[1]));
             }
             for (int k = 0; k < b.n(); k++) {
-                List<Detection> d = Postprocess.image(outs, k, ny, nx, model.strides(), anchors, nc, Postprocess.Settings.VAL);
+                List<Detection> d = Postprocess.image(outs, k, grid, grid, model.strides(), anchors, nc, Postprocess.Settings.VAL);
                 eval.add(d, truths.get(k));
             }
         }
@@ -231,20 +224,6 @@ public final class Trainer {
     }
 
     // ---------------------------------------------------------------- checkpoints
-
-    /** The EMA weights of a training checkpoint into a model (YOLOv5 also saves the EMA as the model). */
-    public static void loadWeights(Path checkpoint, YoloModel model) throws IOException {
-        SafeTensors.Contents c = SafeTensors.read(checkpoint);
-        Map<String, Tensor> sd = model.graph().stateDict();
-        for (var e : sd.entrySet()) {
-            SafeTensors.Entry v = c.tensors().get("ema/" + e.getKey());
-            if (v == null) throw new IOException(checkpoint + ": no tensor ema/" + e.getKey() + " (a different model?)");
-            if (!java.util.Arrays.equals(v.shape(), e.getValue().shape()))
-                throw new IOException(checkpoint + ": ema/" + e.getKey() + " has shape " + java.util.Arrays.toString(v.shape()) + ", the model "
-                        + java.util.Arrays.toString(e.getValue().shape()));
-            e.getValue().copyFrom(v.data());
-        }
-    }
 
     static final class State {
         int epoch = -1;
@@ -261,7 +240,7 @@ public final class Trainer {
             p.stateMap().forEach((k, v) -> all.put("optim/" + p.name() + "/" + k, v));
         }
         Map<String, String> meta = new LinkedHashMap<>();
-        meta.put("format", "jprune-yolo-checkpoint/1");
+        meta.put("format", Checkpoint.FORMAT);
         meta.put("model", o.model());
         meta.put("nc", String.valueOf(model.classes()));
         meta.put("names", String.join(",", names));
@@ -275,11 +254,9 @@ public final class Trainer {
 
     private State restore(Path file, YoloModel model, Ema ema) throws IOException {
         if (!Files.isRegularFile(file)) throw new IOException("--resume: no checkpoint " + file);
-        SafeTensors.Contents c = SafeTensors.read(file);
-        Map<String, String> meta = c.metadata();
-        if (!"jprune-yolo-checkpoint/1".equals(meta.get("format"))) throw new IOException(file + ": not a jprune training checkpoint");
-        if (!o.model().equals(meta.get("model")) || model.classes() != Integer.parseInt(meta.get("nc")))
-            throw new IOException(file + ": checkpoint is for model " + meta.get("model") + " with " + meta.get("nc") + " classes, not " + o.model());
+        Checkpoint c = Checkpoint.read(file);
+        if (!o.model().equals(c.model()) || model.classes() != c.classes())
+            throw new IOException(file + ": checkpoint is for model " + c.model() + " with " + c.classes() + " classes, not " + o.model());
         Map<String, Tensor> targets = new LinkedHashMap<>();
         model.graph().stateDict().forEach((k, v) -> targets.put("model/" + k, v));
         ema.state().forEach((k, v) -> targets.put("ema/" + k, v));
@@ -288,12 +265,8 @@ public final class Trainer {
             for (String key : c.tensors().keySet())
                 if (key.startsWith("optim/" + p.name() + "/")) targets.put(key, p.state(key.substring(("optim/" + p.name() + "/").length())));
         }
-        for (var e : c.tensors().entrySet()) {
-            Tensor t = targets.get(e.getKey());
-            if (t == null) throw new IOException(file + ": unexpected tensor " + e.getKey());
-            t.copyFrom(e.getValue().data());
-        }
-        for (String k : targets.keySet()) if (!c.tensors().containsKey(k)) throw new IOException(file + ": missing tensor " + k);
+        c.copyInto(targets);
+        Map<String, String> meta = c.metadata();
         State st = new State();
         st.epoch = Integer.parseInt(meta.get("epoch"));
         st.lastOptStep = Long.parseLong(meta.get("last_opt_step"));
