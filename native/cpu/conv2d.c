@@ -106,9 +106,6 @@ static void pad_planes(int nt, float *dst, const float *src, const int32_t *idx,
 }
 
 static void zero_unlisted(float *y, int channels, const int32_t *idx, int n_idx, size_t plane);
-static void zero_unlisted_planes(float *y, int channels, const int32_t *idx, int n_idx, size_t plane) {
-    zero_unlisted(y, channels, idx, n_idx, plane);
-}
 
 /* ---------------- v6: stride-1 indirect convolution ---------------- */
 
@@ -157,7 +154,7 @@ static jp_status conv_s1_indirect(jp_ctx ctx, const char *fn, int N, const float
         });
         jp_igemm_avx512(nt, n_out, (int)ext, kdim, apk, brow, acc, (int)ext);
         if (in_place) continue;
-        if (out_idx) zero_unlisted_planes(yn, yc, out_idx, n_out, P);
+        if (out_idx) zero_unlisted(yn, yc, out_idx, n_out, P);
         JP_PARFOR(nt, n_out, (int64_t)n_out * (int64_t)P, j, {
             float *dst = yn + (size_t)(out_idx ? out_idx[j] : j) * P;
             const float *src = yext + j * ext;
@@ -413,6 +410,16 @@ CPU_OP(conv2d_cs_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const
     return JP_OK;
 }
 
+/* db[out_idx[j]] = sum of dy over images and pixels; unlisted entries 0 */
+static void cs_bias_grad(const jp_conv2d_desc *d, float *db, const float *dy, const int32_t *out_idx, int n_out, size_t P) {
+    memset(db, 0, (size_t)d->k * sizeof(float));
+    for (int j = 0; j < n_out; j++) {
+        double acc = 0;
+        for (int n = 0; n < d->n; n++) acc += jp_sum_f(dy + ((size_t)n * d->k + out_idx[j]) * P, (int64_t)P);
+        db[out_idx[j]] = (float)acc;
+    }
+}
+
 CPU_OP(conv2d_cs_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float *db, const float *dy, const float *x,
                              const int32_t *in_idx, int32_t n_in, const int32_t *out_idx, int32_t n_out) {
     static const char *fn = "jp_conv2d_cs_bwd_filter";
@@ -421,33 +428,20 @@ CPU_OP(conv2d_cs_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, flo
     JP_CHECK(dw && dy && x, fn, "dw, dy or x is NULL");
     const int RS = d->r * d->s, nt = ctx->threads;
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
+    if (db) cs_bias_grad(d, db, dy, out_idx, n_out, P);
     if (use_indirect_m(d, n_out) && !is_pointwise(d)) {
-        if (n_in > 0 && n_out > 0) st = conv_s1_bwd_filter_indirect(ctx, fn, d, dw, dy, x, in_idx, n_in, out_idx, n_out);
-        else memset(dw, 0, (size_t)d->k * d->c * RS * sizeof(float));
-        if (st || !db) return st;
-        memset(db, 0, (size_t)d->k * sizeof(float));
-        for (int n = 0; n < d->n; n++)
-            for (int j = 0; j < n_out; j++) {
-                const float *src = dy + ((size_t)n * d->k + out_idx[j]) * P;
-                double acc = 0;
-                for (size_t p = 0; p < P; p++) acc += src[p];
-                db[out_idx[j]] += (float)acc;
-            }
+        if (n_in > 0 && n_out > 0) return conv_s1_bwd_filter_indirect(ctx, fn, d, dw, dy, x, in_idx, n_in, out_idx, n_out);
+        memset(dw, 0, (size_t)d->k * d->c * RS * sizeof(float));
         return JP_OK;
     }
     float *col = jp_scratch(2, (size_t)n_in * RS * P), *dws = jp_scratch(3, (size_t)n_out * n_in * RS),
           *dys = jp_scratch(4, (size_t)n_out * P);
     if (!col || !dws || !dys) return NOMEM(fn);
     memset(dw, 0, (size_t)d->k * d->c * RS * sizeof(float));
-    if (db) memset(db, 0, (size_t)d->k * sizeof(float));
     if (n_out == 0) return JP_OK;
     for (int n = 0; n < d->n; n++) {
         const float *dyn = dy + (size_t)n * d->k * P;
-        for (int j = 0; j < n_out; j++) {
-            const float *src = dyn + (size_t)out_idx[j] * P;
-            memcpy(dys + (size_t)j * P, src, P * sizeof(float));
-            if (db) { double s = 0; for (size_t p = 0; p < P; p++) s += src[p]; db[out_idx[j]] += (float)s; }
-        }
+        for (int j = 0; j < n_out; j++) memcpy(dys + (size_t)j * P, dyn + (size_t)out_idx[j] * P, P * sizeof(float));
         if (n_in == 0) continue;
         jp_im2col(d, x + (size_t)n * d->c * HW, in_idx, n_in, col, nt);
         if (jp_sgemm_core(nt, 0, 1, n_out, n_in * RS, (int)P, 1.f, dys, (int)P, col, (int)P, n == 0 ? 0.f : 1.f, dws, n_in * RS))
