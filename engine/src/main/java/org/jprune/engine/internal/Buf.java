@@ -20,6 +20,4 @@ public final class Buf {
     public static Buf nativeBuf(long address, long bytes) { return new Buf(address, bytes, null, null); }
     public static Buf doubles(long n) { return new Buf(0, n * 4, new double[Math.toIntExact(n)], null); }
     public static Buf ints(long n) { return new Buf(0, n * 4, null, new int[Math.toIntExact(n)]); }
-
-    public boolean isNative() { return data == null && ints == null; }
 }

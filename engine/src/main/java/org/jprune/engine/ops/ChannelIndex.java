@@ -30,11 +30,6 @@ public final class ChannelIndex implements AutoCloseable {
         device.kernels().uploadInts(buf, this.indices, indices.length);
     }
 
-    /** The channels where mask[i] != 0. */
-    public static ChannelIndex fromMask(Device device, float[] mask) {
-        return new ChannelIndex(device, java.util.stream.IntStream.range(0, mask.length).filter(i -> mask[i] != 0f).toArray(), mask.length);
-    }
-
     public static ChannelIndex all(Device device, int limit) {
         return new ChannelIndex(device, java.util.stream.IntStream.range(0, limit).toArray(), limit);
     }

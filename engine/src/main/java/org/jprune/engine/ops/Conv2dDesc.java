@@ -30,5 +30,4 @@ public record Conv2dDesc(int n, int c, int h, int w, int k, int r, int s, int st
     public long weightSize() { return (long) k * (c / groups) * r * s; }
     /** Multiply-accumulates of the forward pass. */
     public long macs() { return (long) n * k * outH() * outW() * (c / groups) * r * s; }
-    public Conv2dDesc withBatch(int batch) { return new Conv2dDesc(batch, c, h, w, k, r, s, strideH, strideW, padH, padW, dilH, dilW, groups); }
 }

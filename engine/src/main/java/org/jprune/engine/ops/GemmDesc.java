@@ -10,7 +10,4 @@ public record GemmDesc(int m, int n, int k, boolean transA, boolean transB, int 
     public static GemmDesc of(int m, int n, int k, boolean transA, boolean transB) {
         return new GemmDesc(m, n, k, transA, transB, transA ? m : k, transB ? k : n, n, 1f, 0f);
     }
-    public long sizeA() { return (long) (transA ? k : m) * lda; }
-    public long sizeB() { return (long) (transB ? n : k) * ldb; }
-    public long sizeC() { return (long) m * ldc; }
 }

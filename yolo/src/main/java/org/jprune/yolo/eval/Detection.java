@@ -2,8 +2,6 @@ package org.jprune.yolo.eval;
 
 /** A box in pixels of the model input (x1, y1, x2, y2), its confidence and class. */
 public record Detection(float x1, float y1, float x2, float y2, float conf, int cls) {
-    public float area() { return Math.max(0, x2 - x1) * Math.max(0, y2 - y1); }
-
     public static float iou(float ax1, float ay1, float ax2, float ay2, float bx1, float by1, float bx2, float by2) {
         float iw = Math.min(ax2, bx2) - Math.max(ax1, bx1), ih = Math.min(ay2, by2) - Math.max(ay1, by1);
         if (iw <= 0 || ih <= 0) return 0;
