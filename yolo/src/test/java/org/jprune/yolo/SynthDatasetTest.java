@@ -55,11 +55,18 @@ class SynthDatasetTest {
     }
 
     @Test
-    void cliWritesDatasetAndRejectsBadArguments() {
+    void cliWritesDatasetAndRejectsBadArguments() throws Exception {
         assertEquals(0, Main.execute("data", "synth", "-o", dir.resolve("c").toString(), "--train", "3", "--val", "2", "--img", "64"));
         assertTrue(Files.isRegularFile(dir.resolve("c/images/val/val_000001.png")));
         assertEquals(2, Main.execute("data", "synth", "-o", dir.resolve("d").toString(), "--img", "8"));
         assertEquals(2, Main.execute("model", "summary", "--img", "100"));
         assertEquals(0, Main.execute("model", "summary", "-m", "yolov5n", "--nc", "8", "--img", "320"));
+        // train and study share their options (one mixin): both parse them
+        String data = dir.resolve("c/data.yaml").toString();
+        assertEquals(0, Main.execute("train", "--data", data, "-m", TrainerTest.tinyModel(dir).toString(), "--epochs", "1", "--batch", "4",
+                "--nbs", "4", "--img", "64", "--hyp", "lr0=0.02", "-o", dir.resolve("t").toString()));
+        assertTrue(Files.isRegularFile(dir.resolve("t/last.safetensors")));
+        assertEquals(2, Main.execute("train", "--data", data, "--hyp", "bogus=1"));
+        assertEquals(2, Main.execute("study", "--data", data, "--levels", "0.5,1.2"));
     }
 }

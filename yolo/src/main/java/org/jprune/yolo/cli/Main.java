@@ -34,38 +34,45 @@ public final class Main implements Runnable {
         return cl.execute(args);
     }
 
-    @Command(name = "train", description = "Train a detector (YOLOv5 recipe: SGD + Nesterov, warmup, cosine LR, EMA, "
-            + "hyp.scratch-low); writes OUT/last.safetensors, OUT/best.safetensors and OUT/results.csv each epoch.")
-    static final class Train implements Callable<Integer> {
+    /** The options every training command shares (train, study). */
+    static final class TrainingOptions {
         @Option(names = {"-m", "--model"}, defaultValue = "yolov5n", description = "Built-in (yolov5n/s/m) or model YAML. Default: ${DEFAULT-VALUE}.")
         String model;
         @Option(names = "--data", required = true, description = "Data YAML (YOLO txt layout), e.g. from `jprune data synth`.")
         java.nio.file.Path data;
-        @Option(names = "--epochs", defaultValue = "30", description = "Epochs. Default: ${DEFAULT-VALUE}.")
+        @Option(names = "--epochs", defaultValue = "30", description = "Epochs (the study: of the baseline). Default: ${DEFAULT-VALUE}.")
         int epochs;
-        @Option(names = "--batch", defaultValue = "16", description = "Batch size (gradients accumulate to a nominal 64). Default: ${DEFAULT-VALUE}.")
+        @Option(names = "--batch", defaultValue = "16", description = "Batch size (gradients accumulate to --nbs). Default: ${DEFAULT-VALUE}.")
         int batch;
+        @Option(names = "--nbs", defaultValue = "64", description = "Nominal batch: gradients accumulate to it and weight decay scales to it. Default: ${DEFAULT-VALUE}.")
+        int nbs;
         @Option(names = "--img", defaultValue = "256", description = "Square input size, a multiple of 32. Default: ${DEFAULT-VALUE}.")
         int img;
         @Option(names = "--seed", defaultValue = "0", description = "Seed for weights and data order/augmentation. Default: ${DEFAULT-VALUE}.")
         long seed;
-        @Option(names = {"-o", "--out"}, defaultValue = "runs/train", description = "Output directory. Default: ${DEFAULT-VALUE}.")
-        java.nio.file.Path out;
         @Option(names = "--workers", defaultValue = "2", description = "Image decoding threads. Default: ${DEFAULT-VALUE}.")
         int workers;
+        @Option(names = "--hyp", split = ",", description = "Overrides of hyp.scratch-low for every training stage, e.g. --hyp lr0=0.02,cls=4.0 (names as in the YAML).")
+        java.util.List<String> hyp = new java.util.ArrayList<>();
+
+        org.jprune.yolo.loss.Hyp hyperparameters() { return org.jprune.yolo.loss.Hyp.SCRATCH_LOW.with(hyp); }
+    }
+
+    @Command(name = "train", description = "Train a detector (YOLOv5 recipe: SGD + Nesterov, warmup, cosine LR, EMA, "
+            + "hyp.scratch-low); writes OUT/last.safetensors, OUT/best.safetensors and OUT/results.csv each epoch.")
+    static final class Train implements Callable<Integer> {
+        @CommandLine.Mixin TrainingOptions t;
+        @Option(names = {"-o", "--out"}, defaultValue = "runs/train", description = "Output directory. Default: ${DEFAULT-VALUE}.")
+        java.nio.file.Path out;
         @Option(names = "--linear-lr", description = "Linear instead of cosine LR decay.")
         boolean linear;
-        @Option(names = "--nbs", defaultValue = "64", description = "Nominal batch: gradients accumulate to it and weight decay scales to it. Default: ${DEFAULT-VALUE}.")
-        int nbs;
-        @Option(names = "--hyp", split = ",", description = "Overrides of hyp.scratch-low, e.g. --hyp lr0=0.02,cls=1.0 (names as in the YAML).")
-        java.util.List<String> hyp = new java.util.ArrayList<>();
         @Option(names = "--resume", description = "Continue the run in --out from its last checkpoint, exactly.")
         boolean resume;
 
         @Override
         public Integer call() throws Exception {
-            new org.jprune.yolo.train.Trainer(new org.jprune.yolo.train.Trainer.Options(model, data, epochs, batch, img, seed, out, workers,
-                    !linear, resume, org.jprune.yolo.loss.Hyp.SCRATCH_LOW.with(hyp), -1, nbs, null, null), System.out).run();
+            new org.jprune.yolo.train.Trainer(new org.jprune.yolo.train.Trainer.Options(t.model, t.data, t.epochs, t.batch, t.img, t.seed, out,
+                    t.workers, !linear, resume, t.hyperparameters(), -1, t.nbs, null, null), System.out).run();
             return 0;
         }
     }
@@ -109,18 +116,7 @@ public final class Main implements Runnable {
     @Command(name = "study", description = "Pruning study: train a baseline, prune iteratively to each level (structured magnitude, "
             + "L2, global), fine-tune after each step, and print the table (level, mAP50, mAP50-95, parameters, GFLOPs, latency, epochs).")
     static final class StudyCmd implements Callable<Integer> {
-        @Option(names = {"-m", "--model"}, defaultValue = "yolov5n", description = "Built-in or model YAML. Default: ${DEFAULT-VALUE}.")
-        String model;
-        @Option(names = "--data", required = true, description = "Data YAML.")
-        java.nio.file.Path data;
-        @Option(names = "--img", defaultValue = "256", description = "Input size. Default: ${DEFAULT-VALUE}.")
-        int img;
-        @Option(names = "--batch", defaultValue = "16", description = "Batch size. Default: ${DEFAULT-VALUE}.")
-        int batch;
-        @Option(names = "--nbs", defaultValue = "64", description = "Nominal batch. Default: ${DEFAULT-VALUE}.")
-        int nbs;
-        @Option(names = "--epochs", defaultValue = "30", description = "Baseline epochs. Default: ${DEFAULT-VALUE}.")
-        int epochs;
+        @CommandLine.Mixin TrainingOptions t;
         @Option(names = "--finetune-epochs", defaultValue = "5", description = "Fine-tuning epochs after each pruning step. Default: ${DEFAULT-VALUE}.")
         int finetune;
         @Option(names = "--levels", defaultValue = "0.25,0.5,0.7", split = ",",
@@ -128,20 +124,14 @@ public final class Main implements Runnable {
         double[] levels;
         @Option(names = "--uniform", description = "Prune every layer by the same fraction instead of ranking globally.")
         boolean uniform;
-        @Option(names = "--hyp", split = ",", description = "Overrides of hyp.scratch-low for every training stage, e.g. --hyp cls=4.0,lr0=0.02.")
-        java.util.List<String> hyp = new java.util.ArrayList<>();
-        @Option(names = "--seed", defaultValue = "0", description = "Seed. Default: ${DEFAULT-VALUE}.")
-        long seed;
         @Option(names = {"-o", "--out"}, defaultValue = "runs/study", description = "Output directory. Default: ${DEFAULT-VALUE}.")
         java.nio.file.Path out;
-        @Option(names = "--workers", defaultValue = "2", description = "Image decoding threads. Default: ${DEFAULT-VALUE}.")
-        int workers;
 
         @Override
         public Integer call() throws Exception {
             for (double l : levels) if (!(l > 0 && l < 1)) throw new IllegalArgumentException("--levels must be in (0, 1), got " + l);
-            new org.jprune.yolo.train.Study(new org.jprune.yolo.train.Study.Options(model, data, img, batch, nbs, epochs, finetune, levels,
-                    !uniform, seed, out, workers, org.jprune.yolo.loss.Hyp.SCRATCH_LOW.with(hyp)), System.out).run();
+            new org.jprune.yolo.train.Study(new org.jprune.yolo.train.Study.Options(t.model, t.data, t.img, t.batch, t.nbs, t.epochs, finetune,
+                    levels, !uniform, t.seed, out, t.workers, t.hyperparameters()), System.out).run();
             return 0;
         }
     }
