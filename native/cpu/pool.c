@@ -6,10 +6,10 @@
 static jp_status check_pool(const char *fn, const jp_pool2d_desc *d, int *ho, int *wo) {
     JP_CHECK_PTR(d, fn);
     JP_CHECK(d->n > 0 && d->c > 0 && d->h > 0 && d->w > 0, fn, "sizes must be positive (n=%d c=%d h=%d w=%d)", d->n, d->c, d->h, d->w);
-    JP_CHECK(d->kernel > 0 && d->stride > 0 && d->pad >= 0 && d->pad * 2 <= d->kernel, fn,
-             "bad kernel=%d stride=%d pad=%d (pad must be <= kernel/2)", d->kernel, d->stride, d->pad);
-    *ho = (d->h + 2 * d->pad - d->kernel) / d->stride + 1;
-    *wo = (d->w + 2 * d->pad - d->kernel) / d->stride + 1;
+    JP_CHECK(d->kernel > 0 && d->stride > 0 && d->pad >= 0 && d->pad_end >= 0 && d->pad < d->kernel && d->pad_end < d->kernel, fn,
+             "bad kernel=%d stride=%d pad=%d pad_end=%d (each pad must be < kernel)", d->kernel, d->stride, d->pad, d->pad_end);
+    *ho = (d->h + d->pad + d->pad_end - d->kernel) / d->stride + 1;
+    *wo = (d->w + d->pad + d->pad_end - d->kernel) / d->stride + 1;
     JP_CHECK(*ho > 0 && *wo > 0, fn, "empty output for %dx%d input, kernel %d", d->h, d->w, d->kernel);
     return JP_OK;
 }

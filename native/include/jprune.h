@@ -111,7 +111,8 @@ typedef struct jp_pool2d_desc {
     int32_t w;
     int32_t kernel;
     int32_t stride;
-    int32_t pad;
+    int32_t pad;      /* padding before (top/left) */
+    int32_t pad_end;  /* padding after (bottom/right): = pad for symmetric pooling; darknet's 2x2 stride-1 maxpool uses 0 / 1 */
 } jp_pool2d_desc;
 
 /* x viewed as [n][c][hw]; statistics per channel over n and hw */

@@ -162,9 +162,9 @@ class GradCheckTest {
 
     @Test
     void maxPoolAndUpsample() {
-        for (int[] p : new int[][] {{2, 2, 0}, {5, 1, 2}, {3, 2, 1}}) {
+        for (int[] p : new int[][] {{2, 2, 0, 0}, {5, 1, 2, 2}, {3, 2, 1, 1}, {2, 1, 0, 1}, {2, 2, 0, 1}}) {
             try (Tensor x = t(11, 2, 3, 7, 6)) {
-                PoolDesc d = MaxPool2d.desc(x, p[0], p[1], p[2]);
+                PoolDesc d = MaxPool2d.desc(x, p[0], p[1], p[2], p[3]);
                 check("maxpool " + d, new Tensor[] {x}, () -> {
                     Tensor y = Tensor.empty(REF, 2, 3, d.outH(), d.outW());
                     MaxPool2d.forward(d, y, x).close();

@@ -259,9 +259,11 @@ class KernelsTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("backends")
     void poolUpsampleCopy(Backend b) {
-        int[][] pools = {{2, 3, 8, 8, 2, 2, 0}, {1, 4, 9, 7, 5, 1, 2}, {2, 2, 13, 13, 3, 2, 1}, {1, 1, 6, 6, 1, 1, 0}};
+        // last two: pad before, pad after (darknet's 2x2 stride-1 "same" maxpool and its stride 2 on an odd size)
+        int[][] pools = {{2, 3, 8, 8, 2, 2, 0, 0}, {1, 4, 9, 7, 5, 1, 2, 2}, {2, 2, 13, 13, 3, 2, 1, 1}, {1, 1, 6, 6, 1, 1, 0, 0},
+            {2, 3, 13, 13, 2, 1, 0, 1}, {1, 2, 13, 11, 2, 2, 0, 1}};
         for (int[] p : pools) {
-            PoolDesc d = new PoolDesc(p[0], p[1], p[2], p[3], p[4], p[5], p[6]);
+            PoolDesc d = new PoolDesc(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]);
             compare(b, "maxpool " + d, dev -> {
                 try (Tensor x = t(dev, 81, d.n(), d.c(), d.h(), d.w()); Tensor y = Tensor.empty(dev, d.n(), d.c(), d.outH(), d.outW());
                      Tensor dy = t(dev, 82, y.shape()); Tensor dx = Tensor.empty(dev, x.shape());

@@ -54,8 +54,8 @@ class DataCheckTest {
     void loaderIsDeterministicAndLetterboxes() throws Exception {
         Path yaml = SynthDataset.write(dir, new SynthDataset.Spec(6, 2, 96, 2));
         var ds = YoloDataset.load(YoloDataset.readConfig(yaml), "train", false);
-        try (Loader a = new Loader(ds.samples(), 4, 64, Loader.Augment.SCRATCH_LOW, 5, 2);
-             Loader b = new Loader(ds.samples(), 4, 64, Loader.Augment.SCRATCH_LOW, 5, 1)) {
+        try (Loader a = new Loader(ds.samples(), 4, 64, Loader.Augment.from(org.jprune.yolo.loss.Hyp.SCRATCH_LOW), 5, 2);
+             Loader b = new Loader(ds.samples(), 4, 64, Loader.Augment.from(org.jprune.yolo.loss.Hyp.SCRATCH_LOW), 5, 1)) {
             var ia = a.epoch(3, 0);
             var ib = b.epoch(3, 0);
             while (ia.hasNext()) {

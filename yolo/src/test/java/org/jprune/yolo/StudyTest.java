@@ -21,7 +21,7 @@ class StudyTest {
         Path data = SynthDataset.write(dir.resolve("data"), new SynthDataset.Spec(8, 4, 64, 5));
         Path model = TrainerTest.tinyModel(dir);
         List<Study.Row> rows = new Study(new Study.Options(model.toString(), data, 64, 4, 4, 1, 1, new double[] {0.3, 0.6}, true, 1,
-                dir.resolve("study"), 2, org.jprune.yolo.loss.Hyp.SCRATCH_LOW), new PrintStream(new ByteArrayOutputStream())).run();
+                dir.resolve("study"), 2, org.jprune.yolo.loss.Hyp.SCRATCH_LOW, "SGD"), new PrintStream(new ByteArrayOutputStream())).run();
         assertEquals(3, rows.size());
         assertEquals(0.0, rows.get(0).level());
         assertTrue(rows.get(1).level() > 0.2 && rows.get(2).level() > rows.get(1).level(), rows.toString());

@@ -61,4 +61,48 @@ class YoloModelTest {
         IllegalArgumentException e3 = assertThrows(IllegalArgumentException.class, () -> ModelConfig.parse("m.yaml", "nc: [\n"));
         assertTrue(e3.getMessage().startsWith("m.yaml:"), e3.getMessage());
     }
+
+    /**
+     * Darknet models: the fused count Ultralytics' yolov3 repo prints for yolov3-tiny (8,849,182), and
+     * the "Total BFLOPS" AlexeyAB's darknet prints at 416x416 (5.571 and 6.910).
+     */
+    @Test
+    void darknetModelsMatchDarknetAndUltralytics() throws Exception {
+        try (YoloModel v3 = build("yolov3-tiny", 80); YoloModel v4 = build("yolov4-tiny", 80)) {
+            assertEquals(8_849_182, v3.fusedParameterCount());
+            assertEquals(8_852_366, v3.parameterCount());
+            assertEquals("5.571", String.format(java.util.Locale.ROOT, "%.3f", v3.darknetBflops(416)));
+            assertEquals("6.910", String.format(java.util.Locale.ROOT, "%.3f", v4.darknetBflops(416)));
+            assertArrayEquals(new int[] {32, 16}, v3.strides());
+            assertArrayEquals(new int[] {32, 16}, v4.strides());
+            // the 2x2 stride-1 maxpool keeps 13x13; the route with groups takes half the channels
+            assertTrue(v3.summary(416).contains("[1, 1024, 13, 13]"), v3.summary(416));
+            assertTrue(v4.summary(416).contains("group 1/2"), v4.summary(416));
+        }
+        try (YoloModel m = build("yolov4-tiny", 3); Tensor x = Tensor.randn(Device.cpu(), 1, 1f, 1, 3, 64, 64)) {
+            float[][] out = m.forwardRaw(x);
+            assertEquals(3 * 8 * 2 * 2, out[0].length);   // head convs follow nc: 3 x (3 + 5) filters
+            assertEquals(3 * 8 * 4 * 4, out[1].length);
+            assertTrue(m.graph().stateDict().containsKey("module_list.0.conv.weight"));
+        }
+    }
+
+    @Test
+    void badDarknetConfigsNameFileAndLine() {
+        String ok = "[net]\nwidth=64\n[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\nstride=2\npad=1\nactivation=leaky\n"
+                + "[convolutional]\nfilters=21\nsize=1\nactivation=linear\n[yolo]\nmask=0,1,2\nanchors=10,13, 16,30, 33,23\nclasses=2\n";
+        try (YoloModel m = YoloModel.build(org.jprune.yolo.model.DarknetConfig.parse("t.cfg", ok), Device.cpu(), 0)) {
+            assertEquals(2, m.classes());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> org.jprune.yolo.model.DarknetConfig.parse("t.cfg", ok.replace("filters=21", "filters=255")));
+        assertTrue(e.getMessage().startsWith("t.cfg:11: [convolutional] the convolutional before [yolo] must have filters=21"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> org.jprune.yolo.model.DarknetConfig.parse("t.cfg", ok.replace("[yolo]", "[region]")));
+        assertTrue(e.getMessage().startsWith("t.cfg:14: unsupported section [region]"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> org.jprune.yolo.model.DarknetConfig.parse("t.cfg", ok + "[route]\nlayers=-9\n"));
+        assertTrue(e.getMessage().startsWith("t.cfg:19: [route] layers -9 does not name an earlier layer"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> YoloModel.build(org.jprune.yolo.model.DarknetConfig.parse("t.cfg", ok.replace("leaky", "mish")), Device.cpu(), 0));
+        assertTrue(e.getMessage().startsWith("t.cfg:3: layer 0 (convolutional): activation 'mish' is not supported"), e.getMessage());
+    }
 }

@@ -134,7 +134,7 @@ public final class NativeKernels implements Kernels {
     private static MemorySegment pool(PoolDesc d) {
         MemorySegment s = DESC.get();
         jp_pool2d_desc.n(s, d.n()); jp_pool2d_desc.c(s, d.c()); jp_pool2d_desc.h(s, d.h()); jp_pool2d_desc.w(s, d.w());
-        jp_pool2d_desc.kernel(s, d.kernel()); jp_pool2d_desc.stride(s, d.stride()); jp_pool2d_desc.pad(s, d.pad());
+        jp_pool2d_desc.kernel(s, d.kernel()); jp_pool2d_desc.stride(s, d.stride()); jp_pool2d_desc.pad(s, d.pad()); jp_pool2d_desc.pad_end(s, d.padEnd());
         return s;
     }
 

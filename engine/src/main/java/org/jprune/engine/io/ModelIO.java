@@ -42,7 +42,8 @@ public final class ModelIO {
                 (float) a.path("momentum").asDouble(0.1)));
         register("act", (d, n, a) -> new SimpleLayers.ActLayer(Activation.valueOf(a.path("kind").asText("identity").toUpperCase(java.util.Locale.ROOT)),
                 (float) a.path("alpha").asDouble(0.1)));
-        register("maxpool", (d, n, a) -> new SimpleLayers.MaxPoolLayer(req(a, "kernel"), req(a, "stride"), a.path("pad").asInt(0)));
+        register("slice", (d, n, a) -> new SimpleLayers.SliceLayer(req(a, "start"), req(a, "count")));
+        register("maxpool", (d, n, a) -> new SimpleLayers.MaxPoolLayer(req(a, "kernel"), req(a, "stride"), a.path("pad").asInt(0), a.path("pad_end").asInt(a.path("pad").asInt(0))));
         register("upsample", (d, n, a) -> new SimpleLayers.UpsampleLayer(req(a, "scale")));
         register("concat", (d, n, a) -> new SimpleLayers.ConcatLayer());
         register("add", (d, n, a) -> new SimpleLayers.AddLayer());

@@ -37,9 +37,10 @@ public interface Layer extends AutoCloseable {
     /**
      * How output channels depend on input channels, for pruning: SAME when output channel i is
      * computed from input channel i alone (BN, activations, pooling, upsampling, add), CONCAT for
-     * concatenation, and MIXING when every output channel reads every input channel (convolution).
+     * concatenation, SLICE for a contiguous range of the input's channels ({@link SimpleLayers.SliceLayer}),
+     * and MIXING when every output channel reads every input channel (convolution).
      */
-    enum ChannelMap { SAME, CONCAT, MIXING }
+    enum ChannelMap { SAME, CONCAT, SLICE, MIXING }
 
     ChannelMap channelMap();
 

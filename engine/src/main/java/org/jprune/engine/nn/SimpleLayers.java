@@ -9,6 +9,7 @@ import java.util.Map;
 import org.jprune.engine.Tensor;
 import org.jprune.engine.ops.Act;
 import org.jprune.engine.ops.Activation;
+import org.jprune.engine.ops.ChannelIndex;
 import org.jprune.engine.ops.Channels;
 import org.jprune.engine.ops.Eltwise;
 import org.jprune.engine.ops.MaxPool2d;
@@ -54,13 +55,19 @@ public final class SimpleLayers {
     }
 
     public static final class MaxPoolLayer implements Layer {
-        private final int kernel, stride, pad;
+        private final int kernel, stride, pad, padEnd;
 
-        public MaxPoolLayer(int kernel, int stride, int pad) {
-            if (kernel <= 0 || stride <= 0 || pad < 0 || 2 * pad > kernel)
-                throw new IllegalArgumentException("maxpool: bad kernel=" + kernel + " stride=" + stride + " pad=" + pad);
-            this.kernel = kernel; this.stride = stride; this.pad = pad;
+        public MaxPoolLayer(int kernel, int stride, int pad) { this(kernel, stride, pad, pad); }
+
+        /** pad before (top/left), padEnd after (bottom/right). */
+        public MaxPoolLayer(int kernel, int stride, int pad, int padEnd) {
+            if (kernel <= 0 || stride <= 0 || pad < 0 || padEnd < 0 || pad >= kernel || padEnd >= kernel)
+                throw new IllegalArgumentException("maxpool: bad kernel=" + kernel + " stride=" + stride + " pad=" + pad + " padEnd=" + padEnd);
+            this.kernel = kernel; this.stride = stride; this.pad = pad; this.padEnd = padEnd;
         }
+
+        public int kernel() { return kernel; }
+        public int stride() { return stride; }
 
         @Override public String type() { return "maxpool"; }
         @Override public ChannelMap channelMap() { return ChannelMap.SAME; }
@@ -68,14 +75,14 @@ public final class SimpleLayers {
         @Override
         public int[] outputShape(List<int[]> in) {
             int[] x = in.get(0);
-            PoolDesc d = new PoolDesc(x[0], x[1], x[2], x[3], kernel, stride, pad);
+            PoolDesc d = new PoolDesc(x[0], x[1], x[2], x[3], kernel, stride, pad, padEnd);
             return new int[] {x[0], x[1], d.outH(), d.outW()};
         }
 
         @Override
         public Tensor forward(List<Tensor> inputs, Ctx ctx) {
             Tensor x = inputs.get(0);
-            PoolDesc d = MaxPool2d.desc(x, kernel, stride, pad);
+            PoolDesc d = MaxPool2d.desc(x, kernel, stride, pad, padEnd);
             Tensor y = Tensor.empty(x.device(), d.n(), d.c(), d.outH(), d.outW());
             MaxPool2d rec = ctx.own(MaxPool2d.forward(d, y, x));
             if (ctx.training()) ctx.save(new Object[] {x, rec});
@@ -95,6 +102,7 @@ public final class SimpleLayers {
         public Map<String, Object> args() {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("kernel", kernel); m.put("stride", stride); m.put("pad", pad);
+            if (padEnd != pad) m.put("pad_end", padEnd);
             return m;
         }
     }
@@ -197,5 +205,64 @@ public final class SimpleLayers {
         }
 
         @Override public Map<String, Object> args() { return Map.of(); }
+    }
+
+    /**
+     * Channels [start, start + count) of the input (darknet's route with groups/group_id takes one
+     * group of its input's channels).
+     */
+    public static final class SliceLayer implements Layer {
+        private final int start, count;
+
+        public SliceLayer(int start, int count) {
+            if (start < 0 || count <= 0) throw new IllegalArgumentException("slice: bad start=" + start + " count=" + count);
+            this.start = start;
+            this.count = count;
+        }
+
+        public int start() { return start; }
+        public int count() { return count; }
+
+        @Override public String type() { return "slice"; }
+        @Override public ChannelMap channelMap() { return ChannelMap.SLICE; }
+
+        @Override
+        public int[] outputShape(List<int[]> in) {
+            int[] x = in.get(0);
+            if (x.length != 4 || start + count > x[1])
+                throw new IllegalArgumentException("slice: channels [" + start + ", " + (start + count) + ") of input " + Arrays.toString(x));
+            return new int[] {x[0], count, x[2], x[3]};
+        }
+
+        private ChannelIndex index(Tensor x, Ctx ctx) {
+            int[] idx = new int[count];
+            for (int i = 0; i < count; i++) idx[i] = start + i;
+            return ctx.own(new ChannelIndex(x.device(), idx, x.dim(1)));
+        }
+
+        @Override
+        public Tensor forward(List<Tensor> inputs, Ctx ctx) {
+            Tensor x = inputs.get(0);
+            outputShape(List.of(x.shape()));
+            ChannelIndex idx = index(x, ctx);
+            if (ctx.training()) ctx.save(new Object[] {x.shape(), idx});
+            return Channels.gather(x, 1, idx);
+        }
+
+        @Override
+        public List<Tensor> backward(Tensor dy, Ctx ctx) {
+            Object[] s = ctx.saved();
+            Tensor dx = Tensor.zeros(dy.device(), (int[]) s[0]);
+            Channels.scatter(dx, 1, (ChannelIndex) s[1], dy);
+            return Collections.singletonList(dx);
+        }
+
+        @Override
+        public Map<String, Object> args() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("start", start);
+            m.put("count", count);
+            return m;
+        }
     }
 }

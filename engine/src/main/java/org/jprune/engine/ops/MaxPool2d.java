@@ -15,9 +15,12 @@ public final class MaxPool2d implements AutoCloseable {
         this.argmax = argmax;
     }
 
-    public static PoolDesc desc(Tensor x, int kernel, int stride, int pad) {
+    public static PoolDesc desc(Tensor x, int kernel, int stride, int pad) { return desc(x, kernel, stride, pad, pad); }
+
+    /** Pooling of x with pad before and padEnd after (bottom/right). */
+    public static PoolDesc desc(Tensor x, int kernel, int stride, int pad, int padEnd) {
         Checks.rank("maxpool2d", "x", x, 4);
-        return new PoolDesc(x.dim(0), x.dim(1), x.dim(2), x.dim(3), kernel, stride, pad);
+        return new PoolDesc(x.dim(0), x.dim(1), x.dim(2), x.dim(3), kernel, stride, pad, padEnd);
     }
 
     /** y = maxpool(x); the returned record keeps the argmax for {@link #backward} and must be closed. */

@@ -5,7 +5,8 @@ import org.jprune.engine.nn.Parameter;
 
 /** AdamW (decoupled weight decay, bias-corrected moments); states "exp_avg" and "exp_avg_sq". */
 public final class AdamW extends Optimizer {
-    private final double beta1, beta2, eps, weightDecay;
+    private final double beta2, eps, weightDecay;
+    private double beta1;
     private int step;
 
     public AdamW(List<Parameter> params, double lr, double beta1, double beta2, double eps, double weightDecay) {
@@ -16,6 +17,14 @@ public final class AdamW extends Optimizer {
         this.beta2 = beta2;
         this.eps = eps;
         this.weightDecay = weightDecay;
+    }
+
+    public double beta1() { return beta1; }
+
+    /** Sets beta1 (YOLOv5's warmup ramps it as it ramps SGD's momentum). */
+    public void setBeta1(double b) {
+        if (!(b >= 0 && b < 1)) throw new IllegalArgumentException("beta1 must be in [0, 1): " + b);
+        beta1 = b;
     }
 
     public int stepCount() { return step; }

@@ -50,6 +50,10 @@ public final class DependencyGraph {
                     for (int i : n.inputs()) for (int c : in(i, ch)) all.add(c);
                     ch[n.id()] = all.stream().mapToInt(Integer::intValue).toArray();
                 }
+                case SLICE -> {
+                    var s = (org.jprune.engine.nn.SimpleLayers.SliceLayer) l;
+                    ch[n.id()] = Arrays.copyOfRange(in0, s.start(), s.start() + s.count());
+                }
                 case SAME -> {
                     for (int k = 1; k < n.inputs().length; k++) {
                         int[] other = in(n.inputs()[k], ch);

@@ -23,10 +23,19 @@ import java.util.concurrent.Future;
  * only on (seed, epoch, batch index), whatever the thread timing: a resumed run sees the same data.
  */
 public final class Loader implements AutoCloseable {
-    /** Augmentation settings (Ultralytics hyp.scratch-low names and defaults). */
-    public record Augment(double hsvH, double hsvS, double hsvV, double translate, double scale, double flipLr) {
-        public static final Augment NONE = new Augment(0, 0, 0, 0, 0, 0);
-        public static final Augment SCRATCH_LOW = new Augment(0.015, 0.7, 0.4, 0.1, 0.5, 0.5);
+    /**
+     * Augmentation settings (Ultralytics hyp names; {@link #from} takes them from a Hyp). mosaic: the
+     * probability of a 4-image mosaic; scale/translate: the random affine's gain 1 +- scale and shift
+     * +- translate x size, applied to the mosaic (2x canvas) or to the letterboxed image.
+     */
+    public record Augment(double hsvH, double hsvS, double hsvV, double translate, double scale, double flipLr, double mosaic) {
+        public static final Augment NONE = new Augment(0, 0, 0, 0, 0, 0, 0);
+
+        public static Augment from(org.jprune.yolo.loss.Hyp h) {
+            return new Augment(h.hsvH(), h.hsvS(), h.hsvV(), h.translate(), h.scale(), h.fliplr(), h.mosaic());
+        }
+
+        boolean none() { return equals(NONE); }
     }
 
     /**
@@ -65,7 +74,7 @@ public final class Loader implements AutoCloseable {
     public Iterator<Batch> epoch(int epoch, int startBatch) {
         int[] order = new int[samples.size()];
         for (int i = 0; i < order.length; i++) order[i] = i;
-        if (augment != Augment.NONE) {
+        if (!augment.none()) {
             SplittableRandom r = new SplittableRandom(seed * 1_000_003L + epoch);
             for (int i = order.length - 1; i > 0; i--) { int j = r.nextInt(i + 1); int t = order[i]; order[i] = order[j]; order[j] = t; }
         }
@@ -112,90 +121,224 @@ public final class Loader implements AutoCloseable {
         float[][] lb = new float[n][];
         int[][] orig = new int[n][];
         for (int i = 0; i < n; i++) {
-            YoloDataset.Sample s = samples.get(order[from + i]);
-            SplittableRandom r = new SplittableRandom(seed ^ (0x9E3779B97F4A7C15L * (epoch + 1)) ^ ((long) order[from + i] << 20));
-            BufferedImage im;
-            try {
-                im = YoloDataset.readImage(s.image());
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
+            int index = order[from + i];
+            YoloDataset.Sample s = samples.get(index);
+            SplittableRandom r = new SplittableRandom(seed ^ (0x9E3779B97F4A7C15L * (epoch + 1)) ^ ((long) index << 20));
+            BufferedImage im = read(s);
             orig[i] = new int[] {im.getWidth(), im.getHeight()};
-            lb[i] = place(im, s.labels(), images, i, r, targets);
             paths.add(s.image());
+            if (augment.none()) {
+                lb[i] = letterbox(im, s.labels(), size, images, i, targets);
+                continue;
+            }
+            Canvas c;
+            if (augment.mosaic() > 0 && r.nextDouble() < augment.mosaic()) {
+                int[] idx = {index, r.nextInt(samples.size()), r.nextInt(samples.size()), r.nextInt(samples.size())};
+                BufferedImage[] ims = new BufferedImage[4];
+                for (int k = 0; k < 4; k++) ims[k] = k == 0 ? im : read(samples.get(idx[k]));
+                List<List<YoloDataset.Label>> labels = new ArrayList<>();
+                for (int k : idx) labels.add(samples.get(k).labels());
+                c = mosaic(ims, labels, size, r);
+            } else {
+                c = letterboxCanvas(im, s.labels(), size);
+            }
+            lb[i] = new float[] {1, 0, 0}; // augmented: no inverse transform
+            augmentInto(c, r, augment, size, images, i, targets);
         }
         float[] t = new float[targets.size() * 6];
         for (int i = 0; i < targets.size(); i++) System.arraycopy(targets.get(i), 0, t, i * 6, 6);
         return new Batch(images, n, size, t, targets.size(), paths, lb, orig);
     }
 
-    private float[] place(BufferedImage im, List<YoloDataset.Label> labels, float[] out, int idx, SplittableRandom r, List<float[]> targets) {
-        return place(im, labels, out, idx, r, targets, size, augment);
+    private static BufferedImage read(YoloDataset.Sample s) {
+        try {
+            return YoloDataset.readImage(s.image());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
+
+    /** An RGB image (0xRRGGBB per pixel, row-major) with boxes in its pixels: rows of (cls, x1, y1, x2, y2). */
+    record Canvas(int[] px, int w, int h, List<double[]> boxes) {}
+
+    private static final int GREY = 114 << 16 | 114 << 8 | 114;
 
     /** Letterbox without augmentation into slot idx of out ([n][3][size][size]); returns (scale, padX, padY). */
     public static float[] letterbox(BufferedImage im, int size, float[] out, int idx) {
-        return place(im, List.of(), out, idx, new SplittableRandom(0), new ArrayList<>(), size, Augment.NONE);
+        return letterbox(im, List.of(), size, out, idx, new ArrayList<>());
     }
 
-    /** Letterbox (+ augmentation) image idx into the batch; returns (scale, padX, padY). */
-    private static float[] place(BufferedImage im, List<YoloDataset.Label> labels, float[] out, int idx, SplittableRandom r, List<float[]> targets,
-                                 int size, Augment augment) {
+    private static float[] letterbox(BufferedImage im, List<YoloDataset.Label> labels, int size, float[] out, int idx, List<float[]> targets) {
+        Canvas c = letterboxCanvas(im, labels, size);
+        writeChw(c.px(), size, out, idx);
+        addTargets(c.boxes(), null, size, idx, targets, false);
+        double s = (double) size / Math.max(im.getWidth(), im.getHeight());
+        int nw = Math.max(1, (int) Math.round(im.getWidth() * s)), nh = Math.max(1, (int) Math.round(im.getHeight() * s));
+        return new float[] {(float) s, (int) Math.round((size - nw) / 2.0), (int) Math.round((size - nh) / 2.0)};
+    }
+
+    /** The image scaled so its long side is size, centred on a grey size x size canvas. */
+    static Canvas letterboxCanvas(BufferedImage im, List<YoloDataset.Label> labels, int size) {
         int w = im.getWidth(), h = im.getHeight();
         double s = (double) size / Math.max(w, h);
-        if (augment.scale() > 0) s *= 1 + (r.nextDouble() * 2 - 1) * augment.scale();
         int nw = Math.max(1, (int) Math.round(w * s)), nh = Math.max(1, (int) Math.round(h * s));
-        double px = (size - nw) / 2.0, py = (size - nh) / 2.0;
-        if (augment.translate() > 0) {
-            px += (r.nextDouble() * 2 - 1) * augment.translate() * size;
-            py += (r.nextDouble() * 2 - 1) * augment.translate() * size;
+        int ox = (int) Math.round((size - nw) / 2.0), oy = (int) Math.round((size - nh) / 2.0);
+        int[] px = new int[size * size];
+        java.util.Arrays.fill(px, GREY);
+        paste(im, nw, nh, px, size, size, ox, oy);
+        List<double[]> boxes = new ArrayList<>();
+        for (YoloDataset.Label l : labels)
+            boxes.add(new double[] {l.cls(), (l.cx() - l.w() / 2) * nw + ox, (l.cy() - l.h() / 2) * nh + oy,
+                (l.cx() + l.w() / 2) * nw + ox, (l.cy() + l.h() / 2) * nh + oy});
+        return new Canvas(px, size, size, boxes);
+    }
+
+    /** Draws im resized to nw x nh with its top-left at (ox, oy) into a w x h pixel array (clipped). */
+    private static void paste(BufferedImage im, int nw, int nh, int[] px, int w, int h, int ox, int oy) {
+        BufferedImage src = im;
+        if (nw != im.getWidth() || nh != im.getHeight()) {
+            src = new BufferedImage(nw, nh, BufferedImage.TYPE_INT_RGB);
+            Graphics2D g = src.createGraphics();
+            g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
+            g.drawImage(im, 0, 0, nw, nh, null);
+            g.dispose();
         }
-        int ox = (int) Math.round(px), oy = (int) Math.round(py);
-        boolean flip = augment.flipLr() > 0 && r.nextDouble() < augment.flipLr();
-        BufferedImage canvas = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = canvas.createGraphics();
-        g.setColor(new java.awt.Color(114, 114, 114));
-        g.fillRect(0, 0, size, size);
-        g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
-        if (flip) g.drawImage(im, ox + nw, oy, ox, oy + nh, 0, 0, w, h, null); // mirrored: destination x1 > x2
-        else g.drawImage(im, ox, oy, nw, nh, null);
-        g.dispose();
-        int[] px32 = canvas.getRGB(0, 0, size, size, null, 0, size);
-        double gh = 1, gs = 1, gv = 1;
-        if (augment.hsvH() > 0 || augment.hsvS() > 0 || augment.hsvV() > 0) {
-            gh = 1 + (r.nextDouble() * 2 - 1) * augment.hsvH();
-            gs = 1 + (r.nextDouble() * 2 - 1) * augment.hsvS();
-            gv = 1 + (r.nextDouble() * 2 - 1) * augment.hsvV();
-        }
-        int plane = size * size, base = idx * 3 * plane;
-        float[] hsv = new float[3];
-        for (int p = 0; p < plane; p++) {
-            int c = px32[p];
-            float rr = ((c >> 16) & 255) / 255f, gg = ((c >> 8) & 255) / 255f, bb = (c & 255) / 255f;
-            if (gh != 1 || gs != 1 || gv != 1) {
-                java.awt.Color.RGBtoHSB((c >> 16) & 255, (c >> 8) & 255, c & 255, hsv);
-                float hh = (float) ((hsv[0] * gh) % 1.0), ss = (float) Math.min(1, hsv[1] * gs), vv = (float) Math.min(1, hsv[2] * gv);
-                int rgb = java.awt.Color.HSBtoRGB(hh, ss, vv);
-                rr = ((rgb >> 16) & 255) / 255f;
-                gg = ((rgb >> 8) & 255) / 255f;
-                bb = (rgb & 255) / 255f;
+        int x0 = Math.max(0, ox), y0 = Math.max(0, oy), x1 = Math.min(w, ox + nw), y1 = Math.min(h, oy + nh);
+        if (x1 <= x0 || y1 <= y0) return;
+        src.getRGB(x0 - ox, y0 - oy, x1 - x0, y1 - y0, px, y0 * w + x0, w);
+    }
+
+    /**
+     * Ultralytics' load_mosaic: four images, each scaled so its long side is size, meet at a random
+     * centre in the middle half of a grey 2size x 2size canvas; boxes are clipped to the canvas.
+     */
+    static Canvas mosaic(BufferedImage[] ims, List<List<YoloDataset.Label>> labels, int size, SplittableRandom r) {
+        int cs = 2 * size;
+        int xc = (int) (size / 2.0 + r.nextDouble() * size), yc = (int) (size / 2.0 + r.nextDouble() * size);
+        int[] px = new int[cs * cs];
+        java.util.Arrays.fill(px, GREY);
+        List<double[]> boxes = new ArrayList<>();
+        for (int k = 0; k < 4; k++) {
+            BufferedImage im = ims[k];
+            double s = (double) size / Math.max(im.getWidth(), im.getHeight());
+            int w = Math.max(1, (int) Math.round(im.getWidth() * s)), h = Math.max(1, (int) Math.round(im.getHeight() * s));
+            // top-left corner of the image on the canvas: each sits in its quadrant against the centre
+            int ox = k % 2 == 0 ? xc - w : xc, oy = k < 2 ? yc - h : yc;
+            paste(im, w, h, px, cs, cs, ox, oy);
+            int qx0 = k % 2 == 0 ? 0 : xc, qx1 = k % 2 == 0 ? xc : cs, qy0 = k < 2 ? 0 : yc, qy1 = k < 2 ? yc : cs;
+            for (YoloDataset.Label l : labels.get(k)) {
+                double x1 = (l.cx() - l.w() / 2) * w + ox, y1 = (l.cy() - l.h() / 2) * h + oy;
+                double x2 = (l.cx() + l.w() / 2) * w + ox, y2 = (l.cy() + l.h() / 2) * h + oy;
+                // clip to the quadrant the image fills (Ultralytics clips to the canvas; an image never leaves its quadrant)
+                x1 = Math.max(qx0, Math.min(qx1, x1)); x2 = Math.max(qx0, Math.min(qx1, x2));
+                y1 = Math.max(qy0, Math.min(qy1, y1)); y2 = Math.max(qy0, Math.min(qy1, y2));
+                if (x2 > x1 && y2 > y1) boxes.add(new double[] {l.cls(), x1, y1, x2, y2});
             }
-            out[base + p] = rr;
-            out[base + plane + p] = gg;
-            out[base + 2 * plane + p] = bb;
         }
-        for (YoloDataset.Label l : labels) {
-            double cx = l.cx() * w, cy = l.cy() * h, bw = l.w() * w, bh = l.h() * h;
-            if (flip) cx = w - cx;
-            double x1 = (cx - bw / 2) * s + ox, x2 = (cx + bw / 2) * s + ox, y1 = (cy - bh / 2) * s + oy, y2 = (cy + bh / 2) * s + oy;
-            double cx1 = Math.max(0, x1), cx2 = Math.min(size, x2), cy1 = Math.max(0, y1), cy2 = Math.min(size, y2);
-            double area0 = (x2 - x1) * (y2 - y1), area = Math.max(0, cx2 - cx1) * Math.max(0, cy2 - cy1);
-            // Ultralytics' box_candidates: keep boxes over 2 px with at least 10% of their area in view
-            if (cx2 - cx1 <= 2 || cy2 - cy1 <= 2 || area < 0.1 * area0) continue;
-            targets.add(new float[] {idx, l.cls(), (float) ((cx1 + cx2) / 2 / size), (float) ((cy1 + cy2) / 2 / size),
-                (float) ((cx2 - cx1) / size), (float) ((cy2 - cy1) / size)});
+        return new Canvas(px, cs, cs, boxes);
+    }
+
+    /**
+     * Ultralytics' random_perspective restricted to scale and translate (hyp.scratch-low has no
+     * rotation, shear or perspective), then HSV gains and a horizontal flip: the canvas centre is
+     * scaled by 1 +- scale and moved to (0.5 +- translate) x size of a size x size output (bilinear,
+     * grey 114 outside); boxes follow, are clipped, and kept as box_candidates keeps them.
+     */
+    static void augmentInto(Canvas c, SplittableRandom r, Augment a, int size, float[] out, int idx, List<float[]> targets) {
+        double g = 1 + (r.nextDouble() * 2 - 1) * a.scale();
+        double tx = (0.5 + (r.nextDouble() * 2 - 1) * a.translate()) * size, ty = (0.5 + (r.nextDouble() * 2 - 1) * a.translate()) * size;
+        double cx = c.w() / 2.0, cy = c.h() / 2.0;
+        int[] dst = new int[size * size];
+        double inv = 1 / g;
+        for (int y = 0; y < size; y++) {
+            double v = (y + 0.5 - ty) * inv + cy - 0.5;
+            for (int x = 0; x < size; x++) {
+                double u = (x + 0.5 - tx) * inv + cx - 0.5;
+                dst[y * size + x] = bilinear(c.px(), c.w(), c.h(), u, v);
+            }
         }
-        return new float[] {(float) s, ox, oy};
+        boolean flip = a.flipLr() > 0 && r.nextDouble() < a.flipLr();
+        if (flip)
+            for (int y = 0; y < size; y++)
+                for (int x = 0, row = y * size; x < size / 2; x++) {
+                    int t = dst[row + x];
+                    dst[row + x] = dst[row + size - 1 - x];
+                    dst[row + size - 1 - x] = t;
+                }
+        if (a.hsvH() > 0 || a.hsvS() > 0 || a.hsvV() > 0)
+            hsv(dst, 1 + (r.nextDouble() * 2 - 1) * a.hsvH(), 1 + (r.nextDouble() * 2 - 1) * a.hsvS(), 1 + (r.nextDouble() * 2 - 1) * a.hsvV());
+        writeChw(dst, size, out, idx);
+        List<double[]> moved = new ArrayList<>();
+        for (double[] b : c.boxes()) {
+            double x1 = (b[1] - cx) * g + tx, x2 = (b[3] - cx) * g + tx, y1 = (b[2] - cy) * g + ty, y2 = (b[4] - cy) * g + ty;
+            if (flip) {
+                double t = size - x1;
+                x1 = size - x2;
+                x2 = t;
+            }
+            moved.add(new double[] {b[0], x1, y1, x2, y2});
+        }
+        addTargets(moved, moved, size, idx, targets, true);
+    }
+
+    private static int bilinear(int[] px, int w, int h, double u, double v) {
+        int x0 = (int) Math.floor(u), y0 = (int) Math.floor(v);
+        double fx = u - x0, fy = v - y0;
+        int p00 = at(px, w, h, x0, y0), p10 = at(px, w, h, x0 + 1, y0), p01 = at(px, w, h, x0, y0 + 1), p11 = at(px, w, h, x0 + 1, y0 + 1);
+        int out = 0;
+        for (int sh = 16; sh >= 0; sh -= 8) {
+            double top = ((p00 >> sh) & 255) * (1 - fx) + ((p10 >> sh) & 255) * fx;
+            double bot = ((p01 >> sh) & 255) * (1 - fx) + ((p11 >> sh) & 255) * fx;
+            out |= ((int) (top * (1 - fy) + bot * fy + 0.5)) << sh;
+        }
+        return out;
+    }
+
+    private static int at(int[] px, int w, int h, int x, int y) {
+        return x < 0 || y < 0 || x >= w || y >= h ? GREY : px[y * w + x];
+    }
+
+    /** HSV gains as Ultralytics' augment_hsv applies them (hue wraps, saturation and value clip). */
+    private static void hsv(int[] px, double gh, double gs, double gv) {
+        float[] hsv = new float[3];
+        for (int p = 0; p < px.length; p++) {
+            int c = px[p];
+            java.awt.Color.RGBtoHSB((c >> 16) & 255, (c >> 8) & 255, c & 255, hsv);
+            float hh = (float) ((hsv[0] * gh) % 1.0), ss = (float) Math.min(1, hsv[1] * gs), vv = (float) Math.min(1, hsv[2] * gv);
+            px[p] = java.awt.Color.HSBtoRGB(hh, ss, vv) & 0xFFFFFF;
+        }
+    }
+
+    private static void writeChw(int[] px, int size, float[] out, int idx) {
+        int plane = size * size, base = idx * 3 * plane;
+        final float k = 1 / 255f;
+        for (int p = 0; p < plane; p++) {
+            int c = px[p];
+            out[base + p] = ((c >> 16) & 255) * k;
+            out[base + plane + p] = ((c >> 8) & 255) * k;
+            out[base + 2 * plane + p] = (c & 255) * k;
+        }
+    }
+
+    /**
+     * Clips boxes (cls, x1, y1, x2, y2) to the size x size input and adds them as targets, dropping
+     * what Ultralytics' box_candidates drops: sides of 2 px or less, under 10% of the unclipped area
+     * left (when unclipped is given), aspect ratio over 100. Without filter (evaluation) only boxes
+     * with nothing left inside are dropped: ground truth is never thinned.
+     */
+    private static void addTargets(List<double[]> boxes, List<double[]> unclipped, int size, int idx, List<float[]> targets, boolean filter) {
+        for (int i = 0; i < boxes.size(); i++) {
+            double[] b = boxes.get(i);
+            double x1 = Math.max(0, b[1]), x2 = Math.min(size, b[3]), y1 = Math.max(0, b[2]), y2 = Math.min(size, b[4]);
+            double w = x2 - x1, h = y2 - y1;
+            if (w <= 0 || h <= 0) continue;
+            if (filter && (w <= 2 || h <= 2 || Math.max(w / h, h / w) > 100)) continue;
+            if (filter && unclipped != null) {
+                double[] u = unclipped.get(i);
+                if (w * h < 0.1 * (u[3] - u[1]) * (u[4] - u[2])) continue;
+            }
+            targets.add(new float[] {idx, (float) b[0], (float) ((x1 + x2) / 2 / size), (float) ((y1 + y2) / 2 / size), (float) (w / size), (float) (h / size)});
+        }
     }
 
     @Override

@@ -22,29 +22,38 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
 import org.yaml.snakeyaml.nodes.Tag;
 
 /**
- * An Ultralytics model YAML: nc, depth_multiple, width_multiple, anchors and the backbone + head rows
- * {@code [from, number, module, args]}. Parsed through SnakeYAML's node tree so every error names
- * the file and line.
+ * A model definition: an Ultralytics model YAML (nc, depth_multiple, width_multiple, anchors and the
+ * backbone + head rows {@code [from, number, module, args]}, parsed through SnakeYAML's node tree so
+ * every error names the file and line) or a darknet .cfg ({@link DarknetConfig}: one row per layer
+ * section, format DARKNET).
  */
-public record ModelConfig(String source, int nc, double depthMultiple, double widthMultiple, List<int[]> anchors, List<Row> rows) {
+public record ModelConfig(String source, int nc, double depthMultiple, double widthMultiple, List<int[]> anchors, List<Row> rows, Format format) {
+    public enum Format { ULTRALYTICS, DARKNET }
+
+    public ModelConfig(String source, int nc, double depthMultiple, double widthMultiple, List<int[]> anchors, List<Row> rows) {
+        this(source, nc, depthMultiple, widthMultiple, anchors, rows, Format.ULTRALYTICS);
+    }
 
     /** One row; {@code line} is where it is in the file, for error messages. */
     public record Row(int index, int[] from, int number, String module, List<Object> args, int line) {}
 
-    public static final List<String> BUILT_IN = List.of("yolov5n", "yolov5s", "yolov5m");
+    public static final List<String> BUILT_IN = List.of("yolov5n", "yolov5s", "yolov5m", "yolov3-tiny", "yolov4-tiny");
 
-    /** A built-in name (yolov5n/s/m) or a path to a YAML file. */
+    /** A built-in name (yolov5n/s/m: Ultralytics YAML; yolov3-tiny, yolov4-tiny: darknet cfg) or a .yaml/.cfg file. */
     public static ModelConfig load(String nameOrPath) throws IOException {
         if (BUILT_IN.contains(nameOrPath)) {
-            try (var in = ModelConfig.class.getResourceAsStream("/org/jprune/yolo/models/" + nameOrPath + ".yaml")) {
+            String file = nameOrPath + (nameOrPath.startsWith("yolov5") ? ".yaml" : ".cfg");
+            try (var in = ModelConfig.class.getResourceAsStream("/org/jprune/yolo/models/" + file)) {
                 if (in == null) throw new IOException("built-in model " + nameOrPath + " missing from the jar");
-                return parse(nameOrPath + ".yaml (built-in)", new String(in.readAllBytes(), StandardCharsets.UTF_8));
+                String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+                return file.endsWith(".cfg") ? DarknetConfig.parse(file + " (built-in)", text) : parse(file + " (built-in)", text);
             }
         }
         Path p = Path.of(nameOrPath);
         if (!Files.isRegularFile(p))
             throw new IOException("model '" + nameOrPath + "' is neither a built-in (" + String.join(", ", BUILT_IN) + ") nor a file");
-        return parse(p.toString(), Files.readString(p));
+        return p.toString().toLowerCase(java.util.Locale.ROOT).endsWith(".cfg") ? DarknetConfig.parse(p.toString(), Files.readString(p))
+                : parse(p.toString(), Files.readString(p));
     }
 
     public static ModelConfig parse(String source, String text) {
@@ -103,7 +112,7 @@ public record ModelConfig(String source, int nc, double depthMultiple, double wi
     /** The same architecture with another class count. */
     public ModelConfig withClasses(int classes) {
         if (classes <= 0) throw new IllegalArgumentException("nc must be > 0, got " + classes);
-        return new ModelConfig(source, classes, depthMultiple, widthMultiple, anchors, rows);
+        return new ModelConfig(source, classes, depthMultiple, widthMultiple, anchors, rows, format);
     }
 
     static int line(Node n) { return n.getStartMark().getLine() + 1; }

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.jprune.engine.Device;
 import org.jprune.engine.Tensor;
 import org.jprune.engine.nn.BatchNorm2dLayer;
@@ -24,7 +25,7 @@ import org.jprune.engine.ops.Activation;
  */
 public final class YoloModel implements AutoCloseable {
     /** One row of the config as built: its graph nodes, for the summary and for pruning. */
-    public record Module(int index, int[] from, int number, String type, List<Object> args, int firstNode, int lastNode, int outChannels) {}
+    public record Module(int index, int[] from, int number, String type, List<Object> args, int firstNode, int lastNode, int outChannels, int outNode) {}
 
     private final Graph graph;
     private final ModelConfig config;
@@ -128,6 +129,7 @@ public final class YoloModel implements AutoCloseable {
         int inCh(int idx) { return idx < 0 ? 3 : ch.get(idx); }
 
         YoloModel build() {
+            if (cfg.format() == ModelConfig.Format.DARKNET) return buildDarknet();
             for (ModelConfig.Row r : cfg.rows()) {
                 int first = graph.nodes().size();
                 int n = r.number() > 1 ? Math.max((int) Math.round(r.number() * cfg.depthMultiple()), 1) : r.number();
@@ -214,9 +216,119 @@ public final class YoloModel implements AutoCloseable {
                 }
                 out.add(o);
                 ch.add(c2);
-                modules.add(new Module(r.index(), r.from(), n, r.module(), List.copyOf(args), first, graph.nodes().size() - 1, c2));
+                modules.add(new Module(r.index(), r.from(), n, r.module(), List.copyOf(args), first, graph.nodes().size() - 1, c2, o));
             }
             if (detectRow < 0) throw new IllegalArgumentException(cfg.source() + ": no Detect layer");
+            return finish();
+        }
+
+        String opt(ModelConfig.Row r, String key, String dflt) {
+            @SuppressWarnings("unchecked") Map<String, String> o = (Map<String, String>) r.args().get(0);
+            return o.getOrDefault(key, dflt);
+        }
+
+        int intOpt(ModelConfig.Row r, String key, int dflt) {
+            String v = opt(r, key, null);
+            if (v == null) return dflt;
+            try {
+                return Integer.parseInt(v.strip());
+            } catch (NumberFormatException e) {
+                throw error(r, key + " must be an integer, got '" + v + "'");
+            }
+        }
+
+        /**
+         * The darknet layers: convolutional (+ BN when batch_normalize=1, then leaky 0.1 / relu / swish /
+         * linear), maxpool (darknet's padding: size-1 split before/after, so a 2x2 stride-1 pool keeps
+         * the size), route (concat of its layers, then one of `groups` channel groups), shortcut (add),
+         * upsample (nearest) and yolo (marks the convolutional before it as an output level).
+         * Names: module_list.{i}.conv / .bn / .act, as darknet ports name them.
+         */
+        YoloModel buildDarknet() {
+            List<ModelConfig.Row> rows = cfg.rows();
+            List<Integer> outs = new ArrayList<>();
+            for (ModelConfig.Row r : rows) {
+                int first = graph.nodes().size();
+                String p = "module_list." + r.index();
+                int[] from = r.from();
+                int in = from[0] < 0 ? Graph.INPUT : out.get(from[0]), c1 = inCh(from[0]);
+                int o, c2;
+                List<Object> args = new ArrayList<>();
+                switch (r.module()) {
+                    case "convolutional" -> {
+                        boolean bn = intOpt(r, "batch_normalize", 0) != 0;
+                        int k = intOpt(r, "size", 1), s = intOpt(r, "stride", 1), g = intOpt(r, "groups", 1);
+                        int pad = intOpt(r, "pad", 0) != 0 ? k / 2 : intOpt(r, "padding", 0);
+                        boolean head = r.index() + 1 < rows.size() && rows.get(r.index() + 1).module().equals("yolo");
+                        c2 = head ? na() * (cfg.nc() + 5) : intOpt(r, "filters", 1);
+                        if (c2 <= 0 || k <= 0 || s <= 0 || g <= 0 || c1 % g != 0 || c2 % g != 0) throw error(r, "bad filters/size/stride/groups");
+                        if (intOpt(r, "dilation", 1) != 1) throw error(r, "dilation is not supported");
+                        String act = opt(r, "activation", "logistic");
+                        Activation a = switch (act) {
+                            case "leaky" -> Activation.LEAKY_RELU;
+                            case "relu" -> Activation.RELU;
+                            case "swish", "silu" -> Activation.SILU;
+                            case "linear" -> Activation.IDENTITY;
+                            default -> throw error(r, "activation '" + act + "' is not supported (leaky, relu, swish, linear)");
+                        };
+                        o = node(p + ".conv", new Conv2dLayer(device, p + ".conv", c1, c2, k, s, pad, g, !bn, seed + graph.nodes().size() * 7919L), in);
+                        if (bn) o = node(p + ".bn", new BatchNorm2dLayer(device, p + ".bn", c2, 1e-5f, 0.03f), o);
+                        if (a != Activation.IDENTITY) o = node(p + ".act", new SimpleLayers.ActLayer(a, a == Activation.LEAKY_RELU ? 0.1f : 0f), o);
+                        if (head && (bn || a != Activation.IDENTITY)) throw error(r, "the convolutional before [yolo] must be linear without batch_normalize");
+                        args.addAll(List.of(c1, c2, k, s, act + (bn ? ",bn" : "")));
+                    }
+                    case "maxpool" -> {
+                        int s = intOpt(r, "stride", 1), k = intOpt(r, "size", s), padding = intOpt(r, "padding", k - 1);
+                        o = node(p, new SimpleLayers.MaxPoolLayer(k, s, padding / 2, padding - padding / 2), in);
+                        c2 = c1;
+                        args.addAll(List.of(k, s));
+                    }
+                    case "route" -> {
+                        int[] ins = new int[from.length];
+                        int c = 0;
+                        for (int i = 0; i < from.length; i++) { ins[i] = out.get(from[i]); c += ch.get(from[i]); }
+                        o = ins.length == 1 ? ins[0] : node(p + ".cat", new SimpleLayers.ConcatLayer(), ins);
+                        int groups = intOpt(r, "groups", 1), id = intOpt(r, "group_id", 0);
+                        if (groups <= 0 || c % groups != 0 || id < 0 || id >= groups) throw error(r, "groups=" + groups + " group_id=" + id + " do not divide " + c + " channels");
+                        c2 = c / groups;
+                        if (groups > 1) o = node(p + ".slice", new SimpleLayers.SliceLayer(id * c2, c2), o);
+                        args.add(Arrays.toString(from));
+                        if (groups > 1) args.add("group " + id + "/" + groups);
+                    }
+                    case "shortcut" -> {
+                        if (ch.get(from[1]) != c1) throw error(r, "shortcut of " + c1 + " and " + ch.get(from[1]) + " channels");
+                        o = node(p + ".add", new SimpleLayers.AddLayer(), in, out.get(from[1]));
+                        String act = opt(r, "activation", "linear");
+                        if (!act.equals("linear")) throw error(r, "shortcut activation '" + act + "' is not supported (linear)");
+                        c2 = c1;
+                        args.add(from[1]);
+                    }
+                    case "upsample" -> {
+                        int s = intOpt(r, "stride", 2);
+                        o = node(p, new SimpleLayers.UpsampleLayer(s), in);
+                        c2 = c1;
+                        args.add(s);
+                    }
+                    case "yolo" -> {
+                        o = in;
+                        c2 = c1;
+                        outs.add(in);
+                        args.add(cfg.nc());
+                        args.add(Arrays.toString(cfg.anchors().get(outs.size() - 1)));
+                    }
+                    default -> throw error(r, "unknown section");
+                }
+                out.add(o);
+                ch.add(c2);
+                modules.add(new Module(r.index(), from, 1, r.module(), List.copyOf(args), first, graph.nodes().size() - 1, c2, o));
+            }
+            graph.setOutputs(outs.stream().mapToInt(Integer::intValue).toArray());
+            return finish();
+        }
+
+        int na() { return cfg.anchors().get(0).length / 2; }
+
+        YoloModel finish() {
             // strides from the graph's own shapes, as Ultralytics does with a forward pass
             int probe = 256;
             int[][] shapes = graph.shapes(1, 3, probe, probe);
@@ -272,6 +384,22 @@ public final class YoloModel implements AutoCloseable {
         return flops / 1e9;
     }
 
+    /**
+     * Darknet's "Total BFLOPS" (AlexeyAB): 2 x filters x size^2 x channels/groups x output area per
+     * convolutional (no bias term), plus size^2 x channels x output area per maxpool.
+     */
+    public double darknetBflops(int imgSize) {
+        int[][] shapes = graph.shapes(1, 3, imgSize, imgSize);
+        double flops = 0;
+        for (Graph.Node n : graph.nodes()) {
+            int[] o = shapes[n.id()];
+            if (n.layer() instanceof SimpleLayers.MaxPoolLayer mp) flops += (double) mp.kernel() * mp.kernel() * o[1] * o[2] * o[3];
+            if (!(n.layer() instanceof Conv2dLayer c)) continue;
+            flops += 2.0 * c.outChannels() * c.kernel() * c.kernel() * ((double) c.inChannels() / c.groups()) * o[2] * o[3];
+        }
+        return flops / 1e9;
+    }
+
     /** The per-layer table and totals, in Ultralytics' layout plus an output-shape column. */
     public String summary(int imgSize) {
         int[][] shapes = graph.shapes(1, 3, imgSize, imgSize);
@@ -284,13 +412,15 @@ public final class YoloModel implements AutoCloseable {
             String from = m.from().length == 1 ? String.valueOf(m.from()[0]) : Arrays.toString(m.from());
             String outShape = m.type().equals("Detect")
                     ? Arrays.stream(graph.outputs()).mapToObj(o -> Arrays.toString(shapes[o])).reduce((a, b) -> a + " " + b).orElse("")
-                    : Arrays.toString(shapes[m.lastNode()]);
+                    : Arrays.toString(shapes[m.outNode()]);
             sb.append(String.format(Locale.ROOT, "%3d %18s %3d %10d  %-10s %-40s %s%n", m.index(), from, m.number(), params, m.type(),
                     m.args().toString(), outShape));
         }
         sb.append(String.format(Locale.ROOT, "%s summary: %d layers, %d parameters, %d gradients, %.1f GFLOPs at %d (fused: %d parameters)%n",
-                config.source().replace(".yaml (built-in)", ""), graph.nodes().size(), parameterCount(), parameterCount(), gflops(imgSize),
-                imgSize, fusedParameterCount()));
+                config.source().replace(".yaml (built-in)", "").replace(".cfg (built-in)", ""), graph.nodes().size(), parameterCount(),
+                parameterCount(), gflops(imgSize), imgSize, fusedParameterCount()));
+        if (config.format() == ModelConfig.Format.DARKNET)
+            sb.append(String.format(Locale.ROOT, "darknet: Total BFLOPS %.3f at %dx%d%n", darknetBflops(imgSize), imgSize, imgSize));
         return sb.toString();
     }
 

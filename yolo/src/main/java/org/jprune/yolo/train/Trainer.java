@@ -16,8 +16,10 @@ import org.jprune.engine.Tensor;
 import org.jprune.engine.io.SafeTensors;
 import org.jprune.engine.nn.Graph;
 import org.jprune.engine.nn.Parameter;
+import org.jprune.engine.optim.AdamW;
 import org.jprune.engine.optim.Ema;
 import org.jprune.engine.optim.LrSchedule;
+import org.jprune.engine.optim.Optimizer;
 import org.jprune.engine.optim.Sgd;
 import org.jprune.yolo.data.Loader;
 import org.jprune.yolo.data.YoloDataset;
@@ -46,8 +48,11 @@ public final class Trainer {
      */
     public record Options(String model, Path data, int epochs, int batch, int imgSize, long seed, Path out, int workers,
                           boolean cosine, boolean resume, Hyp hyp, int stopAfterEpochs, int nbs, Path initFrom,
-                          java.util.function.Consumer<YoloModel> prepare) {
+                          java.util.function.Consumer<YoloModel> prepare, String optimizer) {
+        public static final List<String> OPTIMIZERS = List.of("SGD", "AdamW");
+
         public Options {
+            if (!OPTIMIZERS.contains(optimizer)) throw new IllegalArgumentException("optimizer must be one of " + OPTIMIZERS + ", got " + optimizer);
             if (epochs <= 0) throw new IllegalArgumentException("epochs must be > 0, got " + epochs);
             if (batch <= 0) throw new IllegalArgumentException("batch must be > 0, got " + batch);
             if (nbs <= 0) throw new IllegalArgumentException("nominal batch must be > 0, got " + nbs);
@@ -56,7 +61,7 @@ public final class Trainer {
 
         public Options(String model, Path data, int epochs, int batch, int imgSize, long seed, Path out, int workers, boolean cosine,
                        boolean resume, Hyp hyp, int stopAfterEpochs) {
-            this(model, data, epochs, batch, imgSize, seed, out, workers, cosine, resume, hyp, stopAfterEpochs, 64, null, null);
+            this(model, data, epochs, batch, imgSize, seed, out, workers, cosine, resume, hyp, stopAfterEpochs, 64, null, null, "SGD");
         }
     }
 
@@ -84,7 +89,7 @@ public final class Trainer {
         Device cpu = Device.cpu();
         ModelConfig cfg = ModelConfig.load(o.model()).withClasses(dc.nc());
         try (YoloModel model = YoloModel.build(cfg, cpu, o.seed()); YoloModel evalModel = YoloModel.build(cfg, cpu, o.seed());
-             Loader trainLoader = new Loader(train.samples(), o.batch(), o.imgSize(), Loader.Augment.SCRATCH_LOW, o.seed(), o.workers());
+             Loader trainLoader = new Loader(train.samples(), o.batch(), o.imgSize(), Loader.Augment.from(o.hyp()), o.seed(), o.workers());
              Loader valLoader = new Loader(val.samples(), o.batch(), o.imgSize(), Loader.Augment.NONE, o.seed(), o.workers())) {
             if (o.initFrom() != null) Checkpoint.read(o.initFrom()).loadEmaInto(model);
             if (o.prepare() != null) o.prepare().accept(model);
@@ -98,7 +103,14 @@ public final class Trainer {
         double wd = hyp.weightDecay() * o.batch() * accumulateTarget / o.nbs();
         List<Parameter> biases = new ArrayList<>(), rest = new ArrayList<>();
         for (Parameter p : model.graph().parameters()) (p.name().endsWith(".bias") ? biases : rest).add(p);
-        Sgd sgdBias = new Sgd(biases, hyp.lr0(), hyp.momentum(), wd, true), sgdRest = new Sgd(rest, hyp.lr0(), hyp.momentum(), wd, true);
+        Optimizer optBias, optRest;
+        if (o.optimizer().equals("AdamW")) {
+            optBias = new AdamW(biases, hyp.lr0(), hyp.momentum(), 0.999, 1e-8, wd);
+            optRest = new AdamW(rest, hyp.lr0(), hyp.momentum(), 0.999, 1e-8, wd);
+        } else {
+            optBias = new Sgd(biases, hyp.lr0(), hyp.momentum(), wd, true);
+            optRest = new Sgd(rest, hyp.lr0(), hyp.momentum(), wd, true);
+        }
         LrSchedule lf = o.cosine() ? LrSchedule.cosine(o.epochs(), hyp.lrf()) : LrSchedule.linear(o.epochs(), hyp.lrf());
         YoloLoss loss = new YoloLoss(nc, model.anchorsPx(), model.strides(), hyp);
         int nb = trainLoader.batchesPerEpoch(), nw = (int) Math.max(Math.round(hyp.warmupEpochs() * nb), 100);
@@ -108,6 +120,7 @@ public final class Trainer {
             State st = new State();
             if (o.resume()) {
                 st = restore(last, model, ema);
+                for (Optimizer opt : List.of(optBias, optRest)) if (opt instanceof AdamW adam) adam.setStepCount(st.adamSteps);
                 log.printf("resuming from %s after epoch %d%n", last, st.epoch);
             } else {
                 Files.deleteIfExists(csv);
@@ -125,21 +138,23 @@ public final class Trainer {
                     int accumulate = accumulateTarget;
                     if (ni <= nw) {
                         accumulate = Math.max(1, (int) Math.round(LrSchedule.warmup((int) ni, nw, 1, (double) o.nbs() / o.batch())));
-                        sgdBias.setLr(LrSchedule.warmup((int) ni, nw, hyp.warmupBiasLr(), target));
-                        sgdRest.setLr(LrSchedule.warmup((int) ni, nw, 0, target));
+                        optBias.setLr(LrSchedule.warmup((int) ni, nw, hyp.warmupBiasLr(), target));
+                        optRest.setLr(LrSchedule.warmup((int) ni, nw, 0, target));
                         double m = LrSchedule.warmup((int) ni, nw, hyp.warmupMomentum(), hyp.momentum());
-                        sgdBias.setMomentum(m);
-                        sgdRest.setMomentum(m);
+                        setMomentum(optBias, m);
+                        setMomentum(optRest, m);
                     } else {
-                        sgdBias.setLr(target);
-                        sgdRest.setLr(target);
+                        optBias.setLr(target);
+                        optRest.setLr(target);
+                        setMomentum(optBias, hyp.momentum());
+                        setMomentum(optRest, hyp.momentum());
                     }
                     YoloLoss.Result r = step(model, loss, b);
                     sums[0] += r.box() / b.n(); sums[1] += r.obj() / b.n(); sums[2] += r.cls() / b.n();
                     images += b.n();
                     if (ni - st.lastOptStep >= accumulate) {
-                        sgdBias.step();
-                        sgdRest.step();
+                        optBias.step();
+                        optRest.step();
                         model.graph().zeroGrad();
                         ema.update(model.graph().stateDict());
                         st.lastOptStep = ni;
@@ -151,9 +166,10 @@ public final class Trainer {
                 double fitness = 0.1 * m.map50() + 0.9 * m.map5095();
                 boolean isBest = fitness > st.bestFitness;
                 if (isBest) st.bestFitness = fitness;
+                if (optRest instanceof AdamW adam) st.adamSteps = adam.stepCount();
                 save(last, model, ema, st);
                 if (isBest) save(best, model, ema, st);
-                EpochStats es = new EpochStats(epoch, sums[0] / nb, sums[1] / nb, sums[2] / nb, m.map50(), m.map5095(), sgdRest.lr(), images / secs, secs);
+                EpochStats es = new EpochStats(epoch, sums[0] / nb, sums[1] / nb, sums[2] / nb, m.map50(), m.map5095(), optRest.lr(), images / secs, secs);
                 stats.add(es);
                 appendCsv(csv, es);
                 log.printf(Locale.ROOT, "epoch %d/%d  box %.4f  obj %.4f  cls %.4f  mAP50 %.3f  mAP50-95 %.3f  lr %.5f  %.1f img/s  %.0f s%n",
@@ -162,6 +178,12 @@ public final class Trainer {
             }
         }
         return stats;
+    }
+
+    /** SGD's momentum, or AdamW's beta1 (YOLOv5 warms up both through the same 'momentum' key). */
+    private static void setMomentum(Optimizer opt, double m) {
+        if (opt instanceof Sgd sgd) sgd.setMomentum(m);
+        else if (opt instanceof AdamW adam) adam.setBeta1(m);
     }
 
     /** Forward, loss on the host, backward: accumulates parameter gradients. */
@@ -229,6 +251,7 @@ public final class Trainer {
         int epoch = -1;
         long lastOptStep = -1;
         double bestFitness = -1;
+        int adamSteps;
     }
 
     private void save(Path file, YoloModel model, Ema ema, State st) throws IOException {
@@ -249,6 +272,9 @@ public final class Trainer {
         meta.put("last_opt_step", String.valueOf(st.lastOptStep));
         meta.put("best_fitness", String.valueOf(st.bestFitness));
         meta.put("ema_updates", String.valueOf(ema.updates()));
+        meta.put("optimizer", o.optimizer());
+        meta.put("adam_steps", String.valueOf(st.adamSteps));
+        meta.put("hyp", o.hyp().diff());
         SafeTensors.write(file, all, meta);
     }
 
@@ -272,6 +298,9 @@ public final class Trainer {
         st.lastOptStep = Long.parseLong(meta.get("last_opt_step"));
         st.bestFitness = Double.parseDouble(meta.get("best_fitness"));
         ema.setUpdates(Long.parseLong(meta.get("ema_updates")));
+        String opt = meta.getOrDefault("optimizer", "SGD");
+        if (!opt.equals(o.optimizer())) throw new IOException(file + ": checkpoint was trained with " + opt + ", not " + o.optimizer());
+        st.adamSteps = Integer.parseInt(meta.getOrDefault("adam_steps", "0"));
         return st;
     }
 
