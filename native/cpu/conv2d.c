@@ -13,12 +13,14 @@
  *     (r, s) reads xp[(oh + r*dh) * Wp + ow + s*dw], so computing the output on an Ho x Wp grid
  *     (Wp - Wo extra columns, dropped at the end) makes each nonzero ONE contiguous axpy over the
  *     whole plane instead of Ho short ones: 2-7x faster than v4 on 20x20..80x80 planes.
- *  v6 stride 1, groups 1, AVX-512: indirect convolution, for dense and channel-sparse forward and for
+ *  v6 stride 1, groups 1, AVX-512 (AVX2 since v7): indirect convolution, for dense and channel-sparse forward and for
  *     backward-data (a stride-1 conv of dy with the rotated, transposed weights). The same padded-
  *     plane view makes im2col row (c, r, s) a pointer into the padded input, so the GEMM reads B
- *     through a row-pointer table (jp_igemm_avx512) and neither im2col nor B packing happens: only
+ *     through a row-pointer table (jp_igemm) and neither im2col nor B packing happens: only
  *     the small weight matrix is packed. This is what lets the work shrink with the kept channels
- *     (v3 spent most of its time moving im2col data, which shrank only with the input channels). */
+ *     (v3 spent most of its time moving im2col data, which shrank only with the input channels).
+ *  v7 the indirect GEMMs on AVX2 too (6x16 tiles, maskload for partial strips): on an AVX2-only
+ *     EPYC, training yolov5n went from im2col to this path. */
 #include "cpu.h"
 #include <omp.h>
 #include <stdlib.h>
@@ -113,7 +115,7 @@ static void zero_unlisted(float *y, int channels, const int32_t *idx, int n_idx,
  * panel often enough that the packed GEMM wins (measured: 256->256 @20x20, 1.33 vs 1.9 ms). */
 static int use_indirect_m(const jp_conv2d_desc *d, int m) {
     int pointwise = d->r == 1 && d->s == 1 && d->pad_h == 0 && d->pad_w == 0;
-    return jp_g_isa == JP_ISA_AVX512 && d->stride_h == 1 && d->stride_w == 1 && d->groups == 1 && !(pointwise && m >= 192);
+    return jp_igemm_supported() && d->stride_h == 1 && d->stride_w == 1 && d->groups == 1 && !(pointwise && m >= 192);
 }
 #define use_indirect(d) use_indirect_m(d, (d)->k)
 
@@ -152,7 +154,7 @@ static jp_status conv_s1_indirect(jp_ctx ctx, const char *fn, int N, const float
             float *row = acc + j * ext;
             for (size_t p = 0; p < ext; p++) row[p] = b;
         });
-        jp_igemm_avx512(nt, n_out, (int)ext, kdim, apk, brow, acc, (int)ext);
+        jp_igemm(nt, n_out, (int)ext, kdim, apk, brow, acc, (int)ext);
         if (in_place) continue;
         if (out_idx) zero_unlisted(yn, yc, out_idx, n_out, P);
         JP_PARFOR(nt, n_out, (int64_t)n_out * (int64_t)P, j, {
@@ -194,7 +196,7 @@ static jp_status conv_s1_bwd_filter_indirect(jp_ctx ctx, const char *fn, const j
                 memset(dst + (size_t)oh * Wp + Wo, 0, (size_t)(Wp - Wo) * sizeof(float));
             }
         });
-        if (jp_igemm_a_avx512(nt, m, n_out, (int)ext, brow, dyx, (int)ext, 1, dwt, n_out)) return NOMEM(fn);
+        if (jp_igemm_a(nt, m, n_out, (int)ext, brow, dyx, (int)ext, 1, dwt, n_out)) return NOMEM(fn);
     }
     if (out_idx || in_idx) memset(dw, 0, (size_t)d->k * d->c * RS * sizeof(float));
     for (int j = 0; j < n_out; j++)

@@ -20,17 +20,19 @@ float *jp_scratch(int slot, size_t floats);
 int jp_sgemm_core(int threads, int trans_a, int trans_b, int m, int n, int k, float alpha,
                    const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
-/* Indirect GEMM (AVX-512): C[i][j] += sum_p A[i][p] * brow[p][j] for i < m, j < n; B row p is the n
- * contiguous floats at brow[p] and is never packed. A (row-major, leading dimension lda) is packed
- * once by jp_igemm_pack_a into jp_igemm_packed_size(m, kdim) floats and reused for every image.
- * Used by stride-1 convolution (conv2d.c). */
+/* Indirect GEMM (AVX-512 12x32 or AVX2 6x16 tiles, by the active ISA; jp_igemm_supported() is 0 on
+ * scalar): C[i][j] += sum_p A[i][p] * brow[p][j] for i < m, j < n; B row p is the n contiguous floats
+ * at brow[p] and is never packed. A (row-major, leading dimension lda) is packed once by
+ * jp_igemm_pack_a into jp_igemm_packed_size(m, kdim) floats and reused for every image (the packing
+ * depends on the ISA: pack and multiply under the same one). Used by stride-1 convolution (conv2d.c). */
+int jp_igemm_supported(void);
 size_t jp_igemm_packed_size(int m, int kdim);
 void jp_igemm_pack_a(int m, int kdim, const float *a, int lda, float *packed);
-void jp_igemm_avx512(int threads, int m, int n, int kdim, const float *packed_a, const float *const *brow, float *c, int ldc);
+void jp_igemm(int threads, int m, int n, int kdim, const float *packed_a, const float *const *brow, float *c, int ldc);
 
-/* C[i][j] += sum_p arow[i][p] * B(p, j) for i < m, j < n, p < kdim (AVX-512): A rows through pointers,
- * B row-major (or transposed, trans_b) and packed. Used by stride-1 backward-filter. */
-int jp_igemm_a_avx512(int threads, int m, int n, int kdim, const float *const *arow, const float *b, int ldb, int trans_b, float *c, int ldc);
+/* C[i][j] += sum_p arow[i][p] * B(p, j) for i < m, j < n, p < kdim: A rows through pointers, B
+ * row-major (or transposed, trans_b) and packed. Used by stride-1 backward-filter. */
+int jp_igemm_a(int threads, int m, int n, int kdim, const float *const *arow, const float *b, int ldb, int trans_b, float *c, int ldc);
 
 /* conv internals shared by dense and channel-sparse conv */
 void jp_im2col(const jp_conv2d_desc *d, const float *x_img, const int32_t *ch_idx, int n_ch, float *col, int threads);
