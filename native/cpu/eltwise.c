@@ -59,12 +59,55 @@ static jp_status check_act(const char *fn, int32_t kind) {
     return JP_OK;
 }
 
+/* exp(x) without libm calls, so loops over it vectorise (Cephes expf: x = k ln2 + r, |r| <= ln2/2,
+ * degree-7 polynomial for e^r, 2^k through the exponent bits); relative error ~1e-7 on [-87, 88]. */
+__attribute__((optimize("no-trapping-math"))) static inline float exp_poly(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    /* round to nearest by the 1.5 * 2^23 trick (floorf is a libm call on baseline x86-64 and blocks vectorisation) */
+    float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - k * 0.693359375f + k * 2.12194440e-4f;
+    float z = r * r;
+    float p = ((((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r + 1.6666665459e-1f) * r
+                + 5.0000001201e-1f) * z) + r + 1.0f;
+    int32_t bits = ((int32_t)k + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* SiLU forward/backward over a contiguous block, compiled per ISA (the act loops were 15% of a
+ * yolov5n training step with a scalar expf call per element) */
+/* no-trapping-math: lets the clamps become blends on AVX2 (IEEE results are unchanged) */
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("no-trapping-math")))
+static void silu_fwd_block(float *restrict y, const float *restrict x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] / (1.f + exp_poly(-x[i]));
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("no-trapping-math")))
+static void silu_bwd_block(float *restrict dx, const float *restrict dy, const float *restrict x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float sg = 1.f / (1.f + exp_poly(-x[i]));
+        dx[i] = dy[i] * sg * (1.f + x[i] * (1.f - sg));
+    }
+}
+
+#define SILU_BLOCK 4096
+
 CPU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x, int64_t n) {
     static const char *fn = "jp_act_fwd";
     jp_status st = check_act(fn, kind);
     if (st) return st;
     CHECK_N(fn, n);
     JP_CHECK((y && x) || n == 0, fn, "y or x is NULL");
+    if (kind == JP_ACT_SILU) {
+        const int64_t nb = (n + SILU_BLOCK - 1) / SILU_BLOCK;
+        JP_PARFOR(ctx->threads, nb, n, b, {
+            const int64_t o = b * SILU_BLOCK, len = n - o < SILU_BLOCK ? n - o : SILU_BLOCK;
+            silu_fwd_block(y + o, x + o, len);
+        });
+        return JP_OK;
+    }
     JP_PARFOR(ctx->threads, n, n, i, {
         float v = x[i];
         switch (kind) {
@@ -83,6 +126,14 @@ CPU_OP(act_bwd)(jp_ctx ctx, int32_t kind, float alpha, float *dx, const float *d
     if (st) return st;
     CHECK_N(fn, n);
     JP_CHECK((dx && dy && x) || n == 0, fn, "dx, dy or x is NULL");
+    if (kind == JP_ACT_SILU) {
+        const int64_t nb = (n + SILU_BLOCK - 1) / SILU_BLOCK;
+        JP_PARFOR(ctx->threads, nb, n, b, {
+            const int64_t o = b * SILU_BLOCK, len = n - o < SILU_BLOCK ? n - o : SILU_BLOCK;
+            silu_bwd_block(dx + o, dy + o, x + o, len);
+        });
+        return JP_OK;
+    }
     JP_PARFOR(ctx->threads, n, n, i, {
         float v = x[i], g = dy[i];
         switch (kind) {
