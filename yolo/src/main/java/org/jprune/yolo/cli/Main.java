@@ -14,7 +14,8 @@ import picocli.CommandLine.Option;
 /** The jprune command line. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input. */
 @Command(name = "jprune", mixinStandardHelpOptions = true, version = "jprune 0.1.0",
         description = "Train and prune YOLO detectors on native kernels.",
-        subcommands = {Main.Info.class, Main.DataCmd.class, Main.ModelCmd.class, Main.Train.class, Main.Val.class, Main.StudyCmd.class})
+        subcommands = {Main.Info.class, Main.DataCmd.class, Main.ModelCmd.class, Main.Train.class, Main.Val.class, Main.Eval.class, Main.Detect.class,
+            Main.StudyCmd.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -112,6 +113,142 @@ public final class Main implements Runnable {
                     System.out.printf("%-12s %8d %8d %8.3f %9.3f%n", dc.names().get(c), r.truths()[c], r.detections()[c], r.ap50()[c], r.ap5095()[c]);
             }
             return 0;
+        }
+    }
+
+    @Command(name = "eval", description = "Evaluate detections from any detector against ground truth: COCO AP/AR (pycocotools' "
+            + "12 numbers), Pascal VOC AP (2007 11-point and 2010+), a per-class table; writes OUT/eval.txt and OUT/PR_curve.png.")
+    static final class Eval implements Callable<Integer> {
+        @Option(names = "--data", description = "Ground truth from a data YAML (any format it supports), with --split.")
+        java.nio.file.Path data;
+        @Option(names = "--split", defaultValue = "val", description = "Split of --data. Default: ${DEFAULT-VALUE}.")
+        String split;
+        @Option(names = "--gt", description = "Ground truth file or folder: a COCO instances JSON, a folder of VOC XML files, or an images folder with YOLO labels.")
+        java.nio.file.Path gt;
+        @Option(names = "--gt-format", description = "yolo, voc or coco (with --gt). Default: from --gt (.json: coco, a folder of .xml: voc, else yolo).")
+        String gtFormat;
+        @Option(names = "--names", split = ",", description = "Class names, in class-index order (needed for yolo and voc --gt).")
+        java.util.List<String> names;
+        @Option(names = "--dets", required = true, description = "Detections: a folder of <image stem>.txt files with 'class conf x1 y1 x2 y2' lines (pixels; what `jprune detect` writes) or a COCO results JSON.")
+        java.nio.file.Path dets;
+        @Option(names = {"-o", "--out"}, defaultValue = "runs/eval", description = "Output directory. Default: ${DEFAULT-VALUE}.")
+        java.nio.file.Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            var problems = new java.util.ArrayList<org.jprune.yolo.data.YoloDataset.Problem>();
+            org.jprune.yolo.data.Annotations.Set set;
+            boolean vocPixels;
+            if (data != null) {
+                var cfg = org.jprune.yolo.data.YoloDataset.readConfig(data);
+                set = new org.jprune.yolo.data.Annotations.Set(org.jprune.yolo.data.YoloDataset.annotations(cfg, split, problems), cfg.names());
+                vocPixels = cfg.format().equals("voc");
+            } else if (gt != null) {
+                String f = gtFormat != null ? gtFormat : gt.toString().endsWith(".json") ? "coco"
+                        : java.nio.file.Files.isDirectory(gt) && hasXml(gt) ? "voc" : "yolo";
+                vocPixels = f.equals("voc");
+                switch (f) {
+                    case "coco" -> set = org.jprune.yolo.data.Annotations.readCoco(gt, gt.getParent(), problems);
+                    case "voc", "yolo" -> {
+                        if (names == null || names.isEmpty()) throw new IllegalArgumentException("--gt-format " + f + " needs --names");
+                        java.util.List<java.nio.file.Path> files;
+                        try (var s = java.nio.file.Files.walk(gt)) {
+                            files = s.filter(p -> f.equals("voc") ? p.toString().endsWith(".xml") : isImage(p)).sorted().toList();
+                        }
+                        set = new org.jprune.yolo.data.Annotations.Set(f.equals("voc") ? org.jprune.yolo.data.Annotations.readVoc(files, names, problems)
+                                : org.jprune.yolo.data.Annotations.readYolo(files, names.size(), problems), names);
+                    }
+                    default -> throw new IllegalArgumentException("--gt-format must be yolo, voc or coco, got " + f);
+                }
+            } else {
+                throw new IllegalArgumentException("give the ground truth with --data or --gt");
+            }
+            var d = org.jprune.yolo.eval.DetectionFiles.read(dets, set, problems);
+            for (var p : problems) System.err.println("warning: " + p);
+            var report = org.jprune.yolo.eval.EvalReport.evaluate(set, d, vocPixels);
+            System.out.print(report.text());
+            report.write(out);
+            System.out.println("wrote " + out.resolve("eval.txt") + " and " + out.resolve("PR_curve.png"));
+            return 0;
+        }
+
+        static boolean hasXml(java.nio.file.Path dir) throws java.io.IOException {
+            try (var s = java.nio.file.Files.walk(dir)) { return s.anyMatch(p -> p.toString().endsWith(".xml")); }
+        }
+
+        static boolean isImage(java.nio.file.Path p) {
+            String n = p.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+            return n.endsWith(".png") || n.endsWith(".jpg") || n.endsWith(".jpeg") || n.endsWith(".bmp");
+        }
+    }
+
+    @Command(name = "detect", description = "Run a trained detector on images: writes OUT/<name> with the boxes drawn and "
+            + "OUT/labels/<stem>.txt with 'class conf x1 y1 x2 y2' lines (pixels of the original image), which `jprune eval` reads.")
+    static final class Detect implements Callable<Integer> {
+        @Option(names = {"-w", "--weights"}, required = true, description = "A checkpoint written by train.")
+        java.nio.file.Path weights;
+        @Option(names = "--source", required = true, description = "An image or a folder of images.")
+        java.nio.file.Path source;
+        @Option(names = "--conf", defaultValue = "0.25", description = "Confidence threshold. Default: ${DEFAULT-VALUE}.")
+        float conf;
+        @Option(names = "--iou", defaultValue = "0.45", description = "NMS IoU threshold. Default: ${DEFAULT-VALUE}.")
+        float iou;
+        @Option(names = "--batch", defaultValue = "8", description = "Images per forward pass. Default: ${DEFAULT-VALUE}.")
+        int batch;
+        @Option(names = {"-o", "--out"}, defaultValue = "runs/detect", description = "Output directory. Default: ${DEFAULT-VALUE}.")
+        java.nio.file.Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!(conf >= 0 && conf <= 1) || !(iou > 0 && iou <= 1)) throw new IllegalArgumentException("--conf must be in [0, 1] and --iou in (0, 1]");
+            if (batch <= 0) throw new IllegalArgumentException("--batch must be > 0");
+            java.util.List<java.nio.file.Path> images;
+            if (java.nio.file.Files.isDirectory(source)) {
+                try (var s = java.nio.file.Files.walk(source)) { images = s.filter(Eval::isImage).sorted().toList(); }
+            } else if (java.nio.file.Files.isRegularFile(source)) {
+                images = java.util.List.of(source);
+            } else {
+                throw new java.io.IOException(source + ": no such image or folder");
+            }
+            java.nio.file.Files.createDirectories(out.resolve("labels"));
+            var settings = new org.jprune.yolo.eval.Postprocess.Settings(conf, iou, false, 1000);
+            int boxes = 0;
+            long t0 = System.nanoTime();
+            try (var det = org.jprune.yolo.infer.Detector.load(weights)) {
+                for (int i = 0; i < images.size(); i += batch) {
+                    var paths = images.subList(i, Math.min(images.size(), i + batch));
+                    var ims = new java.util.ArrayList<java.awt.image.BufferedImage>();
+                    for (var p : paths) ims.add(org.jprune.yolo.data.YoloDataset.readImage(p));
+                    var res = det.detect(ims, settings);
+                    for (int k = 0; k < paths.size(); k++) {
+                        var list = res.get(k);
+                        boxes += list.size();
+                        var d = new java.util.ArrayList<org.jprune.yolo.eval.Detection>();
+                        for (var b : list) d.add(new org.jprune.yolo.eval.Detection(b.x1(), b.y1(), b.x2(), b.y2(), b.confidence(), b.classId()));
+                        String stem = org.jprune.yolo.data.Annotations.stem(paths.get(k));
+                        org.jprune.yolo.eval.DetectionFiles.writeTxt(out.resolve("labels").resolve(stem + ".txt"), d);
+                        javax.imageio.ImageIO.write(draw(ims.get(k), list), "png", out.resolve(stem + ".png").toFile());
+                    }
+                }
+            }
+            System.out.printf(java.util.Locale.ROOT, "%d images, %d boxes, %.1f ms per image; wrote %s%n", images.size(), boxes,
+                    (System.nanoTime() - t0) / 1e6 / Math.max(1, images.size()), out);
+            return 0;
+        }
+
+        static java.awt.image.BufferedImage draw(java.awt.image.BufferedImage im, java.util.List<org.jprune.yolo.infer.Detector.Box> boxes) {
+            var copy = new java.awt.image.BufferedImage(im.getWidth(), im.getHeight(), java.awt.image.BufferedImage.TYPE_INT_RGB);
+            var g = copy.createGraphics();
+            g.drawImage(im, 0, 0, null);
+            g.setFont(new java.awt.Font(java.awt.Font.SANS_SERIF, java.awt.Font.BOLD, Math.max(9, im.getHeight() / 40)));
+            for (var b : boxes) {
+                g.setColor(java.awt.Color.getHSBColor((b.classId() * 0.137f) % 1f, 0.9f, 1f));
+                g.setStroke(new java.awt.BasicStroke(Math.max(1f, im.getHeight() / 300f)));
+                g.drawRect(Math.round(b.x1()), Math.round(b.y1()), Math.round(b.x2() - b.x1()), Math.round(b.y2() - b.y1()));
+                g.drawString(String.format(java.util.Locale.ROOT, "%s %.2f", b.className(), b.confidence()), Math.round(b.x1()), Math.max(10, Math.round(b.y1()) - 2));
+            }
+            g.dispose();
+            return copy;
         }
     }
 

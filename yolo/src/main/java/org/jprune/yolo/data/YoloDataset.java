@@ -33,7 +33,16 @@ public final class YoloDataset {
         @Override public String toString() { return file + (line > 0 ? ":" + line : "") + ": " + message; }
     }
 
-    public record DataConfig(Path yaml, Path root, Path train, Path val, int nc, List<String> names) {}
+    /**
+     * A data YAML. format: yolo (train/val are image directories), voc (train/val are ImageSets files
+     * or lists of them, relative to path = the VOCdevkit folder, e.g. VOC2007/ImageSets/Main/trainval.txt),
+     * coco (train/val are instances JSON files, train_images/val_images their image folders) or wider
+     * (train/val are wider_face_*_bbx_gt.txt files, train_images/val_images the WIDER_*\/images folders).
+     */
+    public record DataConfig(Path yaml, Path root, Path train, Path val, int nc, List<String> names, String format,
+                             List<Path> trainFiles, List<Path> valFiles, Path trainImages, Path valImages) {
+        public static final List<String> FORMATS = List.of("yolo", "voc", "coco", "wider");
+    }
 
     private static final List<String> IMAGE_EXT = List.of(".png", ".jpg", ".jpeg", ".bmp");
 
@@ -65,8 +74,21 @@ public final class YoloDataset {
         if (!(o instanceof Map<?, ?> m)) throw new IllegalArgumentException(yaml + ":1: a data YAML must be a mapping");
         Path base = yaml.toAbsolutePath().getParent();
         Path root = m.get("path") == null ? base : base.resolve(String.valueOf(m.get("path")));
-        for (String k : List.of("train", "val", "names"))
+        String format = m.get("format") == null ? "yolo" : String.valueOf(m.get("format")).toLowerCase(Locale.ROOT);
+        if (!DataConfig.FORMATS.contains(format)) throw new IllegalArgumentException(yaml + ": format must be one of " + DataConfig.FORMATS + ", got " + format);
+        for (String k : List.of("train", "val"))
             if (m.get(k) == null) throw new IllegalArgumentException(yaml + ": missing '" + k + "'");
+        List<Path> trainFiles = files(root, m.get("train")), valFiles = files(root, m.get("val"));
+        Path trainImages = m.get("train_images") == null ? null : root.resolve(String.valueOf(m.get("train_images")));
+        Path valImages = m.get("val_images") == null ? null : root.resolve(String.valueOf(m.get("val_images")));
+        if ((format.equals("coco") || format.equals("wider")) && (trainImages == null || valImages == null))
+            throw new IllegalArgumentException(yaml + ": format " + format + " needs train_images and val_images (the image folders)");
+        if (m.get("names") == null && format.equals("wider")) m = withNames(m, List.of("face"));
+        if (m.get("names") == null && format.equals("coco")) {
+            List<YoloDataset.Problem> ignored = new ArrayList<>();
+            m = withNames(m, Annotations.readCoco(trainFiles.get(0), trainImages, ignored).names());
+        }
+        if (m.get("names") == null) throw new IllegalArgumentException(yaml + ": missing 'names'");
         List<String> names = new ArrayList<>();
         if (m.get("names") instanceof List<?> l) for (Object n : l) names.add(String.valueOf(n));
         else if (m.get("names") instanceof Map<?, ?> nm) for (int i = 0; i < nm.size(); i++) {
@@ -77,11 +99,32 @@ public final class YoloDataset {
         else throw new IllegalArgumentException(yaml + ": names must be a list or a map");
         int nc = m.get("nc") instanceof Integer i ? i : names.size();
         if (nc != names.size()) throw new IllegalArgumentException(yaml + ": nc is " + nc + " but " + names.size() + " names are given");
-        return new DataConfig(yaml, root, root.resolve(String.valueOf(m.get("train"))), root.resolve(String.valueOf(m.get("val"))), nc, List.copyOf(names));
+        return new DataConfig(yaml, root, trainFiles.get(0), valFiles.get(0), nc, List.copyOf(names), format, trainFiles, valFiles, trainImages, valImages);
+    }
+
+    private static List<Path> files(Path root, Object spec) {
+        List<Path> out = new ArrayList<>();
+        if (spec instanceof List<?> l) for (Object o : l) out.add(root.resolve(String.valueOf(o)));
+        else out.add(root.resolve(String.valueOf(spec)));
+        if (out.isEmpty()) throw new IllegalArgumentException("empty train/val list");
+        return out;
+    }
+
+    private static Map<?, ?> withNames(Map<?, ?> m, List<String> names) {
+        Map<Object, Object> copy = new java.util.LinkedHashMap<>(m);
+        copy.put("names", names);
+        return copy;
     }
 
     /** Reads the split ("train" or "val"); checkImages also decodes every image (slower, for data check). */
     public static YoloDataset load(DataConfig cfg, String split, boolean checkImages) throws IOException {
+        if (!cfg.format().equals("yolo")) {
+            List<Problem> problems = new ArrayList<>();
+            List<Annotations.Image> images = annotations(cfg, split, problems);
+            if (checkImages) for (Annotations.Image im : images) checkImage(im.path(), problems);
+            if (images.isEmpty()) problems.add(new Problem(split.equals("train") ? cfg.train() : cfg.val(), 0, "no images"));
+            return new YoloDataset(cfg, split, Annotations.toSamples(images, cfg.format().equals("voc")), List.copyOf(problems));
+        }
         Path dir = split.equals("train") ? cfg.train() : cfg.val();
         if (!Files.isDirectory(dir)) throw new IOException(cfg.yaml() + ": " + split + " directory " + dir + " does not exist");
         List<Path> images;
@@ -99,6 +142,43 @@ public final class YoloDataset {
             samples.add(new Sample(img, label, List.copyOf(labels)));
         }
         return new YoloDataset(cfg, split, List.copyOf(samples), List.copyOf(problems));
+    }
+
+    /** The split's annotated images (pixel boxes, difficult/crowd kept), for any format. */
+    public static List<Annotations.Image> annotations(DataConfig cfg, String split, List<Problem> problems) throws IOException {
+        List<Path> files = split.equals("train") ? cfg.trainFiles() : cfg.valFiles();
+        Path images = split.equals("train") ? cfg.trainImages() : cfg.valImages();
+        List<Annotations.Image> out = new ArrayList<>();
+        switch (cfg.format()) {
+            case "voc" -> {
+                for (Path set : files) {
+                    if (!Files.isRegularFile(set)) throw new IOException(cfg.yaml() + ": " + split + " image set " + set + " does not exist");
+                    // VOCdevkit/VOC2007/ImageSets/Main/trainval.txt -> VOCdevkit/VOC2007/Annotations/<id>.xml
+                    Path year = set.getParent().getParent().getParent();
+                    List<Path> xmls = new ArrayList<>();
+                    List<String> ids = Files.readAllLines(set);
+                    for (int i = 0; i < ids.size(); i++) {
+                        String id = ids.get(i).strip().split("\\s+")[0];
+                        if (id.isEmpty()) continue;
+                        Path xml = year.resolve("Annotations").resolve(id + ".xml");
+                        if (Files.isRegularFile(xml)) xmls.add(xml);
+                        else problems.add(new Problem(set, i + 1, "no annotation " + xml));
+                    }
+                    out.addAll(Annotations.readVoc(xmls, cfg.names(), problems));
+                }
+            }
+            case "coco" -> { for (Path f : files) out.addAll(Annotations.readCoco(f, images, problems).images()); }
+            case "wider" -> { for (Path f : files) out.addAll(Annotations.readWider(f, images, problems).images()); }
+            default -> {
+                Path dir = files.get(0);
+                if (!Files.isDirectory(dir)) throw new IOException(cfg.yaml() + ": " + split + " directory " + dir + " does not exist");
+                try (Stream<Path> s = Files.walk(dir)) {
+                    out.addAll(Annotations.readYolo(s.filter(p -> IMAGE_EXT.stream().anyMatch(e -> p.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(e)))
+                            .sorted().toList(), cfg.nc(), problems));
+                }
+            }
+        }
+        return out;
     }
 
     /** Ultralytics' rule: the last /images/ in the path becomes /labels/, the extension .txt. */

@@ -1,0 +1,86 @@
+package org.jprune.yolo.report;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
+/**
+ * PNG charts (XChart): the precision-recall curve of an evaluation (per class and all classes, IoU
+ * 0.5) and the training curves of a run's results.csv, as Ultralytics' PR_curve.png and results.png.
+ */
+public final class Plots {
+    private Plots() {}
+
+    /** pr[c][101]: precision at recall 0, 0.01, ..., 1 (COCO's interpolation); NaN rows (no truth) are skipped. */
+    public static void prCurve(Path png, double[][] pr, double[] ap50, List<String> names) throws IOException {
+        XYChart chart = new XYChartBuilder().width(900).height(700).title("Precision-recall (IoU 0.5)").xAxisTitle("Recall").yAxisTitle("Precision").build();
+        chart.getStyler().setXAxisMin(0.0).setXAxisMax(1.0).setYAxisMin(0.0).setYAxisMax(1.0).setMarkerSize(0).setLegendVisible(true);
+        double[] recall = new double[101];
+        for (int r = 0; r <= 100; r++) recall[r] = r / 100.0;
+        double[] mean = new double[101];
+        int classes = 0;
+        double map = 0;
+        for (int c = 0; c < pr.length; c++) {
+            if (Double.isNaN(ap50[c])) continue;
+            XYSeries s = chart.addSeries(String.format(java.util.Locale.ROOT, "%s %.3f", names.get(c), ap50[c]), recall, pr[c]);
+            s.setMarker(SeriesMarkers.NONE);
+            for (int r = 0; r <= 100; r++) mean[r] += pr[c][r];
+            classes++;
+            map += ap50[c];
+        }
+        if (classes > 0) {
+            for (int r = 0; r <= 100; r++) mean[r] /= classes;
+            XYSeries s = chart.addSeries(String.format(java.util.Locale.ROOT, "all classes %.3f mAP50", map / classes), recall, mean);
+            s.setMarker(SeriesMarkers.NONE);
+            s.setLineWidth(4f);
+        }
+        save(chart, png);
+    }
+
+    /** results.png from a results.csv written by the trainer: losses, mAP50, mAP50-95 and lr by epoch. */
+    public static void results(Path csv, Path png) throws IOException {
+        List<String> lines = Files.readAllLines(csv);
+        if (lines.size() < 2) return;
+        String[] head = lines.get(0).split(",");
+        List<double[]> rows = new ArrayList<>();
+        for (String l : lines.subList(1, lines.size())) {
+            String[] f = l.split(",");
+            double[] v = new double[f.length];
+            for (int i = 0; i < f.length; i++) v[i] = Double.parseDouble(f[i]);
+            rows.add(v);
+        }
+        double[] epoch = rows.stream().mapToDouble(r -> r[0] + 1).toArray();
+        List<XYChart> charts = new ArrayList<>();
+        for (int col = 1; col < Math.min(head.length, 7); col++) {
+            final int c = col;
+            XYChart ch = new XYChartBuilder().width(400).height(300).title(head[col]).xAxisTitle("epoch").build();
+            ch.getStyler().setLegendVisible(false);
+            ch.addSeries(head[col], epoch, rows.stream().mapToDouble(r -> r[c]).toArray()).setMarker(SeriesMarkers.CIRCLE);
+            charts.add(ch);
+        }
+        java.awt.image.BufferedImage out = new java.awt.image.BufferedImage(3 * 400, 2 * 300, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        java.awt.Graphics2D g = out.createGraphics();
+        for (int i = 0; i < charts.size(); i++) {
+            java.awt.image.BufferedImage one = BitmapEncoder.getBufferedImage(charts.get(i));
+            g.drawImage(one, (i % 3) * 400, (i / 3) * 300, null);
+        }
+        g.dispose();
+        Path tmp = png.resolveSibling(png.getFileName() + ".tmp.png");
+        javax.imageio.ImageIO.write(out, "png", tmp.toFile());
+        Files.move(tmp, png, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    private static void save(XYChart chart, Path png) throws IOException {
+        Files.createDirectories(png.toAbsolutePath().getParent());
+        String name = png.toString();
+        String base = name.endsWith(".png") ? name.substring(0, name.length() - 4) : name;
+        BitmapEncoder.saveBitmap(chart, base, BitmapEncoder.BitmapFormat.PNG);
+    }
+}
