@@ -341,10 +341,14 @@ public final class Main implements Runnable {
             @Option(names = "--seed", defaultValue = "0", description = "Seed; the same seed writes the same files. Default: ${DEFAULT-VALUE}.")
             long seed;
 
+            @Option(names = "--difficulty", defaultValue = "HARD", description = "HARD (the benchmark) or EASY (1-3 large objects, no clutter; "
+                    + "for tests and smoke runs). Default: ${DEFAULT-VALUE}.")
+            org.jprune.yolo.data.SynthDataset.Difficulty difficulty;
+
             @Override
             public Integer call() throws Exception {
                 long t0 = System.nanoTime();
-                java.nio.file.Path yaml = org.jprune.yolo.data.SynthDataset.write(out, new org.jprune.yolo.data.SynthDataset.Spec(train, val, img, seed));
+                java.nio.file.Path yaml = org.jprune.yolo.data.SynthDataset.write(out, new org.jprune.yolo.data.SynthDataset.Spec(train, val, img, seed, difficulty));
                 System.out.printf("wrote %d train + %d val images (%dx%d, %d classes) and %s in %.1f s%n", train, val, img, img,
                         org.jprune.yolo.data.SynthDataset.CLASSES.size(), yaml, (System.nanoTime() - t0) / 1e9);
                 return 0;

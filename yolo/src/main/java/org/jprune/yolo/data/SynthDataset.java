@@ -37,11 +37,20 @@ import javax.imageio.ImageIO;
 public final class SynthDataset {
     public static final List<String> CLASSES = List.of("circle", "square", "triangle", "diamond", "cross", "star", "hexagon", "ring");
 
-    public record Spec(int trainImages, int valImages, int imageSize, long seed) {
+    /**
+     * HARD is the benchmark defined above. EASY is for tests and smoke runs: 1 to 3 filled, unoccluded
+     * objects of 0.25 to 0.5 of the image side on a plain two-colour gradient, no strokes, blur or noise.
+     */
+    public enum Difficulty { HARD, EASY }
+
+    public record Spec(int trainImages, int valImages, int imageSize, long seed, Difficulty difficulty) {
         public Spec {
             if (trainImages < 1 || valImages < 1) throw new IllegalArgumentException("need at least one train and one val image");
             if (imageSize < 32) throw new IllegalArgumentException("image size must be >= 32, got " + imageSize);
+            if (difficulty == null) throw new IllegalArgumentException("difficulty is null");
         }
+
+        public Spec(int trainImages, int valImages, int imageSize, long seed) { this(trainImages, valImages, imageSize, seed, Difficulty.HARD); }
     }
 
     /** One generated object: class and box in pixels (x1, y1, x2, y2). */
@@ -59,7 +68,7 @@ public final class SynthDataset {
             long seed = split.equals("train") ? spec.seed() : spec.seed() + 1_000_003L;
             for (int i = 0; i < count; i++) {
                 List<Box> boxes = new ArrayList<>();
-                BufferedImage im = render(spec.imageSize(), new SplittableRandom(seed * 31 + i), boxes);
+                BufferedImage im = render(spec.imageSize(), new SplittableRandom(seed * 31 + i), boxes, spec.difficulty());
                 String stem = String.format(Locale.ROOT, "%s_%06d", split, i);
                 ImageIO.write(im, "png", img.resolve(stem + ".png").toFile());
                 StringBuilder sb = new StringBuilder();
@@ -78,13 +87,16 @@ public final class SynthDataset {
     }
 
     /** Draws one image and appends its boxes. */
-    public static BufferedImage render(int size, SplittableRandom r, List<Box> boxes) {
+    public static BufferedImage render(int size, SplittableRandom r, List<Box> boxes) { return render(size, r, boxes, Difficulty.HARD); }
+
+    public static BufferedImage render(int size, SplittableRandom r, List<Box> boxes, Difficulty difficulty) {
+        boolean easy = difficulty == Difficulty.EASY;
         BufferedImage im = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = im.createGraphics();
         g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
         g.setPaint(new GradientPaint((float) (r.nextDouble() * size), 0, randomColor(r), (float) (r.nextDouble() * size), size, randomColor(r)));
         g.fillRect(0, 0, size, size);
-        int strokes = 5 + r.nextInt(26);
+        int strokes = easy ? 0 : 5 + r.nextInt(26);
         for (int i = 0; i < strokes; i++) {
             g.setColor(randomColor(r));
             g.setStroke(new BasicStroke((float) (1 + r.nextDouble() * 2.5)));
@@ -92,8 +104,8 @@ public final class SynthDataset {
             if (r.nextBoolean()) g.drawLine(x, y, r.nextInt(size), r.nextInt(size));
             else g.drawArc(x - size / 4, y - size / 4, 8 + r.nextInt(size / 2), 8 + r.nextInt(size / 2), r.nextInt(360), 30 + r.nextInt(200));
         }
-        int objects = 1 + r.nextInt(12);
-        double minSide = 8, maxSide = 0.6 * size;
+        int objects = easy ? 1 + r.nextInt(3) : 1 + r.nextInt(12);
+        double minSide = easy ? 0.25 * size : 8, maxSide = easy ? 0.5 * size : 0.6 * size, maxIou = easy ? 0 : 0.4;
         for (int i = 0, attempts = 0; i < objects && attempts < 200; attempts++) {
             double side = Math.exp(Math.log(minSide) + r.nextDouble() * (Math.log(maxSide) - Math.log(minSide)));
             double aspect = Math.exp((r.nextDouble() * 2 - 1) * Math.log(1.33));
@@ -104,10 +116,10 @@ public final class SynthDataset {
             Rectangle2D b = shape.getBounds2D();
             Box box = new Box(cls, Math.max(0, b.getMinX()), Math.max(0, b.getMinY()), Math.min(size, b.getMaxX()), Math.min(size, b.getMaxY()));
             boolean clash = false;
-            for (Box o : boxes) clash |= iou(o, box) > 0.4;
+            for (Box o : boxes) clash |= iou(o, box) > maxIou;
             if (clash) continue;
             g.setColor(randomColor(r));
-            if (r.nextDouble() < 0.2 && side > 16) {
+            if (!easy && r.nextDouble() < 0.2 && side > 16) {
                 g.setStroke(new BasicStroke((float) Math.max(2, side / 12)));
                 g.draw(shape);
             } else {
@@ -117,6 +129,7 @@ public final class SynthDataset {
             i++;
         }
         g.dispose();
+        if (easy) return im;
         if (r.nextDouble() < 0.3) boxBlur(im);
         addNoise(im, r.nextDouble() * 12, r);
         return im;

@@ -131,6 +131,8 @@ public final class Trainer {
                 double[] sums = new double[3];
                 int images = 0;
                 Iterator<Loader.Batch> it = trainLoader.epoch(epoch, 0);
+                Progress bar = new Progress(log, log == System.out && System.console() != null,
+                        String.format(Locale.ROOT, "epoch %d/%d", epoch + 1, o.epochs()), nb);
                 for (int i = 0; it.hasNext(); i++) {
                     Loader.Batch b = it.next();
                     long ni = i + (long) nb * epoch;
@@ -152,6 +154,7 @@ public final class Trainer {
                     YoloLoss.Result r = step(model, loss, b);
                     sums[0] += r.box() / b.n(); sums[1] += r.obj() / b.n(); sums[2] += r.cls() / b.n();
                     images += b.n();
+                    bar.update(i + 1, sums, images);
                     if (ni - st.lastOptStep >= accumulate) {
                         optBias.step();
                         optRest.step();
@@ -172,6 +175,11 @@ public final class Trainer {
                 EpochStats es = new EpochStats(epoch, sums[0] / nb, sums[1] / nb, sums[2] / nb, m.map50(), m.map5095(), optRest.lr(), images / secs, secs);
                 stats.add(es);
                 appendCsv(csv, es);
+                try {
+                    org.jprune.yolo.report.Plots.results(csv, o.out().resolve("results.png"));
+                } catch (IOException | RuntimeException e) {
+                    log.println("warning: results.png not written: " + e.getMessage());
+                }
                 log.printf(Locale.ROOT, "epoch %d/%d  box %.4f  obj %.4f  cls %.4f  mAP50 %.3f  mAP50-95 %.3f  lr %.5f  %.1f img/s  %.0f s%n",
                         epoch + 1, o.epochs(), es.box(), es.obj(), es.cls(), es.map50(), es.map5095(), es.lr(), es.imgPerSec(), secs);
                 if (++epochsDone == o.stopAfterEpochs()) break; // used by the resume test to simulate an interruption
@@ -186,8 +194,8 @@ public final class Trainer {
         else if (opt instanceof AdamW adam) adam.setBeta1(m);
     }
 
-    /** Forward, loss on the host, backward: accumulates parameter gradients. */
-    static YoloLoss.Result step(YoloModel model, YoloLoss loss, Loader.Batch b) {
+    /** One training step: forward, loss on the host, backward; accumulates parameter gradients (also used by the cross-backend check). */
+    public static YoloLoss.Result step(YoloModel model, YoloLoss loss, Loader.Batch b) {
         Device cpu = model.graph().device();
         try (Tensor x = Tensor.of(cpu, b.images(), b.n(), 3, b.size(), b.size()); Graph.Execution ex = model.graph().forward(x, true)) {
             int levels = model.levels();
