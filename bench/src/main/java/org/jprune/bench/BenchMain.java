@@ -69,7 +69,7 @@ public final class BenchMain {
                 case "--out" -> out = Path.of(args[++i]);
                 case "--threads" -> threads = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 default -> {
-                    System.err.println("usage: BenchMain cpu [--smoke] [--no-jmh] [--out DIR] [--threads 1,2] [--only downcall,sgemm,conv,cs,csr,mask]");
+                    System.err.println("usage: BenchMain cpu [--smoke] [--no-jmh] [--out DIR] [--threads 1,2] [--only downcall,sgemm,conv,cs,csr,mask,yolo]");
                     System.exit(2);
                 }
             }
@@ -92,6 +92,7 @@ public final class BenchMain {
         if (want("cs")) channelSparse();
         if (want("csr")) csr();
         if (want("mask")) masks();
+        if (want("yolo")) yolo();
         write(outDir);
     }
 
@@ -262,6 +263,53 @@ public final class BenchMain {
             double gm = Math.exp(logSum / n);
             md.append("\nGeometric mean of ours / PyTorch speed over ").append(n).append(" layers: **").append(fmt(gm)).append("**\n");
             rows.add(map("section", "conv2d_summary", "geomean_ratio_vs_torch", gm, "layers", n));
+        }
+    }
+
+    /**
+     * YOLOv5n end to end on this CPU: inference latency (eval mode, batch 1 and 16) and training
+     * throughput (forward + YOLOv5 loss + backward + SGD step, batch 16) at 320 and 640, plus 256 (the
+     * main job's size). Inputs are random; targets are 6 random boxes per image.
+     */
+    private void yolo() throws Exception {
+        section("YOLOv5n inference latency and training throughput (all cores)",
+                "Latency: median time of one forward pass in eval mode (raw Detect maps, before NMS). Training: forward, loss and "
+                        + "gradient on the host, backward, SGD (Nesterov) step; images per second at batch 16.",
+                "image size", "batch", "inference ms / batch", "inference ms / image", "training img/s");
+        org.jprune.yolo.model.ModelConfig cfg = org.jprune.yolo.model.ModelConfig.load("yolov5n").withClasses(80);
+        int[] sizes = smoke ? new int[] {64} : new int[] {256, 320, 640};
+        for (int size : sizes) {
+            try (org.jprune.yolo.model.YoloModel m = org.jprune.yolo.model.YoloModel.build(cfg, cpu, 0)) {
+                for (int batch : smoke ? new int[] {1} : new int[] {1, 16}) {
+                    double inf;
+                    try (Tensor x = Tensor.randn(cpu, 5, 0.5f, batch, 3, size, size)) {
+                        inf = Timer.median(() -> m.forwardRaw(x), 1, smoke ? 1 : 5, smoke ? 0.01 : 1.0);
+                    }
+                    Object train = "-";
+                    if (batch == 16 || smoke) {
+                        float[] img = new float[batch * 3 * size * size];
+                        java.util.SplittableRandom r = new java.util.SplittableRandom(9);
+                        for (int i = 0; i < img.length; i++) img[i] = (float) r.nextDouble();
+                        float[] t = new float[batch * 6 * 6];
+                        for (int k = 0; k < batch * 6; k++) {
+                            double w = 0.05 + 0.4 * r.nextDouble(), h = 0.05 + 0.4 * r.nextDouble();
+                            float[] row = {k / 6, r.nextInt(80), (float) (w / 2 + (1 - w) * r.nextDouble()), (float) (h / 2 + (1 - h) * r.nextDouble()), (float) w, (float) h};
+                            System.arraycopy(row, 0, t, k * 6, 6);
+                        }
+                        var b = new org.jprune.yolo.data.Loader.Batch(img, batch, size, t, batch * 6, List.of(), new float[batch][], new int[batch][]);
+                        var hyp = org.jprune.yolo.loss.Hyp.SCRATCH_LOW.scaled(m.levels(), 80, size);
+                        var loss = new org.jprune.yolo.loss.YoloLoss(80, m.anchorsPx(), m.strides(), hyp);
+                        var sgd = new org.jprune.engine.optim.Sgd(m.graph().parameters(), 0.001, 0.937, 5e-4, true);
+                        double step = Timer.median(() -> {
+                            org.jprune.yolo.train.Trainer.step(m, loss, b);
+                            sgd.step();
+                            m.graph().zeroGrad();
+                        }, 1, smoke ? 1 : 3, smoke ? 0.01 : 2.0);
+                        train = batch / step;
+                    }
+                    row("yolo", map("size", size, "batch", batch, "infer_ms", inf * 1e3, "infer_ms_per_image", inf * 1e3 / batch, "train_img_per_s", train));
+                }
+            }
         }
     }
 

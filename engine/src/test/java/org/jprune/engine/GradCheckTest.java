@@ -1,5 +1,7 @@
 package org.jprune.engine;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
 import static org.jprune.engine.TestSupport.random;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -224,6 +226,37 @@ class GradCheckTest {
                 List<Parameter> ps = g.parameters();
                 Tensor[] inputs = ps.stream().map(Parameter::value).toArray(Tensor[]::new);
                 check("graph", inputs, () -> {
+                    try (Graph.Execution ex = g.forward(x, true)) {
+                        return ex.output(0).copy();
+                    }
+                }, dy -> {
+                    g.zeroGrad();
+                    try (Graph.Execution ex = g.forward(x, true)) {
+                        ex.backward(List.of(dy));
+                    }
+                    List<Tensor> out = new ArrayList<>();
+                    for (Parameter p : ps) out.add(p.grad().copy());
+                    return out.toArray(Tensor[]::new);
+                }, 12);
+            }
+        }
+    }
+
+    /** darknet's layers: a route with groups (channel slice), the 2x2 stride-1 maxpool padded after, concat of the halves. */
+    @Test
+    void sliceAndDarknetPoolGraph() {
+        try (Graph g = new Graph(REF)) {
+            int c1 = g.add("c1", new Conv2dLayer(REF, "c1", 3, 8, 3, 1, 1, 1, true, 31), Graph.INPUT);
+            int half = g.add("half", new SimpleLayers.SliceLayer(4, 4), c1);
+            int c2 = g.add("c2", new Conv2dLayer(REF, "c2", 4, 4, 3, 1, 1, 1, true, 32), half);
+            int mp = g.add("mp", new SimpleLayers.MaxPoolLayer(2, 1, 0, 1), c2);
+            int cat = g.add("cat", new SimpleLayers.ConcatLayer(), mp, c1);
+            g.add("head", new Conv2dLayer(REF, "head", 12, 2, 1, 1, 0, 1, true, 33), cat);
+            assertArrayEquals(new int[] {2, 2, 7, 7}, g.shapes(2, 3, 7, 7)[5]);
+            try (Tensor x = t(16, 2, 3, 7, 7)) {
+                List<Parameter> ps = g.parameters();
+                Tensor[] inputs = ps.stream().map(Parameter::value).toArray(Tensor[]::new);
+                check("darknet graph", inputs, () -> {
                     try (Graph.Execution ex = g.forward(x, true)) {
                         return ex.output(0).copy();
                     }
