@@ -57,4 +57,34 @@ class DetectorTest {
         det.close();
         assertThrows(IllegalStateException.class, () -> det.detect(images.get(0)));
     }
+
+    /** detect writes labels and images; eval reads them back against the YOLO ground truth; bad input exits 2. */
+    @Test
+    void detectThenEvalThroughTheCli() throws Exception {
+        Path data = SynthDataset.write(dir.resolve("data"), new SynthDataset.Spec(6, 3, 64, 4));
+        new Trainer(new Trainer.Options(TrainerTest.tinyModel(dir).toString(), data, 1, 4, 64, 1, dir.resolve("run"), 1, true, false,
+                Hyp.SCRATCH_LOW, -1), new PrintStream(new ByteArrayOutputStream())).run();
+        PrintStream old = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(buf));
+        int detect, eval;
+        try {
+            detect = org.jprune.yolo.cli.Main.execute("detect", "-w", dir.resolve("run/last.safetensors").toString(), "--source",
+                    data.getParent().resolve("images/val").toString(), "--conf", "0.001", "-o", dir.resolve("det").toString());
+            eval = org.jprune.yolo.cli.Main.execute("eval", "--data", data.toString(), "--dets", dir.resolve("det/labels").toString(),
+                    "-o", dir.resolve("ev").toString());
+        } finally {
+            System.setOut(old);
+        }
+        assertEquals(0, detect, buf.toString());
+        assertEquals(0, eval, buf.toString());
+        assertTrue(java.nio.file.Files.isRegularFile(dir.resolve("det/val_000000.png")));
+        assertTrue(java.nio.file.Files.isRegularFile(dir.resolve("det/labels/val_000002.txt")));
+        assertTrue(java.nio.file.Files.size(dir.resolve("ev/PR_curve.png")) > 1000);
+        String out = buf.toString();
+        assertTrue(out.contains(" Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = "), out);
+        assertTrue(out.contains("VOC2007 11-point"), out);
+        assertEquals(2, org.jprune.yolo.cli.Main.execute("eval", "--dets", dir.resolve("nowhere").toString(), "--data", data.toString()));
+        assertEquals(2, org.jprune.yolo.cli.Main.execute("detect", "-w", dir.resolve("run/last.safetensors").toString(), "--source", "nowhere.png"));
+    }
 }

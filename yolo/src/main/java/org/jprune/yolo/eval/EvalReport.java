@@ -39,7 +39,7 @@ public record EvalReport(CocoEval.Result coco, VocEval.Result voc07, VocEval.Res
     public String text() {
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < CocoEval.STAT_NAMES.length; i++)
-            sb.append(String.format(Locale.ROOT, " Average %-9s %s = %.3f%n", i < 6 ? "Precision" : "Recall", CocoEval.STAT_NAMES[i].substring(3), coco.stats()[i]));
+            sb.append(String.format(Locale.ROOT, " Average %s %s = %.3f%n", i < 6 ? "Precision  (AP)" : "Recall     (AR)", CocoEval.STAT_NAMES[i].substring(3), coco.stats()[i]));
         sb.append(String.format(Locale.ROOT, " Pascal VOC mAP@0.5: %.4f (VOC2007 11-point), %.4f (VOC2010+ all points)%n%n", voc07.map(), voc12.map()));
         sb.append(String.format(Locale.ROOT, "%-14s %7s %7s %7s %8s %9s %9s%n", "class", "truths", "dets", "AP50", "AP50-95", "VOC07 AP", "VOC12 AP"));
         sb.append(String.format(Locale.ROOT, "%-14s %7d %7d %7.3f %8.3f %9.3f %9.3f%n", "all", java.util.Arrays.stream(coco.truths()).sum(),

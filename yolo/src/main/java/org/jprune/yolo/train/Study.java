@@ -38,8 +38,12 @@ public final class Study {
     public List<Row> run() throws IOException {
         List<Row> rows = new ArrayList<>();
         Path baseDir = o.out().resolve("baseline");
-        log.printf("== baseline: %s, %d epochs%n", o.model(), o.epochs());
+        log.printf("== baseline: %s, %d epochs, %s%s%n", o.model(), o.epochs(), o.optimizer(), o.hyp().diff().isEmpty() ? "" : ", hyp " + o.hyp().diff());
+        long t0 = System.nanoTime();
         List<Trainer.EpochStats> base = new Trainer(options(baseDir, o.epochs(), null, null), log).run();
+        double secs = (System.nanoTime() - t0) / 1e9;
+        log.printf(Locale.ROOT, "== baseline trained in %d min %02d s (training and per-epoch validation): mAP50 %.3f, mAP50-95 %.3f%n",
+                (int) secs / 60, (int) secs % 60, base.get(base.size() - 1).map50(), base.get(base.size() - 1).map5095());
         rows.add(row(0, base, baseDir, null, o.epochs()));
         Path prev = baseDir.resolve("last.safetensors");
         for (double level : o.levels()) {
