@@ -223,23 +223,28 @@ class GradCheckTest {
     void graphEndToEnd() {
         try (Graph g = TinyNet.build(REF, 3, 7)) {
             try (Tensor x = t(15, 2, 3, 8, 8)) {
-                List<Parameter> ps = g.parameters();
-                Tensor[] inputs = ps.stream().map(Parameter::value).toArray(Tensor[]::new);
-                check("graph", inputs, () -> {
-                    try (Graph.Execution ex = g.forward(x, true)) {
-                        return ex.output(0).copy();
-                    }
-                }, dy -> {
-                    g.zeroGrad();
-                    try (Graph.Execution ex = g.forward(x, true)) {
-                        ex.backward(List.of(dy));
-                    }
-                    List<Tensor> out = new ArrayList<>();
-                    for (Parameter p : ps) out.add(p.grad().copy());
-                    return out.toArray(Tensor[]::new);
-                }, 12);
+                checkGraph("graph", g, x);
             }
         }
+    }
+
+    /** Every parameter gradient of a graph (output 0 against a random dy) by finite differences. */
+    static void checkGraph(String what, Graph g, Tensor x) {
+        List<Parameter> ps = g.parameters();
+        Tensor[] inputs = ps.stream().map(Parameter::value).toArray(Tensor[]::new);
+        check(what, inputs, () -> {
+            try (Graph.Execution ex = g.forward(x, true)) {
+                return ex.output(0).copy();
+            }
+        }, dy -> {
+            g.zeroGrad();
+            try (Graph.Execution ex = g.forward(x, true)) {
+                ex.backward(List.of(dy));
+            }
+            List<Tensor> out = new ArrayList<>();
+            for (Parameter p : ps) out.add(p.grad().copy());
+            return out.toArray(Tensor[]::new);
+        }, 12);
     }
 
     /** darknet's layers: a route with groups (channel slice), the 2x2 stride-1 maxpool padded after, concat of the halves. */
@@ -254,21 +259,7 @@ class GradCheckTest {
             g.add("head", new Conv2dLayer(REF, "head", 12, 2, 1, 1, 0, 1, true, 33), cat);
             assertArrayEquals(new int[] {2, 2, 7, 7}, g.shapes(2, 3, 7, 7)[5]);
             try (Tensor x = t(16, 2, 3, 7, 7)) {
-                List<Parameter> ps = g.parameters();
-                Tensor[] inputs = ps.stream().map(Parameter::value).toArray(Tensor[]::new);
-                check("darknet graph", inputs, () -> {
-                    try (Graph.Execution ex = g.forward(x, true)) {
-                        return ex.output(0).copy();
-                    }
-                }, dy -> {
-                    g.zeroGrad();
-                    try (Graph.Execution ex = g.forward(x, true)) {
-                        ex.backward(List.of(dy));
-                    }
-                    List<Tensor> out = new ArrayList<>();
-                    for (Parameter p : ps) out.add(p.grad().copy());
-                    return out.toArray(Tensor[]::new);
-                }, 12);
+                checkGraph("darknet graph", g, x);
             }
         }
     }

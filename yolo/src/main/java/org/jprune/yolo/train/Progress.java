@@ -32,21 +32,18 @@ final class Progress {
     /** done: batches finished; sums: summed loss parts (box, obj, cls) over them; images so far. */
     void update(int done, double[] sums, int images) {
         long now = System.nanoTime();
+        if (tty ? done < total && now - lastDraw < 250_000_000L : done * 4 / Math.max(total, 1) <= lastQuarter || done == total) return;
         double secs = (now - t0) / 1e9, rate = images / Math.max(secs, 1e-9);
         double eta = done == 0 ? 0 : secs / done * (total - done);
         String line = String.format(Locale.ROOT, "%s %4d/%d  box %.4f  obj %.4f  cls %.4f  %.1f img/s  %s<%s", prefix, done, total,
                 sums[0] / Math.max(done, 1), sums[1] / Math.max(done, 1), sums[2] / Math.max(done, 1), rate, clock(secs), clock(eta));
         if (tty) {
-            if (done < total && now - lastDraw < 250_000_000L) return;
             lastDraw = now;
             out.print("\r" + line + (done == total ? "\n" : ""));
             out.flush();
         } else {
-            int quarter = done * 4 / Math.max(total, 1);
-            if (quarter > lastQuarter && done < total) {
-                lastQuarter = quarter;
-                out.println(line);
-            }
+            lastQuarter = done * 4 / Math.max(total, 1);
+            out.println(line);
         }
     }
 }
