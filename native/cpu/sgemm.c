@@ -336,6 +336,14 @@ static void ukr_avx512_ind(int kc, const float *ap, const float *const *brow, in
     }
 }
 
+/* maskload/maskstore masks of a 16-wide strip with nr valid columns: lanes 0..7 and 8..15 */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void avx2_masks(int nr, __m256i *m0, __m256i *m1) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    *m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane);
+    *m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
+}
+
 /* C tile += acc (6 x 16, the first mr rows and nr columns). Constant indices only (see ukr_avx2). */
 __attribute__((target("avx2,fma"), always_inline))
 static inline void avx2_writeback(__m256 acc[6][2], float *c, int ldc, int mr, int nr, __m256i m0, __m256i m1) {
@@ -365,8 +373,8 @@ static void ukr_avx2_ind(int kc, const float *ap, const float *const *brow, int 
     for (int i = 0; i < mr; i++) _mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
 #pragma GCC unroll 6
     for (int i = 0; i < 6; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane), m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
+    __m256i m0, m1;
+    avx2_masks(nr, &m0, &m1);
     if (nr == 16) {
         for (int p = 0; p < kc; p++, ap += 6) {
             const float *b = brow[p] + j0;
@@ -452,8 +460,8 @@ static void ukr_avx2_pa(int kc, const float *const *a, const float *bp, float *c
         PA_ROW2(0, a0) PA_ROW2(1, a1) PA_ROW2(2, a2) PA_ROW2(3, a3) PA_ROW2(4, a4) PA_ROW2(5, a5)
 #undef PA_ROW2
     }
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane), m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
+    __m256i m0, m1;
+    avx2_masks(nr, &m0, &m1);
     avx2_writeback(acc, c, ldc, mr, nr, m0, m1);
 }
 

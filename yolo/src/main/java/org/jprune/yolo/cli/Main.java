@@ -152,8 +152,10 @@ public final class Main implements Runnable {
                     case "voc", "yolo" -> {
                         if (names == null || names.isEmpty()) throw new IllegalArgumentException("--gt-format " + f + " needs --names");
                         java.util.List<java.nio.file.Path> files;
-                        try (var s = java.nio.file.Files.walk(gt)) {
-                            files = s.filter(p -> f.equals("voc") ? p.toString().endsWith(".xml") : isImage(p)).sorted().toList();
+                        if (f.equals("voc")) {
+                            try (var s = java.nio.file.Files.walk(gt)) { files = s.filter(p -> p.toString().endsWith(".xml")).sorted().toList(); }
+                        } else {
+                            files = org.jprune.yolo.data.YoloDataset.listImages(gt);
                         }
                         set = new org.jprune.yolo.data.Annotations.Set(f.equals("voc") ? org.jprune.yolo.data.Annotations.readVoc(files, names, problems)
                                 : org.jprune.yolo.data.Annotations.readYolo(files, names.size(), problems), names);
@@ -174,11 +176,6 @@ public final class Main implements Runnable {
 
         static boolean hasXml(java.nio.file.Path dir) throws java.io.IOException {
             try (var s = java.nio.file.Files.walk(dir)) { return s.anyMatch(p -> p.toString().endsWith(".xml")); }
-        }
-
-        static boolean isImage(java.nio.file.Path p) {
-            String n = p.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
-            return n.endsWith(".png") || n.endsWith(".jpg") || n.endsWith(".jpeg") || n.endsWith(".bmp");
         }
     }
 
@@ -204,7 +201,7 @@ public final class Main implements Runnable {
             if (batch <= 0) throw new IllegalArgumentException("--batch must be > 0");
             java.util.List<java.nio.file.Path> images;
             if (java.nio.file.Files.isDirectory(source)) {
-                try (var s = java.nio.file.Files.walk(source)) { images = s.filter(Eval::isImage).sorted().toList(); }
+                images = org.jprune.yolo.data.YoloDataset.listImages(source);
             } else if (java.nio.file.Files.isRegularFile(source)) {
                 images = java.util.List.of(source);
             } else {

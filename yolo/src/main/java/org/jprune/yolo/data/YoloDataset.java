@@ -127,10 +127,7 @@ public final class YoloDataset {
         }
         Path dir = split.equals("train") ? cfg.train() : cfg.val();
         if (!Files.isDirectory(dir)) throw new IOException(cfg.yaml() + ": " + split + " directory " + dir + " does not exist");
-        List<Path> images;
-        try (Stream<Path> s = Files.walk(dir)) {
-            images = s.filter(p -> IMAGE_EXT.stream().anyMatch(e -> p.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(e))).sorted().toList();
-        }
+        List<Path> images = listImages(dir);
         List<Sample> samples = new ArrayList<>();
         List<Problem> problems = new ArrayList<>();
         if (images.isEmpty()) problems.add(new Problem(dir, 0, "no images (" + String.join(", ", IMAGE_EXT) + ")"));
@@ -172,13 +169,23 @@ public final class YoloDataset {
             default -> {
                 Path dir = files.get(0);
                 if (!Files.isDirectory(dir)) throw new IOException(cfg.yaml() + ": " + split + " directory " + dir + " does not exist");
-                try (Stream<Path> s = Files.walk(dir)) {
-                    out.addAll(Annotations.readYolo(s.filter(p -> IMAGE_EXT.stream().anyMatch(e -> p.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(e)))
-                            .sorted().toList(), cfg.nc(), problems));
-                }
+                out.addAll(Annotations.readYolo(listImages(dir), cfg.nc(), problems));
             }
         }
         return out;
+    }
+
+    /** Whether the file name has an image extension this project reads (.png, .jpg, .jpeg, .bmp). */
+    public static boolean isImage(Path p) {
+        String n = p.getFileName().toString().toLowerCase(Locale.ROOT);
+        return IMAGE_EXT.stream().anyMatch(n::endsWith);
+    }
+
+    /** The images under dir (recursively), sorted. */
+    public static List<Path> listImages(Path dir) throws IOException {
+        try (Stream<Path> s = Files.walk(dir)) {
+            return s.filter(YoloDataset::isImage).sorted().toList();
+        }
     }
 
     /** Ultralytics' rule: the last /images/ in the path becomes /labels/, the extension .txt. */

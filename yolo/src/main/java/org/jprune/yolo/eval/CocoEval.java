@@ -53,8 +53,8 @@ public final class CocoEval {
 
     /** Adds one image's detections and ground truth (same coordinate frame). */
     public void add(List<Detection> imageDets, List<Truth> imageTruths) {
-        for (Detection d : imageDets) if (d.cls() < 0 || d.cls() >= nc) throw new IllegalArgumentException("detection class " + d.cls() + " outside 0.." + (nc - 1));
-        for (Truth t : imageTruths) if (t.cls() < 0 || t.cls() >= nc) throw new IllegalArgumentException("truth class " + t.cls() + " outside 0.." + (nc - 1));
+        for (Detection d : imageDets) Detection.requireClass("detection", d.cls(), nc);
+        for (Truth t : imageTruths) Detection.requireClass("truth", t.cls(), nc);
         dets.add(List.copyOf(imageDets));
         truths.add(List.copyOf(imageTruths));
     }

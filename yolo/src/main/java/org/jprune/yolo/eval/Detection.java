@@ -9,5 +9,10 @@ public record Detection(float x1, float y1, float x2, float y2, float conf, int 
         return union <= 0 ? 0 : inter / union;
     }
 
+    /** For the evaluators: a class id outside 0..nc-1 is an IllegalArgumentException naming what it belongs to. */
+    static void requireClass(String what, int cls, int nc) {
+        if (cls < 0 || cls >= nc) throw new IllegalArgumentException(what + " class " + cls + " outside 0.." + (nc - 1));
+    }
+
     public float iou(Detection o) { return iou(x1, y1, x2, y2, o.x1, o.y1, o.x2, o.y2); }
 }
