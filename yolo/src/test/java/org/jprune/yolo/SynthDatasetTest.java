@@ -55,6 +55,27 @@ class SynthDatasetTest {
     }
 
     @Test
+    void everyLabelledObjectStaysMostlyVisible() {
+        int overlapping = 0;
+        for (int i = 0; i < 300; i++) {
+            List<SynthDataset.Box> boxes = new java.util.ArrayList<>();
+            SynthDataset.render(160, new java.util.SplittableRandom(i), boxes);
+            for (int a = 0; a < boxes.size(); a++) {
+                double covered = 0;
+                for (int b = a + 1; b < boxes.size(); b++) covered += coveredFraction(boxes.get(a), boxes.get(b));
+                assertTrue(covered <= 0.3 + 1e-9, "image " + i + " object " + a + ": " + covered + " of its box under later objects");
+                if (covered > 0) overlapping++;
+            }
+        }
+        assertTrue(overlapping > 50, "occlusion still happens: " + overlapping + " occluded objects");
+    }
+
+    private static double coveredFraction(SynthDataset.Box a, SynthDataset.Box b) {
+        double iw = Math.min(a.x2(), b.x2()) - Math.max(a.x1(), b.x1()), ih = Math.min(a.y2(), b.y2()) - Math.max(a.y1(), b.y1());
+        return iw <= 0 || ih <= 0 ? 0 : iw * ih / ((a.x2() - a.x1()) * (a.y2() - a.y1()));
+    }
+
+    @Test
     void cliWritesDatasetAndRejectsBadArguments() throws Exception {
         assertEquals(0, Main.execute("data", "synth", "-o", dir.resolve("c").toString(), "--train", "3", "--val", "2", "--img", "64"));
         assertTrue(Files.isRegularFile(dir.resolve("c/images/val/val_000001.png")));
