@@ -1,12 +1,16 @@
 /* The CPU backend table: host memory, 64-byte aligned; every op of ops.def. */
 #include "cpu.h"
 #include <stdio.h>
+#include <malloc.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define JP_OP(name, params, args) jp_status cpu_##name params;
 #include "../src/ops.def"
 #undef JP_OP
+
+static _Atomic int64_t g_in_use;
 
 CPU_OP(malloc)(jp_ctx ctx, int64_t bytes, void **out) {
     (void)ctx;
@@ -15,9 +19,28 @@ CPU_OP(malloc)(jp_ctx ctx, int64_t bytes, void **out) {
     size_t sz = ((size_t)(bytes > 0 ? bytes : 1) + 63) & ~(size_t)63;
     *out = aligned_alloc(64, sz);
     if (!*out) return jp_fail(JP_ERR_NO_MEMORY, "jp_malloc", "cannot allocate %lld bytes", (long long)bytes);
+    atomic_fetch_add(&g_in_use, (int64_t)malloc_usable_size(*out));
     return JP_OK;
 }
-CPU_OP(free)(jp_ctx ctx, void *p) { (void)ctx; free(p); return JP_OK; }
+CPU_OP(free)(jp_ctx ctx, void *p) {
+    (void)ctx;
+    if (p) atomic_fetch_sub(&g_in_use, (int64_t)malloc_usable_size(p));
+    free(p);
+    return JP_OK;
+}
+/* host memory from jp_malloc, process-wide (every CPU context shares the heap) */
+CPU_OP(mem_stats)(jp_ctx ctx, int64_t *in_use, int64_t *reserved) {
+    (void)ctx;
+    JP_CHECK(in_use && reserved, "jp_mem_stats", "in_use_host or reserved_host is NULL");
+    *in_use = *reserved = atomic_load(&g_in_use);
+    return JP_OK;
+}
+
+static jp_status cpu_set_option(jp_ctx ctx, const char *key, const char *value) {
+    (void)ctx;
+    if ((!strcmp(key, "conv") && !strcmp(value, "native")) || (!strcmp(key, "tf32") && !strcmp(value, "0"))) return JP_OK;
+    return jp_fail(JP_ERR_UNSUPPORTED, "jp_ctx_set_option", "the cpu backend has no option %s=%s (it takes conv=native, tf32=0)", key, value);
+}
 
 /* Large copies of non-overlapping buffers run in 1 MiB chunks on the context's threads: one core
  * cannot saturate memory bandwidth on its own. Overlapping ranges take memmove. */
@@ -50,6 +73,7 @@ static const jp_backend g_cpu = {
 #include "../src/ops.def"
 #undef JP_OP
     .destroy = NULL,
+    .set_option = cpu_set_option,
 };
 
 jp_status jp_cpu_backend_init(jp_ctx ctx) {

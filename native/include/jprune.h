@@ -147,6 +147,11 @@ JP_API jp_status jp_ctx_create(int32_t device, int32_t ordinal, jp_ctx *out_host
 JP_API jp_status jp_ctx_destroy(jp_ctx ctx);
 /* worker threads the context's ops may use (CPU backends); 0 = all cores */
 JP_API jp_status jp_ctx_set_threads(jp_ctx ctx, int32_t threads);
+/* backend settings by name; unknown keys or values fail with JP_ERR_UNSUPPORTED. CUDA backends:
+ * "conv" = "native" | "cudnn" (dense conv through cuDNN where libcudnn.so.9 loads), "tf32" = "0" | "1"
+ * (tensor-core TF32 for dense and channel-sparse conv and sgemm). The CPU backend takes conv=native
+ * and tf32=0 only. */
+JP_API jp_status jp_ctx_set_option(jp_ctx ctx, const char *key, const char *value);
 JP_API int32_t jp_ctx_device(jp_ctx ctx);
 /* a short text naming the backend, its ISA/GPU and build flags */
 JP_API const char *jp_ctx_describe(jp_ctx ctx);
@@ -169,6 +174,9 @@ JP_API jp_status jp_copy_d2h(jp_ctx ctx, void *dst_host, const void *src, int64_
 JP_API jp_status jp_copy_d2d(jp_ctx ctx, void *dst, const void *src, int64_t bytes);
 JP_API jp_status jp_fill(jp_ctx ctx, float *dst, float value, int64_t n);
 JP_API jp_status jp_sync(jp_ctx ctx);
+/* bytes of device memory the context's allocations hold now (in_use) and keep from the device,
+ * cached blocks included (reserved); for leak checks */
+JP_API jp_status jp_mem_stats(jp_ctx ctx, int64_t *in_use_host, int64_t *reserved_host);
 
 /* ---- dense linear algebra and convolution ---- */
 JP_API jp_status jp_sgemm(jp_ctx ctx, const jp_gemm_desc *d, float *c, const float *a, const float *b);

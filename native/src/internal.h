@@ -4,6 +4,7 @@
 #define JPRUNE_INTERNAL_H
 
 #include "../include/jprune.h"
+#include <stdarg.h>
 #include <stddef.h>
 
 #define JP_CTX_MAGIC 0x6a70637843545831ULL
@@ -14,6 +15,8 @@ typedef struct jp_backend {
 #include "ops.def"
 #undef JP_OP
     void (*destroy)(jp_ctx ctx);
+    /* nullable: backend settings by name (jp_ctx_set_option) */
+    jp_status (*set_option)(jp_ctx ctx, const char *key, const char *value);
 } jp_backend;
 
 struct jp_ctx_s {
@@ -24,6 +27,9 @@ struct jp_ctx_s {
     const jp_backend *be;
     void *impl;               /* backend-private state */
     char describe[256];
+    /* the runtime's error setter: plugins route their jp_fail through it, so jp_last_error() of
+     * libjprune reports their messages */
+    jp_status (*vfail)(jp_status status, const char *fn, const char *fmt, va_list ap);
 };
 
 /* Sets the calling thread's error message ("fn: message") and returns status. */

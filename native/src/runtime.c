@@ -9,11 +9,16 @@
 
 static _Thread_local char g_error[1024];
 
-jp_status jp_fail(jp_status status, const char *fn, const char *fmt, ...) {
+static jp_status jp_vfail(jp_status status, const char *fn, const char *fmt, va_list ap) {
     int n = snprintf(g_error, sizeof g_error, "%s: ", fn);
+    vsnprintf(g_error + n, sizeof g_error - (size_t)n, fmt, ap);
+    return status;
+}
+
+jp_status jp_fail(jp_status status, const char *fn, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g_error + n, sizeof g_error - (size_t)n, fmt, ap);
+    jp_vfail(status, fn, fmt, ap);
     va_end(ap);
     return status;
 }
@@ -21,30 +26,6 @@ jp_status jp_fail(jp_status status, const char *fn, const char *fmt, ...) {
 JP_API const char *jp_last_error(void) { return g_error; }
 JP_API int32_t jp_abi_version(void) { return JP_ABI_VERSION; }
 JP_API int32_t jp_noop(int32_t x) { return x + 1; }
-
-jp_status jp_check_conv2d(const char *fn, const jp_conv2d_desc *d) {
-    JP_CHECK_PTR(d, fn);
-    JP_CHECK(d->n > 0 && d->c > 0 && d->h > 0 && d->w > 0 && d->k > 0 && d->r > 0 && d->s > 0, fn,
-             "sizes must be positive (n=%d c=%d h=%d w=%d k=%d r=%d s=%d)", d->n, d->c, d->h, d->w, d->k, d->r, d->s);
-    JP_CHECK(d->stride_h > 0 && d->stride_w > 0 && d->dil_h > 0 && d->dil_w > 0, fn,
-             "stride and dilation must be positive (stride %dx%d, dilation %dx%d)", d->stride_h, d->stride_w, d->dil_h, d->dil_w);
-    JP_CHECK(d->pad_h >= 0 && d->pad_w >= 0, fn, "padding must be >= 0 (%d, %d)", d->pad_h, d->pad_w);
-    JP_CHECK(d->groups > 0 && d->c % d->groups == 0 && d->k % d->groups == 0, fn,
-             "groups=%d must divide c=%d and k=%d", d->groups, d->c, d->k);
-    JP_CHECK(jp_conv_out_h(d) > 0 && jp_conv_out_w(d) > 0, fn, "empty output (%dx%d) for input %dx%d kernel %dx%d",
-             jp_conv_out_h(d), jp_conv_out_w(d), d->h, d->w, d->r, d->s);
-    return JP_OK;
-}
-
-jp_status jp_check_index_list(const char *fn, const char *what, const int32_t *idx, int32_t n, int32_t limit) {
-    JP_CHECK(n >= 0 && n <= limit, fn, "%s: count %d outside [0, %d]", what, n, limit);
-    JP_CHECK(n == 0 || idx != NULL, fn, "%s is NULL with count %d", what, n);
-    for (int32_t i = 0; i < n; i++) {
-        JP_CHECK(idx[i] >= 0 && idx[i] < limit, fn, "%s[%d] = %d outside [0, %d)", what, i, idx[i], limit);
-        JP_CHECK(i == 0 || idx[i] > idx[i - 1], fn, "%s must be strictly increasing (%s[%d]=%d after %d)", what, what, i, idx[i], idx[i - 1]);
-    }
-    return JP_OK;
-}
 
 static int ctx_valid(jp_ctx ctx) { return ctx != NULL && ctx->magic == JP_CTX_MAGIC; }
 
@@ -81,6 +62,7 @@ JP_API jp_status jp_ctx_create(int32_t device, int32_t ordinal, jp_ctx *out) {
     ctx->device = device;
     ctx->ordinal = ordinal;
     ctx->threads = 1;
+    ctx->vfail = jp_vfail;
     jp_status st;
     switch (device) {
     case JP_DEVICE_CPU: st = jp_cpu_backend_init(ctx); break;
@@ -107,6 +89,14 @@ JP_API jp_status jp_ctx_set_threads(jp_ctx ctx, int32_t threads) {
     extern int jp_cpu_cores(void);
     ctx->threads = threads == 0 ? jp_cpu_cores() : threads;
     return JP_OK;
+}
+
+JP_API jp_status jp_ctx_set_option(jp_ctx ctx, const char *key, const char *value) {
+    JP_CHECK(ctx_valid(ctx), "jp_ctx_set_option", "invalid or destroyed context");
+    JP_CHECK(key && value, "jp_ctx_set_option", "key or value is NULL");
+    if (!ctx->be->set_option)
+        return jp_fail(JP_ERR_UNSUPPORTED, "jp_ctx_set_option", "the %s backend has no options (asked %s=%s)", ctx->be->label, key, value);
+    return ctx->be->set_option(ctx, key, value);
 }
 
 JP_API int32_t jp_ctx_device(jp_ctx ctx) { return ctx_valid(ctx) ? ctx->device : -1; }

@@ -1,7 +1,5 @@
 package org.jprune.bench;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
@@ -9,7 +7,6 @@ import java.nio.file.Path;
 import java.time.LocalDate;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -41,9 +38,9 @@ import org.openjdk.jmh.runner.options.TimeValue;
 public final class BenchMain {
     private final boolean smoke;
     private final Device cpu = Device.cpu();
-    private final List<Map<String, Object>> rows = new ArrayList<>();
-    private final StringBuilder md = new StringBuilder();
-    private final Map<String, Object> machine = new LinkedHashMap<>();
+    private final Report report = new Report();
+    private final StringBuilder md = report.md;
+    private final Map<String, Object> machine = report.machine;
     private final int[] threadCounts;
     private java.util.Set<String> only = java.util.Set.of();
 
@@ -55,6 +52,10 @@ public final class BenchMain {
     }
 
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("gpu")) { // the GPU suite (GpuBench)
+            GpuBench.main(java.util.Arrays.copyOfRange(args, 1, args.length));
+            return;
+        }
         boolean smoke = false, jmh = true;
         java.util.Set<String> only = new java.util.HashSet<>();
         Path out = Path.of("bench", "results");
@@ -98,36 +99,13 @@ public final class BenchMain {
 
     // ------------------------------------------------------------------ output helpers
 
-    private void section(String title, String intro, String... header) {
-        md.append("\n## ").append(title).append("\n\n");
-        if (!intro.isEmpty()) md.append(intro).append("\n\n");
-        md.append("| ").append(String.join(" | ", header)).append(" |\n|");
-        for (int i = 0; i < header.length; i++) md.append("---|");
-        md.append('\n');
-        System.out.println("\n== " + title);
-    }
+    private void section(String title, String intro, String... header) { report.section(title, intro, header); }
 
-    private void row(String section, Map<String, Object> values) {
-        Map<String, Object> r = new LinkedHashMap<>();
-        r.put("section", section);
-        r.putAll(values);
-        rows.add(r);
-        StringBuilder line = new StringBuilder("|");
-        for (Object v : values.values()) line.append(' ').append(fmt(v)).append(" |");
-        md.append(line).append('\n');
-        System.out.println(line);
-    }
+    private void row(String section, Map<String, Object> values) { report.row(section, values); }
 
-    private static String fmt(Object v) {
-        if (v instanceof Double d) return Math.abs(d) >= 100 ? String.format(Locale.ROOT, "%.0f", d) : String.format(Locale.ROOT, "%.3g", d);
-        return String.valueOf(v);
-    }
+    private static String fmt(Object v) { return Report.fmt(v); }
 
-    private static Map<String, Object> map(Object... kv) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        for (int i = 0; i < kv.length; i += 2) m.put((String) kv[i], kv[i + 1]);
-        return m;
-    }
+    private static Map<String, Object> map(Object... kv) { return Report.map(kv); }
 
     /** Better of two medians each, measured a, b, a, b. */
     private double[] sideBySide(Runnable a, Runnable b, double seconds) {
@@ -158,10 +136,8 @@ public final class BenchMain {
         String[] isa = {"scalar", "avx2", "avx512"};
         machine.put("jprune_isa", isa[jprune_h.jp_cpu_isa()]);
         machine.put("OPENBLAS_CORETYPE", String.valueOf(System.getenv("OPENBLAS_CORETYPE")));
-        md.append("# jprune CPU benchmarks, ").append(LocalDate.now()).append("\n\n");
-        md.append("Made by `").append(machine.get("command")).append("` (bench/src/main/java/org/jprune/bench/BenchMain.java). ")
-                .append("Every ratio compares two implementations timed side by side in this run: median wall time, measured ours, baseline, ours, baseline, better median of each.\n\n");
-        for (var e : machine.entrySet()) if (!e.getKey().equals("command")) md.append("- ").append(e.getKey()).append(": ").append(e.getValue()).append('\n');
+        report.header("jprune CPU benchmarks, " + LocalDate.now(), "Made by `" + machine.get("command") + "` (bench/src/main/java/org/jprune/bench/BenchMain.java). "
+                + "Every ratio compares two implementations timed side by side in this run: median wall time, measured ours, baseline, ours, baseline, better median of each.");
     }
 
     // ------------------------------------------------------------------ sections
@@ -262,7 +238,7 @@ public final class BenchMain {
         if (n > 0) {
             double gm = Math.exp(logSum / n);
             md.append("\nGeometric mean of ours / PyTorch speed over ").append(n).append(" layers: **").append(fmt(gm)).append("**\n");
-            rows.add(map("section", "conv2d_summary", "geomean_ratio_vs_torch", gm, "layers", n));
+            report.data(map("section", "conv2d_summary", "geomean_ratio_vs_torch", gm, "layers", n));
         }
     }
 
@@ -287,16 +263,7 @@ public final class BenchMain {
                     }
                     Object train = "-";
                     if (batch == 16 || smoke) {
-                        float[] img = new float[batch * 3 * size * size];
-                        java.util.SplittableRandom r = new java.util.SplittableRandom(9);
-                        for (int i = 0; i < img.length; i++) img[i] = (float) r.nextDouble();
-                        float[] t = new float[batch * 6 * 6];
-                        for (int k = 0; k < batch * 6; k++) {
-                            double w = 0.05 + 0.4 * r.nextDouble(), h = 0.05 + 0.4 * r.nextDouble();
-                            float[] row = {k / 6, r.nextInt(80), (float) (w / 2 + (1 - w) * r.nextDouble()), (float) (h / 2 + (1 - h) * r.nextDouble()), (float) w, (float) h};
-                            System.arraycopy(row, 0, t, k * 6, 6);
-                        }
-                        var b = new org.jprune.yolo.data.Loader.Batch(img, batch, size, t, batch * 6, List.of(), new float[batch][], new int[batch][]);
+                        var b = randomBatch(batch, size, 80, 9);
                         var hyp = org.jprune.yolo.loss.Hyp.SCRATCH_LOW.scaled(m.levels(), 80, size);
                         var loss = new org.jprune.yolo.loss.YoloLoss(80, m.anchorsPx(), m.strides(), hyp);
                         var sgd = new org.jprune.engine.optim.Sgd(m.graph().parameters(), 0.001, 0.937, 5e-4, true);
@@ -311,6 +278,20 @@ public final class BenchMain {
                 }
             }
         }
+    }
+
+    /** A training batch of random pixels with 6 random boxes per image (shared with GpuBench). */
+    static org.jprune.yolo.data.Loader.Batch randomBatch(int batch, int size, int classes, long seed) {
+        float[] img = new float[batch * 3 * size * size];
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        for (int i = 0; i < img.length; i++) img[i] = (float) r.nextDouble();
+        float[] t = new float[batch * 6 * 6];
+        for (int k = 0; k < batch * 6; k++) {
+            double w = 0.05 + 0.4 * r.nextDouble(), h = 0.05 + 0.4 * r.nextDouble();
+            float[] row = {k / 6, r.nextInt(classes), (float) (w / 2 + (1 - w) * r.nextDouble()), (float) (h / 2 + (1 - h) * r.nextDouble()), (float) w, (float) h};
+            System.arraycopy(row, 0, t, k * 6, 6);
+        }
+        return new org.jprune.yolo.data.Loader.Batch(img, batch, size, t, batch * 6, List.of(), new float[batch][], new int[batch][]);
     }
 
     static int[] keep(int n, double frac, long seed) {
@@ -416,13 +397,6 @@ public final class BenchMain {
     }
 
     private void write(Path dir) throws IOException {
-        Files.createDirectories(dir);
-        String stem = "cpu-" + LocalDate.now() + (smoke ? "-smoke" : "");
-        Files.writeString(dir.resolve(stem + ".md"), md.toString());
-        Map<String, Object> json = new LinkedHashMap<>();
-        json.put("machine", machine);
-        json.put("rows", rows);
-        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(dir.resolve(stem + ".json").toFile(), json);
-        System.out.println("\nwrote " + dir.resolve(stem + ".md") + " and .json");
+        report.write(dir, "cpu-" + LocalDate.now() + (smoke ? "-smoke" : ""));
     }
 }

@@ -29,4 +29,19 @@ class BenchSmokeTest {
         for (JsonNode r : json.path("rows"))
             if (r.has("ours_gflops")) assertTrue(r.path("ours_gflops").asDouble() > 0, r.toString());
     }
+
+    /** The GPU suite's every path (native, channel-sparse, CSR, mask, YOLOv5s step) on cuda-emu at tiny sizes. */
+    @Test
+    void gpuSuiteRunsOnTheEmulator() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(org.jprune.bindings.NativeLibrary.backendFiles().get("cuda-emu").startsWith("present"),
+                "cuda-emu plugin not built");
+        BenchMain.main(new String[] {"gpu", "--smoke", "--device", "cuda-emu", "--out", dir.toString(), "--name", "emu"});
+        String text = Files.readString(dir.resolve("emu.md"));
+        for (String section : new String[] {"Dense conv2d", "Channel-sparse", "CSR", "Mask kernels", "YOLOv5s training step"})
+            assertTrue(text.contains(section), "missing section " + section + "\n" + text);
+        assertTrue(text.contains("absent (native rows only)"), "cuDNN is reported absent in emulation");
+        JsonNode json = new ObjectMapper().readTree(Files.readString(dir.resolve("emu.json")));
+        for (JsonNode r : json.path("rows"))
+            if (r.has("img_per_s")) assertTrue(r.path("img_per_s").asDouble() > 0, r.toString());
+    }
 }

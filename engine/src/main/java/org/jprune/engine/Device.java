@@ -34,6 +34,19 @@ public final class Device implements AutoCloseable {
             }
         }
         allocator = new CachingAllocator(kernels);
+        if (kind == DeviceKind.CUDA || kind == DeviceKind.CUDA_EMU) applyProperties();
+    }
+
+    /** -Djprune.conv=native|cudnn and -Djprune.tf32=true|false, for CUDA devices as they open. */
+    private void applyProperties() {
+        String conv = System.getProperty("jprune.conv"), tf32 = System.getProperty("jprune.tf32");
+        try {
+            if (conv != null && !conv.isBlank()) kernels.setOption("conv", conv.trim());
+            if (tf32 != null && !tf32.isBlank()) kernels.setOption("tf32", Boolean.parseBoolean(tf32.trim()) ? "1" : "0");
+        } catch (IllegalArgumentException e) {
+            kernels.close();
+            throw new BackendUnavailableException(kind + " backend: " + e.getMessage(), e);
+        }
     }
 
     /** The shared CPU device (native kernels, all cores). */
@@ -89,7 +102,33 @@ public final class Device implements AutoCloseable {
         kernels.setThreads(threads);
     }
 
+    /** Waits for every op issued on this device to finish (ops on GPU devices return before they run). */
+    public void sync() {
+        checkOpen();
+        kernels.sync();
+    }
+
     public CachingAllocator.MemoryStats memoryStats() { return allocator.stats(); }
+
+    /** Backend memory as the native side counts it (device memory for CUDA): bytes held by live allocations and bytes reserved. */
+    public record NativeMemory(long inUse, long reserved) {}
+
+    public NativeMemory nativeMemory() {
+        checkOpen();
+        long[] m = kernels.memStats();
+        return new NativeMemory(m[0], m[1]);
+    }
+
+    /**
+     * A backend setting (CUDA: {@code conv} = native | cudnn, {@code tf32} = 0 | 1; the CPU backend
+     * accepts only its defaults).
+     * @throws IllegalArgumentException naming the reason, for an unknown key or value or one this backend cannot honour
+     */
+    public void setOption(String key, String value) {
+        if (key == null || value == null) throw new IllegalArgumentException("option key and value must not be null");
+        checkOpen();
+        kernels.setOption(key, value);
+    }
 
     /** Returns cached, unused blocks to the backend. */
     public void emptyCache() { allocator.emptyCache(); }

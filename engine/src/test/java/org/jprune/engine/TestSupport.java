@@ -53,17 +53,31 @@ public final class TestSupport {
         @Override public String toString() { return name; }
     }
 
-    /** cpu at every ISA this machine has, plus cuda-emu when its plugin is built. */
+    /** cpu at every ISA this machine has, plus cuda-emu when its plugin is built and cuda where a GPU is. */
     public static Stream<Backend> nativeBackends() {
         List<Backend> out = new ArrayList<>();
         Device cpu = Device.cpu();
         String[] names = {"scalar", "avx2", "avx512"};
         for (int isa = jprune_h.jp_cpu_isa_supported(); isa >= 0; isa--) out.add(new Backend("cpu-" + names[isa], cpu, isa));
-        try {
-            out.add(new Backend("cuda-emu", Device.of(DeviceKind.CUDA_EMU), -1));
-        } catch (BackendUnavailableException e) {
-            System.out.println("[skip] cuda-emu backend: " + e.getMessage());
-        }
+        device(DeviceKind.CUDA_EMU).ifPresent(d -> out.add(new Backend("cuda-emu", d, -1)));
+        cuda().ifPresent(d -> out.add(new Backend("cuda", d, -1)));
         return out.stream();
     }
+
+    private static final java.util.Map<DeviceKind, java.util.Optional<Device>> OPENED = new java.util.EnumMap<>(DeviceKind.class);
+
+    /** A CUDA or cuda-emu device, opened once per test JVM, or empty with the reason printed once. */
+    public static synchronized java.util.Optional<Device> device(DeviceKind kind) {
+        return OPENED.computeIfAbsent(kind, k -> {
+            try {
+                return java.util.Optional.of(Device.open(k, 0));
+            } catch (BackendUnavailableException e) {
+                System.out.println("[skip] " + k + " backend: " + e.getMessage());
+                return java.util.Optional.empty();
+            }
+        });
+    }
+
+    /** The GPU, where this machine has one. */
+    public static java.util.Optional<Device> cuda() { return device(DeviceKind.CUDA); }
 }

@@ -23,6 +23,12 @@ public interface Kernels {
     void copy(Buf dst, Buf src, long n);
     void fill(Buf dst, float value, long n);
     void setThreads(int threads);
+    /** Waits until every op issued on this context has finished (GPU backends run asynchronously). */
+    void sync();
+    /** A backend setting by name (jp_ctx_set_option); unknown keys or values throw. */
+    void setOption(String key, String value);
+    /** {in use, reserved} bytes of backend memory (jp_mem_stats); the reference backend reports zeros. */
+    long[] memStats();
 
     void sgemm(GemmDesc d, Buf c, Buf a, Buf b);
     void conv2dFwd(Conv2dDesc d, Buf y, Buf x, Buf w, Buf bias);

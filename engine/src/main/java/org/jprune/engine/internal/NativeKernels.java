@@ -113,6 +113,22 @@ public final class NativeKernels implements Kernels {
     @Override public void copy(Buf dst, Buf src, long n) { check(jp_copy_d2d(ctx, p(dst), p(src), 4 * n), "jp_copy_d2d"); }
     @Override public void fill(Buf dst, float value, long n) { check(jp_fill(ctx, p(dst), value, n), "jp_fill"); }
     @Override public void setThreads(int threads) { check(jp_ctx_set_threads(ctx, threads), "jp_ctx_set_threads"); }
+    @Override public void sync() { check(jp_sync(ctx), "jp_sync"); }
+
+    @Override public void setOption(String key, String value) {
+        try (Arena a = Arena.ofConfined()) {
+            int st = jp_ctx_set_option(ctx, a.allocateFrom(key), a.allocateFrom(value));
+            if (st != 0) throw new IllegalArgumentException(new NativeException("jp_ctx_set_option", st, cstring(jp_last_error())).getMessage());
+        }
+    }
+
+    @Override public long[] memStats() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment used = a.allocate(JAVA_LONG), reserved = a.allocate(JAVA_LONG);
+            check(jp_mem_stats(ctx, used, reserved), "jp_mem_stats");
+            return new long[] {used.get(JAVA_LONG, 0), reserved.get(JAVA_LONG, 0)};
+        }
+    }
 
     private static MemorySegment conv(Conv2dDesc d) {
         MemorySegment s = DESC.get();

@@ -17,6 +17,11 @@ public final class ReferenceKernels implements Kernels {
     @Override public Buf allocInts(long n) { return Buf.ints(n); }
     @Override public void free(Buf b) {}
     @Override public void setThreads(int threads) {}
+    @Override public void sync() {}
+    @Override public void setOption(String key, String value) {
+        throw new IllegalArgumentException("the reference backend has no options (asked " + key + "=" + value + ")");
+    }
+    @Override public long[] memStats() { return new long[2]; }
 
     @Override public void upload(Buf dst, float[] src, int off, int n) { for (int i = 0; i < n; i++) dst.data[i] = src[off + i]; }
     @Override public void download(Buf src, float[] dst, int off, int n) { for (int i = 0; i < n; i++) dst[off + i] = (float) src.data[i]; }

@@ -1,0 +1,656 @@
+/* conv.cu - dense and channel-sparse convolution (forward, backward-data, backward-filter) and
+ * sgemm as one implicit-GEMM kernel, plus weight-sparse (CSR) convolution and its conversion.
+ *
+ * Implicit GEMM. Each convolution is a matrix product whose operands are never materialised: a
+ * "problem" struct says how to read element (m, kk) of A and (kk, col) of B straight from the
+ * tensors (im2col on the fly, zero padding by bounds checks) and where result (m, col) goes.
+ *                rows m               reduction kk            columns col
+ *   forward      out channel k        (c, r, s)               (n, p, q)
+ *   bwd data     in channel c         (k, r, s)               (n, h, w)
+ *   bwd filter   out channel k        (n, p, q)               (c, r, s)   (split over kk, then summed)
+ * Channel-sparse variants are the same problems with index lists: rows and the channel part of
+ * the reduction run over the listed channels only, so the work shrinks with the kept channels.
+ *
+ * The FP32 kernel tiles 64 x 64 outputs per block of 256 threads, 4 x 4 per thread in registers,
+ * and stages 16-deep slices of A and B in shared memory. Each thread decodes its B column once per
+ * block (the (n, p, q) or (c, r, s) split), not per element. The TF32 kernel (sm_80+, not emulated)
+ * runs the same tiles through WMMA 16x16x8 tensor-core fragments.
+ */
+#include "common.cuh"
+
+#ifndef JP_EMU_BUILD
+#include <mma.h>
+#endif
+
+using namespace jpcuda;
+
+namespace {
+
+constexpr int TM = 64, TN = 64, TK = 16, THREADS = 256, PAD = 4;
+
+/* ---- problems ---- */
+
+struct ConvGeom {
+    int N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, dh, dw, G, Cg, Kg;
+};
+
+ConvGeom geom(const jp_conv2d_desc *d) {
+    ConvGeom g;
+    g.N = d->n; g.C = d->c; g.H = d->h; g.W = d->w; g.K = d->k; g.R = d->r; g.S = d->s;
+    g.P = jp_conv_out_h(d); g.Q = jp_conv_out_w(d);
+    g.sh = d->stride_h; g.sw = d->stride_w; g.ph = d->pad_h; g.pw = d->pad_w; g.dh = d->dil_h; g.dw = d->dil_w;
+    g.G = d->groups; g.Cg = d->c / d->groups; g.Kg = d->k / d->groups;
+    return g;
+}
+
+/* y[n][k][p][q] = sum w[k][c][r][s] * x[n][c][p*sh-ph+r*dh][q*sw-pw+s*dw] + bias[k] */
+struct FwdProblem {
+    ConvGeom g;
+    float *y;
+    const float *x, *w, *bias;
+    const int32_t *in_idx, *out_idx;  // nullable (dense)
+    int M, Ncols, Kred;               // per group
+    struct Col { int valid, n, h0, w0, pq; };
+    __device__ Col col(int, int c) const {
+        Col r;
+        r.valid = c < Ncols;
+        int cc = r.valid ? c : 0;
+        int pq = cc % (g.P * g.Q);
+        r.n = cc / (g.P * g.Q);
+        r.pq = pq;
+        r.h0 = (pq / g.Q) * g.sh - g.ph;
+        r.w0 = (pq % g.Q) * g.sw - g.pw;
+        return r;
+    }
+    __device__ int kout(int grp, int m) const { return out_idx ? out_idx[m] : grp * g.Kg + m; }
+    __device__ float a(int grp, int m, int kk) const {
+        const int k = kout(grp, m);
+        if (!in_idx) return w[(int64_t)k * Kred + kk];
+        const int rs = g.R * g.S, ci = kk / rs, t = kk % rs;
+        return w[((int64_t)k * g.Cg + in_idx[ci]) * rs + t];
+    }
+    __device__ float b(int grp, int kk, const Col &c) const {
+        const int rs = g.R * g.S, ci = kk / rs, t = kk % rs, r = t / g.S, s = t % g.S;
+        const int ch = grp * g.Cg + (in_idx ? in_idx[ci] : ci);
+        const int h = c.h0 + r * g.dh, wv = c.w0 + s * g.dw;
+        if (h < 0 || h >= g.H || wv < 0 || wv >= g.W) return 0.f;
+        return x[(((int64_t)c.n * g.C + ch) * g.H + h) * g.W + wv];
+    }
+    __device__ void store(int grp, int, int m, const Col &c, float v) const {
+        const int k = kout(grp, m);
+        y[((int64_t)c.n * g.K + k) * g.P * g.Q + c.pq] = v + (bias ? bias[k] : 0.f);
+    }
+};
+
+/* dx[n][c][h][w] = sum over (k, r, s) with h = p*sh - ph + r*dh of w[k][c][r][s] * dy[n][k][p][q] */
+struct BwdDataProblem {
+    ConvGeom g;
+    float *dx;
+    const float *dy, *w;
+    const int32_t *in_idx, *out_idx;
+    int M, Ncols, Kred;
+    struct Col { int valid, n, hp, wp, hw; };
+    __device__ Col col(int, int c) const {
+        Col r;
+        r.valid = c < Ncols;
+        int cc = r.valid ? c : 0;
+        r.hw = cc % (g.H * g.W);
+        r.n = cc / (g.H * g.W);
+        r.hp = r.hw / g.W + g.ph;
+        r.wp = r.hw % g.W + g.pw;
+        return r;
+    }
+    __device__ int cin(int grp, int m) const { return in_idx ? in_idx[m] : m; }  // within the group
+    __device__ float a(int grp, int m, int kk) const {
+        const int rs = g.R * g.S, ko = kk / rs, t = kk % rs;
+        const int k = out_idx ? out_idx[ko] : grp * g.Kg + ko;
+        return w[((int64_t)k * g.Cg + cin(grp, m)) * rs + t];
+    }
+    __device__ float b(int grp, int kk, const Col &c) const {
+        const int rs = g.R * g.S, ko = kk / rs, t = kk % rs, r = t / g.S, s = t % g.S;
+        const int hh = c.hp - r * g.dh, ww = c.wp - s * g.dw;
+        if (hh < 0 || ww < 0 || hh % g.sh || ww % g.sw) return 0.f;
+        const int p = hh / g.sh, q = ww / g.sw;
+        if (p >= g.P || q >= g.Q) return 0.f;
+        const int k = out_idx ? out_idx[ko] : grp * g.Kg + ko;
+        return dy[(((int64_t)c.n * g.K + k) * g.P + p) * g.Q + q];
+    }
+    __device__ void store(int grp, int, int m, const Col &c, float v) const {
+        dx[((int64_t)c.n * g.C + grp * g.Cg + cin(grp, m)) * g.H * g.W + c.hw] = v;
+    }
+};
+
+/* dw[k][c][r][s] = sum over (n, p, q) of dy[n][k][p][q] * x[n][c][p*sh-ph+r*dh][q*sw-pw+s*dw];
+ * with split > 1 each slice of the reduction writes partial[slice][grp][m][col], summed later */
+struct BwdFilterProblem {
+    ConvGeom g;
+    float *dw, *partial;
+    const float *dy, *x;
+    const int32_t *in_idx, *out_idx;
+    int M, Ncols, Kred;
+    struct Col { int valid, ch, hoff, woff, col; };
+    __device__ Col col(int grp, int c) const {
+        Col r;
+        r.valid = c < Ncols;
+        int cc = r.valid ? c : 0;
+        const int rs = g.R * g.S, ci = cc / rs, t = cc % rs;
+        r.col = cc;
+        r.ch = grp * g.Cg + (in_idx ? in_idx[ci] : ci);
+        r.hoff = (t / g.S) * g.dh - g.ph;
+        r.woff = (t % g.S) * g.dw - g.pw;
+        return r;
+    }
+    __device__ int kout(int grp, int m) const { return out_idx ? out_idx[m] : grp * g.Kg + m; }
+    __device__ float a(int grp, int m, int kk) const {
+        const int PQ = g.P * g.Q, n = kk / PQ, pq = kk % PQ;
+        return dy[((int64_t)n * g.K + kout(grp, m)) * PQ + pq];
+    }
+    __device__ float b(int, int kk, const Col &c) const {
+        const int PQ = g.P * g.Q, n = kk / PQ, pq = kk % PQ;
+        const int h = (pq / g.Q) * g.sh + c.hoff, wv = (pq % g.Q) * g.sw + c.woff;
+        if (h < 0 || h >= g.H || wv < 0 || wv >= g.W) return 0.f;
+        return x[(((int64_t)n * g.C + c.ch) * g.H + h) * g.W + wv];
+    }
+    __device__ void store(int grp, int slice, int m, const Col &c, float v) const {
+        if (partial) {
+            partial[(((int64_t)slice * g.G + grp) * M + m) * Ncols + c.col] = v;
+            return;
+        }
+        const int rs = g.R * g.S, ci = c.col / rs, t = c.col % rs;
+        dw[((int64_t)kout(grp, m) * g.Cg + (in_idx ? in_idx[ci] : ci)) * rs + t] = v;
+    }
+};
+
+/* C = alpha * op(A) * op(B) + beta * C */
+struct GemmProblem {
+    const float *A, *B;
+    float *Cm;
+    int M, Ncols, Kred, lda, ldb, ldc, ta, tb;
+    float alpha, beta;
+    struct Col { int valid, n; };
+    __device__ Col col(int, int c) const { Col r; r.valid = c < Ncols; r.n = c; return r; }
+    __device__ float a(int, int m, int kk) const { return ta ? A[(int64_t)kk * lda + m] : A[(int64_t)m * lda + kk]; }
+    __device__ float b(int, int kk, const Col &c) const { return tb ? B[(int64_t)c.n * ldb + kk] : B[(int64_t)kk * ldb + c.n]; }
+    __device__ void store(int, int, int m, const Col &c, float v) const {
+        float *p = Cm + (int64_t)m * ldc + c.n;
+        *p = alpha * v + (beta == 0.f ? 0.f : beta * *p);
+    }
+};
+
+/* ---- the FP32 tiled kernel ---- */
+
+/* grid: x = column tiles, y = row tiles, z = groups * split; the reduction slice [k_begin, k_end)
+ * of split s is s * kslice .. */
+template <class Prob>
+__global__ void __launch_bounds__(THREADS) k_igemm(Prob pr, int groups, int kslice) {
+    __shared__ float As[TK][TM + PAD];
+    __shared__ float Bs[TK][TN + PAD];
+    const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+    const int grp = blockIdx.z % groups, slice = blockIdx.z / groups;
+    const int m0 = blockIdx.y * TM, n0 = blockIdx.x * TN;
+    const int kbeg = slice * kslice, kend = min(pr.Kred, kbeg + kslice);
+    /* A loads: kk = tid % 16, rows tid / 16 + 16 i; B loads: column tid % 64, rows tid / 64 + 4 i */
+    const int a_k = tid % TK, a_m = tid / TK, b_n = tid % TN, b_k = tid / TN;
+    const typename Prob::Col bcol = pr.col(grp, n0 + b_n);
+    float acc[4][4];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) acc[i][j] = 0.f;
+    for (int k0 = kbeg; k0 < kend; k0 += TK) {
+        for (int i = 0; i < 4; i++) {
+            const int m = a_m + 16 * i, kk = k0 + a_k;
+            As[a_k][m] = (m0 + m < pr.M && kk < kend) ? pr.a(grp, m0 + m, kk) : 0.f;
+        }
+        for (int i = 0; i < 4; i++) {
+            const int kr = b_k + 4 * i, kk = k0 + kr;
+            Bs[kr][b_n] = (bcol.valid && kk < kend) ? pr.b(grp, kk, bcol) : 0.f;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int k = 0; k < TK; k++) {
+            float av[4], bv[4];
+            for (int i = 0; i < 4; i++) av[i] = As[k][ty + 16 * i];
+            for (int j = 0; j < 4; j++) bv[j] = Bs[k][tx + 16 * j];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) acc[i][j] += av[i] * bv[j];
+        }
+        __syncthreads();
+    }
+    /* thread (tx, ty) owns rows ty + 16 i and columns tx + 16 j: strided, so shared-memory reads
+     * above are conflict-free and the stores below are coalesced across tx */
+    for (int j = 0; j < 4; j++) {
+        const int n = n0 + tx + 16 * j;
+        if (n >= pr.Ncols) continue;
+        const typename Prob::Col c = pr.col(grp, n);
+        for (int i = 0; i < 4; i++) {
+            const int m = m0 + ty + 16 * i;
+            if (m < pr.M) pr.store(grp, slice, m, c, acc[i][j]);
+        }
+    }
+}
+
+#ifndef JP_EMU_BUILD
+/* ---- the TF32 tensor-core kernel (sm_80+): the same tiles and loaders; 8 warps, each a 16 x 32
+ * strip of the 64 x 64 tile as two 16x16x8 WMMA accumulators ---- */
+template <class Prob>
+__global__ void __launch_bounds__(THREADS) k_igemm_tf32(Prob pr, int groups, int kslice) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    using namespace nvcuda;
+    __shared__ __align__(32) float As[TK][TM + PAD];
+    __shared__ __align__(32) float Bs[TK][TN + PAD];
+    __shared__ __align__(32) float Cs[TM][TN + PAD];
+    const int tid = threadIdx.x, warp = tid / 32;
+    const int grp = blockIdx.z % groups, slice = blockIdx.z / groups;
+    const int m0 = blockIdx.y * TM, n0 = blockIdx.x * TN;
+    const int kbeg = slice * kslice, kend = min(pr.Kred, kbeg + kslice);
+    const int a_k = tid % TK, a_m = tid / TK, b_n = tid % TN, b_k = tid / TN;
+    const typename Prob::Col bcol = pr.col(grp, n0 + b_n);
+    const int wm = warp / 2, wn = warp % 2;  // rows 16 wm, columns 32 wn
+    wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc0, acc1;
+    wmma::fill_fragment(acc0, 0.f);
+    wmma::fill_fragment(acc1, 0.f);
+    for (int k0 = kbeg; k0 < kend; k0 += TK) {
+        for (int i = 0; i < 4; i++) {
+            const int m = a_m + 16 * i, kk = k0 + a_k;
+            As[a_k][m] = wmma::__float_to_tf32((m0 + m < pr.M && kk < kend) ? pr.a(grp, m0 + m, kk) : 0.f);
+        }
+        for (int i = 0; i < 4; i++) {
+            const int kr = b_k + 4 * i, kk = k0 + kr;
+            Bs[kr][b_n] = wmma::__float_to_tf32((bcol.valid && kk < kend) ? pr.b(grp, kk, bcol) : 0.f);
+        }
+        __syncthreads();
+        for (int k = 0; k < TK; k += 8) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fa;
+            wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb0, fb1;
+            wmma::load_matrix_sync(fa, &As[k][16 * wm], TM + PAD);
+            wmma::load_matrix_sync(fb0, &Bs[k][32 * wn], TN + PAD);
+            wmma::load_matrix_sync(fb1, &Bs[k][32 * wn + 16], TN + PAD);
+            wmma::mma_sync(acc0, fa, fb0, acc0);
+            wmma::mma_sync(acc1, fa, fb1, acc1);
+        }
+        __syncthreads();
+    }
+    wmma::store_matrix_sync(&Cs[16 * wm][32 * wn], acc0, TN + PAD, wmma::mem_row_major);
+    wmma::store_matrix_sync(&Cs[16 * wm][32 * wn + 16], acc1, TN + PAD, wmma::mem_row_major);
+    __syncthreads();
+    const int tx = tid % 16, ty = tid / 16;
+    for (int j = 0; j < 4; j++) {
+        const int n = n0 + tx + 16 * j;
+        if (n >= pr.Ncols) continue;
+        const typename Prob::Col c = pr.col(grp, n);
+        for (int i = 0; i < 4; i++) {
+            const int m = m0 + ty + 16 * i;
+            if (m < pr.M) pr.store(grp, slice, m, c, Cs[ty + 16 * i][tx + 16 * j]);
+        }
+    }
+#endif
+}
+#endif
+
+/* the reduction length per split-K slice (a multiple of TK) and the number of slices it makes */
+int slice_len(int kred, int split) {
+    if (kred < 1) kred = 1;
+    return ((kred + split - 1) / split + TK - 1) / TK * TK;
+}
+int slices(int kred, int kslice) { return kred < 1 ? 1 : (kred + kslice - 1) / kslice; }
+
+template <class Prob>
+jp_status run_igemm(Ctx *c, const char *fn, const Prob &pr, int groups, int kslice) {
+    if (pr.M <= 0 || pr.Ncols <= 0) return JP_OK;
+    const int split = slices(pr.Kred, kslice);
+    dim3 grid((pr.Ncols + TN - 1) / TN, (pr.M + TM - 1) / TM, groups * split);
+    if (grid.y > 65535 || grid.z > 65535) return jp_fail(JP_ERR_UNSUPPORTED, fn, "problem too large for one launch (%u x %u row tiles)", grid.y, grid.z);
+#ifndef JP_EMU_BUILD
+    if (c->tf32) {
+        JP_LAUNCH(k_igemm_tf32<Prob>, grid, dim3(THREADS), c->stream, pr, groups, kslice);
+        return launched(fn);
+    }
+#endif
+    JP_LAUNCH(k_igemm<Prob>, grid, dim3(THREADS), c->stream, pr, groups, kslice);
+    return launched(fn);
+}
+
+/* sums split-K partials [split][G][M][cols] into dw (dense or through the index lists) */
+__global__ void k_sum_partials(BwdFilterProblem pr, const float *partial, int split, int64_t n) {
+    JP_GRID_STRIDE(t, n) {
+        const int64_t per = (int64_t)pr.M * pr.Ncols;
+        const int grp = (int)(t / per);
+        const int m = (int)((t % per) / pr.Ncols), col = (int)(t % pr.Ncols);
+        float s = 0.f;
+        for (int k = 0; k < split; k++) s += partial[(int64_t)k * pr.g.G * per + t];
+        const int rs = pr.g.R * pr.g.S, ci = col / rs, tt = col % rs;
+        const int k = pr.out_idx ? pr.out_idx[m] : grp * pr.g.Kg + m;
+        pr.dw[((int64_t)k * pr.g.Cg + (pr.in_idx ? pr.in_idx[ci] : ci)) * rs + tt] = s;
+    }
+}
+
+/* split-K for backward-filter: long reductions (n*p*q) over few output tiles need more blocks */
+int filter_split(const Ctx *c, int tiles, int kred) {
+#ifdef JP_EMU_BUILD
+    (void)c;
+    int split = kred / 512;  // exercise the partial-sum path in emulation too
+#else
+    int target = c->prop.multiProcessorCount * 2;
+    int split = tiles >= target ? 1 : (target + tiles - 1) / tiles;
+    if (split > kred / 256) split = kred / 256;  // each slice keeps >= 256 reduction steps
+#endif
+    if (split > 64) split = 64;
+    return split < 1 ? 1 : split;
+}
+
+}  // namespace
+
+/* cuDNN entries (cudnn.cu) */
+extern "C" jp_status jp_cudnn_conv_fwd(Ctx *c, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias);
+extern "C" jp_status jp_cudnn_conv_bwd_data(Ctx *c, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w);
+extern "C" jp_status jp_cudnn_conv_bwd_filter(Ctx *c, const jp_conv2d_desc *d, float *dw, const float *dy, const float *x);
+
+CU_OP(sgemm)(jp_ctx ctx, const jp_gemm_desc *d, float *cm, const float *a, const float *b) {
+    static const char *fn = "jp_sgemm";
+    JP_CHECK_PTR(d, fn);
+    JP_CHECK(d->m >= 0 && d->n >= 0 && d->k >= 0, fn, "negative size m=%d n=%d k=%d", d->m, d->n, d->k);
+    JP_CHECK(d->ldc >= (d->n > 1 ? d->n : 1), fn, "ldc=%d < n=%d", d->ldc, d->n);
+    JP_CHECK(d->k == 0 || d->lda >= (d->trans_a ? d->m : d->k), fn, "lda=%d too small", d->lda);
+    JP_CHECK(d->k == 0 || d->ldb >= (d->trans_b ? d->k : d->n), fn, "ldb=%d too small", d->ldb);
+    JP_CHECK(cm || d->m * (int64_t)d->n == 0, fn, "c is NULL");
+    JP_CHECK((a && b) || d->k == 0 || d->m * (int64_t)d->n == 0, fn, "a or b is NULL");
+    GemmProblem pr{a, b, cm, d->m, d->n, d->k, d->lda, d->ldb, d->ldc, d->trans_a, d->trans_b, d->alpha, d->beta};
+    return run_igemm(impl(ctx), fn, pr, 1, slice_len(d->k, 1));
+}
+
+static jp_status bias_grad(jp_ctx ctx, const char *fn, float *db, const float *dy, const ConvGeom &g) {
+    if (!db) return JP_OK;
+    jp_status st = cu_sum_channels(ctx, db, dy, g.N, g.K, (int64_t)g.P * g.Q);
+    (void)fn;
+    return st;
+}
+
+CU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias) {
+    static const char *fn = "jp_conv2d_fwd";
+    jp_status st = jp_check_conv2d(fn, d);
+    if (st) return st;
+    JP_CHECK(y && x && w, fn, "y, x or w is NULL");
+    Ctx *c = impl(ctx);
+    if (c->conv_impl == CONV_CUDNN) return jp_cudnn_conv_fwd(c, d, y, x, w, bias);
+    ConvGeom g = geom(d);
+    FwdProblem pr{g, y, x, w, bias, nullptr, nullptr, g.Kg, g.N * g.P * g.Q, g.Cg * g.R * g.S};
+    return run_igemm(c, fn, pr, g.G, slice_len(pr.Kred, 1));
+}
+
+CU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w) {
+    static const char *fn = "jp_conv2d_bwd_data";
+    jp_status st = jp_check_conv2d(fn, d);
+    if (st) return st;
+    JP_CHECK(dx && dy && w, fn, "dx, dy or w is NULL");
+    Ctx *c = impl(ctx);
+    if (c->conv_impl == CONV_CUDNN) return jp_cudnn_conv_bwd_data(c, d, dx, dy, w);
+    ConvGeom g = geom(d);
+    BwdDataProblem pr{g, dx, dy, w, nullptr, nullptr, g.Cg, g.N * g.H * g.W, g.Kg * g.R * g.S};
+    return run_igemm(c, fn, pr, g.G, slice_len(pr.Kred, 1));
+}
+
+static jp_status filter_grad(Ctx *c, const char *fn, BwdFilterProblem pr) {
+    const int tiles = ((pr.Ncols + TN - 1) / TN) * ((pr.M + TM - 1) / TM) * pr.g.G;
+    const int kslice = slice_len(pr.Kred, filter_split(c, tiles, pr.Kred)), split = slices(pr.Kred, kslice);
+    if (split == 1) {
+        pr.partial = nullptr;
+        return run_igemm(c, fn, pr, pr.g.G, kslice);
+    }
+    const int64_t per = (int64_t)pr.g.G * pr.M * pr.Ncols;
+    Scratch partial(c, sizeof(float) * (size_t)(per * split));
+    if (!partial.p) return jp_fail(JP_ERR_NO_MEMORY, fn, "no device memory for %d split-K partials of %lld floats", split, (long long)per);
+    pr.partial = partial.as<float>();
+    jp_status st = run_igemm(c, fn, pr, pr.g.G, kslice);
+    if (st) return st;
+    JP_LAUNCH(k_sum_partials, grid1d(c, per), dim3(256), c->stream, pr, partial.as<float>(), split, per);
+    return launched(fn);
+}
+
+CU_OP(conv2d_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float *db, const float *dy, const float *x) {
+    static const char *fn = "jp_conv2d_bwd_filter";
+    jp_status st = jp_check_conv2d(fn, d);
+    if (st) return st;
+    JP_CHECK(dw && dy && x, fn, "dw, dy or x is NULL");
+    Ctx *c = impl(ctx);
+    ConvGeom g = geom(d);
+    if (c->conv_impl == CONV_CUDNN) st = jp_cudnn_conv_bwd_filter(c, d, dw, dy, x);
+    else st = filter_grad(c, fn, BwdFilterProblem{g, dw, nullptr, dy, x, nullptr, nullptr, g.Kg, g.Cg * g.R * g.S, g.N * g.P * g.Q});
+    if (st) return st;
+    return bias_grad(ctx, fn, db, dy, g);
+}
+
+/* ---------------- channel-sparse convolution ---------------- */
+
+static jp_status check_cs(const char *fn, const jp_conv2d_desc *d, const int32_t *in_idx, int32_t n_in, const int32_t *out_idx, int32_t n_out) {
+    jp_status st = jp_check_conv2d(fn, d);
+    if (st) return st;
+    JP_CHECK(d->groups == 1, fn, "channel-sparse conv needs groups == 1 (got %d)", d->groups);
+    JP_CHECK(n_in >= 0 && n_in <= d->c, fn, "n_in = %d outside [0, %d]", n_in, d->c);
+    JP_CHECK(n_out >= 0 && n_out <= d->k, fn, "n_out = %d outside [0, %d]", n_out, d->k);
+    JP_CHECK((n_in == 0 || in_idx) && (n_out == 0 || out_idx), fn, "an index list is NULL with a nonzero count");
+    return JP_OK;
+}
+
+static jp_status zero(Ctx *c, const char *fn, float *p, int64_t n) {
+    return cuda_status(cudaMemsetAsync(p, 0, (size_t)n * sizeof(float), c->stream), fn, "cudaMemsetAsync");
+}
+
+/* y[.][k] for listed k = bias[k] (when no input is listed the sum is empty) */
+__global__ void k_cs_bias(float *y, const float *bias, const int32_t *out_idx, int n_out, int K, int64_t PQ, int64_t n) {
+    JP_GRID_STRIDE(t, n) {
+        int64_t pq = t % PQ, j = (t / PQ) % n_out, b = t / (PQ * n_out);
+        int k = out_idx[j];
+        y[(b * K + k) * PQ + pq] = bias[k];
+    }
+}
+
+CU_OP(conv2d_cs_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias,
+                     const int32_t *in_idx, int32_t n_in, const int32_t *out_idx, int32_t n_out) {
+    static const char *fn = "jp_conv2d_cs_fwd";
+    jp_status st = check_cs(fn, d, in_idx, n_in, out_idx, n_out);
+    if (st) return st;
+    JP_CHECK(y && x && w, fn, "y, x or w is NULL");
+    Ctx *c = impl(ctx);
+    ConvGeom g = geom(d);
+    const int64_t PQ = (int64_t)g.P * g.Q;
+    if (n_out < g.K && (st = zero(c, fn, y, (int64_t)g.N * g.K * PQ))) return st;
+    if (n_out == 0) return JP_OK;
+    if (n_in == 0) {
+        if (!bias) return zero(c, fn, y, (int64_t)g.N * g.K * PQ);
+        const int64_t n = (int64_t)g.N * n_out * PQ;
+        JP_LAUNCH(k_cs_bias, grid1d(c, n), dim3(256), c->stream, y, bias, out_idx, n_out, g.K, PQ, n);
+        return launched(fn);
+    }
+    FwdProblem pr{g, y, x, w, bias, in_idx, out_idx, n_out, g.N * g.P * g.Q, n_in * g.R * g.S};
+    return run_igemm(c, fn, pr, 1, slice_len(pr.Kred, 1));
+}
+
+CU_OP(conv2d_cs_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w, const int32_t *in_idx,
+                          int32_t n_in, const int32_t *out_idx, int32_t n_out) {
+    static const char *fn = "jp_conv2d_cs_bwd_data";
+    jp_status st = check_cs(fn, d, in_idx, n_in, out_idx, n_out);
+    if (st) return st;
+    JP_CHECK(dx && dy && w, fn, "dx, dy or w is NULL");
+    Ctx *c = impl(ctx);
+    ConvGeom g = geom(d);
+    if ((n_in < g.C || n_out == 0) && (st = zero(c, fn, dx, (int64_t)g.N * g.C * g.H * g.W))) return st;
+    if (n_in == 0 || n_out == 0) return JP_OK;
+    BwdDataProblem pr{g, dx, dy, w, in_idx, out_idx, n_in, g.N * g.H * g.W, n_out * g.R * g.S};
+    return run_igemm(c, fn, pr, 1, slice_len(pr.Kred, 1));
+}
+
+__global__ void k_cs_db(float *db, const float *dy, const int32_t *out_idx, int n_out, int N, int K, int64_t PQ) {
+    __shared__ double red[32];
+    const int k = out_idx[blockIdx.x];
+    double acc = 0.0;
+    for (int b = 0; b < N; b++) {
+        float part = 0.f;
+        for (int64_t i = threadIdx.x; i < PQ; i += blockDim.x) part += dy[((int64_t)b * K + k) * PQ + i];
+        acc += part;
+    }
+    double s = block_sum_d(acc, red);
+    if (threadIdx.x == 0) db[k] = (float)s;
+}
+
+CU_OP(conv2d_cs_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float *db, const float *dy, const float *x,
+                            const int32_t *in_idx, int32_t n_in, const int32_t *out_idx, int32_t n_out) {
+    static const char *fn = "jp_conv2d_cs_bwd_filter";
+    jp_status st = check_cs(fn, d, in_idx, n_in, out_idx, n_out);
+    if (st) return st;
+    JP_CHECK(dw && dy && x, fn, "dw, dy or x is NULL");
+    Ctx *c = impl(ctx);
+    ConvGeom g = geom(d);
+    if ((n_in < g.C || n_out < g.K) && (st = zero(c, fn, dw, (int64_t)g.K * g.C * g.R * g.S))) return st;
+    if (db && n_out < g.K && (st = zero(c, fn, db, g.K))) return st;
+    if (n_in > 0 && n_out > 0) {
+        st = filter_grad(c, fn, BwdFilterProblem{g, dw, nullptr, dy, x, in_idx, out_idx, n_out, n_in * g.R * g.S, g.N * g.P * g.Q});
+        if (st) return st;
+    }
+    if (db && n_out > 0) {
+        JP_LAUNCH(k_cs_db, dim3((unsigned)n_out), dim3(256), c->stream, db, dy, out_idx, n_out, g.N, g.K, (int64_t)g.P * g.Q);
+        return launched(fn);
+    }
+    return JP_OK;
+}
+
+/* ---------------- weight-sparse (CSR) convolution ---------------- */
+
+/* per-row counts of |v| > threshold: one block per row */
+__global__ void k_csr_row_count(int32_t *counts, const float *dense, int cols, float threshold) {
+    __shared__ float red[32];
+    const float *row = dense + (int64_t)blockIdx.x * cols;
+    float cnt = 0.f;
+    for (int i = threadIdx.x; i < cols; i += blockDim.x) cnt += fabsf(row[i]) > threshold ? 1.f : 0.f;
+    float s = block_sum(cnt, red);  // exact: counts < 2^24 per row
+    if (threadIdx.x == 0) counts[blockIdx.x] = (int32_t)s;
+}
+
+/* exclusive scan of the row counts into row_ptr (rows + 1 entries), one thread: rows are output
+ * channels (at most a few thousand), far below one launch's overhead */
+__global__ void k_csr_scan(int32_t *row_ptr, const int32_t *counts, int rows, int64_t *total) {
+    if (threadIdx.x != 0 || blockIdx.x != 0) return;
+    int64_t acc = 0;
+    for (int r = 0; r < rows; r++) { row_ptr[r] = (int32_t)acc; acc += counts[r]; }
+    row_ptr[rows] = (int32_t)acc;
+    if (total) *total = acc;
+}
+
+/* fills one row per block in column order: chunks of 256 columns, a block-wide prefix count of
+ * the kept entries of each chunk */
+__global__ void k_csr_fill(int32_t *col_idx, float *values, const int32_t *row_ptr, const float *dense, int cols, float threshold) {
+    __shared__ int32_t scan[256];
+    const float *row = dense + (int64_t)blockIdx.x * cols;
+    int32_t base = row_ptr[blockIdx.x];
+    for (int c0 = 0; c0 < cols; c0 += 256) {
+        const int c = c0 + threadIdx.x;
+        const float v = c < cols ? row[c] : 0.f;
+        const int keep = c < cols && fabsf(v) > threshold;
+        scan[threadIdx.x] = keep;
+        __syncthreads();
+        for (int off = 1; off < 256; off <<= 1) {  // Hillis-Steele inclusive scan
+            int32_t add = threadIdx.x >= (unsigned)off ? scan[threadIdx.x - off] : 0;
+            __syncthreads();
+            scan[threadIdx.x] += add;
+            __syncthreads();
+        }
+        if (keep) {
+            const int32_t at = base + scan[threadIdx.x] - 1;
+            col_idx[at] = c;
+            values[at] = v;
+        }
+        const int32_t chunk_total = scan[255];
+        __syncthreads();
+        base += chunk_total;
+    }
+}
+
+static jp_status check_csr_args(const char *fn, const float *dense, int32_t rows, int32_t cols, float threshold) {
+    JP_CHECK(dense || (int64_t)rows * cols == 0, fn, "dense is NULL");
+    JP_CHECK(rows >= 0 && cols >= 0, fn, "negative size rows=%d cols=%d", rows, cols);
+    JP_CHECK(threshold >= 0.f, fn, "threshold must be >= 0 (got %g)", threshold);
+    return JP_OK;
+}
+
+CU_OP(csr_count)(jp_ctx ctx, int64_t *nnz, const float *dense, int32_t rows, int32_t cols, float threshold) {
+    static const char *fn = "jp_csr_count";
+    JP_CHECK(nnz, fn, "nnz_host is NULL");
+    jp_status st = check_csr_args(fn, dense, rows, cols, threshold);
+    if (st) return st;
+    *nnz = 0;
+    if (!rows || !cols) return JP_OK;
+    Ctx *c = impl(ctx);
+    Scratch counts(c, sizeof(int32_t) * (size_t)rows), ptr(c, sizeof(int32_t) * ((size_t)rows + 1)), total(c, sizeof(int64_t));
+    if (!counts.p || !ptr.p || !total.p) return jp_fail(JP_ERR_NO_MEMORY, fn, "no device memory for %d row counts", rows);
+    JP_LAUNCH(k_csr_row_count, dim3((unsigned)rows), dim3(256), c->stream, counts.as<int32_t>(), dense, cols, threshold);
+    JP_LAUNCH(k_csr_scan, dim3(1), dim3(32), c->stream, ptr.as<int32_t>(), counts.as<int32_t>(), rows, total.as<int64_t>());
+    if ((st = launched(fn))) return st;
+    /* the count is a host output: this op synchronises (it runs once per pruning step, not per batch) */
+    st = cuda_status(cudaMemcpyAsync(nnz, total.p, sizeof(int64_t), cudaMemcpyDeviceToHost, c->stream), fn, "cudaMemcpyAsync");
+    if (st == JP_OK) st = cuda_status(cudaStreamSynchronize(c->stream), fn, "cudaStreamSynchronize");
+    return st;
+}
+
+CU_OP(csr_from_dense)(jp_ctx ctx, int32_t *row_ptr, int32_t *col_idx, float *values, const float *dense, int32_t rows, int32_t cols,
+                      float threshold) {
+    static const char *fn = "jp_csr_from_dense";
+    JP_CHECK(row_ptr, fn, "row_ptr is NULL");
+    jp_status st = check_csr_args(fn, dense, rows, cols, threshold);
+    if (st) return st;
+    Ctx *c = impl(ctx);
+    if (!rows) return cuda_status(cudaMemsetAsync(row_ptr, 0, sizeof(int32_t), c->stream), fn, "cudaMemsetAsync");
+    Scratch counts(c, sizeof(int32_t) * (size_t)rows);
+    if (!counts.p) return jp_fail(JP_ERR_NO_MEMORY, fn, "no device memory for %d row counts", rows);
+    if (cols > 0) {
+        JP_LAUNCH(k_csr_row_count, dim3((unsigned)rows), dim3(256), c->stream, counts.as<int32_t>(), dense, cols, threshold);
+    } else if ((st = cuda_status(cudaMemsetAsync(counts.p, 0, sizeof(int32_t) * (size_t)rows, c->stream), fn, "cudaMemsetAsync"))) {
+        return st;
+    }
+    JP_LAUNCH(k_csr_scan, dim3(1), dim3(32), c->stream, row_ptr, counts.as<int32_t>(), rows, (int64_t *)nullptr);
+    if (cols > 0 && col_idx && values)
+        JP_LAUNCH(k_csr_fill, dim3((unsigned)rows), dim3(256), c->stream, col_idx, values, row_ptr, dense, cols, threshold);
+    /* col_idx/values may be NULL only for an all-zero matrix (the caller sized them from jp_csr_count) */
+    return launched(fn);
+}
+
+/* one block per (column tile of p*q, output channel k, image n): the row's nonzeros are staged in
+ * shared memory in chunks and every thread applies them to its output pixel, so the work is
+ * proportional to the nonzeros */
+__global__ void __launch_bounds__(256) k_csr_conv(ConvGeom g, float *y, const float *x, const int32_t *row_ptr, const int32_t *col_idx,
+                                                  const float *values, const float *bias) {
+    __shared__ float sv[256];
+    __shared__ int32_t sc[256];
+    const int k = blockIdx.y, n = blockIdx.z, pq = blockIdx.x * blockDim.x + threadIdx.x;
+    const int PQ = g.P * g.Q, grp = k / g.Kg, rs = g.R * g.S;
+    const int h0 = (pq < PQ ? pq / g.Q : 0) * g.sh - g.ph, w0 = (pq < PQ ? pq % g.Q : 0) * g.sw - g.pw;
+    const float *xn = x + ((int64_t)n * g.C + (int64_t)grp * g.Cg) * g.H * g.W;
+    float acc = bias ? bias[k] : 0.f;
+    const int beg = row_ptr[k], end = row_ptr[k + 1];
+    for (int j0 = beg; j0 < end; j0 += 256) {
+        const int j = j0 + threadIdx.x;
+        if (j < end) { sv[threadIdx.x] = values[j]; sc[threadIdx.x] = col_idx[j]; }
+        __syncthreads();
+        const int cnt = min(256, end - j0);
+        for (int t = 0; t < cnt; t++) {
+            const int col = sc[t], ci = col / rs, rr = col % rs, r = rr / g.S, s = rr % g.S;
+            const int h = h0 + r * g.dh, w = w0 + s * g.dw;
+            if (h >= 0 && h < g.H && w >= 0 && w < g.W) acc += sv[t] * xn[((int64_t)ci * g.H + h) * g.W + w];
+        }
+        __syncthreads();
+    }
+    if (pq < PQ) y[((int64_t)n * g.K + k) * PQ + pq] = acc;
+}
+
+CU_OP(conv2d_csr_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const int32_t *row_ptr, const int32_t *col_idx,
+                      const float *values, const float *bias) {
+    static const char *fn = "jp_conv2d_csr_fwd";
+    jp_status st = jp_check_conv2d(fn, d);
+    if (st) return st;
+    JP_CHECK(y && x && row_ptr, fn, "y, x or row_ptr is NULL");
+    /* row_ptr, col_idx and values are device arrays: their structure is the converter's
+     * (jp_csr_from_dense) or was validated by the caller; the kernel skips out-of-image taps */
+    Ctx *c = impl(ctx);
+    ConvGeom g = geom(d);
+    JP_CHECK(g.K <= 65535 && g.N <= 65535, fn, "k=%d or n=%d above 65535", g.K, g.N);
+    dim3 grid((g.P * g.Q + 255) / 256, g.K, g.N);
+    JP_LAUNCH(k_csr_conv, grid, dim3(256), c->stream, g, y, x, row_ptr, col_idx, values, bias);
+    return launched(fn);
+}

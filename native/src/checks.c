@@ -1,0 +1,26 @@
+/* Argument checks every backend shares (compiled into libjprune and into each plugin). */
+#include "internal.h"
+
+jp_status jp_check_conv2d(const char *fn, const jp_conv2d_desc *d) {
+    JP_CHECK_PTR(d, fn);
+    JP_CHECK(d->n > 0 && d->c > 0 && d->h > 0 && d->w > 0 && d->k > 0 && d->r > 0 && d->s > 0, fn,
+             "sizes must be positive (n=%d c=%d h=%d w=%d k=%d r=%d s=%d)", d->n, d->c, d->h, d->w, d->k, d->r, d->s);
+    JP_CHECK(d->stride_h > 0 && d->stride_w > 0 && d->dil_h > 0 && d->dil_w > 0, fn,
+             "stride and dilation must be positive (stride %dx%d, dilation %dx%d)", d->stride_h, d->stride_w, d->dil_h, d->dil_w);
+    JP_CHECK(d->pad_h >= 0 && d->pad_w >= 0, fn, "padding must be >= 0 (%d, %d)", d->pad_h, d->pad_w);
+    JP_CHECK(d->groups > 0 && d->c % d->groups == 0 && d->k % d->groups == 0, fn,
+             "groups=%d must divide c=%d and k=%d", d->groups, d->c, d->k);
+    JP_CHECK(jp_conv_out_h(d) > 0 && jp_conv_out_w(d) > 0, fn, "empty output (%dx%d) for input %dx%d kernel %dx%d",
+             jp_conv_out_h(d), jp_conv_out_w(d), d->h, d->w, d->r, d->s);
+    return JP_OK;
+}
+
+jp_status jp_check_index_list(const char *fn, const char *what, const int32_t *idx, int32_t n, int32_t limit) {
+    JP_CHECK(n >= 0 && n <= limit, fn, "%s: count %d outside [0, %d]", what, n, limit);
+    JP_CHECK(n == 0 || idx != NULL, fn, "%s is NULL with count %d", what, n);
+    for (int32_t i = 0; i < n; i++) {
+        JP_CHECK(idx[i] >= 0 && idx[i] < limit, fn, "%s[%d] = %d outside [0, %d)", what, i, idx[i], limit);
+        JP_CHECK(i == 0 || idx[i] > idx[i - 1], fn, "%s must be strictly increasing (%s[%d]=%d after %d)", what, what, i, idx[i], idx[i - 1]);
+    }
+    return JP_OK;
+}
