@@ -16,7 +16,7 @@ JAVA="$B/jre/bin/java"
 [[ -x $JAVA ]] || { echo "gpu-suite: no bundle at $B (make it with scripts/device/bundle.sh and carry .device/bundle)" >&2; exit 2; }
 export JPRUNE_CACHE_DIR="${TMPDIR:-/tmp}/jprune-cache"
 JOPTS=(--enable-native-access=ALL-UNNAMED -Xss4m -Djprune.cache="$JPRUNE_CACHE_DIR")
-CP="$B/tests:$(ls "$B"/lib/*.jar | tr '\n' ':')"
+CP="$B/tests:$B/benchmarks.jar"
 
 {
     echo "# GPU facts, $(date -u +%FT%TZ)"
