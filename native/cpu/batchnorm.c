@@ -2,18 +2,11 @@
 #include "cpu.h"
 #include <math.h>
 
-static jp_status check_bn(const char *fn, const jp_bn_desc *d) {
-    JP_CHECK_PTR(d, fn);
-    JP_CHECK(d->n > 0 && d->c > 0 && d->hw > 0, fn, "sizes must be positive (n=%d c=%d hw=%d)", d->n, d->c, d->hw);
-    JP_CHECK(d->eps > 0.f, fn, "eps must be > 0 (got %g)", d->eps);
-    JP_CHECK(d->momentum >= 0.f && d->momentum <= 1.f, fn, "momentum must be in [0, 1] (got %g)", d->momentum);
-    return JP_OK;
-}
 
 CPU_OP(batchnorm_fwd_train)(jp_ctx ctx, const jp_bn_desc *d, float *y, float *save_mean, float *save_invstd,
                             float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta) {
     static const char *fn = "jp_batchnorm_fwd_train";
-    jp_status st = check_bn(fn, d);
+    jp_status st = jp_check_bn(fn, d);
     if (st) return st;
     JP_CHECK(y && save_mean && save_invstd && running_mean && running_var && x && gamma && beta, fn, "a required pointer is NULL");
     const int64_t N = d->n, C = d->c, HW = d->hw, cnt = N * HW;
@@ -48,7 +41,7 @@ CPU_OP(batchnorm_fwd_train)(jp_ctx ctx, const jp_bn_desc *d, float *y, float *sa
 CPU_OP(batchnorm_fwd_infer)(jp_ctx ctx, const jp_bn_desc *d, float *y, const float *x, const float *gamma,
                             const float *beta, const float *running_mean, const float *running_var) {
     static const char *fn = "jp_batchnorm_fwd_infer";
-    jp_status st = check_bn(fn, d);
+    jp_status st = jp_check_bn(fn, d);
     if (st) return st;
     JP_CHECK(y && x && gamma && beta && running_mean && running_var, fn, "a required pointer is NULL");
     const int64_t N = d->n, C = d->c, HW = d->hw;
@@ -67,7 +60,7 @@ CPU_OP(batchnorm_fwd_infer)(jp_ctx ctx, const jp_bn_desc *d, float *y, const flo
 CPU_OP(batchnorm_bwd)(jp_ctx ctx, const jp_bn_desc *d, float *dx, float *dgamma, float *dbeta, const float *dy,
                       const float *x, const float *gamma, const float *save_mean, const float *save_invstd) {
     static const char *fn = "jp_batchnorm_bwd";
-    jp_status st = check_bn(fn, d);
+    jp_status st = jp_check_bn(fn, d);
     if (st) return st;
     JP_CHECK(dx && dgamma && dbeta && dy && x && gamma && save_mean && save_invstd, fn, "a required pointer is NULL");
     const int64_t N = d->n, C = d->c, HW = d->hw, cnt = N * HW;

@@ -5,15 +5,10 @@
 #include <math.h>
 #include <string.h>
 
-static jp_status check_oci(const char *fn, int64_t outer, int64_t channels, int64_t inner) {
-    JP_CHECK(outer >= 0 && channels >= 0 && inner >= 0, fn, "negative size outer=%lld channels=%lld inner=%lld",
-             (long long)outer, (long long)channels, (long long)inner);
-    return JP_OK;
-}
 
 CPU_OP(mask_channels)(jp_ctx ctx, float *data, const float *mask, int64_t outer, int64_t channels, int64_t inner) {
     static const char *fn = "jp_mask_channels";
-    jp_status st = check_oci(fn, outer, channels, inner);
+    jp_status st = jp_check_oci(fn, outer, channels, inner);
     if (st) return st;
     JP_CHECK(data && mask, fn, "data or mask is NULL");
     JP_PARFOR(ctx->threads, outer * channels, outer * channels * inner, oc, {
@@ -26,7 +21,7 @@ CPU_OP(mask_channels)(jp_ctx ctx, float *data, const float *mask, int64_t outer,
 
 CPU_OP(channel_norms)(jp_ctx ctx, float *out, const float *data, int64_t outer, int64_t channels, int64_t inner, int32_t p) {
     static const char *fn = "jp_channel_norms";
-    jp_status st = check_oci(fn, outer, channels, inner);
+    jp_status st = jp_check_oci(fn, outer, channels, inner);
     if (st) return st;
     JP_CHECK(out && data, fn, "out or data is NULL");
     JP_CHECK(p == 1 || p == 2, fn, "p must be 1 or 2 (got %d)", p);
@@ -44,7 +39,7 @@ CPU_OP(channel_norms)(jp_ctx ctx, float *out, const float *data, int64_t outer, 
 CPU_OP(group_reg_grad)(jp_ctx ctx, float *grad, const float *data, const float *scale, float lambda,
                        int64_t outer, int64_t channels, int64_t inner) {
     static const char *fn = "jp_group_reg_grad";
-    jp_status st = check_oci(fn, outer, channels, inner);
+    jp_status st = jp_check_oci(fn, outer, channels, inner);
     if (st) return st;
     JP_CHECK(grad && data && scale, fn, "grad, data or scale is NULL");
     JP_PARFOR(ctx->threads, outer * channels, outer * channels * inner, oc, {
@@ -67,7 +62,7 @@ static jp_status check_idx(const char *fn, const int32_t *idx, int32_t n_idx, in
 CPU_OP(gather_channels)(jp_ctx ctx, float *dst, const float *src, const int32_t *idx, int32_t n_idx,
                         int64_t outer, int64_t channels, int64_t inner) {
     static const char *fn = "jp_gather_channels";
-    jp_status st = check_oci(fn, outer, channels, inner);
+    jp_status st = jp_check_oci(fn, outer, channels, inner);
     if (st || (st = check_idx(fn, idx, n_idx, channels))) return st;
     JP_CHECK((dst && src) || outer * inner * n_idx == 0, fn, "dst or src is NULL");
     JP_PARFOR(ctx->threads, outer * n_idx, outer * n_idx * inner, oj, {
@@ -80,7 +75,7 @@ CPU_OP(gather_channels)(jp_ctx ctx, float *dst, const float *src, const int32_t 
 CPU_OP(scatter_channels)(jp_ctx ctx, float *dst, const float *src, const int32_t *idx, int32_t n_idx,
                          int64_t outer, int64_t channels, int64_t inner) {
     static const char *fn = "jp_scatter_channels";
-    jp_status st = check_oci(fn, outer, channels, inner);
+    jp_status st = jp_check_oci(fn, outer, channels, inner);
     if (st || (st = check_idx(fn, idx, n_idx, channels))) return st;
     JP_CHECK((dst && src) || outer * inner * n_idx == 0, fn, "dst or src is NULL");
     JP_PARFOR(ctx->threads, outer * n_idx, outer * n_idx * inner, oj, {

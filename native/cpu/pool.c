@@ -3,21 +3,11 @@
 #include <float.h>
 #include <string.h>
 
-static jp_status check_pool(const char *fn, const jp_pool2d_desc *d, int *ho, int *wo) {
-    JP_CHECK_PTR(d, fn);
-    JP_CHECK(d->n > 0 && d->c > 0 && d->h > 0 && d->w > 0, fn, "sizes must be positive (n=%d c=%d h=%d w=%d)", d->n, d->c, d->h, d->w);
-    JP_CHECK(d->kernel > 0 && d->stride > 0 && d->pad >= 0 && d->pad_end >= 0 && d->pad < d->kernel && d->pad_end < d->kernel, fn,
-             "bad kernel=%d stride=%d pad=%d pad_end=%d (each pad must be < kernel)", d->kernel, d->stride, d->pad, d->pad_end);
-    *ho = (d->h + d->pad + d->pad_end - d->kernel) / d->stride + 1;
-    *wo = (d->w + d->pad + d->pad_end - d->kernel) / d->stride + 1;
-    JP_CHECK(*ho > 0 && *wo > 0, fn, "empty output for %dx%d input, kernel %d", d->h, d->w, d->kernel);
-    return JP_OK;
-}
 
 CPU_OP(maxpool2d_fwd)(jp_ctx ctx, const jp_pool2d_desc *d, float *y, int32_t *argmax, const float *x) {
     static const char *fn = "jp_maxpool2d_fwd";
     int ho = 0, wo = 0;
-    jp_status st = check_pool(fn, d, &ho, &wo);
+    jp_status st = jp_check_pool(fn, d, &ho, &wo);
     if (st) return st;
     JP_CHECK(y && argmax && x, fn, "y, argmax or x is NULL");
     const int H = d->h, W = d->w;
@@ -51,7 +41,7 @@ CPU_OP(maxpool2d_fwd)(jp_ctx ctx, const jp_pool2d_desc *d, float *y, int32_t *ar
 CPU_OP(maxpool2d_bwd)(jp_ctx ctx, const jp_pool2d_desc *d, float *dx, const float *dy, const int32_t *argmax) {
     static const char *fn = "jp_maxpool2d_bwd";
     int ho = 0, wo = 0;
-    jp_status st = check_pool(fn, d, &ho, &wo);
+    jp_status st = jp_check_pool(fn, d, &ho, &wo);
     if (st) return st;
     JP_CHECK(dx && dy && argmax, fn, "dx, dy or argmax is NULL");
     const size_t HW = (size_t)d->h * d->w, P = (size_t)ho * wo;
@@ -68,14 +58,10 @@ CPU_OP(maxpool2d_bwd)(jp_ctx ctx, const jp_pool2d_desc *d, float *dx, const floa
     return JP_OK;
 }
 
-static jp_status check_up(const char *fn, int32_t n, int32_t c, int32_t h, int32_t w, int32_t scale) {
-    JP_CHECK(n > 0 && c > 0 && h > 0 && w > 0 && scale > 0, fn, "sizes must be positive (n=%d c=%d h=%d w=%d scale=%d)", n, c, h, w, scale);
-    return JP_OK;
-}
 
 CPU_OP(upsample_nearest_fwd)(jp_ctx ctx, float *y, const float *x, int32_t n, int32_t c, int32_t h, int32_t w, int32_t scale) {
     static const char *fn = "jp_upsample_nearest_fwd";
-    jp_status st = check_up(fn, n, c, h, w, scale);
+    jp_status st = jp_check_upsample(fn, n, c, h, w, scale);
     if (st) return st;
     JP_CHECK(y && x, fn, "y or x is NULL");
     const int64_t planes = (int64_t)n * c, W2 = (int64_t)w * scale, H2 = (int64_t)h * scale;
@@ -94,7 +80,7 @@ CPU_OP(upsample_nearest_fwd)(jp_ctx ctx, float *y, const float *x, int32_t n, in
 
 CPU_OP(upsample_nearest_bwd)(jp_ctx ctx, float *dx, const float *dy, int32_t n, int32_t c, int32_t h, int32_t w, int32_t scale) {
     static const char *fn = "jp_upsample_nearest_bwd";
-    jp_status st = check_up(fn, n, c, h, w, scale);
+    jp_status st = jp_check_upsample(fn, n, c, h, w, scale);
     if (st) return st;
     JP_CHECK(dx && dy, fn, "dx or dy is NULL");
     const int64_t planes = (int64_t)n * c, W2 = (int64_t)w * scale, H2 = (int64_t)h * scale;

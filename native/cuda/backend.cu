@@ -6,6 +6,9 @@
 #include <cstdio>
 #include <cstring>
 #include <new>
+#ifndef JP_EMU_BUILD
+#include <dlfcn.h>
+#endif
 
 /* libjprune's error setter, captured at init: jp_fail in this plugin writes the message that
  * jp_last_error() of libjprune returns */
@@ -195,6 +198,12 @@ extern "C" __attribute__((visibility("default"))) jp_status jp_plugin_init(jp_ct
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess) {
         cudaGetLastError();
+#ifndef JP_EMU_BUILD
+        /* cudart words a missing driver as "driver version is insufficient": say which it is */
+        void *drv = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+        if (!drv) return jp_fail(JP_ERR_UNSUPPORTED, fn, "no NVIDIA driver on this machine (libcuda.so.1 not loadable: %s)", dlerror());
+        dlclose(drv);
+#endif
         return jp_fail(JP_ERR_UNSUPPORTED, fn, "no usable CUDA driver or GPU: %s (CUDA error %d)", cudaGetErrorString(e), (int)e);
     }
     if (ctx->ordinal >= count) return jp_fail(JP_ERR_UNSUPPORTED, fn, "GPU %d requested but %d present", ctx->ordinal, count);

@@ -115,11 +115,6 @@ CU_OP(act_bwd)(jp_ctx ctx, int32_t kind, float alpha, float *dx, const float *dy
 
 /* ---------------- channel-mask kernels ([outer][channels][inner]) ---------------- */
 
-static jp_status check_oci(const char *fn, int64_t outer, int64_t channels, int64_t inner) {
-    JP_CHECK(outer >= 0 && channels >= 0 && inner >= 0, fn, "negative size outer=%lld channels=%lld inner=%lld",
-             (long long)outer, (long long)channels, (long long)inner);
-    return JP_OK;
-}
 
 /* index lists live on the device: their contents were validated by the caller (the Java
  * ChannelIndex checks range and order before upload); kernels still skip out-of-range entries */
@@ -138,7 +133,7 @@ __global__ void k_mask(float *data, const float *mask, int64_t channels, int64_t
 
 CU_OP(mask_channels)(jp_ctx ctx, float *data, const float *mask, int64_t outer, int64_t channels, int64_t inner) {
     static const char *fn = "jp_mask_channels";
-    jp_status st = check_oci(fn, outer, channels, inner);
+    jp_status st = jp_check_oci(fn, outer, channels, inner);
     if (st) return st;
     JP_CHECK(data && mask, fn, "data or mask is NULL");
     const int64_t n = outer * channels * inner;
@@ -176,7 +171,7 @@ static jp_status channel_reduce(jp_ctx ctx, const char *fn, float *out, const fl
 
 CU_OP(channel_norms)(jp_ctx ctx, float *out, const float *data, int64_t outer, int64_t channels, int64_t inner, int32_t p) {
     static const char *fn = "jp_channel_norms";
-    jp_status st = check_oci(fn, outer, channels, inner);
+    jp_status st = jp_check_oci(fn, outer, channels, inner);
     if (st) return st;
     JP_CHECK(out && data, fn, "out or data is NULL");
     JP_CHECK(p == 1 || p == 2, fn, "p must be 1 or 2 (got %d)", p);
@@ -196,7 +191,7 @@ __global__ void k_group_reg(float *grad, const float *data, const float *scale, 
 
 CU_OP(group_reg_grad)(jp_ctx ctx, float *grad, const float *data, const float *scale, float lambda, int64_t outer, int64_t channels, int64_t inner) {
     static const char *fn = "jp_group_reg_grad";
-    jp_status st = check_oci(fn, outer, channels, inner);
+    jp_status st = jp_check_oci(fn, outer, channels, inner);
     if (st) return st;
     JP_CHECK(grad && data && scale, fn, "grad, data or scale is NULL");
     const int64_t n = outer * channels * inner;
@@ -220,7 +215,7 @@ __global__ void k_gather(float *dst, const float *src, const int32_t *idx, int32
 
 static jp_status gather_scatter(jp_ctx ctx, const char *fn, float *dst, const float *src, const int32_t *idx, int32_t n_idx,
                                 int64_t outer, int64_t channels, int64_t inner, int scatter) {
-    jp_status st = check_oci(fn, outer, channels, inner);
+    jp_status st = jp_check_oci(fn, outer, channels, inner);
     if (st || (st = check_idx(fn, idx, n_idx, channels))) return st;
     JP_CHECK((dst && src) || outer * inner * n_idx == 0, fn, "dst or src is NULL");
     const int64_t n = outer * n_idx * inner;
@@ -239,13 +234,6 @@ CU_OP(scatter_channels)(jp_ctx ctx, float *dst, const float *src, const int32_t 
 
 /* ---------------- batch norm: one block per channel, two passes in double ---------------- */
 
-static jp_status check_bn(const char *fn, const jp_bn_desc *d) {
-    JP_CHECK_PTR(d, fn);
-    JP_CHECK(d->n > 0 && d->c > 0 && d->hw > 0, fn, "sizes must be positive (n=%d c=%d hw=%d)", d->n, d->c, d->hw);
-    JP_CHECK(d->eps > 0.f, fn, "eps must be > 0 (got %g)", d->eps);
-    JP_CHECK(d->momentum >= 0.f && d->momentum <= 1.f, fn, "momentum must be in [0, 1] (got %g)", d->momentum);
-    return JP_OK;
-}
 
 __global__ void __launch_bounds__(256) k_bn_train(jp_bn_desc d, float *y, float *save_mean, float *save_invstd, float *rmean, float *rvar,
                                                   const float *x, const float *gamma, const float *beta) {
@@ -284,7 +272,7 @@ __global__ void __launch_bounds__(256) k_bn_train(jp_bn_desc d, float *y, float 
 CU_OP(batchnorm_fwd_train)(jp_ctx ctx, const jp_bn_desc *d, float *y, float *save_mean, float *save_invstd, float *running_mean,
                            float *running_var, const float *x, const float *gamma, const float *beta) {
     static const char *fn = "jp_batchnorm_fwd_train";
-    jp_status st = check_bn(fn, d);
+    jp_status st = jp_check_bn(fn, d);
     if (st) return st;
     JP_CHECK(y && save_mean && save_invstd && running_mean && running_var && x && gamma && beta, fn, "a required pointer is NULL");
     Ctx *c = impl(ctx);
@@ -303,7 +291,7 @@ __global__ void k_bn_infer(jp_bn_desc d, float *y, const float *x, const float *
 CU_OP(batchnorm_fwd_infer)(jp_ctx ctx, const jp_bn_desc *d, float *y, const float *x, const float *gamma, const float *beta,
                            const float *running_mean, const float *running_var) {
     static const char *fn = "jp_batchnorm_fwd_infer";
-    jp_status st = check_bn(fn, d);
+    jp_status st = jp_check_bn(fn, d);
     if (st) return st;
     JP_CHECK(y && x && gamma && beta && running_mean && running_var, fn, "a required pointer is NULL");
     const int64_t n = (int64_t)d->n * d->c * d->hw;
@@ -342,7 +330,7 @@ __global__ void __launch_bounds__(256) k_bn_bwd(jp_bn_desc d, float *dx, float *
 CU_OP(batchnorm_bwd)(jp_ctx ctx, const jp_bn_desc *d, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                      const float *gamma, const float *save_mean, const float *save_invstd) {
     static const char *fn = "jp_batchnorm_bwd";
-    jp_status st = check_bn(fn, d);
+    jp_status st = jp_check_bn(fn, d);
     if (st) return st;
     JP_CHECK(dx && dgamma && dbeta && dy && x && gamma && save_mean && save_invstd, fn, "a required pointer is NULL");
     Ctx *c = impl(ctx);
@@ -352,16 +340,6 @@ CU_OP(batchnorm_bwd)(jp_ctx ctx, const jp_bn_desc *d, float *dx, float *dgamma, 
 
 /* ---------------- pooling, upsampling, channel copy ---------------- */
 
-static jp_status check_pool(const char *fn, const jp_pool2d_desc *d, int *ho, int *wo) {
-    JP_CHECK_PTR(d, fn);
-    JP_CHECK(d->n > 0 && d->c > 0 && d->h > 0 && d->w > 0, fn, "sizes must be positive (n=%d c=%d h=%d w=%d)", d->n, d->c, d->h, d->w);
-    JP_CHECK(d->kernel > 0 && d->stride > 0 && d->pad >= 0 && d->pad_end >= 0 && d->pad < d->kernel && d->pad_end < d->kernel, fn,
-             "bad kernel=%d stride=%d pad=%d pad_end=%d (each pad must be < kernel)", d->kernel, d->stride, d->pad, d->pad_end);
-    *ho = (d->h + d->pad + d->pad_end - d->kernel) / d->stride + 1;
-    *wo = (d->w + d->pad + d->pad_end - d->kernel) / d->stride + 1;
-    JP_CHECK(*ho > 0 && *wo > 0, fn, "empty output for %dx%d input, kernel %d", d->h, d->w, d->kernel);
-    return JP_OK;
-}
 
 /* ties keep the first maximum in window order, as the CPU backend does */
 __global__ void k_maxpool_fwd(jp_pool2d_desc d, int ho, int wo, float *y, int32_t *argmax, const float *x, int64_t n) {
@@ -413,7 +391,7 @@ __global__ void k_maxpool_bwd(jp_pool2d_desc d, int ho, int wo, float *dx, const
 CU_OP(maxpool2d_fwd)(jp_ctx ctx, const jp_pool2d_desc *d, float *y, int32_t *argmax, const float *x) {
     static const char *fn = "jp_maxpool2d_fwd";
     int ho = 0, wo = 0;
-    jp_status st = check_pool(fn, d, &ho, &wo);
+    jp_status st = jp_check_pool(fn, d, &ho, &wo);
     if (st) return st;
     JP_CHECK(y && argmax && x, fn, "y, argmax or x is NULL");
     const int64_t n = (int64_t)d->n * d->c * ho * wo;
@@ -425,7 +403,7 @@ CU_OP(maxpool2d_fwd)(jp_ctx ctx, const jp_pool2d_desc *d, float *y, int32_t *arg
 CU_OP(maxpool2d_bwd)(jp_ctx ctx, const jp_pool2d_desc *d, float *dx, const float *dy, const int32_t *argmax) {
     static const char *fn = "jp_maxpool2d_bwd";
     int ho = 0, wo = 0;
-    jp_status st = check_pool(fn, d, &ho, &wo);
+    jp_status st = jp_check_pool(fn, d, &ho, &wo);
     if (st) return st;
     JP_CHECK(dx && dy && argmax, fn, "dx, dy or argmax is NULL");
     const int64_t n = (int64_t)d->n * d->c * d->h * d->w;
@@ -453,14 +431,10 @@ __global__ void k_upsample_bwd(float *dx, const float *dy, int h, int w, int sca
     }
 }
 
-static jp_status check_up(const char *fn, int32_t n, int32_t c, int32_t h, int32_t w, int32_t scale) {
-    JP_CHECK(n > 0 && c > 0 && h > 0 && w > 0 && scale > 0, fn, "sizes must be positive (n=%d c=%d h=%d w=%d scale=%d)", n, c, h, w, scale);
-    return JP_OK;
-}
 
 CU_OP(upsample_nearest_fwd)(jp_ctx ctx, float *y, const float *x, int32_t n, int32_t ch, int32_t h, int32_t w, int32_t scale) {
     static const char *fn = "jp_upsample_nearest_fwd";
-    jp_status st = check_up(fn, n, ch, h, w, scale);
+    jp_status st = jp_check_upsample(fn, n, ch, h, w, scale);
     if (st) return st;
     JP_CHECK(y && x, fn, "y or x is NULL");
     const int64_t total = (int64_t)n * ch * h * w * scale * scale;
@@ -470,7 +444,7 @@ CU_OP(upsample_nearest_fwd)(jp_ctx ctx, float *y, const float *x, int32_t n, int
 }
 CU_OP(upsample_nearest_bwd)(jp_ctx ctx, float *dx, const float *dy, int32_t n, int32_t ch, int32_t h, int32_t w, int32_t scale) {
     static const char *fn = "jp_upsample_nearest_bwd";
-    jp_status st = check_up(fn, n, ch, h, w, scale);
+    jp_status st = jp_check_upsample(fn, n, ch, h, w, scale);
     if (st) return st;
     JP_CHECK(dx && dy, fn, "dx or dy is NULL");
     const int64_t total = (int64_t)n * ch * h * w;

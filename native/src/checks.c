@@ -24,3 +24,33 @@ jp_status jp_check_index_list(const char *fn, const char *what, const int32_t *i
     }
     return JP_OK;
 }
+
+jp_status jp_check_oci(const char *fn, int64_t outer, int64_t channels, int64_t inner) {
+    JP_CHECK(outer >= 0 && channels >= 0 && inner >= 0, fn, "negative size outer=%lld channels=%lld inner=%lld",
+             (long long)outer, (long long)channels, (long long)inner);
+    return JP_OK;
+}
+
+jp_status jp_check_bn(const char *fn, const jp_bn_desc *d) {
+    JP_CHECK_PTR(d, fn);
+    JP_CHECK(d->n > 0 && d->c > 0 && d->hw > 0, fn, "sizes must be positive (n=%d c=%d hw=%d)", d->n, d->c, d->hw);
+    JP_CHECK(d->eps > 0.f, fn, "eps must be > 0 (got %g)", d->eps);
+    JP_CHECK(d->momentum >= 0.f && d->momentum <= 1.f, fn, "momentum must be in [0, 1] (got %g)", d->momentum);
+    return JP_OK;
+}
+
+jp_status jp_check_pool(const char *fn, const jp_pool2d_desc *d, int *ho, int *wo) {
+    JP_CHECK_PTR(d, fn);
+    JP_CHECK(d->n > 0 && d->c > 0 && d->h > 0 && d->w > 0, fn, "sizes must be positive (n=%d c=%d h=%d w=%d)", d->n, d->c, d->h, d->w);
+    JP_CHECK(d->kernel > 0 && d->stride > 0 && d->pad >= 0 && d->pad_end >= 0 && d->pad < d->kernel && d->pad_end < d->kernel, fn,
+             "bad kernel=%d stride=%d pad=%d pad_end=%d (each pad must be < kernel)", d->kernel, d->stride, d->pad, d->pad_end);
+    *ho = (d->h + d->pad + d->pad_end - d->kernel) / d->stride + 1;
+    *wo = (d->w + d->pad + d->pad_end - d->kernel) / d->stride + 1;
+    JP_CHECK(*ho > 0 && *wo > 0, fn, "empty output for %dx%d input, kernel %d", d->h, d->w, d->kernel);
+    return JP_OK;
+}
+
+jp_status jp_check_upsample(const char *fn, int32_t n, int32_t c, int32_t h, int32_t w, int32_t scale) {
+    JP_CHECK(n > 0 && c > 0 && h > 0 && w > 0 && scale > 0, fn, "sizes must be positive (n=%d c=%d h=%d w=%d scale=%d)", n, c, h, w, scale);
+    return JP_OK;
+}

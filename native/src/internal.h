@@ -42,6 +42,11 @@ jp_status jp_fail(jp_status status, const char *fn, const char *fmt, ...)
 /* shared argument checks, used by every backend before it touches memory */
 jp_status jp_check_conv2d(const char *fn, const jp_conv2d_desc *d);
 jp_status jp_check_index_list(const char *fn, const char *what, const int32_t *idx_host, int32_t n, int32_t limit);
+jp_status jp_check_oci(const char *fn, int64_t outer, int64_t channels, int64_t inner);
+jp_status jp_check_bn(const char *fn, const jp_bn_desc *d);
+/* also returns the pooled output size */
+jp_status jp_check_pool(const char *fn, const jp_pool2d_desc *d, int *ho, int *wo);
+jp_status jp_check_upsample(const char *fn, int32_t n, int32_t c, int32_t h, int32_t w, int32_t scale);
 static inline int32_t jp_conv_out_h(const jp_conv2d_desc *d) {
     return (d->h + 2 * d->pad_h - d->dil_h * (d->r - 1) - 1) / d->stride_h + 1;
 }
