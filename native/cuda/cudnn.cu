@@ -239,63 +239,58 @@ extern "C" void jp_cudnn_destroy(Ctx *c) {
     c->cudnn = nullptr;
 }
 
-extern "C" jp_status jp_cudnn_conv_fwd(Ctx *c, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias) {
-    static const char *fn = "jp_conv2d_fwd";
+namespace {
+/* one cuDNN convolution call: descriptors, the cached algorithm and its workspace, then `exec`
+ * (query(h, ds, req, n, perf), ws_query(h, ds, algo, bytes), exec(h, ds, algo, workspace, bytes)) */
+template <class Query, class WsQuery, class Exec>
+jp_status run_conv(Ctx *c, const char *fn, int op, const jp_conv2d_desc *d, Query query, WsQuery ws_query, Exec exec, const char *what) {
     Descs ds;
     jp_status st = setup(c, fn, d, ds);
     if (st) return st;
     cudnnHandle_t h = c->cudnn;
     int algo = 0;
     size_t ws = 0;
-    st = pick(fn, 0, c, d, [&](int req, int *n, AlgoPerf *p) { return g_api.GetFwdAlgo(h, ds.x, ds.w, ds.conv, ds.y, req, n, p); },
-              [&](int a, size_t *b) { return g_api.GetFwdWs(h, ds.x, ds.w, ds.conv, ds.y, a, b); }, &algo, &ws);
+    st = pick(fn, op, c, d, [&](int req, int *n, AlgoPerf *p) { return query(h, ds, req, n, p); },
+              [&](int a, size_t *b) { return ws_query(h, ds, a, b); }, &algo, &ws);
     if (st) return st;
     Scratch work(c, ws ? ws : 1);
     if (!work.p) return jp_fail(JP_ERR_NO_MEMORY, fn, "no device memory for a %zu-byte cuDNN workspace", ws);
-    const float one = 1.f, zero = 0.f;
-    CK(g_api.Fwd(h, &one, ds.x, x, ds.w, w, ds.conv, algo, work.p, ws, &zero, ds.y, y), "cudnnConvolutionForward");
-    if (bias) {
-        const int64_t PQ = (int64_t)jp_conv_out_h(d) * jp_conv_out_w(d), n = (int64_t)d->n * d->k * PQ;
-        JP_LAUNCH(k_add_bias, grid1d(c, n), dim3(256), c->stream, y, bias, d->k, PQ, n);
-        return launched(fn);
-    }
+    CK(exec(h, ds, algo, work.p, ws), what);
     return JP_OK;
+}
+const float kOne = 1.f, kZero = 0.f;
+}  // namespace
+
+extern "C" jp_status jp_cudnn_conv_fwd(Ctx *c, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias) {
+    static const char *fn = "jp_conv2d_fwd";
+    jp_status st = run_conv(c, fn, 0, d,
+        [](cudnnHandle_t h, Descs &ds, int req, int *n, AlgoPerf *p) { return g_api.GetFwdAlgo(h, ds.x, ds.w, ds.conv, ds.y, req, n, p); },
+        [](cudnnHandle_t h, Descs &ds, int a, size_t *b) { return g_api.GetFwdWs(h, ds.x, ds.w, ds.conv, ds.y, a, b); },
+        [&](cudnnHandle_t h, Descs &ds, int a, void *ws, size_t bytes) {
+            return g_api.Fwd(h, &kOne, ds.x, x, ds.w, w, ds.conv, a, ws, bytes, &kZero, ds.y, y);
+        }, "cudnnConvolutionForward");
+    if (st || !bias) return st;
+    const int64_t PQ = (int64_t)jp_conv_out_h(d) * jp_conv_out_w(d), n = (int64_t)d->n * d->k * PQ;
+    JP_LAUNCH(k_add_bias, grid1d(c, n), dim3(256), c->stream, y, bias, d->k, PQ, n);
+    return launched(fn);
 }
 
 extern "C" jp_status jp_cudnn_conv_bwd_data(Ctx *c, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w) {
-    static const char *fn = "jp_conv2d_bwd_data";
-    Descs ds;
-    jp_status st = setup(c, fn, d, ds);
-    if (st) return st;
-    cudnnHandle_t h = c->cudnn;
-    int algo = 0;
-    size_t ws = 0;
-    st = pick(fn, 1, c, d, [&](int req, int *n, AlgoPerf *p) { return g_api.GetBwdDataAlgo(h, ds.w, ds.y, ds.conv, ds.x, req, n, p); },
-              [&](int a, size_t *b) { return g_api.GetBwdDataWs(h, ds.w, ds.y, ds.conv, ds.x, a, b); }, &algo, &ws);
-    if (st) return st;
-    Scratch work(c, ws ? ws : 1);
-    if (!work.p) return jp_fail(JP_ERR_NO_MEMORY, fn, "no device memory for a %zu-byte cuDNN workspace", ws);
-    const float one = 1.f, zero = 0.f;
-    CK(g_api.BwdData(h, &one, ds.w, w, ds.y, dy, ds.conv, algo, work.p, ws, &zero, ds.x, dx), "cudnnConvolutionBackwardData");
-    return JP_OK;
+    return run_conv(c, "jp_conv2d_bwd_data", 1, d,
+        [](cudnnHandle_t h, Descs &ds, int req, int *n, AlgoPerf *p) { return g_api.GetBwdDataAlgo(h, ds.w, ds.y, ds.conv, ds.x, req, n, p); },
+        [](cudnnHandle_t h, Descs &ds, int a, size_t *b) { return g_api.GetBwdDataWs(h, ds.w, ds.y, ds.conv, ds.x, a, b); },
+        [&](cudnnHandle_t h, Descs &ds, int a, void *ws, size_t bytes) {
+            return g_api.BwdData(h, &kOne, ds.w, w, ds.y, dy, ds.conv, a, ws, bytes, &kZero, ds.x, dx);
+        }, "cudnnConvolutionBackwardData");
 }
 
 extern "C" jp_status jp_cudnn_conv_bwd_filter(Ctx *c, const jp_conv2d_desc *d, float *dw, const float *dy, const float *x) {
-    static const char *fn = "jp_conv2d_bwd_filter";
-    Descs ds;
-    jp_status st = setup(c, fn, d, ds);
-    if (st) return st;
-    cudnnHandle_t h = c->cudnn;
-    int algo = 0;
-    size_t ws = 0;
-    st = pick(fn, 2, c, d, [&](int req, int *n, AlgoPerf *p) { return g_api.GetBwdFilterAlgo(h, ds.x, ds.y, ds.conv, ds.w, req, n, p); },
-              [&](int a, size_t *b) { return g_api.GetBwdFilterWs(h, ds.x, ds.y, ds.conv, ds.w, a, b); }, &algo, &ws);
-    if (st) return st;
-    Scratch work(c, ws ? ws : 1);
-    if (!work.p) return jp_fail(JP_ERR_NO_MEMORY, fn, "no device memory for a %zu-byte cuDNN workspace", ws);
-    const float one = 1.f, zero = 0.f;
-    CK(g_api.BwdFilter(h, &one, ds.x, x, ds.y, dy, ds.conv, algo, work.p, ws, &zero, ds.w, dw), "cudnnConvolutionBackwardFilter");
-    return JP_OK;
+    return run_conv(c, "jp_conv2d_bwd_filter", 2, d,
+        [](cudnnHandle_t h, Descs &ds, int req, int *n, AlgoPerf *p) { return g_api.GetBwdFilterAlgo(h, ds.x, ds.y, ds.conv, ds.w, req, n, p); },
+        [](cudnnHandle_t h, Descs &ds, int a, size_t *b) { return g_api.GetBwdFilterWs(h, ds.x, ds.y, ds.conv, ds.w, a, b); },
+        [&](cudnnHandle_t h, Descs &ds, int a, void *ws, size_t bytes) {
+            return g_api.BwdFilter(h, &kOne, ds.x, x, ds.y, dy, ds.conv, a, ws, bytes, &kZero, ds.w, dw);
+        }, "cudnnConvolutionBackwardFilter");
 }
 
 #endif
