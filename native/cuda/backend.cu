@@ -220,7 +220,7 @@ extern "C" __attribute__((visibility("default"))) jp_status jp_plugin_init(jp_ct
     cudaDriverGetVersion(&drv);
     cudaRuntimeGetVersion(&rt);
 #ifdef JP_EMU_BUILD
-    snprintf(ctx->describe, sizeof ctx->describe, "cuda-emu: the CUDA kernels on the CPU (g++, fiber per CUDA thread); FP32 only");
+    snprintf(ctx->describe, sizeof ctx->describe, "cuda-emu: the CUDA kernels on the CPU (g++, fiber per CUDA thread); not emulated: the TF32 tensor-core (WMMA) kernel, cuDNN");
 #else
     snprintf(ctx->describe, sizeof ctx->describe, "cuda: %s, sm_%d%d, %d SMs, %.1f GiB, driver %d, runtime %d", c->prop.name,
              c->prop.major, c->prop.minor, c->prop.multiProcessorCount, c->prop.totalGlobalMem / 1073741824.0, drv, rt);

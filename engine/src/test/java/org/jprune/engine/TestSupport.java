@@ -70,7 +70,9 @@ public final class TestSupport {
     public static synchronized java.util.Optional<Device> device(DeviceKind kind) {
         return OPENED.computeIfAbsent(kind, k -> {
             try {
-                return java.util.Optional.of(Device.open(k, 0));
+                Device d = Device.open(k, 0);
+                System.out.println("[backend] " + d.describe()); // the report says what cuda-emu leaves out
+                return java.util.Optional.of(d);
             } catch (BackendUnavailableException e) {
                 System.out.println("[skip] " + k + " backend: " + e.getMessage());
                 return java.util.Optional.empty();
