@@ -97,34 +97,18 @@ inline dim3 grid1d(const Ctx *c, int64_t n, int threads = 256) {
 #define JP_GRID_STRIDE(i, n) \
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (int64_t)blockDim.x * gridDim.x)
 
-/* block-wide sum of one float per thread (blockDim.x a multiple of 32, <= 1024); every thread gets
- * the result. Deterministic: a fixed tree, no atomics. Contains __syncthreads: call from all
- * threads. */
-__device__ __forceinline__ float block_sum(float v, float *shared32) {
+/* block-wide sum of one value per thread (float or double; blockDim.x a multiple of 32, <= 1024);
+ * every thread gets the result. Deterministic: a fixed tree, no atomics. Contains __syncthreads:
+ * call from all threads. */
+template <class T>
+__device__ __forceinline__ T block_sum(T v, T *shared32) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
     __syncthreads();  // shared32 may still be read by a previous call
     if (lane == 0) shared32[warp] = v;
     __syncthreads();
-    float s = 0.f;
     if (warp == 0) {
-        s = lane < warps ? shared32[lane] : 0.f;
-        for (int o = 16; o > 0; o >>= 1) s += __shfl_down_sync(0xffffffffu, s, o);
-        if (lane == 0) shared32[0] = s;
-    }
-    __syncthreads();
-    return shared32[0];
-}
-
-__device__ __forceinline__ double block_sum_d(double v, double *shared32) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-    __syncthreads();
-    if (lane == 0) shared32[warp] = v;
-    __syncthreads();
-    double s = 0.0;
-    if (warp == 0) {
-        s = lane < warps ? shared32[lane] : 0.0;
+        T s = lane < warps ? shared32[lane] : T(0);
         for (int o = 16; o > 0; o >>= 1) s += __shfl_down_sync(0xffffffffu, s, o);
         if (lane == 0) shared32[0] = s;
     }

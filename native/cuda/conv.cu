@@ -487,7 +487,7 @@ __global__ void k_cs_db(float *db, const float *dy, const int32_t *out_idx, int 
         for (int64_t i = threadIdx.x; i < PQ; i += blockDim.x) part += dy[((int64_t)b * K + k) * PQ + i];
         acc += part;
     }
-    double s = block_sum_d(acc, red);
+    double s = block_sum(acc, red);
     if (threadIdx.x == 0) db[k] = (float)s;
 }
 

@@ -157,7 +157,7 @@ __global__ void k_channel_reduce(float *out, const float *x, int64_t outer, int6
         }
         acc += part;
     }
-    double s = block_sum_d(acc, red);
+    double s = block_sum(acc, red);
     if (threadIdx.x == 0) out[ch] = (float)(p == 2 ? sqrt(s) : s);
 }
 
@@ -246,13 +246,13 @@ __global__ void __launch_bounds__(256) k_bn_train(jp_bn_desc d, float *y, float 
         for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) part += p[i];
         s += part;
     }
-    const double mean = block_sum_d(s, red) / (double)cnt;
+    const double mean = block_sum(s, red) / (double)cnt;
     double ss = 0.0;
     for (int64_t n = 0; n < N; n++) {
         const float *p = x + (n * C + c) * HW;
         for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) { double t = p[i] - mean; ss += t * t; }
     }
-    const double sq = block_sum_d(ss, red);
+    const double sq = block_sum(ss, red);
     const double var = sq / (double)cnt, invstd = 1.0 / sqrt(var + (double)d.eps);
     if (threadIdx.x == 0) {
         save_mean[c] = (float)mean;
@@ -310,8 +310,8 @@ __global__ void __launch_bounds__(256) k_bn_bwd(jp_bn_desc d, float *dx, float *
         const float *g = dy + (n * C + c) * HW, *p = x + (n * C + c) * HW;
         for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) { sdy += g[i]; sdyx += g[i] * (p[i] - mean); }
     }
-    sdy = block_sum_d(sdy, red);
-    sdyx = block_sum_d(sdyx, red);
+    sdy = block_sum(sdy, red);
+    sdyx = block_sum(sdyx, red);
     if (threadIdx.x == 0) {
         dbeta[c] = (float)sdy;
         dgamma[c] = (float)(sdyx * invstd);
@@ -508,7 +508,7 @@ __global__ void k_reduce_partial(int kind, double *partial, const float *x, int6
         return;
     }
     acc += part;
-    double s = block_sum_d(acc, red);
+    double s = block_sum(acc, red);
     if (threadIdx.x == 0) partial[blockIdx.x] = s;
 }
 
