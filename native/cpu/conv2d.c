@@ -20,7 +20,10 @@
  *     the small weight matrix is packed. This is what lets the work shrink with the kept channels
  *     (v3 spent most of its time moving im2col data, which shrank only with the input channels).
  *  v7 the indirect GEMMs on AVX2 too (6x16 tiles, maskload for partial strips): on an AVX2-only
- *     EPYC, training yolov5n went from im2col to this path. */
+ *     EPYC, training yolov5n went from im2col to this path.
+ *  v8 stride 2 on the indirect path too (forward and backward-filter): the padded input is split into
+ *     2x2 phase planes (one pass over it, no 9x im2col copy), in which every tap is a stride-1 shift.
+ *     Backward-data of a strided conv stays on im2col + col2im. */
 #include "cpu.h"
 #include <omp.h>
 #include <stdlib.h>
@@ -107,46 +110,88 @@ static void pad_planes(int nt, float *dst, const float *src, const int32_t *idx,
     });
 }
 
+/* Strided convolutions read the padded input xpad (Hp x Wp) at (sh*oh + r*dh, sw*ow + s*dw). Split
+ * into sh x sw phase planes, Q_ab[u][v] = xpad[sh*u + a][sw*v + b] (each Hq x Wq, zero outside), that
+ * read is Q_{(r*dh)%sh, (s*dw)%sw}[oh + (r*dh)/sh][ow + (s*dw)/sw]: a stride-1 access, so the
+ * shifted-plane row pointers of the stride-1 path work unchanged (v8). dst planes are ordered
+ * [channel][a][b]; for sh = sw = 1 this is pad_planes. */
+static void phase_planes(int nt, float *dst, const float *src, const int32_t *idx, int n, int H, int W, int ph, int pw,
+                         int sh, int sw, int Hq, int Wq) {
+    if (sh == 1 && sw == 1) {
+        pad_planes(nt, dst, src, idx, n, H, W, ph, pw);
+        return;
+    }
+    const size_t plane = (size_t)Hq * Wq;
+    const int64_t planes = (int64_t)n * sh * sw;
+    JP_PARFOR(nt, planes, planes * (int64_t)plane, q, {
+        const int i = (int)(q / (sh * sw)), a = (int)(q / sw % sh), b = (int)(q % sw);
+        const float *s = src + (size_t)(idx ? idx[i] : i) * H * W;
+        float *d = dst + (size_t)q * plane;
+        for (int u = 0; u < Hq; u++) {
+            float *row = d + (size_t)u * Wq;
+            const int h = sh * u + a - ph;
+            if (h < 0 || h >= H) { memset(row, 0, (size_t)Wq * sizeof(float)); continue; }
+            const float *srow = s + (size_t)h * W;
+            for (int v = 0; v < Wq; v++) {
+                const int w = sw * v + b - pw;
+                row[v] = w >= 0 && w < W ? srow[w] : 0.f;
+            }
+        }
+    });
+}
+
+/* row pointers of the implicit im2col matrix: row (i, r, s) = phase plane of input i shifted by the tap */
+static void tap_rows(const float **brow, const float *xp, int n_in, int R, int S, int dh, int dw, int sh, int sw, int Wq, size_t plane) {
+    for (int i = 0; i < n_in; i++)
+        for (int r = 0; r < R; r++)
+            for (int s = 0; s < S; s++) {
+                const int vr = r * dh, vs = s * dw;
+                brow[(i * R + r) * S + s] = xp + ((size_t)(i * sh + vr % sh) * sw + vs % sw) * plane + (size_t)(vr / sh) * Wq + vs / sw;
+            }
+}
+
 static void zero_unlisted(float *y, int channels, const int32_t *idx, int n_idx, size_t plane);
 
-/* ---------------- v6: stride-1 indirect convolution ---------------- */
+/* ---------------- v6/v8: indirect convolution (stride 1; stride 2 through phase planes) ---------------- */
 
 /* m: rows of the GEMM (output channels computed). A 1x1 conv with many of them reuses each packed B
  * panel often enough that the packed GEMM wins (measured: 256->256 @20x20, 1.33 vs 1.9 ms). */
 static int use_indirect_m(const jp_conv2d_desc *d, int m) {
     int pointwise = d->r == 1 && d->s == 1 && d->pad_h == 0 && d->pad_w == 0;
-    return jp_igemm_supported() && d->stride_h == 1 && d->stride_w == 1 && d->groups == 1 && !(pointwise && m >= 192);
+    const int s1 = d->stride_h == 1 && d->stride_w == 1, s2 = d->stride_h <= 2 && d->stride_w <= 2;
+    return jp_igemm_supported() && s2 && d->groups == 1 && !(pointwise && (m >= 192 || !s1));
 }
 #define use_indirect(d) use_indirect_m(d, (d)->k)
 
-/* y[n][out(j)] = bias[out(j)] + sum_{i,r,s} wsel[j][i][r][s] * x[n][in(i)][oh + r*dh - ph][ow + s*dw - pw]
- * (stride 1); x has xc channels of H x W, y has yc channels of the output size; a NULL list means
- * 0..n-1; y's unlisted channels are zeroed. */
-static jp_status conv_s1_indirect(jp_ctx ctx, const char *fn, int N, const float *x, int xc, int H, int W,
-                                  const int32_t *in_idx, int n_in, const float *wsel, int R, int S, int ph, int pw,
-                                  int dh, int dw, float *y, int yc, const int32_t *out_idx, int n_out, const float *bias) {
-    const int Hp = H + 2 * ph, Wp = W + 2 * pw, Ho = Hp - dh * (R - 1), Wo = Wp - dw * (S - 1), RS = R * S, nt = ctx->threads;
-    const size_t plane = (size_t)Hp * Wp, ext = (size_t)Ho * Wp, tail = (size_t)(S - 1) * dw + 32, P = (size_t)Ho * Wo;
-    const int kdim = n_in * RS, direct = R == 1 && S == 1 && ph == 0 && pw == 0; /* 1x1: rows of x itself */
+/* y[n][out(j)] = bias[out(j)] + sum_{i,r,s} wsel[j][i][r][s] * x[n][in(i)][sh*oh + r*dh - ph][sw*ow + s*dw - pw];
+ * x has xc channels of H x W, y has yc channels of the output size; a NULL list means 0..n-1; y's
+ * unlisted channels are zeroed. The GEMM runs over an Ho x Wq grid (Wq >= Wo: the phase planes' width),
+ * whose extra columns are dropped. */
+static jp_status conv_indirect(jp_ctx ctx, const char *fn, int N, const float *x, int xc, int H, int W,
+                               const int32_t *in_idx, int n_in, const float *wsel, int R, int S, int ph, int pw,
+                               int dh, int dw, int sh, int sw, float *y, int yc, const int32_t *out_idx, int n_out, const float *bias) {
+    const int Hp = H + 2 * ph, Wp = W + 2 * pw, Hq = (Hp + sh - 1) / sh, Wq = (Wp + sw - 1) / sw;
+    const int Ho = (Hp - dh * (R - 1) - 1) / sh + 1, Wo = (Wp - dw * (S - 1) - 1) / sw + 1, RS = R * S, nt = ctx->threads;
+    const size_t plane = (size_t)Hq * Wq, ext = (size_t)Ho * Wq, tail = (size_t)(S - 1) * dw + 32, P = (size_t)Ho * Wo;
+    const int kdim = n_in * RS, direct = R == 1 && S == 1 && ph == 0 && pw == 0 && sh == 1 && sw == 1; /* 1x1: rows of x itself */
     /* without extra columns or an output list, the GEMM writes y itself */
-    const int in_place = Wo == Wp && !out_idx;
-    float *xp = direct ? NULL : jp_scratch(4, (size_t)n_in * plane + tail);
+    const int in_place = Wo == Wq && !out_idx;
+    float *xp = direct ? NULL : jp_scratch(4, (size_t)n_in * sh * sw * plane + tail);
     float *yext = in_place ? NULL : jp_scratch(2, (size_t)n_out * ext + 1);
     float *apk = jp_scratch(1, jp_igemm_packed_size(n_out, kdim));
     const float **brow = (const float **)jp_scratch(6, (size_t)kdim * 2 + 2);
     if ((!direct && !xp) || (!in_place && !yext) || !apk || !brow) return NOMEM(fn);
     jp_igemm_pack_a(n_out, kdim, wsel, kdim, apk);
     if (!direct) {
-        memset(xp + (size_t)n_in * plane, 0, tail * sizeof(float));
-        for (int i = 0; i < n_in; i++)
-            for (int rs = 0; rs < RS; rs++) brow[i * RS + rs] = xp + (size_t)i * plane + (size_t)(rs / S) * dh * Wp + (size_t)(rs % S) * dw;
+        memset(xp + (size_t)n_in * sh * sw * plane, 0, tail * sizeof(float));
+        tap_rows(brow, xp, n_in, R, S, dh, dw, sh, sw, Wq, plane);
     }
     for (int n = 0; n < N; n++) {
         const float *xn = x + (size_t)n * xc * H * W;
         if (direct) {
             for (int i = 0; i < n_in; i++) brow[i] = xn + (size_t)(in_idx ? in_idx[i] : i) * H * W;
         } else {
-            pad_planes(nt, xp, xn, in_idx, n_in, H, W, ph, pw);
+            phase_planes(nt, xp, xn, in_idx, n_in, H, W, ph, pw, sh, sw, Hq, Wq);
         }
         float *yn = y + (size_t)n * yc * P, *acc = in_place ? yn : yext;
         JP_PARFOR(nt, n_out, (int64_t)n_out * (int64_t)ext, j, {
@@ -160,40 +205,40 @@ static jp_status conv_s1_indirect(jp_ctx ctx, const char *fn, int N, const float
         JP_PARFOR(nt, n_out, (int64_t)n_out * (int64_t)P, j, {
             float *dst = yn + (size_t)(out_idx ? out_idx[j] : j) * P;
             const float *src = yext + j * ext;
-            if (Wo == Wp) memcpy(dst, src, P * sizeof(float));
-            else for (int oh = 0; oh < Ho; oh++) memcpy(dst + (size_t)oh * Wo, src + (size_t)oh * Wp, (size_t)Wo * sizeof(float));
+            if (Wo == Wq) memcpy(dst, src, P * sizeof(float));
+            else for (int oh = 0; oh < Ho; oh++) memcpy(dst + (size_t)oh * Wo, src + (size_t)oh * Wq, (size_t)Wo * sizeof(float));
         });
     }
     return JP_OK;
 }
 
-/* Backward-filter, stride 1: dW^T[(i,r,s)][j] = sum_n sum_p xpad_n[in(i)] shifted by (r,s) [p] * dy_ext_n[out(j)][p]
- * over the Ho x Wp grid (dy_ext is zero on the extra columns), i.e. col x dY^T with the rows of col
- * read through the same shifted-plane pointers as the forward pass. dw is [K][C][R][S]: its listed
- * block is overwritten, the rest zeroed (when lists are given). */
-static jp_status conv_s1_bwd_filter_indirect(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, float *dw, const float *dy,
-                                             const float *x, const int32_t *in_idx, int n_in, const int32_t *out_idx, int n_out) {
+/* Backward-filter: dW^T[(i,r,s)][j] = sum_n sum_p tap_rows(i,r,s)[p] * dy_ext_n[out(j)][p] over the
+ * Ho x Wq grid (dy_ext is zero on the extra columns), i.e. col x dY^T with the rows of col read through
+ * the same shifted phase-plane pointers as the forward pass. dw is [K][C][R][S]: its listed block is
+ * overwritten, the rest zeroed (when lists are given). */
+static jp_status conv_bwd_filter_indirect(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, float *dw, const float *dy,
+                                          const float *x, const int32_t *in_idx, int n_in, const int32_t *out_idx, int n_out) {
     const int H = d->h, W = d->w, R = d->r, S = d->s, ph = d->pad_h, pw = d->pad_w, dh = d->dil_h, dwl = d->dil_w, RS = R * S;
-    const int Hp = H + 2 * ph, Wp = W + 2 * pw, Ho = jp_conv_out_h(d), Wo = jp_conv_out_w(d), nt = ctx->threads;
-    const size_t plane = (size_t)Hp * Wp, ext = (size_t)Ho * Wp, tail = (size_t)(S - 1) * dwl + 32, P = (size_t)Ho * Wo;
+    const int sh = d->stride_h, sw = d->stride_w, Hq = (H + 2 * ph + sh - 1) / sh, Wq = (W + 2 * pw + sw - 1) / sw;
+    const int Ho = jp_conv_out_h(d), Wo = jp_conv_out_w(d), nt = ctx->threads;
+    const size_t plane = (size_t)Hq * Wq, ext = (size_t)Ho * Wq, tail = (size_t)(S - 1) * dwl + 32, P = (size_t)Ho * Wo;
     const int m = n_in * RS;
-    float *xp = jp_scratch(4, (size_t)n_in * plane + tail), *dyx = jp_scratch(2, (size_t)n_out * ext + 1);
+    float *xp = jp_scratch(4, (size_t)n_in * sh * sw * plane + tail), *dyx = jp_scratch(2, (size_t)n_out * ext + 1);
     float *dwt = jp_scratch(3, (size_t)m * n_out + 1);
     const float **brow = (const float **)jp_scratch(6, (size_t)m * 2 + 2);
     if (!xp || !dyx || !dwt || !brow) return NOMEM(fn);
-    memset(xp + (size_t)n_in * plane, 0, tail * sizeof(float));
+    memset(xp + (size_t)n_in * sh * sw * plane, 0, tail * sizeof(float));
     memset(dwt, 0, (size_t)m * n_out * sizeof(float));
-    for (int i = 0; i < n_in; i++)
-        for (int rs = 0; rs < RS; rs++) brow[i * RS + rs] = xp + (size_t)i * plane + (size_t)(rs / S) * dh * Wp + (size_t)(rs % S) * dwl;
+    tap_rows(brow, xp, n_in, R, S, dh, dwl, sh, sw, Wq, plane);
     for (int n = 0; n < d->n; n++) {
         const float *xn = x + (size_t)n * d->c * H * W, *dyn = dy + (size_t)n * d->k * P;
-        pad_planes(nt, xp, xn, in_idx, n_in, H, W, ph, pw);
+        phase_planes(nt, xp, xn, in_idx, n_in, H, W, ph, pw, sh, sw, Hq, Wq);
         JP_PARFOR(nt, n_out, (int64_t)n_out * (int64_t)ext, j, {
             float *dst = dyx + j * ext;
             const float *src = dyn + (size_t)(out_idx ? out_idx[j] : j) * P;
             for (int oh = 0; oh < Ho; oh++) {
-                memcpy(dst + (size_t)oh * Wp, src + (size_t)oh * Wo, (size_t)Wo * sizeof(float));
-                memset(dst + (size_t)oh * Wp + Wo, 0, (size_t)(Wp - Wo) * sizeof(float));
+                memcpy(dst + (size_t)oh * Wq, src + (size_t)oh * Wo, (size_t)Wo * sizeof(float));
+                memset(dst + (size_t)oh * Wq + Wo, 0, (size_t)(Wq - Wo) * sizeof(float));
             }
         });
         if (jp_igemm_a(nt, m, n_out, (int)ext, brow, dyx, (int)ext, 1, dwt, n_out)) return NOMEM(fn);
@@ -221,7 +266,8 @@ static void rotate_weights(const jp_conv2d_desc *d, float *wr, const float *w, c
 
 /* backward-data is a stride-1 conv of dy padded by dil*(k-1) - pad, which must not be negative */
 static int bwd_data_indirect(const jp_conv2d_desc *d, int m) {
-    return use_indirect_m(d, m) && d->dil_h * (d->r - 1) >= d->pad_h && d->dil_w * (d->s - 1) >= d->pad_w;
+    return use_indirect_m(d, m) && d->stride_h == 1 && d->stride_w == 1 && d->dil_h * (d->r - 1) >= d->pad_h
+           && d->dil_w * (d->s - 1) >= d->pad_w;
 }
 
 static int is_pointwise(const jp_conv2d_desc *d) {
@@ -241,8 +287,8 @@ CPU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x
     if (st) return st;
     JP_CHECK(y && x && w, fn, "y, x or w is NULL");
     if (use_indirect(d))
-        return conv_s1_indirect(ctx, fn, d->n, x, d->c, d->h, d->w, NULL, d->c, w, d->r, d->s, d->pad_h, d->pad_w, d->dil_h, d->dil_w,
-                                y, d->k, NULL, d->k, bias);
+        return conv_indirect(ctx, fn, d->n, x, d->c, d->h, d->w, NULL, d->c, w, d->r, d->s, d->pad_h, d->pad_w, d->dil_h, d->dil_w,
+                             d->stride_h, d->stride_w, y, d->k, NULL, d->k, bias);
     const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = ctx->threads;
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
     const int pw = is_pointwise(d);
@@ -269,9 +315,9 @@ CPU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const fl
         float *wr = jp_scratch(3, (size_t)d->k * d->c * d->r * d->s);
         if (!wr) return NOMEM(fn);
         rotate_weights(d, wr, w, NULL, d->c, NULL, d->k);
-        return conv_s1_indirect(ctx, fn, d->n, dy, d->k, jp_conv_out_h(d), jp_conv_out_w(d), NULL, d->k, wr, d->r, d->s,
-                                d->dil_h * (d->r - 1) - d->pad_h, d->dil_w * (d->s - 1) - d->pad_w, d->dil_h, d->dil_w,
-                                dx, d->c, NULL, d->c, NULL);
+        return conv_indirect(ctx, fn, d->n, dy, d->k, jp_conv_out_h(d), jp_conv_out_w(d), NULL, d->k, wr, d->r, d->s,
+                             d->dil_h * (d->r - 1) - d->pad_h, d->dil_w * (d->s - 1) - d->pad_w, d->dil_h, d->dil_w, 1, 1,
+                             dx, d->c, NULL, d->c, NULL);
     }
     const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = ctx->threads;
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
@@ -298,7 +344,7 @@ CPU_OP(conv2d_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float 
     if (st) return st;
     JP_CHECK(dw && dy && x, fn, "dw, dy or x is NULL");
     if (use_indirect(d) && !is_pointwise(d)) { /* pointwise has no im2col to save: plain GEMM below */
-        st = conv_s1_bwd_filter_indirect(ctx, fn, d, dw, dy, x, NULL, d->c, NULL, d->k);
+        st = conv_bwd_filter_indirect(ctx, fn, d, dw, dy, x, NULL, d->c, NULL, d->k);
         if (st || !db) return st;
         return cpu_sum_channels(ctx, db, dy, d->n, d->k, (int64_t)jp_conv_out_h(d) * jp_conv_out_w(d));
     }
@@ -360,8 +406,8 @@ CPU_OP(conv2d_cs_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float
         float *wsel = jp_scratch(3, (size_t)n_out * n_in * RS + 1);
         if (!wsel) return NOMEM(fn);
         gather_weights(d, wsel, w, in_idx, n_in, out_idx, n_out);
-        return conv_s1_indirect(ctx, fn, d->n, x, d->c, d->h, d->w, in_idx, n_in, wsel, d->r, d->s, d->pad_h, d->pad_w, d->dil_h,
-                                d->dil_w, y, d->k, out_idx, n_out, bias);
+        return conv_indirect(ctx, fn, d->n, x, d->c, d->h, d->w, in_idx, n_in, wsel, d->r, d->s, d->pad_h, d->pad_w, d->dil_h,
+                             d->dil_w, d->stride_h, d->stride_w, y, d->k, out_idx, n_out, bias);
     }
     float *col = jp_scratch(2, (size_t)n_in * RS * P), *ws = jp_scratch(3, (size_t)n_out * n_in * RS),
           *ys = jp_scratch(4, (size_t)n_out * P);
@@ -392,9 +438,9 @@ CPU_OP(conv2d_cs_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const
         float *wr = jp_scratch(3, (size_t)n_out * n_in * RS + 1);
         if (!wr) return NOMEM(fn);
         rotate_weights(d, wr, w, in_idx, n_in, out_idx, n_out);
-        return conv_s1_indirect(ctx, fn, d->n, dy, d->k, jp_conv_out_h(d), jp_conv_out_w(d), out_idx, n_out, wr, d->r, d->s,
-                                d->dil_h * (d->r - 1) - d->pad_h, d->dil_w * (d->s - 1) - d->pad_w, d->dil_h, d->dil_w,
-                                dx, d->c, in_idx, n_in, NULL);
+        return conv_indirect(ctx, fn, d->n, dy, d->k, jp_conv_out_h(d), jp_conv_out_w(d), out_idx, n_out, wr, d->r, d->s,
+                             d->dil_h * (d->r - 1) - d->pad_h, d->dil_w * (d->s - 1) - d->pad_w, d->dil_h, d->dil_w, 1, 1,
+                             dx, d->c, in_idx, n_in, NULL);
     }
     float *col = jp_scratch(2, (size_t)n_in * RS * P), *ws = jp_scratch(3, (size_t)n_out * n_in * RS),
           *dys = jp_scratch(4, (size_t)n_out * P);
@@ -432,7 +478,7 @@ CPU_OP(conv2d_cs_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, flo
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
     if (db) cs_bias_grad(d, db, dy, out_idx, n_out, P);
     if (use_indirect_m(d, n_out) && !is_pointwise(d)) {
-        if (n_in > 0 && n_out > 0) return conv_s1_bwd_filter_indirect(ctx, fn, d, dw, dy, x, in_idx, n_in, out_idx, n_out);
+        if (n_in > 0 && n_out > 0) return conv_bwd_filter_indirect(ctx, fn, d, dw, dy, x, in_idx, n_in, out_idx, n_out);
         memset(dw, 0, (size_t)d->k * d->c * RS * sizeof(float));
         return JP_OK;
     }

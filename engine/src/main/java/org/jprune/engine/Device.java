@@ -1,6 +1,7 @@
 package org.jprune.engine;
 
 import org.jprune.engine.internal.CachingAllocator;
+import org.jprune.engine.internal.KernelProfile;
 import org.jprune.engine.internal.Kernels;
 import org.jprune.engine.internal.NativeKernels;
 import org.jprune.engine.internal.ReferenceKernels;
@@ -24,15 +25,17 @@ public final class Device implements AutoCloseable {
         this.kind = kind;
         this.ordinal = ordinal;
         this.shared = shared;
+        Kernels k;
         if (kind == DeviceKind.REFERENCE) {
-            kernels = new ReferenceKernels();
+            k = new ReferenceKernels();
         } else {
             try {
-                kernels = new NativeKernels(kind.code, ordinal);
+                k = new NativeKernels(kind.code, ordinal);
             } catch (NativeException e) {
                 throw new BackendUnavailableException(kind + " backend unavailable: " + e.getMessage(), e);
             }
         }
+        kernels = KernelProfile.enabled() ? KernelProfile.wrap(k, kind == DeviceKind.CUDA) : k;
         allocator = new CachingAllocator(kernels);
         if (kind == DeviceKind.CUDA || kind == DeviceKind.CUDA_EMU) applyProperties();
     }

@@ -94,4 +94,44 @@ class LoaderTest {
             assertEquals(3, one.batchesPerEpoch());
         }
     }
+    @Test
+    void cachedImagesGiveTheSameBatches() throws Exception {
+        List<YoloDataset.Sample> samples = whiteBoxes();
+        Loader.Augment a = Loader.Augment.from(Hyp.SCRATCH_LOW);
+        try (Loader l = new Loader(samples, 2, 64, a, 9, 2); Loader fresh = new Loader(samples, 2, 64, a, 9, 2)) {
+            l.epoch(0, 0).forEachRemaining(b -> {}); // decodes (and caches) every image
+            Iterator<Loader.Batch> x = l.epoch(1, 0), y = fresh.epoch(1, 0);
+            while (x.hasNext()) assertArrayEquals(y.next().images(), x.next().images());
+        }
+    }
+
+    /** The integer 8-bit HSV path against java.awt.Color's float HSB round trip with the same gains. */
+    @Test
+    void hsvGainsMatchAFloatReference() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(3);
+        double[][] gains = {{1, 1, 1}, {1.015, 0.7, 1.4}, {0.985, 1.7, 0.6}};
+        for (double[] g : gains) {
+            int[] px = new int[4000];
+            for (int i = 0; i < px.length; i++) px[i] = r.nextInt(1 << 24);
+            int[] got = px.clone();
+            Loader.hsv(got, g[0], g[1], g[2]);
+            int worst = 0;
+            long total = 0;
+            float[] hsb = new float[3];
+            for (int i = 0; i < px.length; i++) {
+                int c = px[i];
+                Color.RGBtoHSB((c >> 16) & 255, (c >> 8) & 255, c & 255, hsb);
+                int want = Color.HSBtoRGB((float) ((hsb[0] * g[0]) % 1.0), (float) Math.min(1, hsb[1] * g[1]), (float) Math.min(1, hsb[2] * g[2])) & 0xFFFFFF;
+                for (int sh = 0; sh <= 16; sh += 8) {
+                    int d = Math.abs(((want >> sh) & 255) - ((got[i] >> sh) & 255));
+                    worst = Math.max(worst, d);
+                    total += d;
+                }
+            }
+            // 8-bit hue is in 2-degree steps and its table truncates (up to ~2 degrees, 9 levels on a
+            // saturated channel, more where the value gain scales them); s and v truncate too
+            double mean = total / (3.0 * px.length);
+            assertTrue(worst <= 16 && mean < 1.5, "gains " + java.util.Arrays.toString(g) + ": channel difference worst " + worst + ", mean " + mean);
+        }
+    }
 }

@@ -27,7 +27,7 @@ import javax.imageio.ImageIO;
  *
  * <p>Definition (also in the README): 8 classes that differ only by shape (circle, square, triangle,
  * diamond, cross, star, hexagon, ring), each object a random colour (so colour carries no class
- * information), optionally outlined only; sizes log-uniform from 8 px to 0.6 of the image side,
+ * information), optionally outlined only; sides uniform from 8 px to 0.6 of the image side,
  * aspect 0.75-1.33; 1 to 12 objects per image, placed so that no pair overlaps by more than IoU
  * 0.4 and later objects together cover at most 30% of an earlier object's box (overlaps and occlusion
  * happen, but every labelled object stays mostly visible: a label on a hidden object teaches
@@ -109,9 +109,15 @@ public final class SynthDataset {
         int objects = easy ? 1 + r.nextInt(3) : 1 + r.nextInt(12);
         double minSide = easy ? 0.25 * size : 8, maxSide = easy ? 0.5 * size : 0.6 * size, maxIou = easy ? 0 : 0.4;
         List<Double> covered = new ArrayList<>(); // per placed object: sum of its box's fractions covered by later boxes
-        for (int i = 0, attempts = 0; i < objects && attempts < 200; attempts++) {
-            double side = Math.exp(Math.log(minSide) + r.nextDouble() * (Math.log(maxSide) - Math.log(minSide)));
-            double aspect = Math.exp((r.nextDouble() * 2 - 1) * Math.log(1.33));
+        double side = 0, aspect = 1;
+        for (int i = 0, attempts = 0, tries = 0; i < objects && attempts < 400; attempts++, tries++) {
+            // A size is kept for up to 20 placements before a new one is drawn: re-drawing it on every
+            // clash would favour the small sizes that fit anywhere and skew the distribution below.
+            if (tries % 20 == 0) {
+                side = easy ? Math.exp(Math.log(minSide) + r.nextDouble() * (Math.log(maxSide) - Math.log(minSide)))
+                        : minSide + r.nextDouble() * (maxSide - minSide);
+                aspect = Math.exp((r.nextDouble() * 2 - 1) * Math.log(1.33));
+            }
             double w = Math.min(side * Math.sqrt(aspect), size - 2), h = Math.min(side / Math.sqrt(aspect), size - 2);
             double x = 1 + r.nextDouble() * (size - 2 - w), y = 1 + r.nextDouble() * (size - 2 - h);
             int cls = r.nextInt(CLASSES.size());
@@ -133,6 +139,7 @@ public final class SynthDataset {
             }
             boxes.add(box);
             i++;
+            tries = -1;
         }
         g.dispose();
         if (easy) return im;
