@@ -28,7 +28,8 @@ class TrainerTest {
     }
 
     Trainer.Options opts(Path data, Path model, Path out, int epochs, boolean resume, int stopAfter) {
-        return new Trainer.Options(model.toString(), data, epochs, 4, 64, 3, out, 2, true, resume, Hyp.SCRATCH_LOW, stopAfter);
+        return new Trainer.Options(model.toString(), data, epochs, 4, 64, 3, out, 2, true, resume, Hyp.SCRATCH_LOW, stopAfter, 64, null, null,
+                "SGD", "evolve");
     }
 
     @Test
@@ -39,6 +40,11 @@ class TrainerTest {
         new Trainer(opts(data, model, dir.resolve("a"), 3, false, -1), quiet).run();
         new Trainer(opts(data, model, dir.resolve("b"), 3, false, 2), quiet).run();   // "killed" after 2 epochs
         assertEquals("1", SafeTensors.read(dir.resolve("b/last.safetensors")).metadata().get("epoch"), "interrupted after epoch index 1");
+        // fitted anchors travel in the checkpoint and come back with it (the resumed run must use them)
+        var ckpt = org.jprune.yolo.train.Checkpoint.read(dir.resolve("b/last.safetensors"));
+        String fitted = ckpt.metadata().get("anchors");
+        assertTrue(!fitted.equals("10,13,16,30,33,23;30,61,62,45,59,119;116,90,156,198,373,326"), "anchors were fitted: " + fitted);
+        assertEquals(fitted, org.jprune.yolo.model.Anchors.format(ckpt.config().anchors()));
         var mid = SafeTensors.read(dir.resolve("b/last.safetensors")).tensors();
         var aLast = SafeTensors.read(dir.resolve("a/last.safetensors")).tensors();
         assertTrue(!java.util.Arrays.equals(mid.get("model/model.0.conv.weight").data(), aLast.get("model/model.0.conv.weight").data()),

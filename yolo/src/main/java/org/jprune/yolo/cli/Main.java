@@ -55,6 +55,10 @@ public final class Main implements Runnable {
         int workers;
         @Option(names = "--hyp", split = ",", description = "Overrides of hyp.scratch-low for every training stage, e.g. --hyp lr0=0.02,cls=4.0 (names as in the YAML).")
         java.util.List<String> hyp = new java.util.ArrayList<>();
+        @Option(names = "--anchors", defaultValue = "auto", description = "model: the model's anchors; auto: YOLOv5's autoanchor "
+                + "(fit new ones by k-means + genetic search only if under 98%% of the training boxes can match an anchor); evolve: always fit, "
+                + "keep them if they match the boxes better. Fitted anchors are stored in the checkpoint. Default: ${DEFAULT-VALUE}.")
+        String anchors;
         @Option(names = "--optimizer", defaultValue = "SGD", description = "SGD (Nesterov) or AdamW (betas momentum, 0.999), as YOLOv5's --optimizer. Default: ${DEFAULT-VALUE}.")
         String optimizer;
 
@@ -75,7 +79,7 @@ public final class Main implements Runnable {
         @Override
         public Integer call() throws Exception {
             new org.jprune.yolo.train.Trainer(new org.jprune.yolo.train.Trainer.Options(t.model, t.data, t.epochs, t.batch, t.img, t.seed, out,
-                    t.workers, !linear, resume, t.hyperparameters(), -1, t.nbs, null, null, t.optimizer), System.out).run();
+                    t.workers, !linear, resume, t.hyperparameters(), -1, t.nbs, null, null, t.optimizer, t.anchors), System.out).run();
             return 0;
         }
     }
@@ -267,7 +271,7 @@ public final class Main implements Runnable {
         public Integer call() throws Exception {
             for (double l : levels) if (!(l > 0 && l < 1)) throw new IllegalArgumentException("--levels must be in (0, 1), got " + l);
             new org.jprune.yolo.train.Study(new org.jprune.yolo.train.Study.Options(t.model, t.data, t.img, t.batch, t.nbs, t.epochs, finetune,
-                    levels, !uniform, t.seed, out, t.workers, t.hyperparameters(), t.optimizer), System.out).run();
+                    levels, !uniform, t.seed, out, t.workers, t.hyperparameters(), t.optimizer, t.anchors), System.out).run();
             return 0;
         }
     }

@@ -249,6 +249,24 @@ public final class YoloDataset {
     }
 
     /** Reads an image, failing with the file name. */
+    /** Width and height from the image file's header (no decoding). */
+    public static int[] imageSize(Path img) throws IOException {
+        try (javax.imageio.stream.ImageInputStream in = ImageIO.createImageInputStream(img.toFile())) {
+            java.util.Iterator<javax.imageio.ImageReader> readers = in == null ? java.util.Collections.emptyIterator() : ImageIO.getImageReaders(in);
+            if (!readers.hasNext()) throw new IOException(img + ": not a readable image");
+            javax.imageio.ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                return new int[] {reader.getWidth(0), reader.getHeight(0)};
+            } finally {
+                reader.dispose();
+            }
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof IOException io && io.getMessage() != null && io.getMessage().startsWith(img.toString())) throw io;
+            throw new IOException(img + ": unreadable image: " + e.getMessage(), e);
+        }
+    }
+
     public static BufferedImage readImage(Path img) throws IOException {
         BufferedImage im;
         try {

@@ -115,6 +115,17 @@ public record ModelConfig(String source, int nc, double depthMultiple, double wi
         return new ModelConfig(source, classes, depthMultiple, widthMultiple, anchors, rows, format);
     }
 
+    /** The same architecture with other anchors (pixels; as many levels and anchors per level as before). */
+    public ModelConfig withAnchors(List<int[]> other) {
+        if (other.size() != anchors.size()) throw new IllegalArgumentException("anchors: " + other.size() + " levels, the model has " + anchors.size());
+        for (int i = 0; i < other.size(); i++) {
+            if (other.get(i).length != anchors.get(i).length)
+                throw new IllegalArgumentException("anchors: level " + i + " has " + other.get(i).length / 2 + " anchors, the model " + anchors.get(i).length / 2);
+            for (int v : other.get(i)) if (v <= 0) throw new IllegalArgumentException("anchors: sizes must be > 0, got " + v);
+        }
+        return new ModelConfig(source, nc, depthMultiple, widthMultiple, other.stream().map(int[]::clone).toList(), rows, format);
+    }
+
     static int line(Node n) { return n.getStartMark().getLine() + 1; }
 
     static IllegalArgumentException error(String source, Node n, String msg) {

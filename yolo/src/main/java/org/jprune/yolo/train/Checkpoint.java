@@ -40,6 +40,13 @@ public final class Checkpoint {
     public int classes() { return Integer.parseInt(metadata().get("nc")); }
     public int imageSize() { return Integer.parseInt(metadata().get("img")); }
 
+    /** The checkpoint's architecture: its model config with its class count and the anchors it was trained with. */
+    public ModelConfig config() throws IOException {
+        ModelConfig cfg = ModelConfig.load(model()).withClasses(classes());
+        String a = metadata().get("anchors");
+        return a == null ? cfg : cfg.withAnchors(org.jprune.yolo.model.Anchors.parse(a));
+    }
+
     /** Copies the EMA weights (what YOLOv5 also saves as the model) into a model of the same architecture. */
     public void loadEmaInto(YoloModel model) throws IOException {
         for (var e : model.graph().stateDict().entrySet()) {
@@ -54,7 +61,7 @@ public final class Checkpoint {
 
     /** The checkpoint's architecture on the CPU, with its EMA weights. */
     public YoloModel buildModel() throws IOException {
-        YoloModel m = YoloModel.build(ModelConfig.load(model()).withClasses(classes()), Device.cpu(), 0);
+        YoloModel m = YoloModel.build(config(), Device.cpu(), 0);
         try {
             loadEmaInto(m);
             return m;

@@ -23,7 +23,12 @@ import org.jprune.yolo.model.YoloModel;
  */
 public final class Study {
     public record Options(String model, Path data, int imgSize, int batch, int nbs, int epochs, int finetuneEpochs, double[] levels,
-                          boolean global, long seed, Path out, int workers, Hyp hyp, String optimizer) {}
+                          boolean global, long seed, Path out, int workers, Hyp hyp, String optimizer, String anchors) {
+        public Options(String model, Path data, int imgSize, int batch, int nbs, int epochs, int finetuneEpochs, double[] levels,
+                       boolean global, long seed, Path out, int workers, Hyp hyp, String optimizer) {
+            this(model, data, imgSize, batch, nbs, epochs, finetuneEpochs, levels, global, seed, out, workers, hyp, optimizer, "auto");
+        }
+    }
 
     public record Row(double level, double map50, double map5095, long params, double gflops, double latencyMs, int epochs) {}
 
@@ -63,7 +68,7 @@ public final class Study {
 
     private Trainer.Options options(Path dir, int epochs, Path init, java.util.function.Consumer<YoloModel> prepare) {
         return new Trainer.Options(o.model(), o.data(), epochs, o.batch(), o.imgSize(), o.seed(), dir, o.workers(), true, false,
-                o.hyp(), -1, o.nbs(), init, prepare, o.optimizer());
+                o.hyp(), -1, o.nbs(), init, prepare, o.optimizer(), o.anchors());
     }
 
     private Row row(double level, List<Trainer.EpochStats> stats, Path dir, MagnitudePruner pruner, int epochs) throws IOException {

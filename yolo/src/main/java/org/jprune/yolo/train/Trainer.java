@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.SplittableRandom;
 import org.jprune.engine.Device;
 import org.jprune.engine.Tensor;
 import org.jprune.engine.io.SafeTensors;
@@ -28,6 +29,7 @@ import org.jprune.yolo.eval.Detection;
 import org.jprune.yolo.eval.Postprocess;
 import org.jprune.yolo.loss.Hyp;
 import org.jprune.yolo.loss.YoloLoss;
+import org.jprune.yolo.model.Anchors;
 import org.jprune.yolo.model.ModelConfig;
 import org.jprune.yolo.model.YoloModel;
 
@@ -48,11 +50,19 @@ public final class Trainer {
      */
     public record Options(String model, Path data, int epochs, int batch, int imgSize, long seed, Path out, int workers,
                           boolean cosine, boolean resume, Hyp hyp, int stopAfterEpochs, int nbs, Path initFrom,
-                          java.util.function.Consumer<YoloModel> prepare, String optimizer) {
+                          java.util.function.Consumer<YoloModel> prepare, String optimizer, String anchors) {
         public static final List<String> OPTIMIZERS = List.of("SGD", "AdamW");
+        /**
+         * model: the config's anchors; auto: YOLOv5's check_anchors (fit new ones only when under 98% of
+         * the training boxes can match, and keep them only if more can); evolve: always fit (k-means +
+         * genetic search) and keep them if their fitness is higher. A fine-tuning run (initFrom) keeps the
+         * anchors of its checkpoint.
+         */
+        public static final List<String> ANCHORS = List.of("model", "auto", "evolve");
 
         public Options {
             if (!OPTIMIZERS.contains(optimizer)) throw new IllegalArgumentException("optimizer must be one of " + OPTIMIZERS + ", got " + optimizer);
+            if (!ANCHORS.contains(anchors)) throw new IllegalArgumentException("anchors must be one of " + ANCHORS + ", got " + anchors);
             if (epochs <= 0) throw new IllegalArgumentException("epochs must be > 0, got " + epochs);
             if (batch <= 0) throw new IllegalArgumentException("batch must be > 0, got " + batch);
             if (nbs <= 0) throw new IllegalArgumentException("nominal batch must be > 0, got " + nbs);
@@ -61,7 +71,13 @@ public final class Trainer {
 
         public Options(String model, Path data, int epochs, int batch, int imgSize, long seed, Path out, int workers, boolean cosine,
                        boolean resume, Hyp hyp, int stopAfterEpochs) {
-            this(model, data, epochs, batch, imgSize, seed, out, workers, cosine, resume, hyp, stopAfterEpochs, 64, null, null, "SGD");
+            this(model, data, epochs, batch, imgSize, seed, out, workers, cosine, resume, hyp, stopAfterEpochs, 64, null, null, "SGD", "auto");
+        }
+
+        public Options(String model, Path data, int epochs, int batch, int imgSize, long seed, Path out, int workers, boolean cosine,
+                       boolean resume, Hyp hyp, int stopAfterEpochs, int nbs, Path initFrom, java.util.function.Consumer<YoloModel> prepare,
+                       String optimizer) {
+            this(model, data, epochs, batch, imgSize, seed, out, workers, cosine, resume, hyp, stopAfterEpochs, nbs, initFrom, prepare, optimizer, "auto");
         }
     }
 
@@ -87,7 +103,7 @@ public final class Trainer {
         }
         Files.createDirectories(o.out());
         Device cpu = Device.cpu();
-        ModelConfig cfg = ModelConfig.load(o.model()).withClasses(dc.nc());
+        ModelConfig cfg = anchors(ModelConfig.load(o.model()).withClasses(dc.nc()), train);
         try (YoloModel model = YoloModel.build(cfg, cpu, o.seed()); YoloModel evalModel = YoloModel.build(cfg, cpu, o.seed());
              Loader trainLoader = new Loader(train.samples(), o.batch(), o.imgSize(), Loader.Augment.from(o.hyp()), o.seed(), o.workers());
              Loader valLoader = new Loader(val.samples(), o.batch(), o.imgSize(), Loader.Augment.NONE, o.seed(), o.workers())) {
@@ -95,6 +111,50 @@ public final class Trainer {
             if (o.prepare() != null) o.prepare().accept(model);
             return loop(model, evalModel, trainLoader, valLoader, dc.nc());
         }
+    }
+
+    /**
+     * The run's anchors: a resumed run's or a fine-tuning parent's from their checkpoint, else per
+     * {@link Options#anchors} (YOLOv5's autoanchor: box sizes at the training size, anchor_t from hyp).
+     */
+    private ModelConfig anchors(ModelConfig cfg, YoloDataset train) throws IOException {
+        Path from = o.resume() ? o.out().resolve("last.safetensors") : o.initFrom();
+        if (from != null && Files.isRegularFile(from)) {
+            String a = Checkpoint.read(from).metadata().get("anchors");
+            return a == null ? cfg : cfg.withAnchors(Anchors.parse(a));
+        }
+        if (o.anchors().equals("model")) return cfg;
+        List<float[]> sizes = new ArrayList<>();
+        SplittableRandom r = new SplittableRandom(o.seed());
+        for (YoloDataset.Sample s : train.samples()) {
+            double scale = 0.9 + 0.2 * r.nextDouble(); // check_anchors' random 0.9-1.1 scale per image
+            if (s.labels().isEmpty()) continue;
+            // labels are normalised to the image; letterboxing maps its long side to imgSize
+            int[] dims = YoloDataset.imageSize(s.image());
+            double fw = (double) dims[0] / Math.max(dims[0], dims[1]) * o.imgSize() * scale, fh = (double) dims[1] / Math.max(dims[0], dims[1]) * o.imgSize() * scale;
+            for (YoloDataset.Label l : s.labels()) sizes.add(new float[] {(float) (l.w() * fw), (float) (l.h() * fh)});
+        }
+        if (sizes.isEmpty()) return cfg;
+        float[][] wh = sizes.toArray(float[][]::new);
+        double thr = 1 / o.hyp().anchorT();
+        int total = 0;
+        for (int[] l : cfg.anchors()) total += l.length;
+        float[] current = new float[total];
+        int k = 0;
+        for (int[] l : cfg.anchors()) for (int v : l) current[k++] = v;
+        Anchors.Fit before = Anchors.fit(wh, current, thr);
+        log.printf(Locale.ROOT, "anchors: %.2f anchors/target, best possible recall %.4f, fitness %.4f with the model's%n", before.aat(), before.bpr(), before.fitness());
+        if (o.anchors().equals("auto") && before.bpr() > 0.98) return cfg;
+        float[] evolved = Anchors.evolve(wh, total / 2, thr, 1000, o.seed());
+        List<int[]> levels = Anchors.toLevels(evolved, cfg.anchors().size());
+        float[] rounded = new float[total];
+        k = 0;
+        for (int[] l : levels) for (int v : l) rounded[k++] = v;
+        Anchors.Fit after = Anchors.fit(wh, rounded, thr);
+        boolean better = o.anchors().equals("auto") ? after.bpr() > before.bpr() : after.fitness() > before.fitness();
+        log.printf(Locale.ROOT, "anchors: fitted %s: %.2f anchors/target, best possible recall %.4f, fitness %.4f (%s)%n", Anchors.format(levels),
+                after.aat(), after.bpr(), after.fitness(), better ? "used" : "not better, kept the model's");
+        return better ? cfg.withAnchors(levels) : cfg;
     }
 
     private List<EpochStats> loop(YoloModel model, YoloModel evalModel, Loader trainLoader, Loader valLoader, int nc) throws IOException {
@@ -274,6 +334,7 @@ public final class Trainer {
         meta.put("format", Checkpoint.FORMAT);
         meta.put("model", o.model());
         meta.put("nc", String.valueOf(model.classes()));
+        meta.put("anchors", Anchors.format(model.config().anchors()));
         meta.put("names", String.join(",", names));
         meta.put("img", String.valueOf(o.imgSize()));
         meta.put("epoch", String.valueOf(st.epoch));
