@@ -172,6 +172,16 @@ public final class Anchors {
         return out;
     }
 
+    /** Per-level anchors as one flat [w, h, ...] array (the form {@link #fit} takes). */
+    public static float[] flatten(List<int[]> levels) {
+        int n = 0;
+        for (int[] l : levels) n += l.length;
+        float[] out = new float[n];
+        int k = 0;
+        for (int[] l : levels) for (int v : l) out[k++] = v;
+        return out;
+    }
+
     /** "w,h,w,h;w,h,..." per level, for checkpoint metadata; {@link #parse} reads it back. */
     public static String format(List<int[]> levels) {
         StringBuilder sb = new StringBuilder();

@@ -137,20 +137,12 @@ public final class Trainer {
         if (sizes.isEmpty()) return cfg;
         float[][] wh = sizes.toArray(float[][]::new);
         double thr = 1 / o.hyp().anchorT();
-        int total = 0;
-        for (int[] l : cfg.anchors()) total += l.length;
-        float[] current = new float[total];
-        int k = 0;
-        for (int[] l : cfg.anchors()) for (int v : l) current[k++] = v;
+        float[] current = Anchors.flatten(cfg.anchors());
         Anchors.Fit before = Anchors.fit(wh, current, thr);
         log.printf(Locale.ROOT, "anchors: %.2f anchors/target, best possible recall %.4f, fitness %.4f with the model's%n", before.aat(), before.bpr(), before.fitness());
         if (o.anchors().equals("auto") && before.bpr() > 0.98) return cfg;
-        float[] evolved = Anchors.evolve(wh, total / 2, thr, 1000, o.seed());
-        List<int[]> levels = Anchors.toLevels(evolved, cfg.anchors().size());
-        float[] rounded = new float[total];
-        k = 0;
-        for (int[] l : levels) for (int v : l) rounded[k++] = v;
-        Anchors.Fit after = Anchors.fit(wh, rounded, thr);
+        List<int[]> levels = Anchors.toLevels(Anchors.evolve(wh, current.length / 2, thr, 1000, o.seed()), cfg.anchors().size());
+        Anchors.Fit after = Anchors.fit(wh, Anchors.flatten(levels), thr);
         boolean better = o.anchors().equals("auto") ? after.bpr() > before.bpr() : after.fitness() > before.fitness();
         log.printf(Locale.ROOT, "anchors: fitted %s: %.2f anchors/target, best possible recall %.4f, fitness %.4f (%s)%n", Anchors.format(levels),
                 after.aat(), after.bpr(), after.fitness(), better ? "used" : "not better, kept the model's");
