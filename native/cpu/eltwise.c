@@ -3,7 +3,6 @@
 #include <math.h>
 #include <string.h>
 
-#define CLONES JP_CLONES
 
 #define SUM_BODY(expr)                                                   \
     float acc[16] = {0};                                                 \
@@ -14,9 +13,9 @@
     for (int j = 0; j < 16; j++) s += acc[j];                            \
     for (; i < n; i++) { float v = x[i]; s += (expr); }                  \
     return s;
-CLONES float jp_sum_f(const float *x, int64_t n) { SUM_BODY(v) }
-CLONES float jp_sumsq_f(const float *x, int64_t n) { SUM_BODY(v * v) }
-CLONES float jp_sumabs_f(const float *x, int64_t n) { SUM_BODY(fabsf(v)) }
+JP_CLONES float jp_sum_f(const float *x, int64_t n) { SUM_BODY(v) }
+JP_CLONES float jp_sumsq_f(const float *x, int64_t n) { SUM_BODY(v * v) }
+JP_CLONES float jp_sumabs_f(const float *x, int64_t n) { SUM_BODY(fabsf(v)) }
 #define CHECK_N(fn, n) JP_CHECK((n) >= 0, fn, "n must be >= 0 (got %lld)", (long long)(n))
 
 CPU_OP(fill)(jp_ctx ctx, float *dst, float value, int64_t n) {
