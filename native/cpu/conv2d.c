@@ -23,12 +23,17 @@
  *     EPYC, training yolov5n went from im2col to this path.
  *  v8 stride 2 on the indirect path too (forward and backward-filter): the padded input is split into
  *     2x2 phase planes (one pass over it, no 9x im2col copy), in which every tap is a stride-1 shift.
- *     Backward-data of a strided conv stays on im2col + col2im. */
+ *     Backward-data of a strided conv stays on im2col + col2im.
+ *  v9 images in parallel: a training batch is split into one range of images per thread, and each
+ *     thread runs its images' GEMMs single-threaded (see BATCH_RANGES); backward-filter sums per range
+ *     and adds the ranges in order. Batches smaller than the thread count keep the threads inside the GEMM.
+ *  v10 1x1 convs on planes up to 20x20: the images of a range side by side in one GEMM (pointwise_small). */
 #include "cpu.h"
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define JP_MAX_RANGES 256 /* most threads a batch is split over (per-range partial sums) */
 #define NOMEM(fn) jp_fail(JP_ERR_NO_MEMORY, fn, "out of memory for scratch buffers")
 
 static inline int floordiv(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -163,6 +168,39 @@ static int use_indirect_m(const jp_conv2d_desc *d, int m) {
 }
 #define use_indirect(d) use_indirect_m(d, (d)->k)
 
+/* ---------------- v9: images in parallel ----------------
+ * With a batch of at least one image per thread (and an even enough split), each thread takes a
+ * contiguous range of images and runs their GEMMs single-threaded: no fork/join per image and per
+ * GEMM, each thread's planes stay in its own L2, and small planes no longer split unevenly (a 5x5
+ * output is 35 columns = 3 strips of 16, which two threads inside one GEMM shared 2:1). Smaller
+ * batches (inference, batch 1) keep the threads inside each image's GEMM. */
+static int batch_threads(int nt, int N) {
+    if (nt > JP_MAX_RANGES) nt = JP_MAX_RANGES;
+    return nt > 1 && N >= nt && (N % nt == 0 || N >= 4 * nt) ? nt : 1; }
+
+/* Runs body with images [n0, n1) and `it` threads for the work inside an image: the whole batch with
+ * nt threads inside, or (batch_threads > 1) one range per thread with it = 1; `t` is the range's index
+ * (0..ranges-1, fixed by nt and N, so results do not depend on scheduling). */
+#define BATCH_RANGES(nt, N, ranges, t, n0, n1, it, ...)                                               \
+    do {                                                                                           \
+        const int jp_bt_ = batch_threads((nt), (N));                                               \
+        if (jp_bt_ > 1) {                                                                          \
+            _Pragma("omp parallel num_threads(jp_bt_)")                                            \
+            {                                                                                      \
+                const int t = omp_get_thread_num(), ranges = omp_get_num_threads(), it = 1;       \
+                const int n0 = (int)((int64_t)(N) * t / ranges), n1 = (int)((int64_t)(N) * (t + 1) / ranges); \
+                (void)ranges; (void)it;                                                            \
+                __VA_ARGS__                                                                        \
+            }                                                                                      \
+        } else {                                                                                   \
+            const int t = 0, ranges = 1, n0 = 0, n1 = (N), it = (nt);                              \
+            (void)t; (void)ranges; (void)it;                                                       \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+    } while (0)
+
+#define SET_FAIL(f) __atomic_store_n(&(f), 1, __ATOMIC_RELAXED)
+
 /* y[n][out(j)] = bias[out(j)] + sum_{i,r,s} wsel[j][i][r][s] * x[n][in(i)][sh*oh + r*dh - ph][sw*ow + s*dw - pw];
  * x has xc channels of H x W, y has yc channels of the output size; a NULL list means 0..n-1; y's
  * unlisted channels are zeroed. The GEMM runs over an Ho x Wq grid (Wq >= Wo: the phase planes' width),
@@ -176,46 +214,67 @@ static jp_status conv_indirect(jp_ctx ctx, const char *fn, int N, const float *x
     const int kdim = n_in * RS, direct = R == 1 && S == 1 && ph == 0 && pw == 0 && sh == 1 && sw == 1; /* 1x1: rows of x itself */
     /* without extra columns or an output list, the GEMM writes y itself */
     const int in_place = Wo == Wq && !out_idx;
-    float *xp = direct ? NULL : jp_scratch(4, (size_t)n_in * sh * sw * plane + tail);
-    float *yext = in_place ? NULL : jp_scratch(2, (size_t)n_out * ext + 1);
-    float *apk = jp_scratch(1, jp_igemm_packed_size(n_out, kdim));
-    const float **brow = (const float **)jp_scratch(6, (size_t)kdim * 2 + 2);
-    if ((!direct && !xp) || (!in_place && !yext) || !apk || !brow) return NOMEM(fn);
+    float *apk = jp_scratch(1, jp_igemm_packed_size(n_out, kdim)); /* shared; the workers use slots 2, 4, 6 */
+    if (!apk) return NOMEM(fn);
     jp_igemm_pack_a(n_out, kdim, wsel, kdim, apk);
-    if (!direct) {
-        memset(xp + (size_t)n_in * sh * sw * plane, 0, tail * sizeof(float));
-        tap_rows(brow, xp, n_in, R, S, dh, dw, sh, sw, Wq, plane);
-    }
-    for (int n = 0; n < N; n++) {
-        const float *xn = x + (size_t)n * xc * H * W;
-        if (direct) {
-            for (int i = 0; i < n_in; i++) brow[i] = xn + (size_t)(in_idx ? in_idx[i] : i) * H * W;
+    int fail = 0;
+    BATCH_RANGES(nt, N, ranges, t, n0, n1, it, {
+        float *xp = direct ? NULL : jp_scratch(4, (size_t)n_in * sh * sw * plane + tail);
+        float *yext = in_place ? NULL : jp_scratch(2, (size_t)n_out * ext + 1);
+        const float **brow = (const float **)jp_scratch(6, (size_t)kdim * 2 + 2);
+        if ((!direct && !xp) || (!in_place && !yext) || !brow) {
+            SET_FAIL(fail);
         } else {
-            phase_planes(nt, xp, xn, in_idx, n_in, H, W, ph, pw, sh, sw, Hq, Wq);
+            if (!direct) {
+                memset(xp + (size_t)n_in * sh * sw * plane, 0, tail * sizeof(float));
+                tap_rows(brow, xp, n_in, R, S, dh, dw, sh, sw, Wq, plane);
+            }
+            for (int n = n0; n < n1; n++) {
+                const float *xn = x + (size_t)n * xc * H * W;
+                if (direct) {
+                    for (int i = 0; i < n_in; i++) brow[i] = xn + (size_t)(in_idx ? in_idx[i] : i) * H * W;
+                } else {
+                    phase_planes(it, xp, xn, in_idx, n_in, H, W, ph, pw, sh, sw, Hq, Wq);
+                }
+                float *yn = y + (size_t)n * yc * P, *acc = in_place ? yn : yext;
+                JP_PARFOR(it, n_out, (int64_t)n_out * (int64_t)ext, j, {
+                    const float b = bias ? bias[out_idx ? out_idx[j] : j] : 0.f;
+                    float *row = acc + j * ext;
+                    for (size_t p = 0; p < ext; p++) row[p] = b;
+                });
+                jp_igemm(it, n_out, (int)ext, kdim, apk, brow, acc, (int)ext);
+                if (in_place) continue;
+                if (out_idx) zero_unlisted(yn, yc, out_idx, n_out, P);
+                JP_PARFOR(it, n_out, (int64_t)n_out * (int64_t)P, j, {
+                    float *dst = yn + (size_t)(out_idx ? out_idx[j] : j) * P;
+                    const float *src = yext + j * ext;
+                    if (Wo == Wq) memcpy(dst, src, P * sizeof(float));
+                    else for (int oh = 0; oh < Ho; oh++) memcpy(dst + (size_t)oh * Wo, src + (size_t)oh * Wq, (size_t)Wo * sizeof(float));
+                });
+            }
         }
-        float *yn = y + (size_t)n * yc * P, *acc = in_place ? yn : yext;
-        JP_PARFOR(nt, n_out, (int64_t)n_out * (int64_t)ext, j, {
-            const float b = bias ? bias[out_idx ? out_idx[j] : j] : 0.f;
-            float *row = acc + j * ext;
-            for (size_t p = 0; p < ext; p++) row[p] = b;
-        });
-        jp_igemm(nt, n_out, (int)ext, kdim, apk, brow, acc, (int)ext);
-        if (in_place) continue;
-        if (out_idx) zero_unlisted(yn, yc, out_idx, n_out, P);
-        JP_PARFOR(nt, n_out, (int64_t)n_out * (int64_t)P, j, {
-            float *dst = yn + (size_t)(out_idx ? out_idx[j] : j) * P;
-            const float *src = yext + j * ext;
-            if (Wo == Wq) memcpy(dst, src, P * sizeof(float));
-            else for (int oh = 0; oh < Ho; oh++) memcpy(dst + (size_t)oh * Wo, src + (size_t)oh * Wq, (size_t)Wo * sizeof(float));
-        });
-    }
-    return JP_OK;
+    });
+    return fail ? NOMEM(fn) : JP_OK;
+}
+
+/* dst[e] = sum over ranges r (in order) of part[r][e]: the per-thread partial gradients of a batch */
+static void sum_parts(int nt, float *dst, float *const *part, int ranges, size_t n) {
+    const int64_t chunks = (int64_t)((n + 4095) / 4096);
+    JP_PARFOR(nt, chunks, (int64_t)n * ranges, c, {
+        const size_t lo = (size_t)c * 4096, hi = lo + 4096 < n ? lo + 4096 : n;
+        for (size_t e = lo; e < hi; e++) {
+            float acc = part[0][e];
+            for (int r = 1; r < ranges; r++) acc += part[r][e];
+            dst[e] = acc;
+        }
+    });
 }
 
 /* Backward-filter: dW^T[(i,r,s)][j] = sum_n sum_p tap_rows(i,r,s)[p] * dy_ext_n[out(j)][p] over the
  * Ho x Wq grid (dy_ext is zero on the extra columns), i.e. col x dY^T with the rows of col read through
  * the same shifted phase-plane pointers as the forward pass. dw is [K][C][R][S]: its listed block is
- * overwritten, the rest zeroed (when lists are given). */
+ * overwritten, the rest zeroed (when lists are given). With images in parallel each range sums into
+ * its own dW^T, added up in range order at the end. */
 static jp_status conv_bwd_filter_indirect(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, float *dw, const float *dy,
                                           const float *x, const int32_t *in_idx, int n_in, const int32_t *out_idx, int n_out) {
     const int H = d->h, W = d->w, R = d->r, S = d->s, ph = d->pad_h, pw = d->pad_w, dh = d->dil_h, dwl = d->dil_w, RS = R * S;
@@ -223,26 +282,38 @@ static jp_status conv_bwd_filter_indirect(jp_ctx ctx, const char *fn, const jp_c
     const int Ho = jp_conv_out_h(d), Wo = jp_conv_out_w(d), nt = ctx->threads;
     const size_t plane = (size_t)Hq * Wq, ext = (size_t)Ho * Wq, tail = (size_t)(S - 1) * dwl + 32, P = (size_t)Ho * Wo;
     const int m = n_in * RS;
-    float *xp = jp_scratch(4, (size_t)n_in * sh * sw * plane + tail), *dyx = jp_scratch(2, (size_t)n_out * ext + 1);
-    float *dwt = jp_scratch(3, (size_t)m * n_out + 1);
-    const float **brow = (const float **)jp_scratch(6, (size_t)m * 2 + 2);
-    if (!xp || !dyx || !dwt || !brow) return NOMEM(fn);
-    memset(xp + (size_t)n_in * sh * sw * plane, 0, tail * sizeof(float));
-    memset(dwt, 0, (size_t)m * n_out * sizeof(float));
-    tap_rows(brow, xp, n_in, R, S, dh, dwl, sh, sw, Wq, plane);
-    for (int n = 0; n < d->n; n++) {
-        const float *xn = x + (size_t)n * d->c * H * W, *dyn = dy + (size_t)n * d->k * P;
-        phase_planes(nt, xp, xn, in_idx, n_in, H, W, ph, pw, sh, sw, Hq, Wq);
-        JP_PARFOR(nt, n_out, (int64_t)n_out * (int64_t)ext, j, {
-            float *dst = dyx + j * ext;
-            const float *src = dyn + (size_t)(out_idx ? out_idx[j] : j) * P;
-            for (int oh = 0; oh < Ho; oh++) {
-                memcpy(dst + (size_t)oh * Wq, src + (size_t)oh * Wo, (size_t)Wo * sizeof(float));
-                memset(dst + (size_t)oh * Wq + Wo, 0, (size_t)(Wq - Wo) * sizeof(float));
+    float *part[JP_MAX_RANGES] = {0};
+    int fail = 0, nparts = 1;
+    BATCH_RANGES(nt, d->n, ranges, t, n0, n1, it, {
+        float *xp = jp_scratch(4, (size_t)n_in * sh * sw * plane + tail), *dyx = jp_scratch(2, (size_t)n_out * ext + 1);
+        float *dwt = jp_scratch(3, (size_t)m * n_out + 1);
+        const float **brow = (const float **)jp_scratch(6, (size_t)m * 2 + 2);
+        if (t == 0) nparts = ranges;
+        if (t < JP_MAX_RANGES) part[t] = dwt;
+        if (!xp || !dyx || !dwt || !brow || ranges > JP_MAX_RANGES) {
+            SET_FAIL(fail);
+        } else {
+            memset(xp + (size_t)n_in * sh * sw * plane, 0, tail * sizeof(float));
+            memset(dwt, 0, (size_t)m * n_out * sizeof(float));
+            tap_rows(brow, xp, n_in, R, S, dh, dwl, sh, sw, Wq, plane);
+            for (int n = n0; n < n1; n++) {
+                const float *xn = x + (size_t)n * d->c * H * W, *dyn = dy + (size_t)n * d->k * P;
+                phase_planes(it, xp, xn, in_idx, n_in, H, W, ph, pw, sh, sw, Hq, Wq);
+                JP_PARFOR(it, n_out, (int64_t)n_out * (int64_t)ext, j, {
+                    float *dst = dyx + j * ext;
+                    const float *src = dyn + (size_t)(out_idx ? out_idx[j] : j) * P;
+                    for (int oh = 0; oh < Ho; oh++) {
+                        memcpy(dst + (size_t)oh * Wq, src + (size_t)oh * Wo, (size_t)Wo * sizeof(float));
+                        memset(dst + (size_t)oh * Wq + Wo, 0, (size_t)(Wq - Wo) * sizeof(float));
+                    }
+                });
+                if (jp_igemm_a(it, m, n_out, (int)ext, brow, dyx, (int)ext, 1, dwt, n_out)) { SET_FAIL(fail); break; }
             }
-        });
-        if (jp_igemm_a(nt, m, n_out, (int)ext, brow, dyx, (int)ext, 1, dwt, n_out)) return NOMEM(fn);
-    }
+        }
+    });
+    if (fail) return NOMEM(fn);
+    float *dwt = part[0];
+    if (nparts > 1) sum_parts(nt, dwt, part, nparts, (size_t)m * n_out);
     if (out_idx || in_idx) memset(dw, 0, (size_t)d->k * d->c * RS * sizeof(float));
     for (int j = 0; j < n_out; j++)
         for (int i = 0; i < n_in; i++) {
@@ -281,29 +352,104 @@ static void add_bias(float *y, const float *bias, const int32_t *out_idx, int n_
     }
 }
 
+/* ---------------- v10: pointwise convs on small planes, one GEMM per range of images ----------------
+ * A 1x1 conv on a 5x5 or 10x10 plane is, per image, a GEMM with 25 or 100 columns: too few to fill the
+ * 16-wide tiles (25 = 16 + 9) or to pay for the packing, and backward-filter gets a depth of 25. The
+ * images of a range are gathered side by side, [C][n*P] (a copy of 1/K of the GEMM's work), and
+ * multiplied at once; planes above PW_SMALL_PLANE are wide enough per image. */
+#define PW_SMALL_PLANE 400
+#define PW_BATCH_COLS 4096
+
+static int pointwise_batched(const jp_conv2d_desc *d) {
+    return is_pointwise(d) && d->groups == 1 && (size_t)d->h * d->w <= PW_SMALL_PLANE;
+}
+
+/* dst[c][i*P + p] = src[i][c][p] for i < nb: the channels of nb images side by side */
+static void gather_images(float *dst, const float *src, int nb, int C, size_t P) {
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < nb; i++) memcpy(dst + ((size_t)c * nb + i) * P, src + ((size_t)i * C + c) * P, P * sizeof(float));
+}
+
+/* dst[i][c][p] = src[c][i*P + p] (+ bias[c]) */
+static void scatter_images(float *dst, const float *src, int nb, int C, size_t P, const float *bias) {
+    for (int c = 0; c < C; c++)
+        for (int i = 0; i < nb; i++) {
+            float *o = dst + ((size_t)i * C + c) * P;
+            const float *q = src + ((size_t)c * nb + i) * P;
+            if (!bias) memcpy(o, q, P * sizeof(float));
+            else for (size_t p = 0; p < P; p++) o[p] = q[p] + bias[c];
+        }
+}
+
+/* dir 0: y = W x + b; dir 1: dx = W^T dy; dir 2: dw = dy x^T summed over the batch (per range, then
+ * the ranges in order). `a` is x (0, 2) or dy (1); `out` is y, dx or dw. */
+static jp_status pointwise_small(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, int dir, float *out, const float *a,
+                                 const float *b, const float *bias) {
+    const int C = d->c, K = d->k, nt = ctx->threads, N = d->n;
+    const size_t P = (size_t)d->h * d->w;
+    const int chunk = P == 0 || P >= PW_BATCH_COLS ? 1 : (int)(PW_BATCH_COLS / P);
+    const int in_ch = dir == 1 ? K : C, out_ch = dir == 0 ? K : C;
+    float *part[JP_MAX_RANGES] = {0};
+    int fail = 0, nparts = 1;
+    BATCH_RANGES(nt, N, ranges, t, n0, n1, it, {
+        float *as = jp_scratch(2, (size_t)in_ch * chunk * P + 1);
+        float *os = jp_scratch(4, (size_t)(dir == 2 ? K : out_ch) * chunk * P + 1);
+        float *acc = dir != 2 ? NULL : ranges == 1 ? out : jp_scratch(3, (size_t)K * C);
+        if (t == 0) nparts = ranges;
+        if (t < JP_MAX_RANGES) part[t] = acc;
+        if (!as || !os || (dir == 2 && !acc) || ranges > JP_MAX_RANGES) {
+            SET_FAIL(fail);
+        } else {
+            if (dir == 2 && n0 == n1) memset(acc, 0, (size_t)K * C * sizeof(float));
+            for (int n = n0; n < n1; n += chunk) {
+                const int nb = n1 - n < chunk ? n1 - n : chunk, cols = (int)(nb * P);
+                int err;
+                gather_images(as, a + (size_t)n * in_ch * P, nb, in_ch, P);
+                if (dir == 0) {
+                    err = jp_sgemm_core(it, 0, 0, K, cols, C, 1.f, b, C, as, cols, 0.f, os, cols);
+                } else if (dir == 1) {
+                    err = jp_sgemm_core(it, 1, 0, C, cols, K, 1.f, b, C, as, cols, 0.f, os, cols);
+                } else { /* b is dy: dW[k][c] += sum_cols dy[k][col] * x[c][col] */
+                    gather_images(os, b + (size_t)n * K * P, nb, K, P);
+                    err = jp_sgemm_core(it, 0, 1, K, C, cols, 1.f, os, cols, as, cols, n == n0 ? 0.f : 1.f, acc, C);
+                }
+                if (err) { SET_FAIL(fail); break; }
+                if (dir != 2) scatter_images(out + (size_t)n * out_ch * P, os, nb, out_ch, P, dir == 0 ? bias : NULL);
+            }
+        }
+    });
+    if (fail) return NOMEM(fn);
+    if (dir == 2 && nparts > 1) sum_parts(nt, out, part, nparts, (size_t)K * C);
+    return JP_OK;
+}
+
 CPU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias) {
     static const char *fn = "jp_conv2d_fwd";
     jp_status st = jp_check_conv2d(fn, d);
     if (st) return st;
     JP_CHECK(y && x && w, fn, "y, x or w is NULL");
+    if (pointwise_batched(d)) return pointwise_small(ctx, fn, d, 0, y, x, w, bias);
     if (use_indirect(d))
         return conv_indirect(ctx, fn, d->n, x, d->c, d->h, d->w, NULL, d->c, w, d->r, d->s, d->pad_h, d->pad_w, d->dil_h, d->dil_w,
                              d->stride_h, d->stride_w, y, d->k, NULL, d->k, bias);
     const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = ctx->threads;
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
     const int pw = is_pointwise(d);
-    float *col = pw ? NULL : jp_scratch(2, (size_t)cpg * RS * P);
-    if (!pw && !col) return NOMEM(fn);
-    for (int n = 0; n < d->n; n++)
-        for (int g = 0; g < G; g++) {
-            const float *xg = x + ((size_t)n * d->c + (size_t)g * cpg) * HW;
-            float *yg = y + ((size_t)n * d->k + (size_t)g * kpg) * P;
-            if (!pw) jp_im2col(d, xg, NULL, cpg, col, nt);
-            if (jp_sgemm_core(nt, 0, 0, kpg, (int)P, cpg * RS, 1.f, w + (size_t)g * kpg * cpg * RS, cpg * RS,
-                              pw ? xg : col, (int)P, 0.f, yg, (int)P)) return NOMEM(fn);
-            if (bias) add_bias(yg, bias + (size_t)g * kpg, NULL, kpg, P);
-        }
-    return JP_OK;
+    int fail = 0;
+    BATCH_RANGES(nt, d->n, ranges, t, n0, n1, it, {
+        float *col = pw ? NULL : jp_scratch(2, (size_t)cpg * RS * P);
+        if (!pw && !col) SET_FAIL(fail);
+        for (int n = n0; n < n1 && (pw || col); n++)
+            for (int g = 0; g < G; g++) {
+                const float *xg = x + ((size_t)n * d->c + (size_t)g * cpg) * HW;
+                float *yg = y + ((size_t)n * d->k + (size_t)g * kpg) * P;
+                if (!pw) jp_im2col(d, xg, NULL, cpg, col, it);
+                if (jp_sgemm_core(it, 0, 0, kpg, (int)P, cpg * RS, 1.f, w + (size_t)g * kpg * cpg * RS, cpg * RS,
+                                  pw ? xg : col, (int)P, 0.f, yg, (int)P)) { SET_FAIL(fail); n = n1; break; }
+                if (bias) add_bias(yg, bias + (size_t)g * kpg, NULL, kpg, P);
+            }
+    });
+    return fail ? NOMEM(fn) : JP_OK;
 }
 
 CPU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w) {
@@ -311,6 +457,7 @@ CPU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const fl
     jp_status st = jp_check_conv2d(fn, d);
     if (st) return st;
     JP_CHECK(dx && dy && w, fn, "dx, dy or w is NULL");
+    if (pointwise_batched(d)) return pointwise_small(ctx, fn, d, 1, dx, dy, w, NULL);
     if (bwd_data_indirect(d, d->c)) {
         float *wr = jp_scratch(3, (size_t)d->k * d->c * d->r * d->s);
         if (!wr) return NOMEM(fn);
@@ -322,18 +469,22 @@ CPU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const fl
     const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = ctx->threads;
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
     const int pw = is_pointwise(d);
-    float *col = pw ? NULL : jp_scratch(2, (size_t)cpg * RS * P);
-    if (!pw && !col) return NOMEM(fn);
-    if (!pw) memset(dx, 0, (size_t)d->n * d->c * HW * sizeof(float));
-    for (int n = 0; n < d->n; n++)
-        for (int g = 0; g < G; g++) {
-            float *dxg = dx + ((size_t)n * d->c + (size_t)g * cpg) * HW;
-            const float *dyg = dy + ((size_t)n * d->k + (size_t)g * kpg) * P;
-            if (jp_sgemm_core(nt, 1, 0, cpg * RS, (int)P, kpg, 1.f, w + (size_t)g * kpg * cpg * RS, cpg * RS,
-                              dyg, (int)P, 0.f, pw ? dxg : col, (int)P)) return NOMEM(fn);
-            if (!pw) jp_col2im(d, col, NULL, cpg, dxg, nt);
+    int fail = 0;
+    BATCH_RANGES(nt, d->n, ranges, t, n0, n1, it, {
+        float *col = pw ? NULL : jp_scratch(2, (size_t)cpg * RS * P);
+        if (!pw && !col) SET_FAIL(fail);
+        for (int n = n0; n < n1 && (pw || col); n++) {
+            if (!pw) memset(dx + (size_t)n * d->c * HW, 0, (size_t)d->c * HW * sizeof(float));
+            for (int g = 0; g < G; g++) {
+                float *dxg = dx + ((size_t)n * d->c + (size_t)g * cpg) * HW;
+                const float *dyg = dy + ((size_t)n * d->k + (size_t)g * kpg) * P;
+                if (jp_sgemm_core(it, 1, 0, cpg * RS, (int)P, kpg, 1.f, w + (size_t)g * kpg * cpg * RS, cpg * RS,
+                                  dyg, (int)P, 0.f, pw ? dxg : col, (int)P)) { SET_FAIL(fail); n = n1; break; }
+                if (!pw) jp_col2im(d, col, NULL, cpg, dxg, it);
+            }
         }
-    return JP_OK;
+    });
+    return fail ? NOMEM(fn) : JP_OK;
 }
 
 CPU_OP(sum_channels)(jp_ctx ctx, float *out, const float *x, int64_t outer, int64_t channels, int64_t inner);
@@ -343,24 +494,40 @@ CPU_OP(conv2d_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float 
     jp_status st = jp_check_conv2d(fn, d);
     if (st) return st;
     JP_CHECK(dw && dy && x, fn, "dw, dy or x is NULL");
+    if (pointwise_batched(d)) {
+        st = pointwise_small(ctx, fn, d, 2, dw, x, dy, NULL);
+        if (st || !db) return st;
+        return cpu_sum_channels(ctx, db, dy, d->n, d->k, (int64_t)d->h * d->w);
+    }
     if (use_indirect(d) && !is_pointwise(d)) { /* pointwise has no im2col to save: plain GEMM below */
         st = conv_bwd_filter_indirect(ctx, fn, d, dw, dy, x, NULL, d->c, NULL, d->k);
         if (st || !db) return st;
         return cpu_sum_channels(ctx, db, dy, d->n, d->k, (int64_t)jp_conv_out_h(d) * jp_conv_out_w(d));
     }
     const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = ctx->threads;
-    const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
+    const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w, wsize = (size_t)d->k * cpg * RS;
     const int pw = is_pointwise(d);
-    float *col = pw ? NULL : jp_scratch(2, (size_t)cpg * RS * P);
-    if (!pw && !col) return NOMEM(fn);
-    for (int n = 0; n < d->n; n++)
-        for (int g = 0; g < G; g++) {
-            const float *xg = x + ((size_t)n * d->c + (size_t)g * cpg) * HW;
-            const float *dyg = dy + ((size_t)n * d->k + (size_t)g * kpg) * P;
-            if (!pw) jp_im2col(d, xg, NULL, cpg, col, nt);
-            if (jp_sgemm_core(nt, 0, 1, kpg, cpg * RS, (int)P, 1.f, dyg, (int)P, pw ? xg : col, (int)P,
-                              n == 0 ? 0.f : 1.f, dw + (size_t)g * kpg * cpg * RS, cpg * RS)) return NOMEM(fn);
-        }
+    float *part[JP_MAX_RANGES] = {0};
+    int fail = 0, nparts = 1;
+    BATCH_RANGES(nt, d->n, ranges, t, n0, n1, it, {
+        float *col = pw ? NULL : jp_scratch(2, (size_t)cpg * RS * P);
+        float *acc = ranges == 1 ? dw : jp_scratch(3, wsize); /* one range writes dw itself */
+        if (t == 0) nparts = ranges;
+        if (t < JP_MAX_RANGES) part[t] = acc;
+        if ((!pw && !col) || !acc || ranges > JP_MAX_RANGES) SET_FAIL(fail);
+        else if (n0 == n1) memset(acc, 0, wsize * sizeof(float));
+        else
+            for (int n = n0; n < n1; n++)
+                for (int g = 0; g < G; g++) {
+                    const float *xg = x + ((size_t)n * d->c + (size_t)g * cpg) * HW;
+                    const float *dyg = dy + ((size_t)n * d->k + (size_t)g * kpg) * P;
+                    if (!pw) jp_im2col(d, xg, NULL, cpg, col, it);
+                    if (jp_sgemm_core(it, 0, 1, kpg, cpg * RS, (int)P, 1.f, dyg, (int)P, pw ? xg : col, (int)P,
+                                      n == n0 ? 0.f : 1.f, acc + (size_t)g * kpg * cpg * RS, cpg * RS)) { SET_FAIL(fail); n = n1; break; }
+                }
+    });
+    if (fail) return NOMEM(fn);
+    if (nparts > 1) sum_parts(nt, dw, part, nparts, wsize);
     if (db) return cpu_sum_channels(ctx, db, dy, d->n, d->k, (int64_t)P);
     return JP_OK;
 }

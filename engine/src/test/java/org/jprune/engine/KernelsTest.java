@@ -110,6 +110,49 @@ class KernelsTest {
         }
     }
 
+    // batches large enough that the CPU backend splits them over threads (images in parallel, conv2d.c v9):
+    // 3x3 s1 (indirect), 3x3 s2 (phase planes fwd/bwd-filter, im2col bwd-data), 1x1 below and above the
+    // packed-GEMM cut (k >= 192) on small planes (images side by side, v10) and on planes over 400 pixels,
+    // grouped, 6x6 s2 stem-like
+    static final int[][] BATCH_CONVS = {
+        {8, 6, 10, 10, 12, 3, 1, 1, 1, 1}, {9, 5, 11, 9, 7, 3, 2, 1, 1, 1}, {6, 12, 5, 5, 10, 1, 1, 0, 1, 1},
+        {4, 20, 4, 4, 200, 1, 1, 0, 1, 1}, {4, 6, 21, 21, 10, 1, 1, 0, 1, 1}, {2, 8, 21, 21, 200, 1, 1, 0, 1, 1},
+        {6, 8, 6, 6, 8, 3, 1, 1, 1, 2}, {12, 3, 16, 16, 4, 6, 2, 2, 1, 1},
+    };
+
+    /** Every split of the batch over 1..4 threads (even, uneven, fewer images than threads) gives the reference result. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void conv2dBatchSplitOverThreads(Backend b) {
+        for (int threads = 1; threads <= 4; threads++)
+            for (int[] g : BATCH_CONVS) {
+                Conv2dDesc d = desc(g);
+                final int nt = threads;
+                int[] in = subset(3, d.c(), 0.6), out = subset(4, d.k(), 0.6);
+                compare(b, "conv2d threads=" + nt + " " + d, dev -> {
+                    dev.setThreads(nt);
+                    try (Tensor x = t(dev, 11, d.n(), d.c(), d.h(), d.w()); Tensor w = t(dev, 12, d.k(), d.c() / d.groups(), d.r(), d.s());
+                         Tensor bias = t(dev, 13, d.k()); Tensor y = Tensor.empty(dev, d.n(), d.k(), d.outH(), d.outW());
+                         Tensor dy = t(dev, 14, d.n(), d.k(), d.outH(), d.outW()); Tensor dx = Tensor.empty(dev, x.shape());
+                         Tensor dw = Tensor.empty(dev, w.shape()); Tensor db = Tensor.empty(dev, d.k());
+                         Tensor ys = t(dev, 99, y.shape()); Tensor dxs = t(dev, 98, x.shape()); Tensor dws = t(dev, 97, w.shape());
+                         ChannelIndex ii = new ChannelIndex(dev, in, d.c()); ChannelIndex oi = new ChannelIndex(dev, out, d.k())) {
+                        Conv2d.forward(d, y, x, w, bias);
+                        Conv2d.backwardData(d, dx, dy, w);
+                        Conv2d.backwardFilter(d, dw, db, dy, x);
+                        if (d.groups() == 1) {
+                            Conv2d.forwardChannelSparse(d, ys, x, w, bias, ii, oi);
+                            Conv2d.backwardDataChannelSparse(d, dxs, dy, w, ii, oi);
+                            Conv2d.backwardFilterChannelSparse(d, dws, null, dy, x, ii, oi);
+                        }
+                        return new float[][] {y.toArray(), dx.toArray(), dw.toArray(), db.toArray(), ys.toArray(), dxs.toArray(), dws.toArray()};
+                    } finally {
+                        dev.setThreads(0);
+                    }
+                });
+            }
+    }
+
     static int[] subset(long seed, int n, double keep) {
         SplittableRandom r = new SplittableRandom(seed);
         return IntStream.range(0, n).filter(i -> r.nextDouble() < keep).toArray();

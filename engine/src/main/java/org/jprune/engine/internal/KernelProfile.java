@@ -95,7 +95,7 @@ public final class KernelProfile {
     /** Clears the counts (for timing a window of a run). */
     public static void reset() { CELLS.clear(); }
 
-    /** The table: per op, then the 25 costliest (op, shape) rows. */
+    /** The table: per op, then the costliest (op, shape) rows: 25, or {@code -Djprune.profile.rows=N}. */
     public static void print(PrintStream out) {
         if (CELLS.isEmpty()) return;
         List<Map.Entry<Key, Cell>> rows = new ArrayList<>(CELLS.entrySet());
@@ -112,7 +112,7 @@ public final class KernelProfile {
                 out.printf(Locale.ROOT, "%-22s %10d %9.3f %6.1f%%%n", e.getKey(), e.getValue()[1], e.getValue()[0] / 1e9, 100 * e.getValue()[0] / total));
         out.printf(Locale.ROOT, "%n%-18s %-36s %8s %9s %7s %9s%n", "op", "shape", "calls", "seconds", "share", "GFLOP/s");
         rows.sort((a, b) -> Long.compare(b.getValue().nanos.sum(), a.getValue().nanos.sum()));
-        for (var e : rows.subList(0, Math.min(25, rows.size()))) {
+        for (var e : rows.subList(0, Math.min(Integer.getInteger("jprune.profile.rows", 25), rows.size()))) {
             Cell c = e.getValue();
             double s = c.nanos.sum() / 1e9;
             String gf = c.flops > 0 ? String.format(Locale.ROOT, "%9.1f", c.flops * c.calls.sum() / s / 1e9) : "";
