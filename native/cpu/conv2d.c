@@ -369,8 +369,9 @@ static void add_bias(float *y, const float *bias, const int32_t *out_idx, int n_
 #define PW_SMALL_PLANE 400
 #define PW_BATCH_COLS 4096
 
+/* with one image there is nothing to put side by side: batch-1 inference keeps the per-image paths */
 static int pointwise_batched(const jp_conv2d_desc *d) {
-    return is_pointwise(d) && d->groups == 1 && (size_t)d->h * d->w <= PW_SMALL_PLANE;
+    return is_pointwise(d) && d->groups == 1 && d->n > 1 && (size_t)d->h * d->w <= PW_SMALL_PLANE;
 }
 
 /* dst[c][i*P + p] = src[i][c][p] for i < nb: the channels of nb images side by side */
