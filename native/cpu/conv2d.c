@@ -39,14 +39,18 @@
 static inline int floordiv(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 static inline int ceildiv(int a, int b) { return -floordiv(-a, b); }
 
+/* [lo, hi): the v in [0, n) with stride*v + off inside [0, len) */
+static inline void valid_range(int off, int stride, int len, int n, int *lo, int *hi) {
+    *lo = ceildiv(-off, stride);
+    *hi = floordiv(len - 1 - off, stride) + 1;
+    if (*lo < 0) *lo = 0;
+    if (*hi > n) *hi = n;
+    if (*hi < *lo) *hi = *lo;
+}
+
 /* output columns [lo, hi) whose input column ow*sw - pw + s*dw lies inside [0, W) */
 static inline void valid_cols(const jp_conv2d_desc *d, int s, int wo, int *lo, int *hi) {
-    int off = s * d->dil_w - d->pad_w;
-    *lo = ceildiv(-off, d->stride_w);
-    *hi = floordiv(d->w - 1 - off, d->stride_w) + 1;
-    if (*lo < 0) *lo = 0;
-    if (*hi > wo) *hi = wo;
-    if (*hi < *lo) *hi = *lo;
+    valid_range(s * d->dil_w - d->pad_w, d->stride_w, d->w, wo, lo, hi);
 }
 
 void jp_im2col(const jp_conv2d_desc *d, const float *x, const int32_t *idx, int n_ch, float *col, int threads) {
@@ -118,10 +122,8 @@ static void pad_planes(int nt, float *dst, const float *src, const int32_t *idx,
 /* row[v] = srow[sw*v + off] where that lies in [0, W), else 0, for v < Wq; the copy without a bounds
  * test per element (and with sw = 2 a constant stride the compiler vectorises) */
 JP_CLONES static void phase_row(float *restrict row, const float *restrict srow, int Wq, int W, int sw, int off) {
-    int lo = ceildiv(-off, sw), hi = floordiv(W - 1 - off, sw) + 1;
-    if (lo < 0) lo = 0;
-    if (hi > Wq) hi = Wq;
-    if (hi < lo) hi = lo;
+    int lo, hi;
+    valid_range(off, sw, W, Wq, &lo, &hi);
     for (int v = 0; v < lo; v++) row[v] = 0.f;
     if (sw == 2) for (int v = lo; v < hi; v++) row[v] = srow[2 * v + off];
     else for (int v = lo; v < hi; v++) row[v] = srow[sw * v + off];
@@ -184,12 +186,14 @@ static int use_indirect_m(const jp_conv2d_desc *d, int m) {
  * output is 35 columns = 3 strips of 16, which two threads inside one GEMM shared 2:1). Smaller
  * batches (inference, batch 1) keep the threads inside each image's GEMM. */
 static int batch_threads(int nt, int N) {
-    if (nt > JP_MAX_RANGES) nt = JP_MAX_RANGES;
-    return nt > 1 && N >= nt && (N % nt == 0 || N >= 4 * nt) ? nt : 1; }
+    if (nt > JP_MAX_RANGES) nt = JP_MAX_RANGES; /* so every range has a slot in part[] below */
+    return nt > 1 && N >= nt && (N % nt == 0 || N >= 4 * nt) ? nt : 1;
+}
 
 /* Runs body with images [n0, n1) and `it` threads for the work inside an image: the whole batch with
  * nt threads inside, or (batch_threads > 1) one range per thread with it = 1; `t` is the range's index
- * (0..ranges-1, fixed by nt and N, so results do not depend on scheduling). */
+ * (0..ranges-1, fixed by nt and N, so results do not depend on scheduling; ranges <= JP_MAX_RANGES,
+ * since batch_threads caps the request and OpenMP never gives a team more threads than asked). */
 #define BATCH_RANGES(nt, N, ranges, t, n0, n1, it, ...)                                               \
     do {                                                                                           \
         const int jp_bt_ = batch_threads((nt), (N));                                               \
@@ -298,8 +302,8 @@ static jp_status conv_bwd_filter_indirect(jp_ctx ctx, const char *fn, const jp_c
         float *dwt = jp_scratch(3, (size_t)m * n_out + 1);
         const float **brow = (const float **)jp_scratch(6, (size_t)m * 2 + 2);
         if (t == 0) nparts = ranges;
-        if (t < JP_MAX_RANGES) part[t] = dwt;
-        if (!xp || !dyx || !dwt || !brow || ranges > JP_MAX_RANGES) {
+        part[t] = dwt;
+        if (!xp || !dyx || !dwt || !brow) {
             SET_FAIL(fail);
         } else {
             memset(xp + (size_t)n_in * sh * sw * plane, 0, tail * sizeof(float));
@@ -406,8 +410,8 @@ static jp_status pointwise_small(jp_ctx ctx, const char *fn, const jp_conv2d_des
         float *os = jp_scratch(4, (size_t)(dir == 2 ? K : out_ch) * chunk * P + 1);
         float *acc = dir != 2 ? NULL : ranges == 1 ? out : jp_scratch(3, (size_t)K * C);
         if (t == 0) nparts = ranges;
-        if (t < JP_MAX_RANGES) part[t] = acc;
-        if (!as || !os || (dir == 2 && !acc) || ranges > JP_MAX_RANGES) {
+        part[t] = acc;
+        if (!as || !os || (dir == 2 && !acc)) {
             SET_FAIL(fail);
         } else {
             if (dir == 2 && n0 == n1) memset(acc, 0, (size_t)K * C * sizeof(float));
@@ -523,8 +527,8 @@ CPU_OP(conv2d_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float 
         float *col = pw ? NULL : jp_scratch(2, (size_t)cpg * RS * P);
         float *acc = ranges == 1 ? dw : jp_scratch(3, wsize); /* one range writes dw itself */
         if (t == 0) nparts = ranges;
-        if (t < JP_MAX_RANGES) part[t] = acc;
-        if ((!pw && !col) || !acc || ranges > JP_MAX_RANGES) SET_FAIL(fail);
+        part[t] = acc;
+        if ((!pw && !col) || !acc) SET_FAIL(fail);
         else if (n0 == n1) memset(acc, 0, wsize * sizeof(float));
         else
             for (int n = n0; n < n1; n++)
