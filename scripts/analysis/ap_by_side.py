@@ -7,21 +7,16 @@ AP50 (COCO's 101-point interpolation, mean over classes, top 100 detections per 
 counting only truths whose side sqrt(w*h) lies in [lo, hi); detections matched to a truth outside
 the range, or unmatched and themselves outside it, are ignored (pycocotools' area-range rule, with
 sides instead of areas). Needs numpy (Debian: python3-numpy)."""
-import sys, os, glob, numpy as np
+import sys
+
+import numpy as np
+
+from boxes import iou, load
+
 gtdir, detdir = sys.argv[1], sys.argv[2]
 S = int(sys.argv[3]) if len(sys.argv) > 3 else 160
 NC = int(sys.argv[4]) if len(sys.argv) > 4 else 8
-def iou(a, b):
-    iw = np.minimum(a[2], b[:,2]) - np.maximum(a[0], b[:,0]); ih = np.minimum(a[3], b[:,3]) - np.maximum(a[1], b[:,1])
-    inter = np.clip(iw,0,None)*np.clip(ih,0,None)
-    return inter / ((a[2]-a[0])*(a[3]-a[1]) + (b[:,2]-b[:,0])*(b[:,3]-b[:,1]) - inter)
-imgs = []
-for f in sorted(glob.glob(gtdir + '/*.txt')):
-    g = np.loadtxt(f, ndmin=2).reshape(-1,5)
-    gb = np.stack([(g[:,1]-g[:,3]/2)*S, (g[:,2]-g[:,4]/2)*S, (g[:,1]+g[:,3]/2)*S, (g[:,2]+g[:,4]/2)*S], 1)
-    dp = os.path.join(detdir, os.path.basename(f))
-    d = np.loadtxt(dp, ndmin=2).reshape(-1,6) if os.path.exists(dp) and os.path.getsize(dp) > 0 else np.zeros((0,6))
-    imgs.append((g[:,0].astype(int), gb, d))
+imgs = load(gtdir, detdir, S)
 def ap50(lo, hi):
     aps = []
     for c in range(NC):

@@ -12,23 +12,16 @@ truth of their class with the highest IoU >= 0.5 (true positives); every other o
 each by the side sqrt(w*h) of that truth (of the detection for bg). Then, for the duplicates, their
 IoU with the detection that matched the truth and their area relative to it, and for the loc
 errors, their area relative to the truth. Needs numpy (Debian: python3-numpy)."""
-import glob
-import os
 import sys
 from collections import Counter
 
 import numpy as np
 
+from boxes import iou, load
+
 gtdir, detdir = sys.argv[1], sys.argv[2]
 thr = float(sys.argv[3]) if len(sys.argv) > 3 else 0.25
 S = int(sys.argv[4]) if len(sys.argv) > 4 else 160
-
-
-def iou(a, b):
-    iw = np.minimum(a[2], b[:, 2]) - np.maximum(a[0], b[:, 0])
-    ih = np.minimum(a[3], b[:, 3]) - np.maximum(a[1], b[:, 1])
-    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter)
 
 
 def bucket(s):
@@ -41,16 +34,10 @@ def area(b):
 
 fp, tpc, sizes, miss = Counter(), Counter(), Counter(), Counter()
 dup_iou_kept, dup_area_ratio, loc_area_ratio = [], [], []
-for f in sorted(glob.glob(os.path.join(gtdir, '*.txt'))):
-    g = np.loadtxt(f, ndmin=2).reshape(-1, 5)
-    gb = np.stack([(g[:, 1] - g[:, 3] / 2) * S, (g[:, 2] - g[:, 4] / 2) * S,
-                   (g[:, 1] + g[:, 3] / 2) * S, (g[:, 2] + g[:, 4] / 2) * S], 1)
-    gc = g[:, 0].astype(int)
+for gc, gb, d in load(gtdir, detdir, S):
     side = np.sqrt((gb[:, 2] - gb[:, 0]) * (gb[:, 3] - gb[:, 1]))
     for s in side:
         sizes[bucket(s)] += 1
-    dp = os.path.join(detdir, os.path.basename(f))
-    d = np.loadtxt(dp, ndmin=2).reshape(-1, 6) if os.path.exists(dp) and os.path.getsize(dp) > 0 else np.zeros((0, 6))
     d = d[d[:, 1] >= thr]
     d = d[np.argsort(-d[:, 1], kind='stable')]
     matched_by = -np.ones(len(gc), int)
