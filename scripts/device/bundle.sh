@@ -27,8 +27,9 @@ mkdir -p "$out/tests"
 find "$out/jre" -name '*.so' -exec strip --strip-unneeded {} + 2>/dev/null || true  # libjvm's symbols: ~30% of the runtime
 cp bench/target/benchmarks.jar "$out/"
 cp -r engine/target/test-classes/. "$out/tests/"
-cp "$HOME/.m2/repository/org/junit/platform/junit-platform-console-standalone/1.14.1/junit-platform-console-standalone-1.14.1.jar" "$out/junit-console.jar" \
-    || "${MVN[@]}" -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1 -DoutputDirectory="$out"
+junit=$HOME/.m2/repository/org/junit/platform/junit-platform-console-standalone/1.14.1/junit-platform-console-standalone-1.14.1.jar
+[[ -f $junit ]] || "${MVN[@]}" -q dependency:get -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1
+cp "$junit" "$out/junit-console.jar"
 size=$(du -sm "$out" | cut -f1)
 echo "bundle: $out, ${size} MiB"
 (( size < 60 )) || { echo "bundle.sh: ${size} MiB is over the 60 MiB budget" >&2; exit 1; }

@@ -4,9 +4,13 @@
 #   run(command="bash scripts/device/gpu-suite.sh", carry=[".device/bundle"])
 # Writes under $OUT: gpu.txt (nvidia-smi, driver, cuDNN found), tests.txt + junit/ (the op suite,
 # MemoryTest and CudaIT on cuda), memcheck.txt (compute-sanitizer on the op suite), the benchmark
-# summary gpu-<gpu>-<date>.md/.json and torch-step.json (the same YOLOv5s step in PyTorch).
+# summary gpu-<gpu>.md/.json, bench.log and torch-step.json (the same YOLOv5s step in PyTorch;
+# its stderr goes to gpu.txt): 8 files, the most the device tool brings back.
 # Each stage is time-boxed and a failing stage does not stop the others; the exit status is that of
-# the tests.
+# the tests. The boxes add up to about 7 minutes, so one call fits a 15-minute lease with room for a
+# second, shorter one: STAGES picks stages (default "tests bench torch memcheck"), and
+# TESTS_S, BENCH_S, TORCH_S, MEMCHECK_S set each box in seconds; BENCH_ARGS is passed to the
+# benchmark (default "--batches 16": the batch-64 conv rows take as long again).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 B=.device/bundle
@@ -17,6 +21,10 @@ JAVA="$B/jre/bin/java"
 export JPRUNE_CACHE_DIR="${TMPDIR:-/tmp}/jprune-cache"
 JOPTS=(--enable-native-access=ALL-UNNAMED -Xss4m -Djprune.cache="$JPRUNE_CACHE_DIR")
 CP="$B/tests:$B/benchmarks.jar"
+STAGES=" ${STAGES:-tests bench torch memcheck} "
+TESTS_S=${TESTS_S:-150} BENCH_S=${BENCH_S:-180} TORCH_S=${TORCH_S:-90} MEMCHECK_S=${MEMCHECK_S:-60}
+BENCH_ARGS=${BENCH_ARGS:---batches 16}
+want() { [[ $STAGES == *" $1 "* ]]; }
 
 {
     echo "# GPU facts, $(date -u +%FT%TZ)"
@@ -28,7 +36,8 @@ gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | 
 gpu=${gpu:-unknown-gpu}
 
 # cuDNN 9 inside the Python install (PyTorch's wheel dependency), for the baseline
-cudnn_dir=$(python3 -c "import nvidia.cudnn, os; print(os.path.join(os.path.dirname(nvidia.cudnn.__file__), 'lib'))" 2>/dev/null || true)
+# (nvidia.cudnn is a namespace package: no __file__, so its path comes from __path__)
+cudnn_dir=$(python3 -c "import nvidia.cudnn, os; print(os.path.join(list(nvidia.cudnn.__path__)[0], 'lib'))" 2>/dev/null || true)
 if [[ -n $cudnn_dir && -e $cudnn_dir/libcudnn.so.9 ]]; then
     export LD_LIBRARY_PATH="$cudnn_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     echo "cuDNN: $cudnn_dir" >> "$OUT/gpu.txt"
@@ -36,18 +45,37 @@ else
     echo "cuDNN: not found in the Python install (the baseline rows will say so)" >> "$OUT/gpu.txt"
 fi
 
+tests_rc=0
+if want tests; then
 echo "== tests" | tee "$OUT/tests.txt"
-timeout 420 "$JAVA" "${JOPTS[@]}" -jar "$B/junit-console.jar" execute --class-path "$CP" --details=tree --disable-banner \
+timeout "$TESTS_S" "$JAVA" "${JOPTS[@]}" -jar "$B/junit-console.jar" execute --class-path "$CP" --details=tree --disable-ansi-colors --disable-banner \
     --select-class org.jprune.engine.KernelsTest --select-class org.jprune.engine.MemoryTest \
     --select-class org.jprune.engine.CudaIT --reports-dir "$OUT/junit" >> "$OUT/tests.txt" 2>&1
 tests_rc=$?
 tail -25 "$OUT/tests.txt"
+fi
 
-if command -v compute-sanitizer >/dev/null || [[ -x /usr/local/cuda/bin/compute-sanitizer ]]; then
+if want bench; then
+echo "== benchmarks"
+# shellcheck disable=SC2086
+timeout "$BENCH_S" "$JAVA" "${JOPTS[@]}" -jar "$B/benchmarks.jar" gpu --out "$OUT" --name "gpu-$gpu" $BENCH_ARGS > "$OUT/bench.log" 2>&1
+echo "bench exit: $? (124: cut off by its ${BENCH_S} s box; the rows measured until then are in the summary)"
+tail -40 "$OUT/bench.log"
+fi
+
+if want torch; then
+echo "== pytorch"
+timeout "$TORCH_S" python3 scripts/device/torch_step.py > "$OUT/torch-step.json" 2>> "$OUT/gpu.txt"  # stderr with the machine facts: at most 8 files come back
+echo "torch exit: $?"
+cat "$OUT/torch-step.json"
+fi
+if ! want memcheck; then
+    :
+elif command -v compute-sanitizer >/dev/null || [[ -x /usr/local/cuda/bin/compute-sanitizer ]]; then
     cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
     echo "== memcheck" | tee "$OUT/memcheck.txt"
-    timeout 300 "$cs" --tool memcheck --leak-check full --error-exitcode 9 --target-processes all "$JAVA" "${JOPTS[@]}" \
-        -jar "$B/junit-console.jar" execute --class-path "$CP" --disable-banner --select-class org.jprune.engine.KernelsTest \
+    timeout "$MEMCHECK_S" "$cs" --tool memcheck --leak-check full --error-exitcode 9 --target-processes all "$JAVA" "${JOPTS[@]}" \
+        -Djprune.test.backends=cuda -jar "$B/junit-console.jar" execute --class-path "$CP" --disable-banner --select-class org.jprune.engine.KernelsTest \
         >> "$OUT/memcheck.txt" 2>&1
     echo "memcheck exit: $?" | tee -a "$OUT/memcheck.txt"
     grep -E "ERROR SUMMARY|LEAK SUMMARY|tests (successful|failed)" "$OUT/memcheck.txt" | tail -5
@@ -55,13 +83,4 @@ else
     echo "compute-sanitizer not found" > "$OUT/memcheck.txt"
 fi
 
-echo "== benchmarks"
-timeout 420 "$JAVA" "${JOPTS[@]}" -jar "$B/benchmarks.jar" gpu --out "$OUT" --name "gpu-$gpu" > "$OUT/bench.log" 2>&1
-echo "bench exit: $?"
-tail -40 "$OUT/bench.log"
-
-echo "== pytorch"
-timeout 200 python3 scripts/device/torch_step.py > "$OUT/torch-step.json" 2> "$OUT/torch-step.log"
-echo "torch exit: $?"
-cat "$OUT/torch-step.json"
 exit $tests_rc

@@ -20,7 +20,8 @@ import org.jprune.engine.ops.CsrMatrix;
 
 /**
  * The GPU summary (issue 3's benchmarks), run on the GPU machine by scripts/device/gpu-suite.sh:
- * {@code java -jar benchmarks.jar gpu [--smoke] [--device cuda|cuda-emu] [--out DIR] [--name STEM] [--only conv,cs,csr,mask,yolo]}.
+ * {@code java -jar benchmarks.jar gpu [--smoke] [--device cuda|cuda-emu] [--out DIR] [--name STEM] [--only conv,cs,csr,mask,yolo]
+ * [--batches 16,64]}. The summary is rewritten after every row, so a run cut off by its time box keeps what it measured.
  *
  * <p>Every ratio is measured side by side in this one run: the two implementations alternate (a, b,
  * a, b; the better median of each), each timed call followed by a device synchronisation, so times
@@ -36,6 +37,7 @@ public final class GpuBench {
     private final Device dev;
     private final Report report = new Report();
     private java.util.Set<String> only = java.util.Set.of();
+    private int[] batches = {16, 64};
 
     private GpuBench(boolean smoke, Device dev) {
         this.smoke = smoke;
@@ -47,6 +49,7 @@ public final class GpuBench {
         Path out = Path.of("bench", "results");
         String name = null;
         DeviceKind kind = DeviceKind.CUDA;
+        int[] batches = {16, 64};
         java.util.Set<String> only = new java.util.HashSet<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -55,8 +58,9 @@ public final class GpuBench {
                 case "--name" -> name = args[++i];
                 case "--device" -> kind = DeviceKind.parse(args[++i]);
                 case "--only" -> only.addAll(List.of(args[++i].split(",")));
+                case "--batches" -> batches = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 default -> {
-                    System.err.println("usage: benchmarks.jar gpu [--smoke] [--device cuda|cuda-emu] [--out DIR] [--name STEM] [--only conv,cs,csr,mask,yolo]");
+                    System.err.println("usage: benchmarks.jar gpu [--smoke] [--device cuda|cuda-emu] [--out DIR] [--name STEM] [--only conv,cs,csr,mask,yolo] [--batches 16,64]");
                     System.exit(2);
                 }
             }
@@ -64,8 +68,11 @@ public final class GpuBench {
         try (Device dev = Device.open(kind, 0)) {
             GpuBench b = new GpuBench(smoke, dev);
             b.only = only;
+            b.batches = batches;
+            String stem = name != null ? name : "gpu-" + LocalDate.now() + (smoke ? "-smoke" : "");
+            b.report.autosave(out, stem);
             b.run(String.join(" ", args));
-            b.report.write(out, name != null ? name : "gpu-" + LocalDate.now() + (smoke ? "-smoke" : ""));
+            b.report.write(out, stem);
         }
     }
 
@@ -84,11 +91,12 @@ public final class GpuBench {
         report.machine.put("tf32", tf32 ? "available" : "unavailable on this device");
         report.header("jprune GPU benchmarks, " + LocalDate.now(), "Made by `scripts/device/gpu-suite.sh` (bench/src/main/java/org/jprune/bench/GpuBench.java). "
                 + "Ratios compare two implementations timed side by side in this run (alternating, median wall time with a device sync per call, better median of each).");
-        if (want("conv")) conv(cudnn, tf32);
-        if (want("cs")) channelSparse();
-        if (want("csr")) csr();
+        // the quick sections first: on a time-boxed lease the long per-layer conv table comes last
         if (want("mask")) masks();
         if (want("yolo")) yolo();
+        if (want("cs")) channelSparse();
+        if (want("csr")) csr();
+        if (want("conv")) conv(cudnn, tf32);
     }
 
     private boolean setOption(String key, String value) {
@@ -144,7 +152,7 @@ public final class GpuBench {
         List<String> maths = new ArrayList<>(List.of("fp32"));
         if (tf32) maths.add("tf32");
         Map<String, double[]> logSums = new LinkedHashMap<>(); // math/batch -> {sum log fwd ratio, sum log train ratio, n}
-        int[] batches = smoke ? new int[] {1} : new int[] {16, 64};
+        int[] batches = smoke ? new int[] {1} : this.batches;
         for (int batch : batches)
             for (YoloShapes.Shape l : smoke ? YoloShapes.layers("yolov5s", 64).subList(0, 3) : YoloShapes.layers("yolov5s", 640)) {
                 Conv2dDesc d = new Conv2dDesc(batch, l.cin(), l.hw(), l.hw(), l.cout(), l.k(), l.k(), l.s(), l.s(), l.pad(), l.pad(), 1, 1, 1);

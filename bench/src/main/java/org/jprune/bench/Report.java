@@ -19,6 +19,26 @@ final class Report {
     final StringBuilder md = new StringBuilder();
     final Map<String, Object> machine = new LinkedHashMap<>();
     final List<Map<String, Object>> rows = new ArrayList<>();
+    private Path autosaveDir;
+    private String autosaveStem;
+
+    /**
+     * Rewrites the summary under dir after every row, so a run cut off by its time box (the GPU
+     * machine's lease) still leaves every row it measured.
+     */
+    void autosave(Path dir, String stem) {
+        autosaveDir = dir;
+        autosaveStem = stem;
+    }
+
+    private void save() {
+        if (autosaveDir == null) return;
+        try {
+            writeQuietly(autosaveDir, autosaveStem);
+        } catch (IOException e) {
+            System.err.println("autosave failed: " + e.getMessage());
+        }
+    }
 
     void section(String title, String intro, String... header) {
         md.append("\n## ").append(title).append("\n\n");
@@ -38,10 +58,14 @@ final class Report {
         for (Object v : values.values()) line.append(' ').append(fmt(v)).append(" |");
         md.append(line).append('\n');
         System.out.println(line);
+        save();
     }
 
     /** A row that goes to the JSON only (summaries also written as prose). */
-    void data(Map<String, Object> values) { rows.add(values); }
+    void data(Map<String, Object> values) {
+        rows.add(values);
+        save();
+    }
 
     /** Machine facts as a bullet list under the title. */
     void header(String title, String madeBy) {
@@ -50,13 +74,17 @@ final class Report {
     }
 
     void write(Path dir, String stem) throws IOException {
+        writeQuietly(dir, stem);
+        System.out.println("\nwrote " + dir.resolve(stem + ".md") + " and .json");
+    }
+
+    private void writeQuietly(Path dir, String stem) throws IOException {
         Files.createDirectories(dir);
         Files.writeString(dir.resolve(stem + ".md"), md.toString());
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("machine", machine);
         json.put("rows", rows);
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(dir.resolve(stem + ".json").toFile(), json);
-        System.out.println("\nwrote " + dir.resolve(stem + ".md") + " and .json");
     }
 
     static String fmt(Object v) {

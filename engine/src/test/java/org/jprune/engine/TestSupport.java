@@ -61,6 +61,13 @@ public final class TestSupport {
         for (int isa = jprune_h.jp_cpu_isa_supported(); isa >= 0; isa--) out.add(new Backend("cpu-" + names[isa], cpu, isa));
         device(DeviceKind.CUDA_EMU).ifPresent(d -> out.add(new Backend("cuda-emu", d, -1)));
         cuda().ifPresent(d -> out.add(new Backend("cuda", d, -1)));
+        // -Djprune.test.backends=cuda (comma-separated names): scripts/device/gpu-suite.sh runs the
+        // op suite under compute-sanitizer on the GPU alone, where every host backend would only add time
+        String only = System.getProperty("jprune.test.backends", "");
+        if (!only.isBlank()) {
+            List<String> names2 = List.of(only.split(","));
+            return out.stream().filter(b -> names2.contains(b.name()));
+        }
         return out.stream();
     }
 
@@ -72,6 +79,9 @@ public final class TestSupport {
             try {
                 Device d = Device.open(k, 0);
                 System.out.println("[backend] " + d.describe()); // the report says what cuda-emu leaves out
+                // destroyed when the test JVM exits, so compute-sanitizer's leak check (gpu-suite.sh)
+                // reports only blocks that a test or the library never freed, not the context's cache
+                Runtime.getRuntime().addShutdownHook(new Thread(d::close, "close-" + k));
                 return java.util.Optional.of(d);
             } catch (BackendUnavailableException e) {
                 System.out.println("[skip] " + k + " backend: " + e.getMessage());
