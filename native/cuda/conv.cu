@@ -6,7 +6,7 @@
  * tensors (im2col on the fly, zero padding by bounds checks) and where result (m, col) goes.
  *                rows m               reduction kk            columns col
  *   forward      out channel k        (c, r, s)               (n, p, q)
- *   bwd data     in channel c         (k, r, s)               (n, h, w)
+ *   bwd data     in channel c         (k, r, s) of one phase  (n, h, w) of one phase
  *   bwd filter   out channel k        (n, p, q)               (c, r, s)   (split over kk, then summed)
  * Channel-sparse variants are the same problems with index lists: rows and the channel part of
  * the reduction run over the listed channels only, so the work shrinks with the kept channels.
@@ -82,41 +82,56 @@ struct FwdProblem {
     }
 };
 
-/* dx[n][c][h][w] = sum over (k, r, s) with h = p*sh - ph + r*dh of w[k][c][r][s] * dy[n][k][p][q] */
+/* dx[n][c][h][w] = sum over (k, r, s) with h = p*sh - ph + r*dh of w[k][c][r][s] * dy[n][k][p][q].
+ * One launch covers one output phase: the input pixels h = hb*hs + fh, w = wb*ws + fw (Hp x Wp of
+ * them) and only the taps r = r0 + j*hs (Rp of them), s = s0 + j*ws (Sp) that can reach an output
+ * from there. With stride 2 (and dilation 1) that is 4 launches over a quarter of the pixels each and
+ * a quarter of the taps on average, instead of every tap for every pixel, 3 in 4 of them landing
+ * between outputs. hs = ws = 1 (stride 1, or dilation > 1): one launch over every pixel and tap. */
 struct BwdDataProblem {
     ConvGeom g;
     float *dx;
     const float *dy, *w;
     const int32_t *in_idx, *out_idx;
     int M, Ncols, Kred;
-    struct Col { int valid, n, hp, wp, hw; };
+    int hs, ws, fh, fw, Hp, Wp, r0, s0, Rp, Sp;
+    struct Col { int valid, n, h, w; };
     __device__ Col col(int, int c) const {
         Col r;
         r.valid = c < Ncols;
         int cc = r.valid ? c : 0;
-        r.hw = cc % (g.H * g.W);
-        r.n = cc / (g.H * g.W);
-        r.hp = r.hw / g.W + g.ph;
-        r.wp = r.hw % g.W + g.pw;
+        const int t = cc % (Hp * Wp);
+        r.n = cc / (Hp * Wp);
+        r.h = (t / Wp) * hs + fh;
+        r.w = (t % Wp) * ws + fw;
         return r;
     }
     __device__ int cin(int grp, int m) const { return in_idx ? in_idx[m] : m; }  // within the group
+    /* reduction index kk -> (output channel within the list or group, tap r, tap s) */
+    __device__ void tap(int kk, int &ko, int &r, int &s) const {
+        const int rs = Rp * Sp, t = kk % rs;
+        ko = kk / rs;
+        r = r0 + (t / Sp) * hs;
+        s = s0 + (t % Sp) * ws;
+    }
     __device__ float a(int grp, int m, int kk) const {
-        const int rs = g.R * g.S, ko = kk / rs, t = kk % rs;
+        int ko, r, s;
+        tap(kk, ko, r, s);
         const int k = out_idx ? out_idx[ko] : grp * g.Kg + ko;
-        return w[((int64_t)k * g.Cg + cin(grp, m)) * rs + t];
+        return w[(((int64_t)k * g.Cg + cin(grp, m)) * g.R + r) * g.S + s];
     }
     __device__ float b(int grp, int kk, const Col &c) const {
-        const int rs = g.R * g.S, ko = kk / rs, t = kk % rs, r = t / g.S, s = t % g.S;
-        const int hh = c.hp - r * g.dh, ww = c.wp - s * g.dw;
-        if (hh < 0 || ww < 0 || hh % g.sh || ww % g.sw) return 0.f;
+        int ko, r, s;
+        tap(kk, ko, r, s);
+        const int hh = c.h + g.ph - r * g.dh, ww = c.w + g.pw - s * g.dw;
+        if (hh < 0 || ww < 0 || hh % g.sh || ww % g.sw) return 0.f;  // the divisibility never fails for a phase's own taps
         const int p = hh / g.sh, q = ww / g.sw;
         if (p >= g.P || q >= g.Q) return 0.f;
         const int k = out_idx ? out_idx[ko] : grp * g.Kg + ko;
         return dy[(((int64_t)c.n * g.K + k) * g.P + p) * g.Q + q];
     }
     __device__ void store(int grp, int, int m, const Col &c, float v) const {
-        dx[((int64_t)c.n * g.C + grp * g.Cg + cin(grp, m)) * g.H * g.W + c.hw] = v;
+        dx[(((int64_t)c.n * g.C + grp * g.Cg + cin(grp, m)) * g.H + c.h) * g.W + c.w] = v;
     }
 };
 
@@ -376,6 +391,31 @@ CU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x,
     return run_igemm(c, fn, pr, g.G, slice_len(pr.Kred, 1));
 }
 
+/* backward-data, one launch per output phase (BwdDataProblem): pr has g, the pointers and M set,
+ * the rest is filled here; kouts = output channels in the reduction (per group, or listed) */
+static jp_status bwd_data(Ctx *c, const char *fn, BwdDataProblem pr, int kouts, int groups) {
+    const ConvGeom &g = pr.g;
+    const bool phased = (g.sh > 1 || g.sw > 1) && g.dh == 1 && g.dw == 1;
+    pr.hs = phased ? g.sh : 1;
+    pr.ws = phased ? g.sw : 1;
+    for (int fh = 0; fh < pr.hs && fh < g.H; fh++)
+        for (int fw = 0; fw < pr.ws && fw < g.W; fw++) {
+            pr.fh = fh;
+            pr.fw = fw;
+            pr.Hp = (g.H - fh + pr.hs - 1) / pr.hs;
+            pr.Wp = (g.W - fw + pr.ws - 1) / pr.ws;
+            pr.r0 = (fh + g.ph) % pr.hs;  // taps r with r = h + ph (mod stride) reach an output row
+            pr.s0 = (fw + g.pw) % pr.ws;
+            pr.Rp = pr.r0 < g.R ? (g.R - pr.r0 + pr.hs - 1) / pr.hs : 0;
+            pr.Sp = pr.s0 < g.S ? (g.S - pr.s0 + pr.ws - 1) / pr.ws : 0;
+            pr.Ncols = g.N * pr.Hp * pr.Wp;
+            pr.Kred = kouts * pr.Rp * pr.Sp;  // 0: no tap reaches an output, the phase's pixels get 0
+            jp_status st = run_igemm(c, fn, pr, groups, slice_len(pr.Kred, 1));
+            if (st) return st;
+        }
+    return JP_OK;
+}
+
 CU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w) {
     static const char *fn = "jp_conv2d_bwd_data";
     jp_status st = jp_check_conv2d(fn, d);
@@ -384,8 +424,7 @@ CU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const flo
     Ctx *c = impl(ctx);
     if (c->conv_impl == CONV_CUDNN) return jp_cudnn_conv_bwd_data(c, d, dx, dy, w);
     ConvGeom g = geom(d);
-    BwdDataProblem pr{g, dx, dy, w, nullptr, nullptr, g.Cg, g.N * g.H * g.W, g.Kg * g.R * g.S};
-    return run_igemm(c, fn, pr, g.G, slice_len(pr.Kred, 1));
+    return bwd_data(c, fn, BwdDataProblem{g, dx, dy, w, nullptr, nullptr, g.Cg, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, g.Kg, g.G);
 }
 
 static jp_status filter_grad(Ctx *c, const char *fn, BwdFilterProblem pr) {
@@ -474,8 +513,7 @@ CU_OP(conv2d_cs_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const 
     ConvGeom g = geom(d);
     if ((n_in < g.C || n_out == 0) && (st = zero(c, fn, dx, (int64_t)g.N * g.C * g.H * g.W))) return st;
     if (n_in == 0 || n_out == 0) return JP_OK;
-    BwdDataProblem pr{g, dx, dy, w, in_idx, out_idx, n_in, g.N * g.H * g.W, n_out * g.R * g.S};
-    return run_igemm(c, fn, pr, 1, slice_len(pr.Kred, 1));
+    return bwd_data(c, fn, BwdDataProblem{g, dx, dy, w, in_idx, out_idx, n_in, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, n_out, 1);
 }
 
 __global__ void k_cs_db(float *db, const float *dy, const int32_t *out_idx, int n_out, int N, int K, int64_t PQ) {

@@ -2,13 +2,14 @@
 # Runs on the GPU machine (the `device` tool), from the repository root, with the bundle that
 # scripts/device/bundle.sh made here carried along:
 #   run(command="bash scripts/device/gpu-suite.sh", carry=[".device/bundle"])
-# Writes under $OUT: gpu.txt (nvidia-smi, driver, cuDNN found), tests.txt + junit/ (the op suite,
+# Writes under $OUT: gpu.txt (nvidia-smi, driver, cuDNN found), tests.txt (the op suite,
 # MemoryTest and CudaIT on cuda), memcheck.txt (compute-sanitizer on the op suite), the benchmark
 # summary gpu-<gpu>.md/.json, bench.log and torch-step.json (the same YOLOv5s step in PyTorch;
-# its stderr goes to gpu.txt): 8 files, the most the device tool brings back.
+# its stderr goes to gpu.txt), profile.log (the step per kernel): the device tool brings back 8 files
+# at most, so the junit reports are left out (tests.txt has the tree).
 # Each stage is time-boxed and a failing stage does not stop the others; the exit status is that of
 # the tests. The boxes add up to about 7 minutes, so one call fits a 15-minute lease with room for a
-# second, shorter one: STAGES picks stages (default "tests bench torch memcheck"), and
+# second, shorter one: STAGES picks stages (default "tests bench profile torch memcheck"), and
 # TESTS_S, BENCH_S, TORCH_S, MEMCHECK_S set each box in seconds; BENCH_ARGS is passed to the
 # benchmark (default "--batches 16": the batch-64 conv rows take as long again).
 set -uo pipefail
@@ -21,8 +22,8 @@ JAVA="$B/jre/bin/java"
 export JPRUNE_CACHE_DIR="${TMPDIR:-/tmp}/jprune-cache"
 JOPTS=(--enable-native-access=ALL-UNNAMED -Xss4m -Djprune.cache="$JPRUNE_CACHE_DIR")
 CP="$B/tests:$B/benchmarks.jar"
-STAGES=" ${STAGES:-tests bench torch memcheck} "
-TESTS_S=${TESTS_S:-150} BENCH_S=${BENCH_S:-180} TORCH_S=${TORCH_S:-90} MEMCHECK_S=${MEMCHECK_S:-60}
+STAGES=" ${STAGES:-tests bench profile torch memcheck} "
+TESTS_S=${TESTS_S:-150} BENCH_S=${BENCH_S:-180} PROFILE_S=${PROFILE_S:-60} TORCH_S=${TORCH_S:-90} MEMCHECK_S=${MEMCHECK_S:-60}
 BENCH_ARGS=${BENCH_ARGS:---batches 16}
 want() { [[ $STAGES == *" $1 "* ]]; }
 
@@ -50,7 +51,7 @@ if want tests; then
 echo "== tests" | tee "$OUT/tests.txt"
 timeout "$TESTS_S" "$JAVA" "${JOPTS[@]}" -jar "$B/junit-console.jar" execute --class-path "$CP" --details=tree --disable-ansi-colors --disable-banner \
     --select-class org.jprune.engine.KernelsTest --select-class org.jprune.engine.MemoryTest \
-    --select-class org.jprune.engine.CudaIT --reports-dir "$OUT/junit" >> "$OUT/tests.txt" 2>&1
+    --select-class org.jprune.engine.CudaIT >> "$OUT/tests.txt" 2>&1
 tests_rc=$?
 tail -25 "$OUT/tests.txt"
 fi
@@ -61,6 +62,15 @@ echo "== benchmarks"
 timeout "$BENCH_S" "$JAVA" "${JOPTS[@]}" -jar "$B/benchmarks.jar" gpu --out "$OUT" --name "gpu-$gpu" $BENCH_ARGS > "$OUT/bench.log" 2>&1
 echo "bench exit: $? (124: cut off by its ${BENCH_S} s box; the rows measured until then are in the summary)"
 tail -40 "$OUT/bench.log"
+fi
+
+if want profile; then
+echo "== profile: the YOLOv5s step per kernel (-Djprune.profile, a device sync after every call)"
+timeout "$PROFILE_S" "$JAVA" "${JOPTS[@]}" -Djprune.profile=true -Djprune.profile.rows=45 -jar "$B/benchmarks.jar" gpu --only yolo \
+    --out "$OUT" --name "gpu-$gpu-profiled" > "$OUT/profile.log" 2>&1
+echo "profile exit: $?"
+rm -f "$OUT/gpu-$gpu-profiled.json" "$OUT/gpu-$gpu-profiled.md"  # its step times are slowed by the syncs: the log keeps the table
+grep -A60 "jprune.profile" "$OUT/profile.log" | head -80
 fi
 
 if want torch; then

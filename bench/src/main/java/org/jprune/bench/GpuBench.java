@@ -290,6 +290,68 @@ public final class GpuBench {
                 m.graph().zeroGrad();
             });
             report.row("yolo", map("model", "yolov5s", "batch", batch, "step_ms", step * 1e3, "img_per_s", batch / step));
+            phases(m, loss, sgd, b);
         }
+    }
+
+    /**
+     * Where one training step's time goes: the step of Trainer.step cut into its phases, each ended
+     * by a device sync (so the sum exceeds the pipelined step a little). Median of 5 steps per phase.
+     */
+    private void phases(org.jprune.yolo.model.YoloModel m, org.jprune.yolo.loss.YoloLoss loss, org.jprune.engine.optim.Sgd sgd,
+                        org.jprune.yolo.data.Loader.Batch b) {
+        String[] names = {"upload images (host to device)", "forward", "outputs to host", "loss on the host", "gradients to device",
+                "backward", "SGD step + zero grad"};
+        int reps = smoke ? 1 : 5;
+        double[][] t = new double[names.length][reps];
+        for (int rep = 0; rep < reps; rep++) {
+            long t0 = System.nanoTime();
+            try (Tensor x = Tensor.of(dev, b.images(), b.n(), 3, b.size(), b.size())) {
+                dev.sync();
+                long t1 = System.nanoTime();
+                try (org.jprune.engine.nn.Graph.Execution ex = m.graph().forward(x, true)) {
+                    dev.sync();
+                    long t2 = System.nanoTime();
+                    int levels = m.levels();
+                    float[][] outs = new float[levels][], grads = new float[levels][];
+                    int[] ny = new int[levels], nx = new int[levels];
+                    for (int i = 0; i < levels; i++) {
+                        outs[i] = ex.output(i).toArray();
+                        grads[i] = new float[outs[i].length];
+                        ny[i] = ex.output(i).dim(2);
+                        nx[i] = ex.output(i).dim(3);
+                    }
+                    long t3 = System.nanoTime();
+                    loss.compute(outs, b.n(), ny, nx, b.targets(), b.targetCount(), grads, null);
+                    long t4 = System.nanoTime();
+                    List<Tensor> g = new ArrayList<>();
+                    for (int i = 0; i < levels; i++) g.add(Tensor.of(dev, grads[i], ex.output(i).shape()));
+                    dev.sync();
+                    long t5 = System.nanoTime();
+                    ex.backward(g);
+                    dev.sync();
+                    g.forEach(Tensor::close);
+                    long t6 = System.nanoTime();
+                    sgd.step();
+                    m.graph().zeroGrad();
+                    dev.sync();
+                    long t7 = System.nanoTime();
+                    long[] marks = {t0, t1, t2, t3, t4, t5, t6, t7};
+                    for (int i = 0; i < names.length; i++) t[i][rep] = (marks[i + 1] - marks[i]) / 1e6;
+                }
+            }
+        }
+        report.section("Where a YOLOv5s training step's time goes (batch " + b.n() + ", " + b.size() + " x " + b.size() + ")",
+                "The step above cut into phases, each ended by a device sync; median of " + reps + " steps per phase. "
+                        + "The loss runs on the host, as in training: its outputs and gradients cross PCIe.",
+                "phase", "ms", "share");
+        double total = 0;
+        double[] med = new double[names.length];
+        for (int i = 0; i < names.length; i++) {
+            java.util.Arrays.sort(t[i]);
+            med[i] = t[i][reps / 2];
+            total += med[i];
+        }
+        for (int i = 0; i < names.length; i++) report.row("yolo_phase", map("phase", names[i], "ms", med[i], "share", med[i] / total));
     }
 }

@@ -112,6 +112,15 @@ public final class DependencyGraph {
         return i == Graph.INPUT ? inputChannels.clone() : channelsOf[i].clone();
     }
 
+    /**
+     * The conv node that first produces a group's channel (the "layer" pruning ranks it in), or -1
+     * for groups no conv produces (the graph input's).
+     */
+    public int layerOf(int group) {
+        List<int[]> p = groups.get(group).producers();
+        return p.isEmpty() ? -1 : p.get(0)[0];
+    }
+
     /** Conv layers by node id. */
     public Map<Integer, Conv2dLayer> convs() {
         Map<Integer, Conv2dLayer> m = new LinkedHashMap<>();

@@ -41,7 +41,7 @@ public final class MagnitudePruner {
         this.alive = new boolean[dg.groups().size()];
         java.util.Arrays.fill(alive, true);
         this.layerOf = new int[alive.length];
-        for (DependencyGraph.Group g : dg.groups()) layerOf[g.id()] = g.producers().isEmpty() ? -1 : g.producers().get(0)[0];
+        for (DependencyGraph.Group g : dg.groups()) layerOf[g.id()] = dg.layerOf(g.id());
         for (var e : dg.convs().entrySet())
             if (e.getValue().groups() != 1) throw new IllegalArgumentException("pruning grouped convolutions is not supported (node " + e.getKey() + ")");
     }
@@ -71,8 +71,16 @@ public final class MagnitudePruner {
 
     /** Prunes (masks) until {@code ratio} of the prunable groups are pruned in total; never revives a group. */
     public void step(double ratio) {
+        step(ratio, importance());
+    }
+
+    /**
+     * As {@link #step(double)}, ranking by the given importance per group instead of the producers'
+     * norms (e.g. {@link GroupRegularizer#groupNorms()}, the norm of everything pruning a group removes).
+     */
+    public void step(double ratio, double[] imp) {
         if (!(ratio >= 0 && ratio < 1)) throw new IllegalArgumentException("pruning ratio must be in [0, 1), got " + ratio);
-        double[] imp = importance();
+        if (imp.length != alive.length) throw new IllegalArgumentException("importance has " + imp.length + " entries for " + alive.length + " groups");
         Map<Integer, List<Integer>> byLayer = new LinkedHashMap<>();
         for (DependencyGraph.Group g : dg.groups())
             if (g.prunable() && layerOf[g.id()] >= 0) byLayer.computeIfAbsent(layerOf[g.id()], k -> new ArrayList<>()).add(g.id());
@@ -111,6 +119,17 @@ public final class MagnitudePruner {
             dead.sort(Comparator.comparingDouble((Integer g) -> imp[g]).reversed());
             for (int i = 0; i < want - kept && i < dead.size(); i++) alive[dead.get(i)] = true;
         }
+        applyMasks();
+    }
+
+    /**
+     * Marks every prunable group whose importance is 0 as pruned and masks it: restores, on weights
+     * saved after an earlier pruning step (pruned channels are exactly 0), the pruning state that the
+     * checkpoint does not hold, so that training from it keeps those channels at 0.
+     */
+    public void pruneZeroGroups(double[] imp) {
+        if (imp.length != alive.length) throw new IllegalArgumentException("importance has " + imp.length + " entries for " + alive.length + " groups");
+        for (DependencyGraph.Group g : dg.groups()) if (g.prunable() && layerOf[g.id()] >= 0 && imp[g.id()] == 0) alive[g.id()] = false;
         applyMasks();
     }
 

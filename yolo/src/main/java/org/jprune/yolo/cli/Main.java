@@ -253,8 +253,9 @@ public final class Main implements Runnable {
         }
     }
 
-    @Command(name = "study", description = "Pruning study: train a baseline, prune iteratively to each level (structured magnitude, "
-            + "L2, global), fine-tune after each step, and print the table (level, mAP50, mAP50-95, parameters, GFLOPs, latency, epochs).")
+    @Command(name = "study", description = "Pruning study: train a baseline (or take --baseline), prune iteratively to each level "
+            + "(structured magnitude pruning, or group-regularization pruning with --method group-reg; channel groups ranked globally), "
+            + "fine-tune after each step, and print the table (level, mAP50, mAP50-95, parameters, GFLOPs, latency, epochs).")
     static final class StudyCmd implements Callable<Integer> {
         @CommandLine.Mixin TrainingOptions t;
         @Option(names = "--finetune-epochs", defaultValue = "5", description = "Fine-tuning epochs after each pruning step. Default: ${DEFAULT-VALUE}.")
@@ -266,12 +267,29 @@ public final class Main implements Runnable {
         boolean uniform;
         @Option(names = {"-o", "--out"}, defaultValue = "runs/study", description = "Output directory. Default: ${DEFAULT-VALUE}.")
         java.nio.file.Path out;
+        @Option(names = "--method", defaultValue = "magnitude", description = "magnitude: prune the channels of smallest L2 norm, then fine-tune. "
+                + "group-reg: first train --reg-epochs with group regularization (an importance-adaptive group lasso over each channel's "
+                + "whole group: producing conv rows, BN, consuming conv columns), then prune the groups of smallest norm and fine-tune. "
+                + "Default: ${DEFAULT-VALUE}.")
+        String method;
+        @Option(names = "--reg", defaultValue = "5e-4", description = "group-reg: regularization strength lambda. Default: ${DEFAULT-VALUE}.")
+        double reg;
+        @Option(names = "--reg-alpha", defaultValue = "4", description = "group-reg: within a layer the weakest group is pushed this many "
+                + "times harder than the strongest (1: plain group lasso). Default: ${DEFAULT-VALUE}.")
+        double regAlpha;
+        @Option(names = "--reg-epochs", defaultValue = "1", description = "group-reg: regularized epochs before each pruning step. Default: ${DEFAULT-VALUE}.")
+        int regEpochs;
+        @Option(names = "--baseline", description = "Start from this trained checkpoint (e.g. an earlier study's baseline/last.safetensors) "
+                + "instead of training a baseline; --epochs is then unused.")
+        java.nio.file.Path baseline;
 
         @Override
         public Integer call() throws Exception {
             for (double l : levels) if (!(l > 0 && l < 1)) throw new IllegalArgumentException("--levels must be in (0, 1), got " + l);
+            if (baseline != null && !java.nio.file.Files.isRegularFile(baseline)) throw new IllegalArgumentException("--baseline " + baseline + ": no such file");
             new org.jprune.yolo.train.Study(new org.jprune.yolo.train.Study.Options(t.model, t.data, t.img, t.batch, t.nbs, t.epochs, finetune,
-                    levels, !uniform, t.seed, out, t.workers, t.hyperparameters(), t.optimizer, t.anchors), System.out).run();
+                    levels, !uniform, t.seed, out, t.workers, t.hyperparameters(), t.optimizer, t.anchors, method, reg, regAlpha, regEpochs,
+                    baseline), System.out).run();
             return 0;
         }
     }

@@ -28,6 +28,7 @@ public final class YoloModel implements AutoCloseable {
     public record Module(int index, int[] from, int number, String type, List<Object> args, int firstNode, int lastNode, int outChannels, int outNode) {}
 
     private final Graph graph;
+    private final java.util.List<Runnable> beforeOptimizerStep = new java.util.ArrayList<>();
     private final ModelConfig config;
     private final int nc, na;
     private final float[][] anchors;   // per level: w,h pairs in pixels
@@ -45,6 +46,15 @@ public final class YoloModel implements AutoCloseable {
     }
 
     public Graph graph() { return graph; }
+
+    /**
+     * Registers an action that training runs after a step's gradients are complete (accumulated to the
+     * nominal batch) and before the optimizer applies them: the pruning study's group regularization.
+     */
+    public void addBeforeOptimizerStep(Runnable action) { beforeOptimizerStep.add(java.util.Objects.requireNonNull(action)); }
+
+    /** Runs the actions of {@link #addBeforeOptimizerStep}, in order (Trainer calls it). */
+    public void beforeOptimizerStep() { beforeOptimizerStep.forEach(Runnable::run); }
     public ModelConfig config() { return config; }
     public int classes() { return nc; }
     public int anchorsPerLevel() { return na; }

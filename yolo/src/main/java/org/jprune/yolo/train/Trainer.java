@@ -208,6 +208,7 @@ public final class Trainer {
                     images += b.n();
                     bar.update(i + 1, sums, images);
                     if (ni - st.lastOptStep >= accumulate) {
+                        model.beforeOptimizerStep();
                         optBias.step();
                         optRest.step();
                         model.graph().zeroGrad();
