@@ -8,9 +8,10 @@
 # its stderr goes to gpu.txt), profile.log (the step per kernel): the device tool brings back 8 files
 # at most, so the junit reports are left out (tests.txt has the tree).
 # Each stage is time-boxed and a failing stage does not stop the others; the exit status is that of
-# the tests. The boxes add up to about 7 minutes, so one call fits a 15-minute lease with room for a
-# second, shorter one: STAGES picks stages (default "tests bench profile torch memcheck"), and
-# TESTS_S, BENCH_S, TORCH_S, MEMCHECK_S set each box in seconds; BENCH_ARGS is passed to the
+# the tests. The boxes add up to 9 minutes at most (the first H200 run, without the profile stage,
+# took 3: tests 20 s, benchmarks 110 s), so one call fits a 15-minute lease with room for a second,
+# shorter one: STAGES picks stages (default "tests bench profile torch memcheck"), and TESTS_S,
+# BENCH_S, PROFILE_S, TORCH_S, MEMCHECK_S set each box in seconds; BENCH_ARGS is passed to the
 # benchmark (default "--batches 16": the batch-64 conv rows take as long again).
 set -uo pipefail
 cd "$(dirname "$0")/../.."

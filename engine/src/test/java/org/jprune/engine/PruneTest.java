@@ -76,4 +76,30 @@ class PruneTest {
             assertEquals(3, dead, "half of the 6 coupled c1/c3 channels");
         }
     }
+
+    /** A later step ranks a layer against the mean of its channels still alive, as if the pruned ones were removed. */
+    @Test
+    void laterStepsNormaliseByTheAliveChannelsOfEachLayer() {
+        try (Graph g = GradCheckTest.TinyNet.build(cpu, 3, 4)) {
+            DependencyGraph dg = new DependencyGraph(g, 3);
+            int[] a = dg.channels(0), b = dg.channels(4); // c1's 6 groups (coupled with c3), c2's 4
+            MagnitudePruner p = new MagnitudePruner(dg, new MagnitudePruner.Options(2, true, 1));
+            double[] imp = new double[dg.groups().size()];
+            for (int k = 0; k < 6; k++) imp[a[k]] = k < 3 ? 1e-3 : 1;
+            for (int k = 0; k < 4; k++) imp[b[k]] = 1;
+            p.step(0.3, imp); // 3 of the 10 prunable groups: c1's three weak ones
+            for (int k = 0; k < 6; k++) assertEquals(k >= 3, p.alive(a[k]), "c1 group " + k);
+            // now c1's survivors are at their layer's (alive) mean, c2's weakest below its own: the next two
+            // to go are c2's weakest and one of c1's; counting c1's zeros in its mean would spare c1 and
+            // take two of c2's
+            for (int k = 0; k < 3; k++) imp[a[k]] = 0;
+            imp[b[0]] = 1.5; imp[b[1]] = 1.5; imp[b[2]] = 1.5; imp[b[3]] = 1.4;
+            p.step(0.5, imp);
+            assertFalse(p.alive(b[3]), "c2's weakest");
+            assertTrue(p.alive(b[0]) && p.alive(b[1]) && p.alive(b[2]), "c2's others");
+            int c1Alive = 0;
+            for (int k = 3; k < 6; k++) if (p.alive(a[k])) c1Alive++;
+            assertEquals(2, c1Alive, "one more of c1's goes");
+        }
+    }
 }

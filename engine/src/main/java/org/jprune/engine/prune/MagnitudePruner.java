@@ -85,7 +85,10 @@ public final class MagnitudePruner {
         for (DependencyGraph.Group g : dg.groups())
             if (g.prunable() && layerOf[g.id()] >= 0) byLayer.computeIfAbsent(layerOf[g.id()], k -> new ArrayList<>()).add(g.id());
         Map<Integer, Double> mean = new HashMap<>();
-        for (var e : byLayer.entrySet()) mean.put(e.getKey(), e.getValue().stream().mapToDouble(g -> imp[g]).average().orElse(1) + 1e-12);
+        // the layer mean of the groups still alive: as if the pruned ones were removed (Torch-Pruning
+        // removes them), so a layer pruned in an earlier step is not ranked against its own zeros
+        for (var e : byLayer.entrySet())
+            mean.put(e.getKey(), e.getValue().stream().filter(g -> alive[g]).mapToDouble(g -> imp[g]).average().orElse(1) + 1e-12);
         if (opt.global()) {
             int total = byLayer.values().stream().mapToInt(List::size).sum(), target = (int) Math.round(ratio * total);
             List<Integer> candidates = new ArrayList<>();

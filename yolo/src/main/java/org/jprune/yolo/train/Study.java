@@ -114,8 +114,9 @@ public final class Study {
             List<Trainer.EpochStats> st = new Trainer(options(dir, o.finetuneEpochs(), prev, m -> {
                 DependencyGraph dg = new DependencyGraph(m.graph(), 3);
                 pruner[0] = new MagnitudePruner(dg, pruneOptions());
-                if (groupReg) pruner[0].step(level, new GroupRegularizer(dg, o.reg(), o.regAlpha()).groupNorms());
-                else pruner[0].step(level);
+                double[] imp = groupReg ? new GroupRegularizer(dg, o.reg(), o.regAlpha()).groupNorms() : pruner[0].importance();
+                pruner[0].pruneZeroGroups(imp); // the earlier steps' channels (0 in the weights) count as pruned, not as weak
+                pruner[0].step(level, imp);
             }), log).run();
             rows.add(row(pruner[0].prunedFraction(), st, dir, pruner[0], epochs));
             prev = dir.resolve("last.safetensors");
