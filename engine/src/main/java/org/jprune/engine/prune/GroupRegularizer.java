@@ -63,7 +63,7 @@ public final class GroupRegularizer {
         }
         // a conv whose input and output channels are coupled (a residual around a concat) has entries
         // w[k][c] with k and c in one group: they were counted twice above, once is right
-        for (var e : overlaps().entrySet()) {
+        for (var e : overlaps.entrySet()) {
             float[] w = e.getKey().weight().value().toArray();
             int rs = e.getKey().kernel() * e.getKey().kernel(), cin = e.getKey().weight().value().dim(1);
             for (int[] kc : e.getValue())
@@ -75,8 +75,6 @@ public final class GroupRegularizer {
         for (int g = 0; g < sq.length; g++) sq[g] = Math.sqrt(Math.max(sq[g], 0));
         return sq;
     }
-
-    private Map<Conv2dLayer, List<int[]>> overlaps() { return overlaps; }
 
     /** Per conv with coupled input and output channels: the (out k, in c, group) triples where both are one group. */
     private static Map<Conv2dLayer, List<int[]>> findOverlaps(DependencyGraph dg) {
@@ -138,7 +136,7 @@ public final class GroupRegularizer {
             }
         }
         // entries in one group through both their axes were pushed twice: take one push back
-        for (var e : overlaps().entrySet()) {
+        for (var e : overlaps.entrySet()) {
             Parameter w = e.getKey().weight();
             float[] v = w.value().toArray(), g = w.grad().toArray();
             int rs = e.getKey().kernel() * e.getKey().kernel(), cin = w.value().dim(1);

@@ -80,7 +80,7 @@ public final class MagnitudePruner {
      */
     public void step(double ratio, double[] imp) {
         if (!(ratio >= 0 && ratio < 1)) throw new IllegalArgumentException("pruning ratio must be in [0, 1), got " + ratio);
-        if (imp.length != alive.length) throw new IllegalArgumentException("importance has " + imp.length + " entries for " + alive.length + " groups");
+        checkImportance(imp);
         Map<Integer, List<Integer>> byLayer = new LinkedHashMap<>();
         for (DependencyGraph.Group g : dg.groups())
             if (g.prunable() && layerOf[g.id()] >= 0) byLayer.computeIfAbsent(layerOf[g.id()], k -> new ArrayList<>()).add(g.id());
@@ -131,9 +131,13 @@ public final class MagnitudePruner {
      * checkpoint does not hold, so that training from it keeps those channels at 0.
      */
     public void pruneZeroGroups(double[] imp) {
-        if (imp.length != alive.length) throw new IllegalArgumentException("importance has " + imp.length + " entries for " + alive.length + " groups");
+        checkImportance(imp);
         for (DependencyGraph.Group g : dg.groups()) if (g.prunable() && layerOf[g.id()] >= 0 && imp[g.id()] == 0) alive[g.id()] = false;
         applyMasks();
+    }
+
+    private void checkImportance(double[] imp) {
+        if (imp.length != alive.length) throw new IllegalArgumentException("importance has " + imp.length + " entries for " + alive.length + " groups");
     }
 
     /** Sets the parameter masks from the alive groups (conv rows x columns, bias, the BN after each conv). */

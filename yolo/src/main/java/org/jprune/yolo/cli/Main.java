@@ -285,7 +285,6 @@ public final class Main implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            for (double l : levels) if (!(l > 0 && l < 1)) throw new IllegalArgumentException("--levels must be in (0, 1), got " + l);
             if (baseline != null && !java.nio.file.Files.isRegularFile(baseline)) throw new IllegalArgumentException("--baseline " + baseline + ": no such file");
             new org.jprune.yolo.train.Study(new org.jprune.yolo.train.Study.Options(t.model, t.data, t.img, t.batch, t.nbs, t.epochs, finetune,
                     levels, !uniform, t.seed, out, t.workers, t.hyperparameters(), t.optimizer, t.anchors, method, reg, regAlpha, regEpochs,
