@@ -37,7 +37,7 @@ public final class GpuBench {
     private final Device dev;
     private final Report report = new Report();
     private java.util.Set<String> only = java.util.Set.of();
-    private int[] batches = {16, 64};
+    private int[] batches;  // conv rows' batch sizes (--batches)
 
     private GpuBench(boolean smoke, Device dev) {
         this.smoke = smoke;
@@ -295,8 +295,8 @@ public final class GpuBench {
     }
 
     /**
-     * Where one training step's time goes: the step of Trainer.step cut into its phases, each ended
-     * by a device sync (so the sum exceeds the pipelined step a little). Median of 5 steps per phase.
+     * Where one training step's time goes: Trainer.step's six phases and the SGD step, each ended by
+     * a device sync (so the sum exceeds the pipelined step a little). Median of 5 steps per phase.
      */
     private void phases(org.jprune.yolo.model.YoloModel m, org.jprune.yolo.loss.YoloLoss loss, org.jprune.engine.optim.Sgd sgd,
                         org.jprune.yolo.data.Loader.Batch b) {
@@ -305,41 +305,16 @@ public final class GpuBench {
         int reps = smoke ? 1 : 5;
         double[][] t = new double[names.length][reps];
         for (int rep = 0; rep < reps; rep++) {
-            long t0 = System.nanoTime();
-            try (Tensor x = Tensor.of(dev, b.images(), b.n(), 3, b.size(), b.size())) {
+            List<Long> marks = new ArrayList<>(List.of(System.nanoTime()));
+            Runnable mark = () -> {
                 dev.sync();
-                long t1 = System.nanoTime();
-                try (org.jprune.engine.nn.Graph.Execution ex = m.graph().forward(x, true)) {
-                    dev.sync();
-                    long t2 = System.nanoTime();
-                    int levels = m.levels();
-                    float[][] outs = new float[levels][], grads = new float[levels][];
-                    int[] ny = new int[levels], nx = new int[levels];
-                    for (int i = 0; i < levels; i++) {
-                        outs[i] = ex.output(i).toArray();
-                        grads[i] = new float[outs[i].length];
-                        ny[i] = ex.output(i).dim(2);
-                        nx[i] = ex.output(i).dim(3);
-                    }
-                    long t3 = System.nanoTime();
-                    loss.compute(outs, b.n(), ny, nx, b.targets(), b.targetCount(), grads, null);
-                    long t4 = System.nanoTime();
-                    List<Tensor> g = new ArrayList<>();
-                    for (int i = 0; i < levels; i++) g.add(Tensor.of(dev, grads[i], ex.output(i).shape()));
-                    dev.sync();
-                    long t5 = System.nanoTime();
-                    ex.backward(g);
-                    dev.sync();
-                    g.forEach(Tensor::close);
-                    long t6 = System.nanoTime();
-                    sgd.step();
-                    m.graph().zeroGrad();
-                    dev.sync();
-                    long t7 = System.nanoTime();
-                    long[] marks = {t0, t1, t2, t3, t4, t5, t6, t7};
-                    for (int i = 0; i < names.length; i++) t[i][rep] = (marks[i + 1] - marks[i]) / 1e6;
-                }
-            }
+                marks.add(System.nanoTime());
+            };
+            org.jprune.yolo.train.Trainer.step(m, loss, b, mark);
+            sgd.step();
+            m.graph().zeroGrad();
+            mark.run();
+            for (int i = 0; i < names.length; i++) t[i][rep] = (marks.get(i + 1) - marks.get(i)) / 1e6;
         }
         report.section("Where a YOLOv5s training step's time goes (batch " + b.n() + ", " + b.size() + " x " + b.size() + ")",
                 "The step above cut into phases, each ended by a device sync; median of " + reps + " steps per phase. "

@@ -249,27 +249,44 @@ public final class Trainer {
 
     /** One training step: forward, loss on the host, backward; accumulates parameter gradients (also used by the cross-backend check). */
     public static YoloLoss.Result step(YoloModel model, YoloLoss loss, Loader.Batch b) {
-        Device cpu = model.graph().device();
-        try (Tensor x = Tensor.of(cpu, b.images(), b.n(), 3, b.size(), b.size()); Graph.Execution ex = model.graph().forward(x, true)) {
-            int levels = model.levels();
-            float[][] outs = new float[levels][], grads = new float[levels][];
-            int[] ny = new int[levels], nx = new int[levels];
-            for (int i = 0; i < levels; i++) {
-                Tensor t = ex.output(i);
-                outs[i] = t.toArray();
-                grads[i] = new float[outs[i].length];
-                ny[i] = t.dim(2);
-                nx[i] = t.dim(3);
+        return step(model, loss, b, () -> {});
+    }
+
+    /**
+     * {@link #step(YoloModel, YoloLoss, Loader.Batch)} with {@code mark} run after each of its six
+     * phases: images uploaded, forward, outputs to the host, loss, gradients to the device, backward
+     * (the GPU benchmark syncs and reads the clock there to say where a step's time goes).
+     */
+    public static YoloLoss.Result step(YoloModel model, YoloLoss loss, Loader.Batch b, Runnable mark) {
+        Device dev = model.graph().device();
+        try (Tensor x = Tensor.of(dev, b.images(), b.n(), 3, b.size(), b.size())) {
+            mark.run();
+            try (Graph.Execution ex = model.graph().forward(x, true)) {
+                mark.run();
+                int levels = model.levels();
+                float[][] outs = new float[levels][], grads = new float[levels][];
+                int[] ny = new int[levels], nx = new int[levels];
+                for (int i = 0; i < levels; i++) {
+                    Tensor t = ex.output(i);
+                    outs[i] = t.toArray();
+                    grads[i] = new float[outs[i].length];
+                    ny[i] = t.dim(2);
+                    nx[i] = t.dim(3);
+                }
+                mark.run();
+                YoloLoss.Result r = loss.compute(outs, b.n(), ny, nx, b.targets(), b.targetCount(), grads, null);
+                mark.run();
+                List<Tensor> g = new ArrayList<>();
+                try {
+                    for (int i = 0; i < levels; i++) g.add(Tensor.of(dev, grads[i], ex.output(i).shape()));
+                    mark.run();
+                    ex.backward(g);
+                    mark.run();
+                } finally {
+                    g.forEach(Tensor::close);
+                }
+                return r;
             }
-            YoloLoss.Result r = loss.compute(outs, b.n(), ny, nx, b.targets(), b.targetCount(), grads, null);
-            List<Tensor> g = new ArrayList<>();
-            try {
-                for (int i = 0; i < levels; i++) g.add(Tensor.of(cpu, grads[i], ex.output(i).shape()));
-                ex.backward(g);
-            } finally {
-                g.forEach(Tensor::close);
-            }
-            return r;
         }
     }
 
