@@ -10,7 +10,8 @@ import org.jprune.engine.nn.Graph;
 import org.jprune.engine.nn.Parameter;
 import org.jprune.engine.prune.DependencyGraph;
 import org.jprune.engine.prune.GroupRegularizer;
-import org.jprune.engine.prune.MagnitudePruner;
+import org.jprune.engine.prune.ChannelPruner;
+import org.jprune.engine.prune.Importance;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -33,7 +34,7 @@ class GroupRegularizerTest {
             double[] imp = new double[dgB.groups().size()];
             java.util.Arrays.fill(imp, 1);
             imp[gr.id()] = 0;
-            new MagnitudePruner(dgB, new MagnitudePruner.Options(2, true, 1)).pruneZeroGroups(imp);
+            PruneTest.pruneZeroGroups(dgB, imp);
             List<int[]> perParam = new ArrayList<>();
             for (Parameter p : b.parameters()) {
                 if (p.mask() == null) {
@@ -141,7 +142,7 @@ class GroupRegularizerTest {
             for (int g : groups) if (norm[g] < norm[weakest]) weakest = g;
             double[] imp = norm.clone();
             imp[weakest] = 0;
-            new MagnitudePruner(dg, new MagnitudePruner.Options(2, true, 1)).pruneZeroGroups(imp);
+            PruneTest.pruneZeroGroups(dg, imp);
             assertEquals(0, reg.groupNorms()[weakest], 0);
             assertEquals(0, reg.scales()[weakest], 0);
             a.zeroGrad();
@@ -173,7 +174,7 @@ class GroupRegularizerTest {
             }
             assertTrue(after[weakest] / before[weakest] < after[strongest] / before[strongest],
                     "the weakest group shrinks relatively more: " + after[weakest] / before[weakest] + " vs " + after[strongest] / before[strongest]);
-            MagnitudePruner p = new MagnitudePruner(dg, new MagnitudePruner.Options(2, false, 1));
+            ChannelPruner p = new ChannelPruner(dg, new ChannelPruner.Options(false, 1));
             p.step(0.25, after);
             assertTrue(!p.alive(weakest), "the weakest c2 group is pruned first");
         }
@@ -186,7 +187,7 @@ class GroupRegularizerTest {
             assertThrows(IllegalArgumentException.class, () -> new GroupRegularizer(dg, -1, 4));
             assertThrows(IllegalArgumentException.class, () -> new GroupRegularizer(dg, Double.NaN, 4));
             assertThrows(IllegalArgumentException.class, () -> new GroupRegularizer(dg, 1e-3, 0.5));
-            MagnitudePruner p = new MagnitudePruner(dg, new MagnitudePruner.Options(2, true, 1));
+            ChannelPruner p = new ChannelPruner(dg, new ChannelPruner.Options(true, 1));
             assertThrows(IllegalArgumentException.class, () -> p.step(0.5, new double[3]));
         }
     }

@@ -9,7 +9,8 @@ import org.jprune.engine.nn.Graph;
 import org.jprune.engine.nn.Parameter;
 import org.jprune.engine.optim.Sgd;
 import org.jprune.engine.prune.DependencyGraph;
-import org.jprune.engine.prune.MagnitudePruner;
+import org.jprune.engine.prune.ChannelPruner;
+import org.jprune.engine.prune.Importance;
 import org.junit.jupiter.api.Test;
 
 class PruneTest {
@@ -38,10 +39,11 @@ class PruneTest {
     void maskedChannelsAreZeroAndStayZeroWhileFineTuning() {
         try (Graph g = GradCheckTest.TinyNet.build(cpu, 3, 2); Tensor x = Tensor.randn(cpu, 3, 1f, 2, 3, 16, 16)) {
             DependencyGraph dg = new DependencyGraph(g, 3);
-            MagnitudePruner p = new MagnitudePruner(dg, new MagnitudePruner.Options(2, false, 1));
+            ChannelPruner p = new ChannelPruner(dg, new ChannelPruner.Options(false, 1));
             assertEquals(g.parameterCount(), p.parameterCount(), "nothing pruned: the full count");
             long before = p.parameterCount();
-            p.step(0.5);
+            p.step(0.5, Importance.magnitude(2, Importance.Reduce.SUM));
+            p.plan().apply(dg);
             assertTrue(p.parameterCount() < before, p.parameterCount() + " < " + before);
             assertEquals(0.5, p.prunedFraction(), 0.01);
             // the activations of a pruned group are exactly zero: expose node a1 (2, SiLU after c1's BN) as the output
@@ -83,7 +85,7 @@ class PruneTest {
         try (Graph g = GradCheckTest.TinyNet.build(cpu, 3, 4)) {
             DependencyGraph dg = new DependencyGraph(g, 3);
             int[] a = dg.channels(0), b = dg.channels(4); // c1's 6 groups (coupled with c3), c2's 4
-            MagnitudePruner p = new MagnitudePruner(dg, new MagnitudePruner.Options(2, true, 1));
+            ChannelPruner p = new ChannelPruner(dg, new ChannelPruner.Options(true, 1));
             double[] imp = new double[dg.groups().size()];
             for (int k = 0; k < 6; k++) imp[a[k]] = k < 3 ? 1e-3 : 1;
             for (int k = 0; k < 4; k++) imp[b[k]] = 1;
@@ -101,5 +103,12 @@ class PruneTest {
             for (int k = 3; k < 6; k++) if (p.alive(a[k])) c1Alive++;
             assertEquals(2, c1Alive, "one more of c1's goes");
         }
+    }
+
+    /** Prunes (and masks) every prunable group some conv produces whose importance is 0. */
+    static void pruneZeroGroups(DependencyGraph dg, double[] imp) {
+        ChannelPruner p = new ChannelPruner(dg, new ChannelPruner.Options(true, 1));
+        for (DependencyGraph.Group g : dg.groups()) if (g.prunable() && dg.layerOf(g.id()) >= 0 && imp[g.id()] == 0) p.prune(g.id());
+        p.plan().apply(dg);
     }
 }

@@ -9,7 +9,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.jprune.yolo.data.SynthDataset;
+import org.jprune.engine.prune.Schedule;
+import org.jprune.yolo.data.Loader;
+import org.jprune.yolo.data.YoloDataset;
+import org.jprune.yolo.train.Checkpoint;
+import org.jprune.yolo.train.PruneRun;
 import org.jprune.yolo.train.Study;
+import org.jprune.yolo.train.Trainer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,8 +34,15 @@ class StudyTest {
         assertTrue(rows.get(1).params() < rows.get(0).params() && rows.get(2).params() < rows.get(1).params(), rows.toString());
         assertTrue(rows.get(2).gflops() < rows.get(0).gflops(), rows.toString());
         String md = Files.readString(dir.resolve("study/study.md"));
-        assertTrue(md.contains("| Pruning level | mAP50 | mAP50-95 | Parameters | GFLOPs |"), md);
+        assertTrue(md.contains("| Step | Channels pruned | Params removed | FLOPs removed | mAP50 | mAP50-95 | Parameters | GFLOPs | File (MB) |"), md);
         assertEquals(4, Files.readAllLines(dir.resolve("study/study.csv")).size());
+        for (Study.Row r : rows) assertTrue(r.latencyB1() > 0 && r.latencyB16() > 0 && r.fileBytes() > 0, r.toString());
+        assertTrue(rows.get(2).fileBytes() < rows.get(0).fileBytes(), "the compact model's file is smaller");
+        // each step wrote a compact model that loads with its widths and has the row's size
+        try (var m = Checkpoint.read(dir.resolve("study/step-2/model.safetensors")).buildModel()) {
+            assertTrue(m.widths() != null && m.plan() == null);
+            assertEquals(rows.get(2).params(), m.parameterCount());
+        }
 
         // group-regularization pruning from the baseline just trained (not trained again)
         Path baseline = dir.resolve("study/baseline/last.safetensors");
@@ -42,21 +55,40 @@ class StudyTest {
         assertEquals(1, reg.get(0).epochs(), "the baseline's epochs, from its checkpoint");
         assertEquals(2, reg.get(1).epochs(), "1 regularized + 1 fine-tuning epoch");
         assertTrue(reg.get(2).params() < reg.get(1).params() && reg.get(1).params() < reg.get(0).params(), reg.toString());
-        assertTrue(Files.exists(dir.resolve("reg/prune-60/regularized/last.safetensors")));
-        // the second step's regularized training kept the first step's pruned channels at exactly 0
-        int zeroBefore = zeroGroups(dir.resolve("reg/prune-30/last.safetensors"));
-        assertTrue(zeroBefore > 0);
-        assertTrue(zeroGroups(dir.resolve("reg/prune-60/regularized/last.safetensors")) >= zeroBefore);
+        // the second step's regularized training ran on the first step's compact network
+        try (var m = Checkpoint.read(dir.resolve("reg/step-2/regularized/last.safetensors")).buildModel()) {
+            assertTrue(m.widths() != null);
+            assertEquals(reg.get(1).params(), m.parameterCount());
+        }
         assertTrue(Files.readString(dir.resolve("reg/study.md")).contains("group-regularization pruning"));
     }
 
-    static int zeroGroups(Path ckpt) throws Exception {
-        try (var m = org.jprune.yolo.train.Checkpoint.read(ckpt).buildModel()) {
-            var dg = new org.jprune.engine.prune.DependencyGraph(m.graph(), 3);
-            double[] n = new org.jprune.engine.prune.GroupRegularizer(dg, 0, 1).groupNorms();
-            int z = 0;
-            for (var g : dg.groups()) if (g.prunable() && dg.layerOf(g.id()) >= 0 && n[g.id()] == 0) z++;
-            return z;
+    /**
+     * Masked fine-tuning with levels of parameters: the step's checkpoints carry the plan (channel-sparse
+     * convs), the model file is compact, and both score the same mAP on the validation split.
+     */
+    @Test
+    void maskedFineTuningKeepsThePlanAndTheCompactModelScoresTheSame() throws Exception {
+        Path data = SynthDataset.write(dir.resolve("data"), new SynthDataset.Spec(8, 4, 64, 5));
+        Path model = TrainerTest.tinyModel(dir);
+        List<Study.Row> rows = new Study(new Study.Options(model.toString(), data, 64, 4, 4, 1, 1, new double[] {0.5}, true, 1, dir.resolve("s"), 2,
+                org.jprune.yolo.loss.Hyp.SCRATCH_LOW, "SGD", "model", "slimming", 1e-4, 4, 1, null, Schedule.Target.PARAMS, PruneRun.Finetune.MASKED),
+                new PrintStream(new ByteArrayOutputStream())).run();
+        assertEquals(2, rows.size());
+        assertTrue(rows.get(1).paramsRemoved() >= 0.5 && rows.get(1).paramsRemoved() < 0.65, rows.toString());
+        Checkpoint last = Checkpoint.read(dir.resolve("s/step-1/last.safetensors"));
+        assertTrue(last.plan() != null && last.widths() == null, "masked fine-tuning saves the plan, full size");
+        var dc = YoloDataset.readConfig(data);
+        try (var masked = last.buildModel(); var compact = Checkpoint.read(dir.resolve("s/step-1/model.safetensors")).buildModel();
+             Loader loader = new Loader(YoloDataset.load(dc, "val", false).samples(), 4, 64, Loader.Augment.NONE, 1, 1)) {
+            assertTrue(masked.graph().nodes().stream().anyMatch(n -> n.layer() instanceof org.jprune.engine.nn.Conv2dLayer c && c.activeChannels() != null),
+                    "loading a masked checkpoint puts its plan back: channel-sparse convs");
+            assertEquals(rows.get(1).params(), compact.parameterCount());
+            var a = Trainer.evaluate(masked, loader, dc.nc());
+            var b = Trainer.evaluate(compact, loader, dc.nc());
+            assertEquals(a.map50(), b.map50(), 1e-9);
+            assertEquals(a.map5095(), b.map5095(), 1e-9);
+            assertEquals(rows.get(1).map50(), b.map50(), 1e-9);
         }
     }
 

@@ -68,6 +68,9 @@ public final class Conv2dLayer implements Layer {
         activeOut = outputs;
     }
 
+    /** The active {input, output} channels when the layer runs channel-sparse; null when dense. */
+    public int[][] activeChannels() { return activeIn == null ? null : new int[][] {activeIn.indices(), activeOut.indices()}; }
+
     @Override public String type() { return "conv"; }
     @Override public ChannelMap channelMap() { return ChannelMap.MIXING; }
 

@@ -23,7 +23,7 @@ import org.jprune.engine.ops.Channels;
  * times harder than the strongest (alpha = 1: plain group lasso). gamma and the norms are read from
  * the current weights at each call and held constant in the derivative (lambda * gamma_g * w /
  * ||w_g||). Groups that are already pruned (norm 0) or not prunable get nothing. The norms it drives
- * down are the importance {@link #groupNorms()} that {@link MagnitudePruner#step(double, double[])}
+ * down are the importance {@link #groupNorms()} that {@link ChannelPruner#step(double, double[])}
  * then ranks.
  */
 public final class GroupRegularizer {

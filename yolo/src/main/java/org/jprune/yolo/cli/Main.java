@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 @Command(name = "jprune", mixinStandardHelpOptions = true, version = "jprune 0.1.0",
         description = "Train and prune YOLO detectors on native kernels.",
         subcommands = {Main.Info.class, Main.DataCmd.class, Main.ModelCmd.class, Main.Train.class, Main.Val.class, Main.Eval.class, Main.Detect.class,
-            Main.StudyCmd.class})
+            Main.StudyCmd.class, Main.PruneCmd.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -75,11 +75,19 @@ public final class Main implements Runnable {
         boolean linear;
         @Option(names = "--resume", description = "Continue the run in --out from its last checkpoint, exactly.")
         boolean resume;
+        @Option(names = {"-w", "--weights"}, description = "Start from this checkpoint's weights (fine-tuning), e.g. a compact model from "
+                + "`jprune prune`: its architecture (pruned widths included), anchors and pruning plan are kept; -m is then taken from it.")
+        java.nio.file.Path weights;
 
         @Override
         public Integer call() throws Exception {
-            new org.jprune.yolo.train.Trainer(new org.jprune.yolo.train.Trainer.Options(t.model, t.data, t.epochs, t.batch, t.img, t.seed, out,
-                    t.workers, !linear, resume, t.hyperparameters(), -1, t.nbs, null, null, t.optimizer, t.anchors), System.out).run();
+            String model = t.model;
+            if (weights != null) {
+                if (!java.nio.file.Files.isRegularFile(weights)) throw new IllegalArgumentException("--weights " + weights + ": no such file");
+                model = org.jprune.yolo.train.Checkpoint.read(weights).model();
+            }
+            new org.jprune.yolo.train.Trainer(new org.jprune.yolo.train.Trainer.Options(model, t.data, t.epochs, t.batch, t.img, t.seed, out,
+                    t.workers, !linear, resume, t.hyperparameters(), -1, t.nbs, weights, null, t.optimizer, t.anchors), System.out).run();
             return 0;
         }
     }
@@ -261,8 +269,14 @@ public final class Main implements Runnable {
         @Option(names = "--finetune-epochs", defaultValue = "5", description = "Fine-tuning epochs after each pruning step. Default: ${DEFAULT-VALUE}.")
         int finetune;
         @Option(names = "--levels", defaultValue = "0.25,0.5,0.7", split = ",",
-                description = "Cumulative fractions of prunable channels to remove, in order. Default: ${DEFAULT-VALUE}.")
+                description = "Cumulative fractions of the original network (of --target) to remove, increasing. Default: ${DEFAULT-VALUE}.")
         double[] levels;
+        @Option(names = "--target", defaultValue = "channels", description = "What a level is a fraction of: channels (prunable channels), "
+                + "params or flops. Default: ${DEFAULT-VALUE}.")
+        String target;
+        @Option(names = "--finetune", defaultValue = "compact", description = "compact: fine-tune the compacted network (every op shrinks); "
+                + "masked: fine-tune the full-size network with channel-sparse convolutions over its alive channels. Default: ${DEFAULT-VALUE}.")
+        String finetuneMode;
         @Option(names = "--uniform", description = "Prune every layer by the same fraction instead of ranking globally.")
         boolean uniform;
         @Option(names = {"-o", "--out"}, defaultValue = "runs/study", description = "Output directory. Default: ${DEFAULT-VALUE}.")
@@ -270,9 +284,9 @@ public final class Main implements Runnable {
         @Option(names = "--method", defaultValue = "magnitude", description = "magnitude: prune the channels of smallest L2 norm, then fine-tune. "
                 + "group-reg: first train --reg-epochs with group regularization (an importance-adaptive group lasso over each channel's "
                 + "whole group: producing conv rows, BN, consuming conv columns), then prune the groups of smallest norm and fine-tune. "
-                + "Default: ${DEFAULT-VALUE}.")
+                + "slimming: train --reg-epochs with L1 on the batch-norm scales, then prune the smallest |gamma|. Default: ${DEFAULT-VALUE}.")
         String method;
-        @Option(names = "--reg", defaultValue = "5e-4", description = "group-reg: regularization strength lambda. Default: ${DEFAULT-VALUE}.")
+        @Option(names = "--reg", defaultValue = "5e-4", description = "group-reg / slimming: regularization strength lambda. Default: ${DEFAULT-VALUE}.")
         double reg;
         @Option(names = "--reg-alpha", defaultValue = "4", description = "group-reg: within a layer the weakest group is pushed this many "
                 + "times harder than the strongest (1: plain group lasso). Default: ${DEFAULT-VALUE}.")
@@ -288,7 +302,80 @@ public final class Main implements Runnable {
             if (baseline != null && !java.nio.file.Files.isRegularFile(baseline)) throw new IllegalArgumentException("--baseline " + baseline + ": no such file");
             new org.jprune.yolo.train.Study(new org.jprune.yolo.train.Study.Options(t.model, t.data, t.img, t.batch, t.nbs, t.epochs, finetune,
                     levels, !uniform, t.seed, out, t.workers, t.hyperparameters(), t.optimizer, t.anchors, method, reg, regAlpha, regEpochs,
-                    baseline), System.out).run();
+                    baseline, org.jprune.engine.prune.Schedule.Target.parse(target), org.jprune.yolo.train.PruneRun.Finetune.parse(finetuneMode)),
+                    System.out).run();
+            return 0;
+        }
+    }
+
+    @Command(name = "prune", description = "Prune a trained checkpoint in steps (to each of --levels, fine-tuning after each) and write "
+            + "the compact model (pruned channels removed: smaller file, faster) after every step: OUT/step-N/model.safetensors, which val, "
+            + "detect, the Detector and train --weights load like any checkpoint.")
+    static final class PruneCmd implements Callable<Integer> {
+        @Option(names = {"-w", "--weights"}, required = true, description = "The checkpoint to prune (from train, or an earlier prune's model).")
+        java.nio.file.Path weights;
+        @Option(names = "--data", required = true, description = "Data YAML for fine-tuning and validation.")
+        java.nio.file.Path data;
+        @Option(names = "--levels", defaultValue = "0.5", split = ",", description = "Cumulative fractions of the original network (of --target) "
+                + "to remove, one pruning step each, increasing. Default: ${DEFAULT-VALUE}.")
+        double[] levels;
+        @Option(names = "--target", defaultValue = "params", description = "channels, params or flops. Default: ${DEFAULT-VALUE}.")
+        String target;
+        @Option(names = "--finetune-epochs", defaultValue = "2", split = ",", description = "Fine-tuning epochs after each step: one number "
+                + "for every step, or one per step. 0: none. Default: ${DEFAULT-VALUE}.")
+        int[] epochs;
+        @Option(names = "--method", defaultValue = "magnitude", description = "magnitude, group-reg or slimming (see `jprune study --help`). Default: ${DEFAULT-VALUE}.")
+        String method;
+        @Option(names = "--importance-reduce", defaultValue = "sum", description = "How coupled layers' scores combine (magnitude, slimming): sum, mean or max. Default: ${DEFAULT-VALUE}.")
+        String reduce;
+        @Option(names = "--uniform", description = "Prune every layer by the same fraction instead of ranking globally.")
+        boolean uniform;
+        @Option(names = "--round-to", defaultValue = "8", description = "Each layer keeps a multiple of this many channels (at least this many). Default: ${DEFAULT-VALUE}.")
+        int roundTo;
+        @Option(names = "--max-layer-ratio", defaultValue = "1.0", description = "At most this fraction of a layer's channels is removed. Default: ${DEFAULT-VALUE}.")
+        double maxLayerRatio;
+        @Option(names = "--ignore", split = ",", description = "Conv layers (node names, e.g. model.0.conv) that keep every channel.")
+        java.util.List<String> ignored = new java.util.ArrayList<>();
+        @Option(names = "--reg", defaultValue = "5e-4", description = "group-reg / slimming: lambda. Default: ${DEFAULT-VALUE}.")
+        double reg;
+        @Option(names = "--reg-alpha", defaultValue = "4", description = "group-reg: adaptivity alpha. Default: ${DEFAULT-VALUE}.")
+        double regAlpha;
+        @Option(names = "--reg-epochs", defaultValue = "1", description = "group-reg / slimming: regularized epochs before each step. Default: ${DEFAULT-VALUE}.")
+        int regEpochs;
+        @Option(names = "--finetune", defaultValue = "compact", description = "compact or masked (see `jprune study --help`). Default: ${DEFAULT-VALUE}.")
+        String finetuneMode;
+        @Option(names = "--img", description = "Input size (default: the checkpoint's).")
+        Integer img;
+        @Option(names = "--batch", defaultValue = "16", description = "Batch size. Default: ${DEFAULT-VALUE}.")
+        int batch;
+        @Option(names = "--nbs", defaultValue = "64", description = "Nominal batch. Default: ${DEFAULT-VALUE}.")
+        int nbs;
+        @Option(names = "--seed", defaultValue = "0", description = "Seed. Default: ${DEFAULT-VALUE}.")
+        long seed;
+        @Option(names = "--workers", defaultValue = "2", description = "Image decoding threads. Default: ${DEFAULT-VALUE}.")
+        int workers;
+        @Option(names = "--optimizer", defaultValue = "SGD", description = "SGD or AdamW. Default: ${DEFAULT-VALUE}.")
+        String optimizer;
+        @Option(names = "--hyp", split = ",", description = "Overrides of hyp.scratch-low, e.g. --hyp lr0=0.003.")
+        java.util.List<String> hyp = new java.util.ArrayList<>();
+        @Option(names = {"-o", "--out"}, defaultValue = "runs/prune", description = "Output directory. Default: ${DEFAULT-VALUE}.")
+        java.nio.file.Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!java.nio.file.Files.isRegularFile(weights)) throw new IllegalArgumentException("--weights " + weights + ": no such file");
+            var ckpt = org.jprune.yolo.train.Checkpoint.read(weights);
+            int size = img != null ? img : ckpt.imageSize();
+            var schedule = org.jprune.engine.prune.Schedule.of(org.jprune.engine.prune.Schedule.Target.parse(target), levels, epochs);
+            var strategy = new org.jprune.yolo.train.PruneRun.Strategy(org.jprune.yolo.train.PruneRun.Method.parse(method),
+                    org.jprune.engine.prune.Importance.Reduce.parse(reduce), !uniform, roundTo, maxLayerRatio, java.util.Set.copyOf(ignored), reg, regAlpha, regEpochs);
+            var train = new org.jprune.yolo.train.PruneRun.Train(data, size, batch, nbs, seed, workers, org.jprune.yolo.loss.Hyp.SCRATCH_LOW.with(hyp), optimizer);
+            var steps = new org.jprune.yolo.train.PruneRun(new org.jprune.yolo.train.PruneRun.Options(weights, out, schedule, strategy,
+                    org.jprune.yolo.train.PruneRun.Finetune.parse(finetuneMode), train), System.out).run();
+            System.out.printf("%n| Step | Channels pruned | Params removed | FLOPs removed | mAP50 | mAP50-95 | Parameters | GFLOPs | Model |%n|---|---|---|---|---|---|---|---|---|%n");
+            for (var s : steps)
+                System.out.printf(java.util.Locale.ROOT, "| %d | %.1f%% | %.1f%% | %.1f%% | %.3f | %.3f | %.3f M | %.3f | %s |%n", s.index(), s.channels() * 100,
+                        s.paramsRemoved() * 100, s.flopsRemoved() * 100, s.map50(), s.map5095(), s.params() / 1e6, s.gflops(), s.model());
             return 0;
         }
     }

@@ -14,6 +14,9 @@ import org.jprune.engine.nn.Layer;
 import org.jprune.engine.nn.Parameter;
 import org.jprune.engine.nn.SimpleLayers;
 import org.jprune.engine.ops.Activation;
+import org.jprune.engine.prune.Compactor;
+import org.jprune.engine.prune.DependencyGraph;
+import org.jprune.engine.prune.PruningPlan;
 
 /**
  * A YOLOv5-family detector built from a {@link ModelConfig} into the engine's graph, as Ultralytics'
@@ -34,9 +37,12 @@ public final class YoloModel implements AutoCloseable {
     private final float[][] anchors;   // per level: w,h pairs in pixels
     private final int[] strides;
     private final List<Module> modules;
+    private final Compactor.Spec widths;          // null: the config's widths
+    private PruningPlan plan;                     // null: not pruned (or compacted)
 
-    private YoloModel(Graph graph, ModelConfig config, float[][] anchors, int[] strides, List<Module> modules) {
+    private YoloModel(Graph graph, ModelConfig config, float[][] anchors, int[] strides, List<Module> modules, Compactor.Spec widths) {
         this.graph = graph;
+        this.widths = widths;
         this.config = config;
         this.nc = config.nc();
         this.na = config.anchors().get(0).length / 2;
@@ -80,8 +86,15 @@ public final class YoloModel implements AutoCloseable {
 
     static int makeDivisible(double x, int divisor) { return (int) (Math.ceil(x / divisor) * divisor); }
 
-    public static YoloModel build(ModelConfig cfg, Device device, long seed) {
-        Builder b = new Builder(cfg, device, seed);
+    public static YoloModel build(ModelConfig cfg, Device device, long seed) { return build(cfg, device, seed, null); }
+
+    /**
+     * The config's network with the widths of a compacted one: every conv named in {@code widths} gets
+     * that many output channels (its batch norm too), slices their ranges, and every layer's input
+     * channels are those its inputs produce. Null widths: as configured.
+     */
+    public static YoloModel build(ModelConfig cfg, Device device, long seed, Compactor.Spec widths) {
+        Builder b = new Builder(cfg, device, seed, widths);
         try {
             return b.build();
         } catch (RuntimeException e) {
@@ -95,14 +108,18 @@ public final class YoloModel implements AutoCloseable {
         final Device device;
         final long seed;
         final Graph graph;
+        final Compactor.Spec widths;
+        final List<Integer> nodeCh = new ArrayList<>(); // output channels of each graph node
+        final java.util.Set<String> usedWidths = new java.util.HashSet<>();
         final List<Integer> out = new ArrayList<>();   // output node id of each row
         final List<Integer> ch = new ArrayList<>();    // output channels of each row
         final List<Module> modules = new ArrayList<>();
         int detectRow = -1;
         int[] detectFrom;
 
-        Builder(ModelConfig cfg, Device device, long seed) {
+        Builder(ModelConfig cfg, Device device, long seed, Compactor.Spec widths) {
             this.cfg = cfg;
+            this.widths = widths == null ? new Compactor.Spec(Map.of(), Map.of()) : widths;
             this.device = device;
             this.seed = seed;
             this.graph = new Graph(device);
@@ -119,13 +136,46 @@ public final class YoloModel implements AutoCloseable {
             throw error(r, "argument " + i + " must be an integer, got " + o);
         }
 
-        int node(String name, Layer layer, int... inputs) { return graph.add(name, layer, inputs); }
+        int node(String name, Layer layer, int... inputs) {
+            int id = graph.add(name, layer, inputs);
+            nodeCh.add(switch (layer.channelMap()) {
+                case MIXING -> ((Conv2dLayer) layer).outChannels();
+                case SLICE -> ((SimpleLayers.SliceLayer) layer).count();
+                case CONCAT -> java.util.Arrays.stream(inputs).map(this::channels).sum();
+                case SAME -> channels(inputs[0]);
+            });
+            return id;
+        }
 
-        /** Ultralytics Conv: conv (no bias) + BN + SiLU; returns the output node. */
+        /** Output channels of a node (3 for the image). */
+        int channels(int node) { return node == Graph.INPUT ? 3 : nodeCh.get(node); }
+
+        /** A conv's output channels: the compact widths' if they name it, else the config's. */
+        int width(String conv, int configured) {
+            usedWidths.add(conv);
+            return widths.out(conv, configured);
+        }
+
+        /** A head conv's width: fixed by the classes and anchors; the spec may only repeat it. */
+        int headWidth(String conv, int configured) {
+            if (width(conv, configured) != configured)
+                throw new IllegalArgumentException("widths: head conv '" + conv + "' must keep its " + configured + " output channels");
+            return configured;
+        }
+
+        /** A conv layer reading node {@code in} (input channels from the graph), width from the spec. */
+        Conv2dLayer convLayer(String name, int in, int c2, int k, int s, int pad, int g, boolean bias) {
+            int c1 = channels(in), out = width(name, c2);
+            if (g != 1 && (out != c2 || c1 % g != 0)) throw new IllegalArgumentException("widths: grouped conv '" + name + "' cannot be compacted");
+            return new Conv2dLayer(device, name, c1, out, k, s, pad, g, bias, seed + graph.nodes().size() * 7919L);
+        }
+
+        /** Ultralytics Conv: conv (no bias) + BN + SiLU; returns the output node. c1 is taken from the graph. */
         int conv(String p, int in, int c1, int c2, int k, int s, Integer pad, int g) {
             int pp = pad != null ? pad : k / 2;
-            int c = node(p + ".conv", new Conv2dLayer(device, p + ".conv", c1, c2, k, s, pp, g, false, seed + graph.nodes().size() * 7919L), in);
-            int b = node(p + ".bn", new BatchNorm2dLayer(device, p + ".bn", c2, 1e-3f, 0.03f), c);
+            Conv2dLayer cl = convLayer(p + ".conv", in, c2, k, s, pp, g, false);
+            int c = node(p + ".conv", cl, in);
+            int b = node(p + ".bn", new BatchNorm2dLayer(device, p + ".bn", cl.outChannels(), 1e-3f, 0.03f), c);
             return node(p + ".act", new SimpleLayers.ActLayer(Activation.SILU, 0f), b);
         }
 
@@ -212,8 +262,8 @@ public final class YoloModel implements AutoCloseable {
                         int[] outs = new int[from.length];
                         List<Integer> chs = new ArrayList<>();
                         for (int i = 0; i < from.length; i++) {
-                            chs.add(inCh(from[i]));
-                            outs[i] = node(p + ".m." + i, new Conv2dLayer(device, p + ".m." + i, inCh(from[i]), no, 1, 1, 0, 1, true, seed + 104729L * (i + 1)), inNode(from[i]));
+                            chs.add(channels(inNode(from[i])));
+                            outs[i] = node(p + ".m." + i, new Conv2dLayer(device, p + ".m." + i, channels(inNode(from[i])), headWidth(p + ".m." + i, no), 1, 1, 0, 1, true, seed + 104729L * (i + 1)), inNode(from[i]));
                         }
                         graph.setOutputs(outs);
                         o = outs[outs.length - 1];
@@ -281,8 +331,10 @@ public final class YoloModel implements AutoCloseable {
                             case "linear" -> Activation.IDENTITY;
                             default -> throw error(r, "activation '" + act + "' is not supported (leaky, relu, swish, linear)");
                         };
-                        o = node(p + ".conv", new Conv2dLayer(device, p + ".conv", c1, c2, k, s, pad, g, !bn, seed + graph.nodes().size() * 7919L), in);
-                        if (bn) o = node(p + ".bn", new BatchNorm2dLayer(device, p + ".bn", c2, 1e-5f, 0.03f), o);
+                        Conv2dLayer cl = head ? new Conv2dLayer(device, p + ".conv", channels(in), headWidth(p + ".conv", c2), k, s, pad, g, !bn, seed + graph.nodes().size() * 7919L)
+                                : convLayer(p + ".conv", in, c2, k, s, pad, g, !bn);
+                        o = node(p + ".conv", cl, in);
+                        if (bn) o = node(p + ".bn", new BatchNorm2dLayer(device, p + ".bn", cl.outChannels(), 1e-5f, 0.03f), o);
                         if (a != Activation.IDENTITY) o = node(p + ".act", new SimpleLayers.ActLayer(a, a == Activation.LEAKY_RELU ? 0.1f : 0f), o);
                         if (head && (bn || a != Activation.IDENTITY)) throw error(r, "the convolutional before [yolo] must be linear without batch_normalize");
                         args.addAll(List.of(c1, c2, k, s, act + (bn ? ",bn" : "")));
@@ -301,12 +353,20 @@ public final class YoloModel implements AutoCloseable {
                         int groups = intOpt(r, "groups", 1), id = intOpt(r, "group_id", 0);
                         if (groups <= 0 || c % groups != 0 || id < 0 || id >= groups) throw error(r, "groups=" + groups + " group_id=" + id + " do not divide " + c + " channels");
                         c2 = c / groups;
-                        if (groups > 1) o = node(p + ".slice", new SimpleLayers.SliceLayer(id * c2, c2), o);
+                        if (groups > 1) {
+                            int[] range = widths.slice(p + ".slice", id * c2, c2);
+                            usedWidths.add(p + ".slice");
+                            if (range[0] + range[1] > channels(o))
+                                throw error(r, "widths: slice [" + range[0] + ", " + range[1] + "] does not fit " + channels(o) + " channels");
+                            o = node(p + ".slice", new SimpleLayers.SliceLayer(range[0], range[1]), o);
+                        }
                         args.add(Arrays.toString(from));
                         if (groups > 1) args.add("group " + id + "/" + groups);
                     }
                     case "shortcut" -> {
                         if (ch.get(from[1]) != c1) throw error(r, "shortcut of " + c1 + " and " + ch.get(from[1]) + " channels");
+                        if (channels(in) != channels(out.get(from[1])))
+                            throw error(r, "widths: shortcut of " + channels(in) + " and " + channels(out.get(from[1])) + " channels");
                         o = node(p + ".add", new SimpleLayers.AddLayer(), in, out.get(from[1]));
                         String act = opt(r, "activation", "linear");
                         if (!act.equals("linear")) throw error(r, "shortcut activation '" + act + "' is not supported (linear)");
@@ -339,6 +399,8 @@ public final class YoloModel implements AutoCloseable {
         int na() { return cfg.anchors().get(0).length / 2; }
 
         YoloModel finish() {
+            for (String n : widths.convOut().keySet()) if (!usedWidths.contains(n)) throw new IllegalArgumentException(cfg.source() + ": widths name conv '" + n + "', which this model does not have");
+            for (String n : widths.slices().keySet()) if (!usedWidths.contains(n)) throw new IllegalArgumentException(cfg.source() + ": widths name slice '" + n + "', which this model does not have");
             // strides from the graph's own shapes, as Ultralytics does with a forward pass
             int probe = 256;
             int[][] shapes = graph.shapes(1, 3, probe, probe);
@@ -351,7 +413,8 @@ public final class YoloModel implements AutoCloseable {
                 anchors[i] = new float[a.length];
                 for (int j = 0; j < a.length; j++) anchors[i][j] = a[j];
             }
-            YoloModel m = new YoloModel(graph, cfg, anchors, strides, List.copyOf(modules));
+            boolean compact = !widths.convOut().isEmpty() || !widths.slices().isEmpty();
+            YoloModel m = new YoloModel(graph, cfg, anchors, strides, List.copyOf(modules), compact ? widths : null);
             m.initDetectBiases();
             return m;
         }
@@ -372,6 +435,52 @@ public final class YoloModel implements AutoCloseable {
     }
 
     public long parameterCount() { return graph.parameterCount(); }
+
+    /** The widths this model was built with when it is a compacted one; null: the config's. */
+    public Compactor.Spec widths() { return widths; }
+
+    /** The pruning plan on this model (masked channels, channel-sparse convs); null when none. */
+    public PruningPlan plan() { return plan; }
+
+    /** The channel groups of this model's graph (3 image channels in). */
+    public DependencyGraph dependencyGraph() { return new DependencyGraph(graph, 3); }
+
+    /** Puts a pruning plan on the model (see {@link PruningPlan#apply}); null removes it. */
+    public void applyPlan(PruningPlan p) {
+        if (p == null) PruningPlan.clear(graph);
+        else p.apply(dependencyGraph());
+        plan = p;
+    }
+
+    /**
+     * A new, smaller model: this one with the channels its {@link #plan()} prunes physically removed
+     * (on the same device, the same config, widths from {@link Compactor#spec}); its weights and
+     * batch-norm statistics are this model's, gathered. It computes what this masked model computes.
+     */
+    public YoloModel compact() {
+        if (plan == null) throw new IllegalStateException("compact: the model has no pruning plan");
+        if (!plan.weightMasks().isEmpty()) throw new IllegalStateException("compact: unstructured (element) masks cannot be removed by compaction");
+        DependencyGraph dg = dependencyGraph();
+        boolean[] alive = plan.alive(dg);
+        YoloModel m = build(config, graph.device(), 0, Compactor.spec(dg, alive));
+        try {
+            Map<String, Tensor> dst = m.graph().stateDict();
+            Map<String, Tensor> src = Compactor.compactState(dg, alive, graph.stateDict());
+            try {
+                for (var e : dst.entrySet()) {
+                    Tensor t = src.get(e.getKey());
+                    e.getValue().requireSameShape("compact (" + e.getKey() + ")", t);
+                    e.getValue().copyFrom(t);
+                }
+            } finally {
+                src.values().forEach(Tensor::close);
+            }
+            return m;
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
 
     /** Parameters after folding each BN into its conv (-1 per BN channel: gamma and beta become one bias). */
     public long fusedParameterCount() {

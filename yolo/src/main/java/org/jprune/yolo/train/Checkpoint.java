@@ -3,10 +3,15 @@ package org.jprune.yolo.train;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.jprune.engine.Device;
 import org.jprune.engine.Tensor;
 import org.jprune.engine.io.SafeTensors;
+import org.jprune.engine.prune.Compactor;
+import org.jprune.engine.prune.PruningPlan;
+import org.jprune.yolo.model.Anchors;
 import org.jprune.yolo.model.ModelConfig;
 import org.jprune.yolo.model.YoloModel;
 
@@ -59,11 +64,37 @@ public final class Checkpoint {
         }
     }
 
-    /** The checkpoint's architecture on the CPU, with its EMA weights. */
+    /** The widths of a compacted (pruned) model, from the metadata; null for the config's widths. */
+    public Compactor.Spec widths() {
+        String w = metadata().get("widths");
+        return w == null ? null : Compactor.Spec.parse(w, file.toString());
+    }
+
+    /** The pruning plan saved after a pruning step (element masks from the mask/ tensors); null when none. */
+    public PruningPlan plan() {
+        String p = metadata().get("pruning");
+        if (p == null) return null;
+        return PruningPlan.parse(p, file.toString(), name -> {
+            SafeTensors.Entry e = tensors().get("mask/" + name);
+            return e == null ? null : e.data();
+        });
+    }
+
+    /** The checkpoint's architecture (compact widths included) on the CPU, with its EMA weights and its pruning plan. */
     public YoloModel buildModel() throws IOException {
-        YoloModel m = YoloModel.build(config(), Device.cpu(), 0);
+        YoloModel m;
+        try {
+            m = YoloModel.build(config(), Device.cpu(), 0, widths());
+        } catch (IllegalArgumentException e) {
+            throw new IOException(file + ": " + e.getMessage(), e);
+        }
         try {
             loadEmaInto(m);
+            try {
+                m.applyPlan(plan());
+            } catch (IllegalArgumentException e) {
+                throw new IOException(file + ": " + e.getMessage(), e);
+            }
             return m;
         } catch (IOException | RuntimeException e) {
             m.close();
@@ -71,9 +102,64 @@ public final class Checkpoint {
         }
     }
 
-    /** Copies every tensor into the given targets by name; names must match both ways. */
+    /**
+     * The metadata that makes a model loadable from a checkpoint: format, model, classes, anchors,
+     * class names, input size, and for a pruned model its widths and pruning plan.
+     */
+    static Map<String, String> modelMetadata(YoloModel model, String modelName, List<String> names, int imgSize) {
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("format", FORMAT);
+        meta.put("model", modelName);
+        meta.put("nc", String.valueOf(model.classes()));
+        meta.put("anchors", Anchors.format(model.config().anchors()));
+        meta.put("names", String.join(",", names));
+        meta.put("img", String.valueOf(imgSize));
+        if (model.widths() != null) meta.put("widths", model.widths().toJson());
+        if (model.plan() != null) meta.put("pruning", model.plan().toJson());
+        return meta;
+    }
+
+    /** The element masks of the model's plan, as the mask/ tensors of a checkpoint (new tensors the caller closes). */
+    static Map<String, Tensor> maskTensors(YoloModel model) {
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        if (model.plan() == null) return m;
+        Map<String, Tensor> state = model.graph().stateDict();
+        model.plan().weightMasks().forEach((k, v) -> m.put("mask/" + k, Tensor.of(model.graph().device(), v, state.get(k).shape())));
+        return m;
+    }
+
+    /**
+     * Writes a model file: the model's weights (as the ema/ tensors every loader reads) and the metadata
+     * of {@link #modelMetadata}, nothing for training (no gradients or optimizer state), atomically.
+     * This is what a pruning step writes as its compact model, and what one deploys.
+     */
+    public static void writeModel(Path file, YoloModel model, String modelName, List<String> names, int imgSize, Map<String, String> extra) throws IOException {
+        Map<String, Tensor> all = new LinkedHashMap<>();
+        model.graph().stateDict().forEach((k, v) -> all.put("ema/" + k, v));
+        Map<String, Tensor> masks = maskTensors(model);
+        all.putAll(masks);
+        Map<String, String> meta = modelMetadata(model, modelName, names, imgSize);
+        meta.putAll(extra);
+        try {
+            SafeTensors.write(file, all, meta);
+        } finally {
+            masks.values().forEach(Tensor::close);
+        }
+    }
+
+    /** Class names from the metadata ("class0", ... where it has none). */
+    public List<String> names() {
+        int nc = classes();
+        String[] n = metadata().getOrDefault("names", "").split(",");
+        List<String> names = new java.util.ArrayList<>();
+        for (int i = 0; i < nc; i++) names.add(n.length == nc ? n[i] : "class" + i);
+        return List.copyOf(names);
+    }
+
+    /** Copies every tensor (but the plan's mask/ tensors) into the given targets by name; names must match both ways. */
     void copyInto(Map<String, Tensor> targets) throws IOException {
         for (var e : tensors().entrySet()) {
+            if (e.getKey().startsWith("mask/")) continue;
             Tensor t = targets.get(e.getKey());
             if (t == null) throw new IOException(file + ": unexpected tensor " + e.getKey());
             t.copyFrom(e.getValue().data());

@@ -5,63 +5,75 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
 import org.jprune.engine.Device;
 import org.jprune.engine.Tensor;
-import org.jprune.engine.prune.DependencyGraph;
-import org.jprune.engine.prune.GroupRegularizer;
-import org.jprune.engine.prune.MagnitudePruner;
+import org.jprune.engine.prune.Importance;
+import org.jprune.engine.prune.Schedule;
+import org.jprune.yolo.data.Loader;
+import org.jprune.yolo.data.YoloDataset;
 import org.jprune.yolo.loss.Hyp;
 import org.jprune.yolo.model.YoloModel;
 
 /**
- * A pruning study as the seed study reports it: train a baseline (or take a trained one), then prune
- * iteratively to each level, fine-tuning after each step from the previous step's weights, and print
- * one row per level: pruned fraction of channels, mAP50, mAP50-95, parameters and GFLOPs of the
- * network with the pruned channels removed, dense inference latency (batch 1, this machine), and the
- * epochs spent. Writes OUT/study.md and OUT/study.csv. Two methods, both over the same channel groups
- * ({@link DependencyGraph}) and the same global ranking:
- * <ul>
- * <li>{@code magnitude}: structured magnitude pruning (L2 norm of the producing conv rows), then
- *     fine-tuning;</li>
- * <li>{@code group-reg}: group-regularization pruning: {@code regEpochs} of training with the
- *     {@link GroupRegularizer} (importance-adaptive group lasso, strength {@code reg}, adaptivity
- *     {@code regAlpha}) drive the weak groups towards 0, then the groups of smallest norm are pruned
- *     and the network fine-tuned as above.</li>
- * </ul>
+ * A pruning study as the seed study reports it, on what a user deploys: train a baseline (or take a
+ * trained one), prune it iteratively with {@link PruneRun} (fine-tuning after each step from the
+ * previous step's weights), and print one row per step for the compact model written after it:
+ * channels, parameters and FLOPs removed, mAP50, mAP50-95, parameters, GFLOPs, file size, CPU latency at
+ * batch 1 and 16 measured side by side with the baseline in the same run (speed-up columns), the
+ * fine-tuning images/s and the epochs spent. Writes OUT/study.md and OUT/study.csv; each step's compact
+ * model is OUT/step-N/model.safetensors. Methods: {@code magnitude} (L2 norm of the producing conv
+ * rows), {@code group-reg} ({@code regEpochs} with the {@link org.jprune.engine.prune.GroupRegularizer}
+ * before each step, then the groups of smallest norm) and {@code slimming} (L1 on the batch-norm scales
+ * for {@code regEpochs}, then the smallest |gamma|).
  */
 public final class Study {
-    public static final List<String> METHODS = List.of("magnitude", "group-reg");
+    public static final List<String> METHODS = List.of("magnitude", "group-reg", "slimming");
 
     /**
      * baseline: a checkpoint to start from instead of training one (its row is evaluated on the
-     * validation split); null: train it.
+     * validation split); null: train it. levels: of {@code target} (channels, parameters or FLOPs
+     * removed), increasing.
      */
     public record Options(String model, Path data, int imgSize, int batch, int nbs, int epochs, int finetuneEpochs, double[] levels,
                           boolean global, long seed, Path out, int workers, Hyp hyp, String optimizer, String anchors,
-                          String method, double reg, double regAlpha, int regEpochs, Path baseline) {
+                          String method, double reg, double regAlpha, int regEpochs, Path baseline, Schedule.Target target,
+                          PruneRun.Finetune finetune) {
         public Options {
             if (!METHODS.contains(method)) throw new IllegalArgumentException("method must be one of " + METHODS + ", got " + method);
-            if (method.equals("group-reg") && regEpochs < 1) throw new IllegalArgumentException("group-reg needs at least 1 regularized epoch, got " + regEpochs);
-            if (!(reg >= 0) || Double.isInfinite(reg)) throw new IllegalArgumentException("reg must be finite and >= 0, got " + reg);
-            if (!(regAlpha >= 1) || Double.isInfinite(regAlpha)) throw new IllegalArgumentException("reg alpha must be finite and >= 1, got " + regAlpha);
-            for (double l : levels) if (!(l > 0 && l < 1)) throw new IllegalArgumentException("pruning levels must be in (0, 1), got " + l);
+            schedule(target, levels, finetuneEpochs); // checks the levels
+            new PruneRun.Strategy(PruneRun.Method.parse(method), Importance.Reduce.SUM, global, 8, 1.0, Set.of(), reg, regAlpha, regEpochs);
+            if (finetune == null) throw new IllegalArgumentException("fine-tuning mode is null");
         }
 
         public Options(String model, Path data, int imgSize, int batch, int nbs, int epochs, int finetuneEpochs, double[] levels,
-                       boolean global, long seed, Path out, int workers, Hyp hyp, String optimizer, String anchors) {
+                       boolean global, long seed, Path out, int workers, Hyp hyp, String optimizer, String anchors,
+                       String method, double reg, double regAlpha, int regEpochs, Path baseline) {
             this(model, data, imgSize, batch, nbs, epochs, finetuneEpochs, levels, global, seed, out, workers, hyp, optimizer, anchors,
-                    "magnitude", 5e-4, 4, 1, null);
+                    method, reg, regAlpha, regEpochs, baseline, Schedule.Target.CHANNELS, PruneRun.Finetune.COMPACT);
         }
 
         public Options(String model, Path data, int imgSize, int batch, int nbs, int epochs, int finetuneEpochs, double[] levels,
                        boolean global, long seed, Path out, int workers, Hyp hyp, String optimizer) {
-            this(model, data, imgSize, batch, nbs, epochs, finetuneEpochs, levels, global, seed, out, workers, hyp, optimizer, "auto");
+            this(model, data, imgSize, batch, nbs, epochs, finetuneEpochs, levels, global, seed, out, workers, hyp, optimizer, "auto",
+                    "magnitude", 5e-4, 4, 1, null);
+        }
+
+        static Schedule schedule(Schedule.Target target, double[] levels, int finetuneEpochs) {
+            return Schedule.of(target, levels, new int[] {finetuneEpochs});
         }
     }
 
-    public record Row(double level, double map50, double map5095, long params, double gflops, double latencyMs, int epochs) {}
+    /** One row: the baseline (step 0) or a step's compact model. Latencies are medians in ms (batch 16: per batch). */
+    public record Row(int step, double channels, double paramsRemoved, double flopsRemoved, double map50, double map5095, long params, double gflops,
+                      long fileBytes, double latencyB1, double latencyB16, double finetuneImgPerSec, int epochs) {
+        /** Kept for callers of the earlier study: the fraction of channels pruned. */
+        public double level() { return channels; }
+    }
 
     private final Options o;
     private final PrintStream log;
@@ -72,123 +84,144 @@ public final class Study {
     }
 
     public List<Row> run() throws IOException {
-        List<Row> rows = new ArrayList<>();
         Path baseDir = o.out().resolve("baseline");
-        Path prev;
+        Path base;
+        int baseEpochs;
         if (o.baseline() != null) {
             log.printf("== baseline: %s (given, not trained)%n", o.baseline());
-            Row r = evaluated(o.baseline());
-            log.printf(Locale.ROOT, "== baseline: mAP50 %.3f, mAP50-95 %.3f%n", r.map50(), r.map5095());
-            rows.add(r);
-            prev = o.baseline();
+            base = o.baseline();
+            String epoch = Checkpoint.read(base).metadata().get("epoch");
+            baseEpochs = epoch == null ? 0 : Integer.parseInt(epoch) + 1;
         } else {
             log.printf("== baseline: %s, %d epochs, %s%s%n", o.model(), o.epochs(), o.optimizer(), o.hyp().diff().isEmpty() ? "" : ", hyp " + o.hyp().diff());
             long t0 = System.nanoTime();
-            List<Trainer.EpochStats> base = new Trainer(options(baseDir, o.epochs(), null, null), log).run();
+            List<Trainer.EpochStats> st = new Trainer(new Trainer.Options(o.model(), o.data(), o.epochs(), o.batch(), o.imgSize(), o.seed(), baseDir,
+                    o.workers(), true, false, o.hyp(), -1, o.nbs(), null, null, o.optimizer(), o.anchors()), log).run();
             double secs = (System.nanoTime() - t0) / 1e9;
             log.printf(Locale.ROOT, "== baseline trained in %d min %02d s (training and per-epoch validation): mAP50 %.3f, mAP50-95 %.3f%n",
-                    (int) secs / 60, (int) secs % 60, base.get(base.size() - 1).map50(), base.get(base.size() - 1).map5095());
-            rows.add(row(0, base, baseDir, null, o.epochs()));
-            prev = baseDir.resolve("last.safetensors");
+                    (int) secs / 60, (int) secs % 60, st.get(st.size() - 1).map50(), st.get(st.size() - 1).map5095());
+            base = baseDir.resolve("last.safetensors");
+            baseEpochs = o.epochs();
         }
-        boolean groupReg = o.method().equals("group-reg");
-        for (double level : o.levels()) {
-            Path dir = o.out().resolve(String.format(Locale.ROOT, "prune-%02d", Math.round(level * 100)));
-            int epochs = o.finetuneEpochs();
-            if (groupReg) {
-                // sparse training: the channels pruned so far stay at 0 (masked), the regularizer pushes the rest
-                log.printf(Locale.ROOT, "== group regularization before pruning to %.0f%%: %d epochs, lambda %g, alpha %g%n", level * 100,
-                        o.regEpochs(), o.reg(), o.regAlpha());
-                Path sparse = dir.resolve("regularized");
-                new Trainer(options(sparse, o.regEpochs(), prev, m -> {
-                    DependencyGraph dg = new DependencyGraph(m.graph(), 3);
-                    GroupRegularizer reg = new GroupRegularizer(dg, o.reg(), o.regAlpha());
-                    new MagnitudePruner(dg, pruneOptions()).pruneZeroGroups(reg.groupNorms());
-                    m.addBeforeOptimizerStep(reg::apply);
-                }), log).run();
-                prev = sparse.resolve("last.safetensors");
-                epochs += o.regEpochs();
+        // the baseline's row: its EMA weights evaluated here (a given baseline may come from another data seed), as a model file
+        Files.createDirectories(baseDir);
+        Path baseModel = baseDir.resolve("model.safetensors");
+        double[] baseMap;
+        long baseParams;
+        double baseGflops;
+        Checkpoint bc = Checkpoint.read(base);
+        try (YoloModel m = bc.buildModel()) {
+            YoloDataset.DataConfig dc = YoloDataset.readConfig(o.data());
+            if (bc.classes() != dc.nc()) throw new IllegalArgumentException(base + " has " + bc.classes() + " classes, " + o.data() + " has " + dc.nc());
+            try (Loader loader = new Loader(YoloDataset.load(dc, "val", false).samples(), o.batch(), o.imgSize(), Loader.Augment.NONE, o.seed(), o.workers())) {
+                var r = Trainer.evaluate(m, loader, dc.nc());
+                baseMap = new double[] {r.map50(), r.map5095()};
             }
-            log.printf("== prune to %.0f%% of channels%s, fine-tune %d epochs%n", level * 100, groupReg ? " (smallest group norms)" : "", o.finetuneEpochs());
-            MagnitudePruner[] pruner = new MagnitudePruner[1];
-            List<Trainer.EpochStats> st = new Trainer(options(dir, o.finetuneEpochs(), prev, m -> {
-                DependencyGraph dg = new DependencyGraph(m.graph(), 3);
-                pruner[0] = new MagnitudePruner(dg, pruneOptions());
-                double[] imp = groupReg ? new GroupRegularizer(dg, o.reg(), o.regAlpha()).groupNorms() : pruner[0].importance();
-                pruner[0].pruneZeroGroups(imp); // the earlier steps' channels (0 in the weights) count as pruned, not as weak
-                pruner[0].step(level, imp);
-            }), log).run();
-            rows.add(row(pruner[0].prunedFraction(), st, dir, pruner[0], epochs));
-            prev = dir.resolve("last.safetensors");
+            if (o.baseline() != null) log.printf(Locale.ROOT, "== baseline: mAP50 %.3f, mAP50-95 %.3f%n", baseMap[0], baseMap[1]);
+            Checkpoint.writeModel(baseModel, m, bc.model(), bc.names(), o.imgSize(), Map.of());
+            baseParams = m.parameterCount();
+            baseGflops = m.gflops(o.imgSize());
+        }
+
+        PruneRun.Strategy strategy = new PruneRun.Strategy(PruneRun.Method.parse(o.method()), Importance.Reduce.SUM, o.global(), 8, 1.0, Set.of(),
+                o.reg(), o.regAlpha(), o.regEpochs());
+        List<PruneRun.Step> steps = new PruneRun(new PruneRun.Options(base, o.out(), Options.schedule(o.target(), o.levels(), o.finetuneEpochs()), strategy,
+                o.finetune(), new PruneRun.Train(o.data(), o.imgSize(), o.batch(), o.nbs(), o.seed(), o.workers(), o.hyp(), o.optimizer())), log).run();
+
+        List<Path> files = new ArrayList<>(List.of(baseModel));
+        steps.forEach(s -> files.add(s.model()));
+        log.printf("== latency: %d models side by side, batch 1 and 16 at %d px, %d cores%n", files.size(), o.imgSize(), Runtime.getRuntime().availableProcessors());
+        double[][] lat = Latency.sideBySide(files, o.imgSize(), 16);
+        List<Row> rows = new ArrayList<>();
+        rows.add(new Row(0, 0, 0, 0, baseMap[0], baseMap[1], baseParams, baseGflops, Files.size(baseModel), lat[0][0], lat[0][1], Double.NaN, baseEpochs));
+        for (int i = 0; i < steps.size(); i++) {
+            PruneRun.Step s = steps.get(i);
+            rows.add(new Row(s.index(), s.channels(), s.paramsRemoved(), s.flopsRemoved(), s.map50(), s.map5095(), s.params(), s.gflops(),
+                    Files.size(s.model()), lat[i + 1][0], lat[i + 1][1], s.finetuneImgPerSec(), s.epochs()));
         }
         write(rows);
         return rows;
     }
 
-    private MagnitudePruner.Options pruneOptions() { return new MagnitudePruner.Options(2, o.global(), 8); }
-
-    /** The given baseline's row: its EMA weights evaluated on the validation split; epochs as its checkpoint records them. */
-    private Row evaluated(Path ckpt) throws IOException {
-        Checkpoint c = Checkpoint.read(ckpt);
-        var dc = org.jprune.yolo.data.YoloDataset.readConfig(o.data());
-        if (c.classes() != dc.nc()) throw new IllegalArgumentException(ckpt + " has " + c.classes() + " classes, " + o.data() + " has " + dc.nc());
-        var val = org.jprune.yolo.data.YoloDataset.load(dc, "val", false);
-        try (YoloModel m = c.buildModel();
-             var loader = new org.jprune.yolo.data.Loader(val.samples(), o.batch(), o.imgSize(), org.jprune.yolo.data.Loader.Augment.NONE, o.seed(), o.workers())) {
-            var r = Trainer.evaluate(m, loader, dc.nc());
-            String epoch = c.metadata().get("epoch");
-            return new Row(0, r.map50(), r.map5095(), m.parameterCount(), m.gflops(o.imgSize()), latency(m), epoch == null ? 0 : Integer.parseInt(epoch) + 1);
-        }
-    }
-
-    private Trainer.Options options(Path dir, int epochs, Path init, java.util.function.Consumer<YoloModel> prepare) {
-        return new Trainer.Options(o.model(), o.data(), epochs, o.batch(), o.imgSize(), o.seed(), dir, o.workers(), true, false,
-                o.hyp(), -1, o.nbs(), init, prepare, o.optimizer(), o.anchors());
-    }
-
-    private Row row(double level, List<Trainer.EpochStats> stats, Path dir, MagnitudePruner pruner, int epochs) throws IOException {
-        Trainer.EpochStats last = stats.get(stats.size() - 1);
-        try (YoloModel m = Checkpoint.read(dir.resolve("last.safetensors")).buildModel()) {
-            long params = pruner == null ? m.parameterCount() : pruner.parameterCount();
-            double gflops = pruner == null ? m.gflops(o.imgSize()) : pruner.gflops(m.graph().shapes(1, 3, o.imgSize(), o.imgSize()));
-            double ms = latency(m);
-            return new Row(level, last.map50(), last.map5095(), params, gflops, ms, epochs);
-        }
-    }
-
-    /** Median batch-1 inference time of the dense (masked) network. */
-    private double latency(YoloModel m) {
-        try (Tensor x = Tensor.randn(Device.cpu(), 1, 1f, 1, 3, o.imgSize(), o.imgSize())) {
-            double[] t = new double[15];
-            for (int i = 0; i < t.length; i++) {
-                long a = System.nanoTime();
-                m.forwardRaw(x);
-                t[i] = (System.nanoTime() - a) / 1e6;
-            }
-            java.util.Arrays.sort(t, 3, t.length);
-            return t[3 + (t.length - 3) / 2];
-        }
+    private String methodLine() {
+        String rank = o.global() ? "global" : "uniform";
+        String how = switch (o.method()) {
+            case "group-reg" -> String.format(Locale.ROOT, "group-regularization pruning (%d regularized epoch(s) per step, lambda %g, alpha %g; group L2 norm, %s, round to 8)",
+                    o.regEpochs(), o.reg(), o.regAlpha(), rank);
+            case "slimming" -> String.format(Locale.ROOT, "BN-scale slimming (%d epoch(s) of L1 on BN gamma per step, lambda %g; |gamma|, %s, round to 8)",
+                    o.regEpochs(), o.reg(), rank);
+            default -> String.format(Locale.ROOT, "structured magnitude pruning (L2, %s, round to 8)", rank);
+        };
+        return how + ", levels of " + o.target().label() + ", fine-tuning the " + (o.finetune() == PruneRun.Finetune.COMPACT ? "compact" : "masked (channel-sparse)") + " network";
     }
 
     private void write(List<Row> rows) throws IOException {
         StringBuilder md = new StringBuilder();
-        String method = o.method().equals("group-reg")
-                ? String.format(Locale.ROOT, "group-regularization pruning (%d regularized epoch(s) per step, lambda %g, alpha %g; group L2 norm, %s, round to 8)",
-                        o.regEpochs(), o.reg(), o.regAlpha(), o.global() ? "global" : "uniform")
-                : String.format(Locale.ROOT, "structured magnitude pruning (L2, %s, round to 8)", o.global() ? "global" : "uniform");
-        md.append(String.format(Locale.ROOT, "Pruning study: %s on %s, %dx%d, %s%n%n", o.model(), o.data(), o.imgSize(), o.imgSize(), method));
-        md.append("| Pruning level | mAP50 | mAP50-95 | Parameters | GFLOPs | Latency (ms, batch 1, dense) | Epochs |\n|---|---|---|---|---|---|---|\n");
-        StringBuilder csv = new StringBuilder("level,map50,map50_95,params,gflops,latency_ms,epochs\n");
+        md.append(String.format(Locale.ROOT, "Pruning study: %s on %s, %dx%d, %s%n%n", o.model(), o.data(), o.imgSize(), o.imgSize(), methodLine()));
+        md.append("| Step | Channels pruned | Params removed | FLOPs removed | mAP50 | mAP50-95 | Parameters | GFLOPs | File (MB) "
+                + "| Latency b1 (ms) | Latency b16 (ms) | Speed-up b1 / b16 | Fine-tune img/s | Epochs |\n"
+                + "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        StringBuilder csv = new StringBuilder("step,channels_pruned,params_removed,flops_removed,map50,map50_95,params,gflops,file_bytes,latency_b1_ms,"
+                + "latency_b16_ms,speedup_b1,speedup_b16,finetune_img_per_s,epochs\n");
+        Row b = rows.get(0);
         for (Row r : rows) {
-            md.append(String.format(Locale.ROOT, "| %.0f%% | %.3f | %.3f | %.2f M | %.2f | %.1f | %d |%n", r.level() * 100, r.map50(), r.map5095(),
-                    r.params() / 1e6, r.gflops(), r.latencyMs(), r.epochs()));
-            csv.append(String.format(Locale.ROOT, "%.4f,%.5f,%.5f,%d,%.4f,%.3f,%d%n", r.level(), r.map50(), r.map5095(), r.params(), r.gflops(),
-                    r.latencyMs(), r.epochs()));
+            double s1 = b.latencyB1() / r.latencyB1(), s16 = b.latencyB16() / r.latencyB16();
+            md.append(String.format(Locale.ROOT, "| %s | %.0f%% | %.0f%% | %.0f%% | %.3f | %.3f | %.2f M | %.3f | %.2f | %.1f | %.1f | %.2fx / %.2fx | %s | %d |%n",
+                    r.step() == 0 ? "baseline" : String.valueOf(r.step()), r.channels() * 100, r.paramsRemoved() * 100, r.flopsRemoved() * 100, r.map50(),
+                    r.map5095(), r.params() / 1e6, r.gflops(), r.fileBytes() / 1e6, r.latencyB1(), r.latencyB16(), s1, s16,
+                    Double.isNaN(r.finetuneImgPerSec()) ? "-" : String.format(Locale.ROOT, "%.1f", r.finetuneImgPerSec()), r.epochs()));
+            csv.append(String.format(Locale.ROOT, "%d,%.4f,%.4f,%.4f,%.5f,%.5f,%d,%.5f,%d,%.3f,%.3f,%.3f,%.3f,%.2f,%d%n", r.step(), r.channels(), r.paramsRemoved(),
+                    r.flopsRemoved(), r.map50(), r.map5095(), r.params(), r.gflops(), r.fileBytes(), r.latencyB1(), r.latencyB16(), s1, s16,
+                    r.finetuneImgPerSec(), r.epochs()));
         }
+        md.append(String.format(Locale.ROOT, "%nLatency: median of the compact models' CPU forward passes (%d cores), measured in one run, the models taking "
+                + "turns (baseline first), so the speed-ups are same-run ratios. Models: %s/baseline/model.safetensors and %s/step-N/model.safetensors.%n",
+                Runtime.getRuntime().availableProcessors(), o.out(), o.out()));
         Files.createDirectories(o.out());
-        Files.writeString(o.out().resolve("study.md"), md.toString());
-        Files.writeString(o.out().resolve("study.csv"), csv.toString());
+        org.jprune.engine.io.SafeTensors.atomicWrite(o.out().resolve("study.md"), md.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        org.jprune.engine.io.SafeTensors.atomicWrite(o.out().resolve("study.csv"), csv.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         log.println();
         log.print(md);
+    }
+
+    /** Side-by-side CPU latency of model files. */
+    public static final class Latency {
+        private Latency() {}
+
+        /**
+         * Median forward time (ms) of each model at batch 1 and at batch {@code batch}, the models taking
+         * turns in every round so that machine noise spreads evenly over them: [model][0 = b1, 1 = bN].
+         */
+        public static double[][] sideBySide(List<Path> models, int img, int batch) throws IOException {
+            List<YoloModel> ms = new ArrayList<>();
+            try (Tensor x1 = Tensor.randn(Device.cpu(), 1, 1f, 1, 3, img, img); Tensor xb = Tensor.randn(Device.cpu(), 2, 1f, batch, 3, img, img)) {
+                for (Path p : models) ms.add(Checkpoint.read(p).buildModel());
+                int rounds1 = 15, roundsB = 5;
+                double[][][] t = new double[ms.size()][2][];
+                for (int i = 0; i < ms.size(); i++) { t[i][0] = new double[rounds1]; t[i][1] = new double[roundsB]; }
+                for (YoloModel m : ms) { m.forwardRaw(x1); m.forwardRaw(xb); } // warm up scratch buffers and caches
+                for (int r = 0; r < rounds1; r++)
+                    for (int i = 0; i < ms.size(); i++) t[i][0][r] = time(ms.get(i), x1);
+                for (int r = 0; r < roundsB; r++)
+                    for (int i = 0; i < ms.size(); i++) t[i][1][r] = time(ms.get(i), xb);
+                double[][] out = new double[ms.size()][2];
+                for (int i = 0; i < ms.size(); i++) { out[i][0] = median(t[i][0]); out[i][1] = median(t[i][1]); }
+                return out;
+            } finally {
+                ms.forEach(YoloModel::close);
+            }
+        }
+
+        private static double time(YoloModel m, Tensor x) {
+            long a = System.nanoTime();
+            m.forwardRaw(x);
+            return (System.nanoTime() - a) / 1e6;
+        }
+
+        static double median(double[] v) {
+            double[] s = v.clone();
+            Arrays.sort(s);
+            return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+        }
     }
 }

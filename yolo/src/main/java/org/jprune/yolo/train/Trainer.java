@@ -22,6 +22,7 @@ import org.jprune.engine.optim.Ema;
 import org.jprune.engine.optim.LrSchedule;
 import org.jprune.engine.optim.Optimizer;
 import org.jprune.engine.optim.Sgd;
+import org.jprune.engine.prune.Compactor;
 import org.jprune.yolo.data.Loader;
 import org.jprune.yolo.data.YoloDataset;
 import org.jprune.yolo.eval.CocoEval;
@@ -104,11 +105,20 @@ public final class Trainer {
         Files.createDirectories(o.out());
         Device cpu = Device.cpu();
         ModelConfig cfg = anchors(ModelConfig.load(o.model()).withClasses(dc.nc()), train);
-        try (YoloModel model = YoloModel.build(cfg, cpu, o.seed()); YoloModel evalModel = YoloModel.build(cfg, cpu, o.seed());
+        // a compacted parent (or a resumed compact run) gives the widths; its pruning plan carries over
+        Path lastFile = o.out().resolve("last.safetensors");
+        Checkpoint parent = o.resume() ? (Files.isRegularFile(lastFile) ? Checkpoint.read(lastFile) : null)
+                : o.initFrom() != null ? Checkpoint.read(o.initFrom()) : null;
+        if (parent != null && parent.classes() != dc.nc())
+            throw new IllegalArgumentException(parent.file() + " has " + parent.classes() + " classes, " + o.data() + " has " + dc.nc());
+        Compactor.Spec widths = parent == null ? null : parent.widths();
+        try (YoloModel model = YoloModel.build(cfg, cpu, o.seed(), widths); YoloModel evalModel = YoloModel.build(cfg, cpu, o.seed(), widths);
              Loader trainLoader = new Loader(train.samples(), o.batch(), o.imgSize(), Loader.Augment.from(o.hyp()), o.seed(), o.workers());
              Loader valLoader = new Loader(val.samples(), o.batch(), o.imgSize(), Loader.Augment.NONE, o.seed(), o.workers())) {
-            if (o.initFrom() != null) Checkpoint.read(o.initFrom()).loadEmaInto(model);
+            if (o.initFrom() != null && !o.resume()) parent.loadEmaInto(model);
+            if (parent != null) model.applyPlan(parent.plan());
             if (o.prepare() != null) o.prepare().accept(model);
+            evalModel.applyPlan(model.plan());
             return loop(model, evalModel, trainLoader, valLoader, dc.nc());
         }
     }
@@ -340,13 +350,9 @@ public final class Trainer {
             all.put("grad/" + p.name(), p.grad());
             p.stateMap().forEach((k, v) -> all.put("optim/" + p.name() + "/" + k, v));
         }
-        Map<String, String> meta = new LinkedHashMap<>();
-        meta.put("format", Checkpoint.FORMAT);
-        meta.put("model", o.model());
-        meta.put("nc", String.valueOf(model.classes()));
-        meta.put("anchors", Anchors.format(model.config().anchors()));
-        meta.put("names", String.join(",", names));
-        meta.put("img", String.valueOf(o.imgSize()));
+        Map<String, Tensor> masks = Checkpoint.maskTensors(model);
+        all.putAll(masks);
+        Map<String, String> meta = Checkpoint.modelMetadata(model, o.model(), names, o.imgSize());
         meta.put("epoch", String.valueOf(st.epoch));
         meta.put("last_opt_step", String.valueOf(st.lastOptStep));
         meta.put("best_fitness", String.valueOf(st.bestFitness));
@@ -354,7 +360,11 @@ public final class Trainer {
         meta.put("optimizer", o.optimizer());
         meta.put("adam_steps", String.valueOf(st.adamSteps));
         meta.put("hyp", o.hyp().diff());
-        SafeTensors.write(file, all, meta);
+        try {
+            SafeTensors.write(file, all, meta);
+        } finally {
+            masks.values().forEach(Tensor::close);
+        }
     }
 
     private State restore(Path file, YoloModel model, Ema ema) throws IOException {

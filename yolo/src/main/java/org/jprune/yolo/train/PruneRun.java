@@ -1,0 +1,292 @@
+package org.jprune.yolo.train;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import org.jprune.engine.prune.BnSlimming;
+import org.jprune.engine.prune.ChannelPruner;
+import org.jprune.engine.prune.DependencyGraph;
+import org.jprune.engine.prune.GroupRegularizer;
+import org.jprune.engine.prune.Importance;
+import org.jprune.engine.prune.PruningPlan;
+import org.jprune.engine.prune.Schedule;
+import org.jprune.yolo.data.Loader;
+import org.jprune.yolo.data.YoloDataset;
+import org.jprune.yolo.eval.CocoEval;
+import org.jprune.yolo.loss.Hyp;
+import org.jprune.yolo.model.YoloModel;
+
+/**
+ * Prunes one trained checkpoint in the steps of a {@link Schedule} and writes, after every step, the
+ * compact model (pruned channels physically removed) that a user deploys: OUT/step-N/model.safetensors.
+ * Per step: optional group-regularized training (method group-reg), channel ranking by the method's
+ * {@link Importance} over the {@link DependencyGraph} groups, pruning to the step's level (of channels,
+ * parameters or FLOPs of the original network, found by bisection for the latter two), then fine-tuning.
+ * <ul>
+ * <li>{@link Finetune#COMPACT} (default): the network is compacted right after pruning and the compact
+ *     network fine-tunes (every op shrinks, not only the convolutions);</li>
+ * <li>{@link Finetune#MASKED}: the full-size network fine-tunes with the pruning plan on it (channel-sparse
+ *     convolutions over the alive channels, pruned entries held at 0) and is compacted afterwards.</li>
+ * </ul>
+ * Each step's checkpoints carry the plan (masked) or the widths (compact), and the original network's
+ * size, so a later run continues from them without re-deriving anything from zero weights.
+ */
+public final class PruneRun {
+    public enum Method {
+        MAGNITUDE, GROUP_REG, SLIMMING;
+
+        public static Method parse(String s) {
+            return switch (s.strip().toLowerCase(Locale.ROOT)) {
+                case "magnitude" -> MAGNITUDE;
+                case "group-reg" -> GROUP_REG;
+                case "slimming" -> SLIMMING;
+                default -> throw new IllegalArgumentException("pruning method must be magnitude, group-reg or slimming, got '" + s + "'");
+            };
+        }
+
+        public String label() { return name().toLowerCase(Locale.ROOT).replace('_', '-'); }
+    }
+
+    public enum Finetune {
+        COMPACT, MASKED;
+
+        public static Finetune parse(String s) {
+            try {
+                return valueOf(s.strip().toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("fine-tuning mode must be compact or masked, got '" + s + "'");
+            }
+        }
+    }
+
+    /** How pruning ranks and where it stops; the regularization settings apply to group-reg and slimming. */
+    public record Strategy(Method method, Importance.Reduce reduce, boolean global, int roundTo, double maxLayerRatio, Set<String> ignored,
+                                double reg, double regAlpha, int regEpochs) {
+        public Strategy {
+            if (!(reg >= 0) || Double.isInfinite(reg)) throw new IllegalArgumentException("reg must be finite and >= 0, got " + reg);
+            if (!(regAlpha >= 1) || Double.isInfinite(regAlpha)) throw new IllegalArgumentException("reg alpha must be finite and >= 1, got " + regAlpha);
+            if (method != Method.MAGNITUDE && regEpochs < 1)
+                throw new IllegalArgumentException(method.label() + " needs at least 1 regularized epoch, got " + regEpochs);
+            new ChannelPruner.Options(global, roundTo, maxLayerRatio, ignored); // checks them
+        }
+
+        public static Strategy magnitude(boolean global) {
+            return new Strategy(Method.MAGNITUDE, Importance.Reduce.SUM, global, 8, 1.0, Set.of(), 5e-4, 4, 1);
+        }
+
+        ChannelPruner.Options pruner() { return new ChannelPruner.Options(global, roundTo, maxLayerRatio, ignored); }
+    }
+
+    /** Training settings of the fine-tuning (and regularized) epochs. */
+    public record Train(Path data, int imgSize, int batch, int nbs, long seed, int workers, Hyp hyp, String optimizer) {}
+
+    public record Options(Path weights, Path out, Schedule schedule, Strategy method, Finetune finetune, Train train) {}
+
+    /**
+     * Sizes of the network before any pruning (what levels are fractions of): parameters, prunable
+     * channels, and GFLOPs at input size {@code img} (they scale with the input's area).
+     */
+    public record Original(long params, double gflops, int img, int channels) {
+        static final String KEY = "original_size";
+
+        String format() { return String.format(Locale.ROOT, "%d,%.6f,%d,%d", params, gflops, img, channels); }
+
+        double gflopsAt(int size) { return gflops * ((double) size / img) * ((double) size / img); }
+
+        static Original parse(String s, Path where) throws IOException {
+            String[] p = s.split(",");
+            try {
+                if (p.length == 4) {
+                    Original o = new Original(Long.parseLong(p[0]), Double.parseDouble(p[1]), Integer.parseInt(p[2]), Integer.parseInt(p[3]));
+                    if (o.params > 0 && o.gflops > 0 && o.img > 0 && o.channels > 0) return o;
+                }
+            } catch (NumberFormatException e) {
+                // below
+            }
+            throw new IOException(where + ": metadata " + KEY + " is '" + s + "', expected params,gflops,img,channels (all > 0)");
+        }
+    }
+
+    /** One finished step. */
+    public record Step(int index, double channels, double paramsRemoved, double flopsRemoved, long params, double gflops, double map50, double map5095,
+                       int epochs, double finetuneImgPerSec, Path model) {}
+
+    private final Options o;
+    private final PrintStream log;
+
+    public PruneRun(Options o, PrintStream log) {
+        this.o = o;
+        this.log = log;
+    }
+
+    public List<Step> run() throws IOException {
+        Path prev = o.weights();
+        Checkpoint first = Checkpoint.read(prev);
+        String modelName = first.model();
+        List<String> names = first.names();
+        Original orig;
+        try (YoloModel m = first.buildModel()) {
+            orig = original(first, m);
+        }
+        log.printf(Locale.ROOT, "original network: %.3f M parameters, %.3f GFLOPs at %d, %d prunable channels%n", orig.params() / 1e6,
+                orig.gflopsAt(o.train().imgSize()), o.train().imgSize(), orig.channels());
+        Schedule sch = o.schedule();
+        List<Step> steps = new ArrayList<>();
+        for (int i = 0; i < sch.steps(); i++) {
+            double level = sch.levels()[i];
+            int epochs = sch.epochs()[i];
+            Path dir = o.out().resolve(String.format(Locale.ROOT, "step-%d", i + 1));
+            Files.createDirectories(dir);
+            int spent = 0;
+            if (o.method().method() != Method.MAGNITUDE) {
+                log.printf(Locale.ROOT, "== step %d: %s regularization: %d epoch(s), lambda %g%n", i + 1, o.method().method().label(), o.method().regEpochs(),
+                        o.method().reg());
+                Path sparse = dir.resolve("regularized");
+                new Trainer(trainerOptions(sparse, o.method().regEpochs(), prev, this::regularize, modelName), log).run();
+                prev = sparse.resolve("last.safetensors");
+                spent += o.method().regEpochs();
+            }
+            Path pruned = dir.resolve("pruned.safetensors");
+            double[] achieved;
+            try (YoloModel m = Checkpoint.read(prev).buildModel()) {
+                achieved = prune(m, level, orig);
+                log.printf(Locale.ROOT, "== step %d: pruned to %.1f%% of channels, %.1f%% of parameters, %.1f%% of FLOPs removed (target %.1f%% of %s)%n", i + 1,
+                        achieved[0] * 100, achieved[1] * 100, achieved[2] * 100, level * 100, sch.target().label());
+                Map<String, String> extra = Map.of(Original.KEY, orig.format());
+                if (o.finetune() == Finetune.COMPACT) {
+                    try (YoloModel c = m.compact()) {
+                        Checkpoint.writeModel(pruned, c, modelName, names, o.train().imgSize(), extra);
+                    }
+                } else {
+                    Checkpoint.writeModel(pruned, m, modelName, names, o.train().imgSize(), extra);
+                }
+            }
+            List<Trainer.EpochStats> st = List.of();
+            Path trained = pruned;
+            if (epochs > 0) {
+                log.printf("== step %d: fine-tune %d epochs (%s)%n", i + 1, epochs, o.finetune() == Finetune.COMPACT ? "compact network" : "masked, channel-sparse convs");
+                st = new Trainer(trainerOptions(dir, epochs, pruned, null, modelName), log).run();
+                trained = dir.resolve("last.safetensors");
+                spent += epochs;
+            }
+            Path model = dir.resolve("model.safetensors");
+            double map50, map5095;
+            long params;
+            double gflops;
+            try (YoloModel m = Checkpoint.read(trained).buildModel(); YoloModel c = m.plan() == null ? null : m.compact()) {
+                YoloModel out = c != null ? c : m;
+                Checkpoint.writeModel(model, out, modelName, names, o.train().imgSize(), Map.of(Original.KEY, orig.format()));
+                params = out.parameterCount();
+                gflops = out.gflops(o.train().imgSize());
+                if (st.isEmpty()) {
+                    CocoEval.Result r = evaluate(out);
+                    map50 = r.map50();
+                    map5095 = r.map5095();
+                } else {
+                    map50 = st.get(st.size() - 1).map50();
+                    map5095 = st.get(st.size() - 1).map5095();
+                }
+            }
+            double ips = st.stream().mapToDouble(Trainer.EpochStats::imgPerSec).average().orElse(Double.NaN);
+            Step s = new Step(i + 1, achieved[0], 1 - (double) params / orig.params(), 1 - gflops / orig.gflopsAt(o.train().imgSize()), params, gflops, map50,
+                    map5095, spent, ips, model);
+            log.printf(Locale.ROOT, "== step %d: mAP50 %.3f, mAP50-95 %.3f, %.3f M parameters (%.1f%% removed), %.3f GFLOPs, %s (%.2f MB)%n", i + 1, map50, map5095,
+                    params / 1e6, s.paramsRemoved() * 100, gflops, model, Files.size(model) / 1e6);
+            steps.add(s);
+            prev = trained;
+        }
+        return steps;
+    }
+
+    /** The original network's sizes: from the checkpoint's metadata when it was pruned before, else from the model itself. */
+    static Original original(Checkpoint c, YoloModel m) throws IOException {
+        String s = c.metadata().get(Original.KEY);
+        if (s != null) return Original.parse(s, c.file());
+        if (m.widths() != null) throw new IOException(c.file() + ": a compact model without metadata " + Original.KEY + " (not written by jprune prune?)");
+        // a masked (not yet compacted) checkpoint: the full-size graph is the original
+        ChannelPruner p = new ChannelPruner(m.dependencyGraph(), new ChannelPruner.Options(true, 1));
+        return new Original(m.graph().parameterCount(), m.gflops(c.imageSize()), c.imageSize(), p.prunableCount());
+    }
+
+    /**
+     * Prunes {@code m} (its plan, if any, is the starting point) to {@code level} of the original's
+     * channels / parameters / FLOPs and puts the new plan on it; returns the fractions of channels,
+     * parameters and FLOPs removed relative to the original.
+     */
+    private double[] prune(YoloModel m, double level, Original orig) {
+        DependencyGraph dg = m.dependencyGraph();
+        PruningPlan start = m.plan();
+        double[] imp = importance().of(dg);
+        int img = o.train().imgSize();
+        int[][] shapes = m.graph().shapes(1, 3, img, img);
+        int total = new ChannelPruner(dg, o.method().pruner()).prunableCount();
+        double origGflops = orig.gflopsAt(img);
+        java.util.function.DoubleFunction<ChannelPruner> at = chLevel -> {
+            ChannelPruner p = start == null ? new ChannelPruner(dg, o.method().pruner()) : new ChannelPruner(dg, o.method().pruner(), start);
+            double ratio = 1 - (1 - chLevel) * orig.channels() / total;
+            if (ratio > 0) p.step(Math.min(ratio, 0.999), imp);
+            return p;
+        };
+        ChannelPruner best;
+        if (o.schedule().target() == Schedule.Target.CHANNELS) {
+            best = at.apply(level);
+        } else {
+            // bisection on the channel level: parameters and FLOPs fall monotonically with it; the
+            // smallest channel level that removes at least the target (or the most there is)
+            double lo = 0, hi = 0.999;
+            for (int it = 0; it < 30; it++) {
+                double mid = (lo + hi) / 2;
+                ChannelPruner p = at.apply(mid);
+                double removed = o.schedule().target() == Schedule.Target.PARAMS ? 1 - (double) p.parameterCount() / orig.params()
+                        : 1 - p.gflops(shapes) / origGflops;
+                if (removed < level) lo = mid;
+                else hi = mid;
+            }
+            best = at.apply(hi);
+        }
+        m.applyPlan(best.plan());
+        int alive = 0;
+        for (DependencyGraph.Group g : dg.groups()) if (g.prunable() && !g.producers().isEmpty() && best.alive(g.id())) alive++;
+        return new double[] {1 - (double) alive / orig.channels(), 1 - (double) best.parameterCount() / orig.params(),
+                1 - best.gflops(shapes) / origGflops};
+    }
+
+    private Importance importance() {
+        return switch (o.method().method()) {
+            case MAGNITUDE -> Importance.magnitude(2, o.method().reduce());
+            case GROUP_REG -> Importance.groupNorm();
+            case SLIMMING -> Importance.bnScale(o.method().reduce());
+        };
+    }
+
+    /** The regularized epochs' hook: group lasso (group-reg) or L1 on the BN scales (slimming). */
+    private void regularize(YoloModel m) {
+        DependencyGraph dg = m.dependencyGraph();
+        if (o.method().method() == Method.GROUP_REG) {
+            GroupRegularizer reg = new GroupRegularizer(dg, o.method().reg(), o.method().regAlpha());
+            m.addBeforeOptimizerStep(reg::apply);
+        } else {
+            m.addBeforeOptimizerStep(() -> BnSlimming.apply(dg, (float) o.method().reg()));
+        }
+    }
+
+    private Trainer.Options trainerOptions(Path dir, int epochs, Path init, java.util.function.Consumer<YoloModel> prepare, String modelName) {
+        Train t = o.train();
+        return new Trainer.Options(modelName, t.data(), epochs, t.batch(), t.imgSize(), t.seed(), dir, t.workers(), true, false, t.hyp(), -1, t.nbs(),
+                init, prepare, t.optimizer(), "model");
+    }
+
+    private CocoEval.Result evaluate(YoloModel m) throws IOException {
+        YoloDataset.DataConfig dc = YoloDataset.readConfig(o.train().data());
+        YoloDataset val = YoloDataset.load(dc, "val", false);
+        try (Loader loader = new Loader(val.samples(), o.train().batch(), o.train().imgSize(), Loader.Augment.NONE, o.train().seed(), o.train().workers())) {
+            return Trainer.evaluate(m, loader, dc.nc());
+        }
+    }
+}
