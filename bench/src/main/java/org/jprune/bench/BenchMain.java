@@ -70,7 +70,7 @@ public final class BenchMain {
                 case "--out" -> out = Path.of(args[++i]);
                 case "--threads" -> threads = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 default -> {
-                    System.err.println("usage: BenchMain cpu [--smoke] [--no-jmh] [--out DIR] [--threads 1,2] [--only downcall,sgemm,conv,cs,csr,mask,yolo]");
+                    System.err.println("usage: BenchMain cpu [--smoke] [--no-jmh] [--out DIR] [--threads 1,2] [--only downcall,sgemm,conv,cs,csr,mask,yolo,prune]");
                     System.exit(2);
                 }
             }
@@ -94,6 +94,7 @@ public final class BenchMain {
         if (want("csr")) csr();
         if (want("mask")) masks();
         if (want("yolo")) yolo();
+        if (want("prune")) prune();
         write(outDir);
     }
 
@@ -278,6 +279,64 @@ public final class BenchMain {
                 }
             }
         }
+    }
+
+    /**
+     * What pruning buys on this CPU: for YOLOv5n and YOLOv5s with 25 / 50 / 75% of the prunable channels
+     * kept (every layer the same fraction, multiples of 8), the training step of the full-size network
+     * masked by the plan (channel-sparse convolutions, what masked fine-tuning runs), of the compact
+     * network (pruned channels removed, what the default fine-tuning runs), against the dense step; and
+     * inference of the compact network against the dense one at batch 1 and 16. All side by side.
+     */
+    private void prune() throws Exception {
+        int size = smoke ? 64 : 320, batch = smoke ? 2 : 16;
+        section("Pruned YOLOv5: training step and inference vs dense (" + size + "x" + size + ", all cores)",
+                "Training: forward, loss, backward, SGD step at batch " + batch + ", images/s. Masked: the full-size network with the pruning plan on it "
+                        + "(channel-sparse convolutions over the alive channels, masks in the optimizer). Compact: the network with the pruned channels "
+                        + "removed. Inference: median forward time in eval mode; speed-ups are dense time / pruned time, measured side by side.",
+                "model", "channels kept", "params", "dense train img/s", "masked train img/s", "compact train img/s", "masked / dense", "compact / dense",
+                "dense b1 ms", "compact b1 ms", "b1 speed-up", "dense b16 ms/img", "compact b16 ms/img", "b16 speed-up");
+        for (String name : smoke ? new String[] {"yolov5n"} : new String[] {"yolov5n", "yolov5s"}) {
+            org.jprune.yolo.model.ModelConfig cfg = org.jprune.yolo.model.ModelConfig.load(name).withClasses(80);
+            for (double kept : smoke ? new double[] {0.5} : new double[] {0.75, 0.5, 0.25}) {
+                try (org.jprune.yolo.model.YoloModel dense = org.jprune.yolo.model.YoloModel.build(cfg, cpu, 0);
+                     org.jprune.yolo.model.YoloModel masked = org.jprune.yolo.model.YoloModel.build(cfg, cpu, 0)) {
+                    var p = new org.jprune.engine.prune.ChannelPruner(masked.dependencyGraph(), new org.jprune.engine.prune.ChannelPruner.Options(false, 8));
+                    p.step(1 - kept, org.jprune.engine.prune.Importance.magnitude(2, org.jprune.engine.prune.Importance.Reduce.SUM));
+                    masked.applyPlan(p.plan());
+                    try (org.jprune.yolo.model.YoloModel compact = masked.compact()) {
+                        var b = randomBatch(batch, size, 80, 9);
+                        double[] tDense = new double[1], tMasked = new double[1], tCompact = new double[1];
+                        double[] t1 = sideBySide(trainStep(masked, b, size), trainStep(dense, b, size), smoke ? 0.01 : 2.0);
+                        double[] t2 = sideBySide(trainStep(compact, b, size), trainStep(dense, b, size), smoke ? 0.01 : 2.0);
+                        tMasked[0] = t1[0];
+                        tCompact[0] = t2[0];
+                        tDense[0] = Math.min(t1[1], t2[1]);
+                        double[] i1, i16;
+                        try (Tensor x1 = Tensor.randn(cpu, 5, 0.5f, 1, 3, size, size); Tensor x16 = Tensor.randn(cpu, 6, 0.5f, batch, 3, size, size)) {
+                            i1 = sideBySide(() -> compact.forwardRaw(x1), () -> dense.forwardRaw(x1), smoke ? 0.01 : 1.0);
+                            i16 = sideBySide(() -> compact.forwardRaw(x16), () -> dense.forwardRaw(x16), smoke ? 0.01 : 1.5);
+                        }
+                        row("prune", map("model", name, "kept", kept, "params", compact.parameterCount(), "dense_train_img_s", batch / tDense[0],
+                                "masked_train_img_s", batch / tMasked[0], "compact_train_img_s", batch / tCompact[0], "masked_vs_dense", tDense[0] / tMasked[0],
+                                "compact_vs_dense", tDense[0] / tCompact[0], "dense_b1_ms", i1[1] * 1e3, "compact_b1_ms", i1[0] * 1e3, "b1_speedup", i1[1] / i1[0],
+                                "dense_b16_ms_per_img", i16[1] * 1e3 / batch, "compact_b16_ms_per_img", i16[0] * 1e3 / batch, "b16_speedup", i16[1] / i16[0]));
+                    }
+                }
+            }
+        }
+    }
+
+    /** One training step (forward, loss, backward, SGD step) of a model on a fixed batch. */
+    private static Runnable trainStep(org.jprune.yolo.model.YoloModel m, org.jprune.yolo.data.Loader.Batch b, int size) {
+        var hyp = org.jprune.yolo.loss.Hyp.SCRATCH_LOW.scaled(m.levels(), 80, size);
+        var loss = new org.jprune.yolo.loss.YoloLoss(80, m.anchorsPx(), m.strides(), hyp);
+        var sgd = new org.jprune.engine.optim.Sgd(m.graph().parameters(), 0.001, 0.937, 5e-4, true);
+        return () -> {
+            org.jprune.yolo.train.Trainer.step(m, loss, b);
+            sgd.step();
+            m.graph().zeroGrad();
+        };
     }
 
     /** A training batch of random pixels with 6 random boxes per image (shared with GpuBench). */

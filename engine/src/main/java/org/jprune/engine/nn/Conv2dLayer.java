@@ -22,6 +22,7 @@ public final class Conv2dLayer implements Layer {
     private final int in, out, kernel, stride, pad, groups;
     private final Parameter weight, bias;
     private ChannelIndex activeIn, activeOut;
+    private volatile org.jprune.engine.ops.CsrMatrix csr; // inference on the nonzero weights (unstructured pruning)
 
     public Conv2dLayer(Device device, String name, int in, int out, int kernel, int stride, int pad, int groups, boolean bias, long seed) {
         if (in <= 0 || out <= 0 || kernel <= 0 || stride <= 0 || pad < 0 || groups <= 0 || in % groups != 0 || out % groups != 0)
@@ -68,6 +69,20 @@ public final class Conv2dLayer implements Layer {
         activeOut = outputs;
     }
 
+    /**
+     * Inference (not training) runs the CSR convolution on these weights instead of the dense one
+     * (null: dense again). Takes ownership; the caller keeps them equal to the weight's nonzeros.
+     */
+    public void setInferenceCsr(org.jprune.engine.ops.CsrMatrix m) {
+        if (m != null && (m.rows() != out || m.cols() != in / groups * kernel * kernel))
+            throw new IllegalArgumentException("conv " + weight.name() + ": CSR weights " + m.rows() + "x" + m.cols() + " do not fit " + out + "x" + (in / groups * kernel * kernel));
+        org.jprune.engine.ops.CsrMatrix old = csr;
+        csr = m;
+        if (old != null) old.close();
+    }
+
+    public org.jprune.engine.ops.CsrMatrix inferenceCsr() { return csr; }
+
     /** The active {input, output} channels when the layer runs channel-sparse; null when dense. */
     public int[][] activeChannels() { return activeIn == null ? null : new int[][] {activeIn.indices(), activeOut.indices()}; }
 
@@ -89,7 +104,9 @@ public final class Conv2dLayer implements Layer {
         Conv2dDesc d = Conv2d.desc(x, weight.value(), stride, pad, 1, groups);
         Tensor y = Tensor.empty(x.device(), d.n(), d.k(), d.outH(), d.outW());
         Tensor b = bias == null ? null : bias.value();
-        if (activeIn != null) Conv2d.forwardChannelSparse(d, y, x, weight.value(), b, activeIn, activeOut);
+        org.jprune.engine.ops.CsrMatrix m = csr;
+        if (!ctx.training() && m != null) Conv2d.forwardCsr(d, y, x, m, b);
+        else if (activeIn != null) Conv2d.forwardChannelSparse(d, y, x, weight.value(), b, activeIn, activeOut);
         else Conv2d.forward(d, y, x, weight.value(), b);
         if (ctx.training()) ctx.save(new Object[] {d, x});
         return y;
@@ -134,5 +151,6 @@ public final class Conv2dLayer implements Layer {
     public void close() {
         Layer.super.close();
         setActiveChannels(null, null);
+        setInferenceCsr(null);
     }
 }

@@ -136,6 +136,7 @@ public final class PruningPlan {
                 throw new IllegalArgumentException("pruning plan: element mask for '" + p + "', which this model does not have");
         for (var e : dg.convs().entrySet()) {
             Conv2dLayer c = e.getValue();
+            c.setInferenceCsr(null); // chosen for the old weights
             Device d = c.weight().value().device();
             int[] out = dg.channels(e.getKey()), in = dg.inputChannels(e.getKey());
             int rs = c.kernel() * c.kernel();
@@ -171,7 +172,10 @@ public final class PruningPlan {
     /** Removes any plan from the graph: dense kernels, no masks. */
     public static void clear(Graph g) {
         for (Graph.Node n : g.nodes()) {
-            if (n.layer() instanceof Conv2dLayer c) c.setActiveChannels(null, null);
+            if (n.layer() instanceof Conv2dLayer c) {
+                c.setActiveChannels(null, null);
+                c.setInferenceCsr(null);
+            }
             for (Parameter p : n.layer().parameters()) p.setMask(null);
         }
     }

@@ -284,7 +284,8 @@ public final class Main implements Runnable {
         @Option(names = "--method", defaultValue = "magnitude", description = "magnitude: prune the channels of smallest L2 norm, then fine-tune. "
                 + "group-reg: first train --reg-epochs with group regularization (an importance-adaptive group lasso over each channel's "
                 + "whole group: producing conv rows, BN, consuming conv columns), then prune the groups of smallest norm and fine-tune. "
-                + "slimming: train --reg-epochs with L1 on the batch-norm scales, then prune the smallest |gamma|. Default: ${DEFAULT-VALUE}.")
+                + "slimming: train --reg-epochs with L1 on the batch-norm scales, then prune the smallest |gamma|. unstructured / gmp: prune single "
+                + "conv weights by magnitude, one shot or gradually (levels: the pruned fraction of those weights). Default: ${DEFAULT-VALUE}.")
         String method;
         @Option(names = "--reg", defaultValue = "5e-4", description = "group-reg / slimming: regularization strength lambda. Default: ${DEFAULT-VALUE}.")
         double reg;
@@ -324,8 +325,12 @@ public final class Main implements Runnable {
         @Option(names = "--finetune-epochs", defaultValue = "2", split = ",", description = "Fine-tuning epochs after each step: one number "
                 + "for every step, or one per step. 0: none. Default: ${DEFAULT-VALUE}.")
         int[] epochs;
-        @Option(names = "--method", defaultValue = "magnitude", description = "magnitude, group-reg or slimming (see `jprune study --help`). Default: ${DEFAULT-VALUE}.")
+        @Option(names = "--method", defaultValue = "magnitude", description = "magnitude, group-reg, slimming (channels; see `jprune study --help`) or "
+                + "unstructured (single weights by magnitude; levels are the pruned fraction of the conv weights, stem and head kept). Default: ${DEFAULT-VALUE}.")
         String method;
+        @Option(names = "--gradual", description = "unstructured: gradual magnitude pruning (GMP, cubic ramp over the first half of each step's "
+                + "fine-tuning) instead of one shot.")
+        boolean gradual;
         @Option(names = "--importance-reduce", defaultValue = "sum", description = "How coupled layers' scores combine (magnitude, slimming): sum, mean or max. Default: ${DEFAULT-VALUE}.")
         String reduce;
         @Option(names = "--uniform", description = "Prune every layer by the same fraction instead of ranking globally.")
@@ -368,7 +373,8 @@ public final class Main implements Runnable {
             int size = img != null ? img : ckpt.imageSize();
             var schedule = org.jprune.engine.prune.Schedule.of(org.jprune.engine.prune.Schedule.Target.parse(target), levels, epochs);
             var strategy = new org.jprune.yolo.train.PruneRun.Strategy(org.jprune.yolo.train.PruneRun.Method.parse(method),
-                    org.jprune.engine.prune.Importance.Reduce.parse(reduce), !uniform, roundTo, maxLayerRatio, java.util.Set.copyOf(ignored), reg, regAlpha, regEpochs);
+                    org.jprune.engine.prune.Importance.Reduce.parse(reduce), !uniform, roundTo, maxLayerRatio, java.util.Set.copyOf(ignored), reg, regAlpha, regEpochs,
+                    gradual);
             var train = new org.jprune.yolo.train.PruneRun.Train(data, size, batch, nbs, seed, workers, org.jprune.yolo.loss.Hyp.SCRATCH_LOW.with(hyp), optimizer);
             var steps = new org.jprune.yolo.train.PruneRun(new org.jprune.yolo.train.PruneRun.Options(weights, out, schedule, strategy,
                     org.jprune.yolo.train.PruneRun.Finetune.parse(finetuneMode), train), System.out).run();
@@ -481,9 +487,22 @@ public final class Main implements Runnable {
             @Option(names = "--img", defaultValue = "640", description = "Square input size for shapes and GFLOPs. Default: ${DEFAULT-VALUE}.")
             int img;
 
+            @Option(names = {"-w", "--weights"}, description = "Summarise this checkpoint's network instead (a compact model from `jprune prune` "
+                    + "shows its pruned widths; -m and --nc are then taken from it).")
+            java.nio.file.Path weights;
+
             @Override
             public Integer call() throws Exception {
                 if (img <= 0 || img % 32 != 0) throw new IllegalArgumentException("--img must be a positive multiple of 32, got " + img);
+                if (weights != null) {
+                    if (!java.nio.file.Files.isRegularFile(weights)) throw new IllegalArgumentException("--weights " + weights + ": no such file");
+                    try (YoloModel m = org.jprune.yolo.train.Checkpoint.read(weights).buildModel()) {
+                        System.out.print(m.summary(img));
+                        if (m.widths() != null) System.out.println("compact model: pruned channels removed (widths in the checkpoint's metadata)");
+                        if (m.plan() != null) System.out.println("masked model: " + m.plan());
+                    }
+                    return 0;
+                }
                 ModelConfig cfg = ModelConfig.load(model);
                 if (nc != null) cfg = cfg.withClasses(nc);
                 try (YoloModel m = YoloModel.build(cfg, Device.cpu(), 0)) {

@@ -442,6 +442,21 @@ public final class YoloModel implements AutoCloseable {
     /** The pruning plan on this model (masked channels, channel-sparse convs); null when none. */
     public PruningPlan plan() { return plan; }
 
+    private List<org.jprune.engine.prune.SparseKernels.Choice> sparseKernels = List.of();
+
+    /**
+     * For a weight-sparse model: lets each convolution run CSR or dense inference, whichever is faster
+     * at batch 1 and this input size ({@link org.jprune.engine.prune.SparseKernels}); returns the choices.
+     * Call after the weights are final (training uses the dense kernels regardless).
+     */
+    public List<org.jprune.engine.prune.SparseKernels.Choice> selectSparseKernels(int imgSize) {
+        sparseKernels = List.copyOf(org.jprune.engine.prune.SparseKernels.select(graph, new int[] {1, 3, imgSize, imgSize}, 0.6));
+        return sparseKernels;
+    }
+
+    /** The last {@link #selectSparseKernels} choices (empty when none were made). */
+    public List<org.jprune.engine.prune.SparseKernels.Choice> sparseKernels() { return sparseKernels; }
+
     /** The channel groups of this model's graph (3 image channels in). */
     public DependencyGraph dependencyGraph() { return new DependencyGraph(graph, 3); }
 
@@ -450,6 +465,7 @@ public final class YoloModel implements AutoCloseable {
         if (p == null) PruningPlan.clear(graph);
         else p.apply(dependencyGraph());
         plan = p;
+        sparseKernels = List.of();
     }
 
     /**

@@ -95,6 +95,7 @@ public final class Checkpoint {
             } catch (IllegalArgumentException e) {
                 throw new IOException(file + ": " + e.getMessage(), e);
             }
+            if (m.plan() != null && !m.plan().weightMasks().isEmpty()) m.selectSparseKernels(imageSize());
             return m;
         } catch (IOException | RuntimeException e) {
             m.close();

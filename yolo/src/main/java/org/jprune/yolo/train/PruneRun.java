@@ -16,6 +16,8 @@ import org.jprune.engine.prune.GroupRegularizer;
 import org.jprune.engine.prune.Importance;
 import org.jprune.engine.prune.PruningPlan;
 import org.jprune.engine.prune.Schedule;
+import org.jprune.engine.prune.SparseKernels;
+import org.jprune.engine.prune.WeightPruner;
 import org.jprune.yolo.data.Loader;
 import org.jprune.yolo.data.YoloDataset;
 import org.jprune.yolo.eval.CocoEval;
@@ -39,16 +41,20 @@ import org.jprune.yolo.model.YoloModel;
  */
 public final class PruneRun {
     public enum Method {
-        MAGNITUDE, GROUP_REG, SLIMMING;
+        MAGNITUDE, GROUP_REG, SLIMMING, UNSTRUCTURED;
 
         public static Method parse(String s) {
             return switch (s.strip().toLowerCase(Locale.ROOT)) {
                 case "magnitude" -> MAGNITUDE;
                 case "group-reg" -> GROUP_REG;
                 case "slimming" -> SLIMMING;
-                default -> throw new IllegalArgumentException("pruning method must be magnitude, group-reg or slimming, got '" + s + "'");
+                case "unstructured" -> UNSTRUCTURED;
+                default -> throw new IllegalArgumentException("pruning method must be magnitude, group-reg, slimming or unstructured, got '" + s + "'");
             };
         }
+
+        /** Whether it trains with a regularizer before each step. */
+        boolean regularized() { return this == GROUP_REG || this == SLIMMING; }
 
         public String label() { return name().toLowerCase(Locale.ROOT).replace('_', '-'); }
     }
@@ -65,19 +71,28 @@ public final class PruneRun {
         }
     }
 
-    /** How pruning ranks and where it stops; the regularization settings apply to group-reg and slimming. */
+    /**
+     * How pruning ranks and where it stops; the regularization settings apply to group-reg and slimming,
+     * {@code gradual} to unstructured (GMP: a cubic ramp from the previous step's sparsity over the first
+     * half of the step's fine-tuning, instead of one shot).
+     */
     public record Strategy(Method method, Importance.Reduce reduce, boolean global, int roundTo, double maxLayerRatio, Set<String> ignored,
-                                double reg, double regAlpha, int regEpochs) {
+                           double reg, double regAlpha, int regEpochs, boolean gradual) {
+        public Strategy(Method method, Importance.Reduce reduce, boolean global, int roundTo, double maxLayerRatio, Set<String> ignored,
+                        double reg, double regAlpha, int regEpochs) {
+            this(method, reduce, global, roundTo, maxLayerRatio, ignored, reg, regAlpha, regEpochs, false);
+        }
+
         public Strategy {
             if (!(reg >= 0) || Double.isInfinite(reg)) throw new IllegalArgumentException("reg must be finite and >= 0, got " + reg);
             if (!(regAlpha >= 1) || Double.isInfinite(regAlpha)) throw new IllegalArgumentException("reg alpha must be finite and >= 1, got " + regAlpha);
-            if (method != Method.MAGNITUDE && regEpochs < 1)
+            if (method.regularized() && regEpochs < 1)
                 throw new IllegalArgumentException(method.label() + " needs at least 1 regularized epoch, got " + regEpochs);
             new ChannelPruner.Options(global, roundTo, maxLayerRatio, ignored); // checks them
         }
 
         public static Strategy magnitude(boolean global) {
-            return new Strategy(Method.MAGNITUDE, Importance.Reduce.SUM, global, 8, 1.0, Set.of(), 5e-4, 4, 1);
+            return new Strategy(Method.MAGNITUDE, Importance.Reduce.SUM, global, 8, 1.0, Set.of(), 5e-4, 4, 1, false);
         }
 
         ChannelPruner.Options pruner() { return new ChannelPruner.Options(global, roundTo, maxLayerRatio, ignored); }
@@ -144,7 +159,7 @@ public final class PruneRun {
             Path dir = o.out().resolve(String.format(Locale.ROOT, "step-%d", i + 1));
             Files.createDirectories(dir);
             int spent = 0;
-            if (o.method().method() != Method.MAGNITUDE) {
+            if (o.method().method().regularized()) {
                 log.printf(Locale.ROOT, "== step %d: %s regularization: %d epoch(s), lambda %g%n", i + 1, o.method().method().label(), o.method().regEpochs(),
                         o.method().reg());
                 Path sparse = dir.resolve("regularized");
@@ -154,7 +169,25 @@ public final class PruneRun {
             }
             Path pruned = dir.resolve("pruned.safetensors");
             double[] achieved;
-            try (YoloModel m = Checkpoint.read(prev).buildModel()) {
+            java.util.function.Consumer<YoloModel> gmp = null;
+            if (o.method().method() == Method.UNSTRUCTURED) {
+                try (YoloModel m = Checkpoint.read(prev).buildModel()) {
+                    double before = i == 0 ? 0 : sch.levels()[i - 1];
+                    if (o.method().gradual() && epochs > 0) {
+                        gmp = gradual(before, level, epochs);
+                        log.printf(Locale.ROOT, "== step %d: gradual magnitude pruning of the weights from %.1f%% to %.1f%% over the first half of %d epochs%n",
+                                i + 1, before * 100, level * 100, epochs);
+                    } else {
+                        WeightPruner wp = weightPruner(m);
+                        PruningPlan base = basePlan(m);
+                        m.applyPlan(base.withWeightMasks(wp.masks(level, base.weightMasks())));
+                        log.printf(Locale.ROOT, "== step %d: %.1f%% of the weights of %d layers pruned by magnitude (%s)%n", i + 1, wp.sparsity(m.plan().weightMasks()) * 100,
+                                wp.targets().size(), o.method().global() ? "global" : "per layer");
+                    }
+                    Checkpoint.writeModel(pruned, m, modelName, names, o.train().imgSize(), Map.of(Original.KEY, orig.format()));
+                }
+                achieved = new double[] {0, level, 0};
+            } else try (YoloModel m = Checkpoint.read(prev).buildModel()) {
                 achieved = prune(m, level, orig);
                 log.printf(Locale.ROOT, "== step %d: pruned to %.1f%% of channels, %.1f%% of parameters, %.1f%% of FLOPs removed (target %.1f%% of %s)%n", i + 1,
                         achieved[0] * 100, achieved[1] * 100, achieved[2] * 100, level * 100, sch.target().label());
@@ -171,7 +204,7 @@ public final class PruneRun {
             Path trained = pruned;
             if (epochs > 0) {
                 log.printf("== step %d: fine-tune %d epochs (%s)%n", i + 1, epochs, o.finetune() == Finetune.COMPACT ? "compact network" : "masked, channel-sparse convs");
-                st = new Trainer(trainerOptions(dir, epochs, pruned, null, modelName), log).run();
+                st = new Trainer(trainerOptions(dir, epochs, pruned, gmp, modelName), log).run();
                 trained = dir.resolve("last.safetensors");
                 spent += epochs;
             }
@@ -179,11 +212,21 @@ public final class PruneRun {
             double map50, map5095;
             long params;
             double gflops;
-            try (YoloModel m = Checkpoint.read(trained).buildModel(); YoloModel c = m.plan() == null ? null : m.compact()) {
+            boolean sparseWeights;
+            try (YoloModel m = Checkpoint.read(trained).buildModel();
+                 YoloModel c = m.plan() == null || !m.plan().weightMasks().isEmpty() ? null : m.compact()) {
                 YoloModel out = c != null ? c : m;
                 Checkpoint.writeModel(model, out, modelName, names, o.train().imgSize(), Map.of(Original.KEY, orig.format()));
-                params = out.parameterCount();
+                sparseWeights = out.plan() != null && !out.plan().weightMasks().isEmpty();
+                params = sparseWeights ? nonzeroParameters(out) : out.parameterCount();
                 gflops = out.gflops(o.train().imgSize());
+                if (sparseWeights) {
+                    var ks = out.selectSparseKernels(o.train().imgSize());
+                    long csr = ks.stream().filter(SparseKernels.Choice::csr).count();
+                    log.printf(Locale.ROOT, "== step %d: %d of %d convolutions run CSR at batch 1 (faster than dense there): %s%n", i + 1, csr, ks.size(),
+                            ks.stream().filter(SparseKernels.Choice::csr).map(k -> String.format(Locale.ROOT, "%s %.0f%% dense %.2fx", k.layer(), k.density() * 100,
+                                    k.denseMs() / k.csrMs())).toList());
+                }
                 if (st.isEmpty()) {
                     CocoEval.Result r = evaluate(out);
                     map50 = r.map50();
@@ -202,6 +245,49 @@ public final class PruneRun {
             prev = trained;
         }
         return steps;
+    }
+
+    /** Parameters that are not pruned away by the plan's element masks (what a sparse format stores). */
+    static long nonzeroParameters(YoloModel m) {
+        long zeros = 0;
+        for (float[] mask : m.plan().weightMasks().values()) for (float v : mask) if (v == 0f) zeros++;
+        return m.parameterCount() - zeros;
+    }
+
+    private WeightPruner weightPruner(YoloModel m) {
+        return new WeightPruner(m.dependencyGraph(), new WeightPruner.Options(o.method().global(), o.method().ignored()));
+    }
+
+    /** The model's plan, or one that prunes no channel. */
+    private static PruningPlan basePlan(YoloModel m) {
+        if (m.plan() != null) return m.plan();
+        DependencyGraph dg = m.dependencyGraph();
+        boolean[] all = new boolean[dg.groups().size()];
+        java.util.Arrays.fill(all, true);
+        return PruningPlan.of(dg, all);
+    }
+
+    /**
+     * The fine-tuning's hook for gradual magnitude pruning: every few optimizer steps the masks are
+     * recomputed at the GMP sparsity, from {@code from} to {@code to} over the first half of the epochs.
+     */
+    private java.util.function.Consumer<YoloModel> gradual(double from, double to, int epochs) throws IOException {
+        YoloDataset.DataConfig dc = YoloDataset.readConfig(o.train().data());
+        int images = YoloDataset.load(dc, "train", false).samples().size();
+        long batches = (images + o.train().batch() - 1) / o.train().batch();
+        long perStep = Math.max(Math.round((double) o.train().nbs() / o.train().batch()), 1);
+        long optSteps = Math.max(1, batches * epochs / perStep);
+        long end = Math.max(1, optSteps / 2);
+        WeightPruner.Gmp g = new WeightPruner.Gmp(from, to, 0, end, Math.max(1, end / 16));
+        return m -> {
+            WeightPruner wp = weightPruner(m);
+            PruningPlan base = basePlan(m);
+            long[] n = {0};
+            m.addBeforeOptimizerStep(() -> {
+                long k = n[0]++;
+                if (g.updates(k)) m.applyPlan(base.withWeightMasks(wp.masks(g.sparsity(k), m.plan() == null ? null : m.plan().weightMasks())));
+            });
+        };
     }
 
     /** The original network's sizes: from the checkpoint's metadata when it was pruned before, else from the model itself. */
@@ -262,6 +348,7 @@ public final class PruneRun {
             case MAGNITUDE -> Importance.magnitude(2, o.method().reduce());
             case GROUP_REG -> Importance.groupNorm();
             case SLIMMING -> Importance.bnScale(o.method().reduce());
+            case UNSTRUCTURED -> throw new IllegalStateException("unstructured pruning ranks weights, not channels");
         };
     }
 

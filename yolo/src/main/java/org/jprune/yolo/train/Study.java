@@ -32,7 +32,7 @@ import org.jprune.yolo.model.YoloModel;
  * for {@code regEpochs}, then the smallest |gamma|).
  */
 public final class Study {
-    public static final List<String> METHODS = List.of("magnitude", "group-reg", "slimming");
+    public static final List<String> METHODS = List.of("magnitude", "group-reg", "slimming", "unstructured", "gmp");
 
     /**
      * baseline: a checkpoint to start from instead of training one (its row is evaluated on the
@@ -46,7 +46,7 @@ public final class Study {
         public Options {
             if (!METHODS.contains(method)) throw new IllegalArgumentException("method must be one of " + METHODS + ", got " + method);
             schedule(target, levels, finetuneEpochs); // checks the levels
-            new PruneRun.Strategy(PruneRun.Method.parse(method), Importance.Reduce.SUM, global, 8, 1.0, Set.of(), reg, regAlpha, regEpochs);
+            strategy(method, global, reg, regAlpha, regEpochs);
             if (finetune == null) throw new IllegalArgumentException("fine-tuning mode is null");
         }
 
@@ -61,6 +61,13 @@ public final class Study {
                        boolean global, long seed, Path out, int workers, Hyp hyp, String optimizer) {
             this(model, data, imgSize, batch, nbs, epochs, finetuneEpochs, levels, global, seed, out, workers, hyp, optimizer, "auto",
                     "magnitude", 5e-4, 4, 1, null);
+        }
+
+        /** gmp is unstructured pruning with a gradual (cubic) ramp during each step's fine-tuning. */
+        static PruneRun.Strategy strategy(String method, boolean global, double reg, double regAlpha, int regEpochs) {
+            boolean gmp = method.equals("gmp");
+            return new PruneRun.Strategy(PruneRun.Method.parse(gmp ? "unstructured" : method), Importance.Reduce.SUM, global, 8, 1.0, Set.of(), reg, regAlpha,
+                    regEpochs, gmp);
         }
 
         static Schedule schedule(Schedule.Target target, double[] levels, int finetuneEpochs) {
@@ -123,8 +130,7 @@ public final class Study {
             baseGflops = m.gflops(o.imgSize());
         }
 
-        PruneRun.Strategy strategy = new PruneRun.Strategy(PruneRun.Method.parse(o.method()), Importance.Reduce.SUM, o.global(), 8, 1.0, Set.of(),
-                o.reg(), o.regAlpha(), o.regEpochs());
+        PruneRun.Strategy strategy = Options.strategy(o.method(), o.global(), o.reg(), o.regAlpha(), o.regEpochs());
         List<PruneRun.Step> steps = new PruneRun(new PruneRun.Options(base, o.out(), Options.schedule(o.target(), o.levels(), o.finetuneEpochs()), strategy,
                 o.finetune(), new PruneRun.Train(o.data(), o.imgSize(), o.batch(), o.nbs(), o.seed(), o.workers(), o.hyp(), o.optimizer())), log).run();
 
@@ -150,8 +156,13 @@ public final class Study {
                     o.regEpochs(), o.reg(), o.regAlpha(), rank);
             case "slimming" -> String.format(Locale.ROOT, "BN-scale slimming (%d epoch(s) of L1 on BN gamma per step, lambda %g; |gamma|, %s, round to 8)",
                     o.regEpochs(), o.reg(), rank);
+            case "unstructured", "gmp" -> String.format(Locale.ROOT, "unstructured magnitude pruning of the conv weights (%s, %s; stem and head kept; "
+                    + "levels are the pruned fraction of those weights, parameters count the nonzeros; each conv runs CSR or dense at inference, whichever is faster)",
+                    o.method().equals("gmp") ? "gradual, GMP cubic ramp over the first half of each step's fine-tuning" : "one shot per step",
+                    o.global() ? "global" : "per layer");
             default -> String.format(Locale.ROOT, "structured magnitude pruning (L2, %s, round to 8)", rank);
         };
+        if (o.method().equals("unstructured") || o.method().equals("gmp")) return how;
         return how + ", levels of " + o.target().label() + ", fine-tuning the " + (o.finetune() == PruneRun.Finetune.COMPACT ? "compact" : "masked (channel-sparse)") + " network";
     }
 

@@ -227,6 +227,7 @@ public final class Trainer {
                     }
                 }
                 double secs = (System.nanoTime() - t0) / 1e9;
+                maskEma(model, ema);
                 CocoEval.Result m = validate(evalModel, ema, valLoader, nc);
                 st.epoch = epoch;
                 double fitness = 0.1 * m.map50() + 0.9 * m.map5095();
@@ -249,6 +250,19 @@ public final class Trainer {
             }
         }
         return stats;
+    }
+
+    /**
+     * Holds the EMA at 0 where the model's parameter masks are 0: masks that grow during training (gradual
+     * unstructured pruning) would otherwise leave the EMA, which is what gets evaluated and saved, with
+     * decaying but nonzero pruned entries.
+     */
+    static void maskEma(YoloModel model, Ema ema) {
+        Map<String, Tensor> st = ema.state();
+        for (Parameter p : model.graph().parameters()) {
+            Tensor e = st.get(p.name());
+            if (p.mask() != null && e != null) org.jprune.engine.ops.Eltwise.mul(e, e, p.mask());
+        }
     }
 
     /** SGD's momentum, or AdamW's beta1 (YOLOv5 warms up both through the same 'momentum' key). */
