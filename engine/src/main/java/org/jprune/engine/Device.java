@@ -20,6 +20,7 @@ public final class Device implements AutoCloseable {
     private final CachingAllocator allocator;
     private final boolean shared;
     private volatile boolean closed;
+    private final org.jprune.engine.internal.GuardedKernels.Gate gate;
 
     private Device(DeviceKind kind, int ordinal, boolean shared) {
         this.kind = kind;
@@ -35,8 +36,10 @@ public final class Device implements AutoCloseable {
                 throw new BackendUnavailableException(kind + " backend unavailable: " + e.getMessage(), e);
             }
         }
-        kernels = KernelProfile.enabled() ? KernelProfile.wrap(k, kind == DeviceKind.CUDA) : k;
-        allocator = new CachingAllocator(kernels);
+        Kernels inner = KernelProfile.enabled() ? KernelProfile.wrap(k, kind == DeviceKind.CUDA) : k;
+        gate = new org.jprune.engine.internal.GuardedKernels.Gate(kind.name().toLowerCase(java.util.Locale.ROOT) + ":" + ordinal);
+        kernels = org.jprune.engine.internal.GuardedKernels.wrap(inner, gate);
+        allocator = new CachingAllocator(inner); // it frees only cached blocks no call can hold, also after the gate closed
         if (kind == DeviceKind.CUDA || kind == DeviceKind.CUDA_EMU) applyProperties();
     }
 
@@ -158,6 +161,7 @@ public final class Device implements AutoCloseable {
     public void close() {
         if (shared || closed) return;
         closed = true;
+        gate.close(); // waits for the ops in flight on other threads; later ones fail cleanly
         allocator.emptyCache();
         kernels.close();
     }

@@ -35,7 +35,15 @@ class BadInputTest {
             try (Tensor y8 = Tensor.zeros(cpu, 1, 4, 8, 8)) {
                 throwsWith(IllegalArgumentException.class, "conv2d_fwd: bias has shape [5], expected [4]", () -> Conv2d.forward(d, y8, x, w2, bias));
             }
-            throwsWith(IllegalArgumentException.class, "kernel 9x9 larger than padded input", () -> Conv2dDesc.of(1, 3, 4, 4, 2, 9, 1, 0, 1));
+            throwsWith(IllegalArgumentException.class, "kernel 9x9 with dilation 1x1 (extent 9x9) larger than padded input 4x4", () -> Conv2dDesc.of(1, 3, 4, 4, 2, 9, 1, 0, 1));
+            // a dilation whose extent wraps a 32-bit int must not pass as a small kernel (it reserved ~29 GB)
+            throwsWith(IllegalArgumentException.class, "dilation 1073741825x1073741825 (extent 2147483651x2147483651)",
+                    () -> new Conv2dDesc(1, 3, 64, 64, 2, 3, 3, 1, 1, 1, 1, (1 << 30) + 1, (1 << 30) + 1, 1));
+            // messages name the values given, not the record's unassigned fields
+            throwsWith(IllegalArgumentException.class, "input 0x3x4x4", () -> Conv2dDesc.of(0, 3, 4, 4, 2, 1, 1, 0, 1));
+            throwsWith(IllegalArgumentException.class, "stride 0x0", () -> Conv2dDesc.of(1, 3, 4, 4, 2, 1, 0, 0, 1));
+            throwsWith(IllegalArgumentException.class, "padded input 2147483652x2147483652 exceeds 2^31-1",
+                    () -> Conv2dDesc.of(1, 3, 4, 4, 2, 1, 1, Integer.MAX_VALUE / 2 + 1, 1));
             throwsWith(IllegalArgumentException.class, "groups=2 must divide c=3", () -> Conv2dDesc.of(1, 3, 4, 4, 2, 1, 1, 0, 2));
             throwsWith(IllegalArgumentException.class, "sgemm: inner dimensions differ", () -> {
                 try (Tensor a = Tensor.zeros(cpu, 2, 3); Tensor b = Tensor.zeros(cpu, 4, 2); Tensor c = Tensor.zeros(cpu, 2, 2)) {

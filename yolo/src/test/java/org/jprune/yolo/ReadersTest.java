@@ -83,7 +83,7 @@ class ReadersTest {
                    {"id": 2, "image_id": 1, "category_id": 2, "bbox": [0, 0, 64, 48], "area": 3000, "iscrowd": 1},
                    {"id": 3, "image_id": 9, "category_id": 2, "bbox": [0, 0, 4, 4]},
                    {"id": 4, "image_id": 2, "category_id": 3, "bbox": [0, 0, 4, 4]},
-                   {"id": 5, "image_id": 2, "category_id": 2, "bbox": [30, 0, 8, 4]},
+                   {"id": 5, "image_id": 2, "category_id": 2, "bbox": [40, 0, 8, 4]},
                    {"id": 6, "image_id": 2, "category_id": 2, "bbox": "x"}
                  ]}
                 """);
@@ -94,7 +94,7 @@ class ReadersTest {
         assertEquals(4, p.size(), p.toString());
         assertTrue(p.get(0).endsWith("instances.json:7: annotation for unknown image_id 9"), p.toString());
         assertTrue(p.get(1).endsWith("instances.json:8: annotation with unknown category_id 3"), p.toString());
-        assertTrue(p.get(2).contains("instances.json:9: bbox [30.0, 0.0, 8.0, 4.0] is empty or outside the 32x32 image"), p.toString());
+        assertTrue(p.get(2).contains("instances.json:9: bbox [40.0, 0.0, 8.0, 4.0] is empty or outside the 32x32 image"), p.toString());
         assertTrue(p.get(3).contains("instances.json:10: annotation without a numeric bbox"), p.toString());
         Annotations.Obj o = s.images().get(0).objects().get(0);
         assertEquals(1, o.cls());
@@ -125,15 +125,21 @@ class ReadersTest {
         List<YoloDataset.Problem> problems = new ArrayList<>();
         Annotations.Set s = Annotations.readWider(txt, dir.resolve("WIDER_val/images"), problems);
         assertEquals(2, s.images().size());
-        assertEquals(1, s.images().get(0).objects().size());
+        assertEquals(2, s.images().get(0).objects().size(), "the valid face and the invalid one (kept as an ignored truth)");
+        assertTrue(!s.images().get(0).objects().get(0).difficult() && s.images().get(0).objects().get(1).difficult(),
+                "WIDER's evaluation ignores faces marked invalid: they are ignored truths");
         assertEquals(0, s.images().get(1).objects().size(), "an image with no faces has a line of zeros");
         assertEquals(List.of("face"), s.names());
         List<String> p = problems.stream().map(Object::toString).toList();
-        assertTrue(p.get(0).endsWith("wider_face_val_bbx_gt.txt:4: face marked invalid (skipped)"), p.toString());
-        assertTrue(p.get(1).endsWith("wider_face_val_bbx_gt.txt:5: face of zero width or height (skipped)"), p.toString());
-        Files.writeString(txt, "0--Parade/a.png\nmany\n");
+        assertEquals(1, p.size(), "an invalid face is data, not a problem: " + p);
+        assertTrue(p.get(0).endsWith("wider_face_val_bbx_gt.txt:5: face of zero width or height (skipped)"), p.toString());
+        // a bad count line: one message, and the next image is still read
+        Files.writeString(txt, "0--Parade/a.png\nmany\n10 10 20 30 0 0 0 0 0 0\n0--Parade/b.png\n1\n1 1 5 5 0 0 0 0 0 0\n");
         problems.clear();
-        Annotations.readWider(txt, dir.resolve("WIDER_val/images"), problems);
-        assertTrue(problems.get(0).toString().endsWith(":2: expected a face count after '0--Parade/a.png', got 'many'"), problems.toString());
+        Annotations.Set again = Annotations.readWider(txt, dir.resolve("WIDER_val/images"), problems);
+        assertEquals(1, problems.size(), problems.toString());
+        assertTrue(problems.get(0).toString().endsWith(":2: expected a face count after '0--Parade/a.png', got 'many' (image skipped)"), problems.toString());
+        assertEquals(1, again.images().size());
+        assertEquals("b", again.images().get(0).id());
     }
 }

@@ -8,6 +8,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.jprune.engine.io.SafeTensors;
 import org.jprune.yolo.data.SynthDataset;
 import org.jprune.yolo.loss.Hyp;
@@ -49,7 +50,34 @@ class TrainerTest {
         var aLast = SafeTensors.read(dir.resolve("a/last.safetensors")).tensors();
         assertTrue(!java.util.Arrays.equals(mid.get("model/model.0.conv.weight").data(), aLast.get("model/model.0.conv.weight").data()),
                 "the interrupted run is behind the full one");
+        // a kill during epoch index 2's writes, after best and the results row but before last (the
+        // commit point): a row for an epoch last does not hold, and an atomic write's temporary file
+        Path csvB = dir.resolve("b/results.csv");
+        Files.writeString(csvB, Files.readString(csvB) + "2,9,9,9,0.5,0.5,0.001,1.00,1.0\n");
+        Path stale = dir.resolve("b/.last.safetensors.12345.tmp");
+        Files.write(stale, new byte[1000]);
+        // while the folder is locked (another run writing), a second run into it is refused
+        try (var ch = java.nio.channels.FileChannel.open(dir.resolve("b/.lock"), java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
+             var lock = ch.lock()) {
+            IllegalArgumentException busy = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> new Trainer(opts(data, model, dir.resolve("b"), 3, true, -1), quiet).run());
+            assertTrue(busy.getMessage().contains("another run"), busy.getMessage());
+        }
+        // --resume with another image size is refused, naming both
+        IllegalArgumentException img = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> new Trainer(
+                new Trainer.Options(model.toString(), data, 3, 4, 96, 3, dir.resolve("b"), 2, true, true, Hyp.SCRATCH_LOW, -1, 64, null, null, "SGD", "evolve"),
+                quiet).run());
+        assertTrue(img.getMessage().contains("64") && img.getMessage().contains("96"), img.getMessage());
         new Trainer(opts(data, model, dir.resolve("b"), 3, true, -1), quiet).run();   // --resume
+        assertTrue(!Files.exists(stale), "stale temporary files are removed on start");
+        List<String> rowsA = Files.readAllLines(dir.resolve("a/results.csv")), rowsB = Files.readAllLines(csvB);
+        assertEquals(rowsA.size(), rowsB.size(), rowsB.toString());
+        for (int i = 0; i < rowsA.size(); i++) // epoch, losses and mAPs equal; the timing columns differ
+            assertEquals(String.join(",", java.util.Arrays.asList(rowsA.get(i).split(",")).subList(0, 7)),
+                    String.join(",", java.util.Arrays.asList(rowsB.get(i).split(",")).subList(0, 7)), "row " + i);
+        var bestA = SafeTensors.read(dir.resolve("a/best.safetensors"));
+        var bestB = SafeTensors.read(dir.resolve("b/best.safetensors"));
+        assertEquals(bestA.metadata().get("epoch"), bestB.metadata().get("epoch"), "best is the same epoch's");
         var a = SafeTensors.read(dir.resolve("a/last.safetensors")).tensors();
         var b = SafeTensors.read(dir.resolve("b/last.safetensors")).tensors();
         assertEquals(a.keySet(), b.keySet());

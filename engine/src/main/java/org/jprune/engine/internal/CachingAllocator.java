@@ -25,8 +25,10 @@ public final class CachingAllocator {
         return (bytes + step - 1) / step * step;
     }
 
-    /** A block of at least n floats (or ints); contents are undefined. */
-    public synchronized Buf alloc(long n) {
+    /** A block of at least n floats (or ints), as a new lease (see {@link Buf}); contents are undefined. */
+    public Buf alloc(long n) { return allocBlock(n).lease(); }
+
+    private synchronized Buf allocBlock(long n) {
         long size = roundUp(n * 4);
         ArrayDeque<Buf> q = free.get(size);
         Buf b = q == null ? null : q.poll();
@@ -46,7 +48,13 @@ public final class CachingAllocator {
         return b;
     }
 
-    public synchronized void release(Buf b) {
+    /** Returns a lease's block for reuse, after the calls still using the lease are done (it is retired). */
+    public void release(Buf lease) {
+        lease.retire();
+        releaseBlock(lease.block());
+    }
+
+    private synchronized void releaseBlock(Buf b) {
         long size = b.bytes;
         inUse -= size;
         cached += size;

@@ -34,10 +34,14 @@ public final class Conv2dLayer implements Layer {
         this.stride = stride;
         this.pad = pad;
         this.groups = groups;
-        int fanIn = in / groups * kernel * kernel;
+        long fanInL = (long) in / groups * kernel * kernel, size = fanInL * out;
+        if (size > Integer.MAX_VALUE)
+            throw new IllegalArgumentException("conv layer " + name + ": weight of " + out + " x " + in / groups + " x " + kernel + " x " + kernel + " = " + size
+                    + " values exceeds 2^31-1");
+        int fanIn = (int) fanInL;
         double bound = 1 / Math.sqrt(fanIn);
         SplittableRandom rnd = new SplittableRandom(seed);
-        float[] w = new float[out * fanIn];
+        float[] w = new float[(int) size];
         for (int i = 0; i < w.length; i++) w[i] = (float) ((rnd.nextDouble() * 2 - 1) * bound);
         this.weight = new Parameter(name + ".weight", Tensor.of(device, w, out, in / groups, kernel, kernel), true);
         if (bias) {

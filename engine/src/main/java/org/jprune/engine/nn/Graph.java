@@ -83,8 +83,15 @@ public final class Graph implements AutoCloseable {
             for (int i : n.inputs()) in.add(i == INPUT ? inputShape : s[i]);
             try {
                 s[n.id()] = n.layer().outputShape(in);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("node " + n.id() + " (" + n.name() + "): " + e.getMessage(), e);
+                long numel = 1;
+                for (int d : s[n.id()]) {
+                    if (d <= 0) throw new IllegalArgumentException("output shape " + Arrays.toString(s[n.id()]) + " has an empty dimension");
+                    numel = Math.multiplyExact(numel, d);
+                }
+                if (numel > Integer.MAX_VALUE) throw new IllegalArgumentException("output " + Arrays.toString(s[n.id()]) + " has " + numel + " elements, more than 2^31-1");
+            } catch (IllegalArgumentException | ArithmeticException e) {
+                throw new IllegalArgumentException("node " + n.id() + " (" + n.name() + "): " + (e instanceof ArithmeticException
+                        ? "output size overflows for input " + Arrays.toString(inputShape) : e.getMessage()), e);
             }
         }
         return s;

@@ -111,13 +111,21 @@ public final class SimpleLayers {
         private final int scale;
 
         public UpsampleLayer(int scale) {
-            if (scale <= 0) throw new IllegalArgumentException("upsample: scale must be > 0, got " + scale);
+            if (scale <= 0 || scale > 1024) throw new IllegalArgumentException("upsample: scale must be in [1, 1024], got " + scale);
             this.scale = scale;
         }
 
         @Override public String type() { return "upsample"; }
         @Override public ChannelMap channelMap() { return ChannelMap.SAME; }
-        @Override public int[] outputShape(List<int[]> in) { int[] x = in.get(0); return new int[] {x[0], x[1], x[2] * scale, x[3] * scale}; }
+        @Override
+        public int[] outputShape(List<int[]> in) {
+            int[] x = in.get(0);
+            try {
+                return new int[] {x[0], x[1], Math.multiplyExact(x[2], scale), Math.multiplyExact(x[3], scale)};
+            } catch (ArithmeticException e) {
+                throw new IllegalArgumentException("upsample: " + x[2] + "x" + x[3] + " times " + scale + " overflows");
+            }
+        }
 
         @Override
         public Tensor forward(List<Tensor> inputs, Ctx ctx) {

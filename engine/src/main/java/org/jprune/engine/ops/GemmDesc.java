@@ -5,7 +5,8 @@ public record GemmDesc(int m, int n, int k, boolean transA, boolean transB, int 
     public GemmDesc {
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("sgemm: negative size m=" + m + " n=" + n + " k=" + k);
         if (lda < Math.max(1, transA ? m : k) || ldb < Math.max(1, transB ? k : n) || ldc < Math.max(1, n))
-            throw new IllegalArgumentException("sgemm: leading dimension too small: " + this);
+            throw new IllegalArgumentException("sgemm: leading dimension too small: m=" + m + " n=" + n + " k=" + k + " lda=" + lda + " ldb=" + ldb + " ldc=" + ldc
+                    + " transA=" + transA + " transB=" + transB);
     }
     public static GemmDesc of(int m, int n, int k, boolean transA, boolean transB) {
         return new GemmDesc(m, n, k, transA, transB, transA ? m : k, transB ? k : n, n, 1f, 0f);

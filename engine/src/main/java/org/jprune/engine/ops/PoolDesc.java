@@ -8,7 +8,8 @@ package org.jprune.engine.ops;
 public record PoolDesc(int n, int c, int h, int w, int kernel, int stride, int pad, int padEnd) {
     public PoolDesc {
         if (n <= 0 || c <= 0 || h <= 0 || w <= 0 || kernel <= 0 || stride <= 0 || pad < 0 || padEnd < 0 || pad >= kernel || padEnd >= kernel)
-            throw new IllegalArgumentException("maxpool2d: bad geometry (each pad must be < kernel): " + this);
+            throw new IllegalArgumentException("maxpool2d: bad geometry (each pad must be < kernel): input " + n + "x" + c + "x" + h + "x" + w
+                    + ", kernel " + kernel + ", stride " + stride + ", pad " + pad + "/" + padEnd);
         if (h + pad + padEnd < kernel || w + pad + padEnd < kernel)
             throw new IllegalArgumentException("maxpool2d: kernel " + kernel + " larger than padded input " + h + "x" + w);
     }

@@ -27,6 +27,13 @@ public final class Main implements Runnable {
     /** Runs the CLI and returns its exit code; bad input prints one line, not a stack trace. */
     public static int execute(String... args) {
         CommandLine cl = new CommandLine(new Main());
+        // a usage error: one line naming the option and the value, and where the help is
+        cl.setParameterExceptionHandler((ex, argv) -> {
+            CommandLine cmd = ex.getCommandLine();
+            cmd.getErr().println("jprune: " + ex.getMessage());
+            cmd.getErr().println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help' for the options.");
+            return 2;
+        });
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             boolean input = e instanceof IllegalArgumentException || e instanceof java.io.IOException;
             cmd.getErr().println("jprune: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
@@ -65,7 +72,7 @@ public final class Main implements Runnable {
         org.jprune.yolo.loss.Hyp hyperparameters() { return org.jprune.yolo.loss.Hyp.SCRATCH_LOW.with(hyp); }
     }
 
-    @Command(name = "train", description = "Train a detector (YOLOv5 recipe: SGD + Nesterov, warmup, cosine LR, EMA, "
+    @Command(name = "train", mixinStandardHelpOptions = true, description = "Train a detector (YOLOv5 recipe: SGD + Nesterov, warmup, cosine LR, EMA, "
             + "hyp.scratch-low); writes OUT/last.safetensors, OUT/best.safetensors and OUT/results.csv each epoch.")
     static final class Train implements Callable<Integer> {
         @CommandLine.Mixin TrainingOptions t;
@@ -92,7 +99,7 @@ public final class Main implements Runnable {
         }
     }
 
-    @Command(name = "val", description = "Evaluate a training checkpoint (its EMA weights) on a dataset split: mAP50, mAP50-95 "
+    @Command(name = "val", mixinStandardHelpOptions = true, description = "Evaluate a training checkpoint (its EMA weights) on a dataset split: mAP50, mAP50-95 "
             + "(COCO, area all) and a per-class table.")
     static final class Val implements Callable<Integer> {
         @Option(names = {"-w", "--weights"}, required = true, description = "A checkpoint written by train (last.safetensors or best.safetensors).")
@@ -128,7 +135,7 @@ public final class Main implements Runnable {
         }
     }
 
-    @Command(name = "eval", description = "Evaluate detections from any detector against ground truth: COCO AP/AR (pycocotools' "
+    @Command(name = "eval", mixinStandardHelpOptions = true, description = "Evaluate detections from any detector against ground truth: COCO AP/AR (pycocotools' "
             + "12 numbers), Pascal VOC AP (2007 11-point and 2010+), a per-class table; writes OUT/eval.txt and OUT/PR_curve.png.")
     static final class Eval implements Callable<Integer> {
         @Option(names = "--data", description = "Ground truth from a data YAML (any format it supports), with --split.")
@@ -153,14 +160,14 @@ public final class Main implements Runnable {
             boolean vocPixels;
             if (data != null) {
                 var cfg = org.jprune.yolo.data.YoloDataset.readConfig(data);
-                set = new org.jprune.yolo.data.Annotations.Set(org.jprune.yolo.data.YoloDataset.annotations(cfg, split, problems), cfg.names());
+                set = org.jprune.yolo.data.YoloDataset.annotationSet(cfg, split, problems);
                 vocPixels = cfg.format().equals("voc");
             } else if (gt != null) {
                 String f = gtFormat != null ? gtFormat : gt.toString().endsWith(".json") ? "coco"
                         : java.nio.file.Files.isDirectory(gt) && hasXml(gt) ? "voc" : "yolo";
                 vocPixels = f.equals("voc");
                 switch (f) {
-                    case "coco" -> set = org.jprune.yolo.data.Annotations.readCoco(gt, gt.getParent(), problems);
+                    case "coco" -> set = org.jprune.yolo.data.Annotations.readCoco(gt, gt.toAbsolutePath().getParent(), problems);
                     case "voc", "yolo" -> {
                         if (names == null || names.isEmpty()) throw new IllegalArgumentException("--gt-format " + f + " needs --names");
                         java.util.List<java.nio.file.Path> files;
@@ -191,8 +198,9 @@ public final class Main implements Runnable {
         }
     }
 
-    @Command(name = "detect", description = "Run a trained detector on images: writes OUT/<name> with the boxes drawn and "
-            + "OUT/labels/<stem>.txt with 'class conf x1 y1 x2 y2' lines (pixels of the original image), which `jprune eval` reads.")
+    @Command(name = "detect", mixinStandardHelpOptions = true, description = "Run a trained detector on images: writes OUT/<name> with the boxes drawn and "
+            + "OUT/labels/<stem>.txt with 'class conf x1 y1 x2 y2' lines (pixels of the original image), which `jprune eval` reads; images in "
+            + "sub-folders of --source keep their relative path (OUT/labels/sub/<stem>.txt).")
     static final class Detect implements Callable<Integer> {
         @Option(names = {"-w", "--weights"}, required = true, description = "A checkpoint written by train.")
         java.nio.file.Path weights;
@@ -212,12 +220,28 @@ public final class Main implements Runnable {
             if (!(conf >= 0 && conf <= 1) || !(iou > 0 && iou <= 1)) throw new IllegalArgumentException("--conf must be in [0, 1] and --iou in (0, 1]");
             if (batch <= 0) throw new IllegalArgumentException("--batch must be > 0");
             java.util.List<java.nio.file.Path> images;
+            java.nio.file.Path root;
             if (java.nio.file.Files.isDirectory(source)) {
                 images = org.jprune.yolo.data.YoloDataset.listImages(source);
+                root = source;
+                if (images.isEmpty()) throw new IllegalArgumentException("--source " + source + ": no images in the folder (png, jpg, jpeg, bmp, gif)");
             } else if (java.nio.file.Files.isRegularFile(source)) {
                 images = java.util.List.of(source);
+                root = source.toAbsolutePath().getParent();
             } else {
                 throw new java.io.IOException(source + ": no such image or folder");
+            }
+            // outputs keep each image's path relative to --source (sub/a.png -> labels/sub/a.txt); two
+            // images that would write the same files (a.png and a.jpg) are refused before anything runs
+            java.util.Map<String, java.nio.file.Path> byStem = new java.util.LinkedHashMap<>();
+            for (var p : images) {
+                java.nio.file.Path rel = root.toAbsolutePath().relativize(p.toAbsolutePath());
+                String name = rel.getFileName().toString();
+                String stem = (rel.getParent() == null ? "" : rel.getParent().toString() + "/") + (name.contains(".") ? name.substring(0, name.lastIndexOf('.')) : name);
+                var other = byStem.putIfAbsent(stem, p);
+                if (other != null)
+                    throw new IllegalArgumentException("--source: " + other + " and " + p + " would both write " + out.resolve("labels").resolve(stem + ".txt")
+                            + " (same name, another extension); rename one");
             }
             java.nio.file.Files.createDirectories(out.resolve("labels"));
             var settings = new org.jprune.yolo.eval.Postprocess.Settings(conf, iou, false, 1000);
@@ -234,15 +258,25 @@ public final class Main implements Runnable {
                         boxes += list.size();
                         var d = new java.util.ArrayList<org.jprune.yolo.eval.Detection>();
                         for (var b : list) d.add(new org.jprune.yolo.eval.Detection(b.x1(), b.y1(), b.x2(), b.y2(), b.confidence(), b.classId()));
-                        String stem = org.jprune.yolo.data.Annotations.stem(paths.get(k));
-                        org.jprune.yolo.eval.DetectionFiles.writeTxt(out.resolve("labels").resolve(stem + ".txt"), d);
-                        javax.imageio.ImageIO.write(draw(ims.get(k), list), "png", out.resolve(stem + ".png").toFile());
+                        String stem = stemOf(byStem, paths.get(k));
+                        java.nio.file.Path txt = out.resolve("labels").resolve(stem + ".txt"), png = out.resolve(stem + ".png");
+                        java.nio.file.Files.createDirectories(txt.getParent());
+                        java.nio.file.Files.createDirectories(png.getParent());
+                        org.jprune.yolo.eval.DetectionFiles.writeTxt(txt, d);
+                        java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+                        javax.imageio.ImageIO.write(draw(ims.get(k), list), "png", buf);
+                        org.jprune.engine.io.SafeTensors.atomicWrite(png, buf.toByteArray());
                     }
                 }
             }
             System.out.printf(java.util.Locale.ROOT, "%d images, %d boxes, %.1f ms per image; wrote %s%n", images.size(), boxes,
                     (System.nanoTime() - t0) / 1e6 / Math.max(1, images.size()), out);
             return 0;
+        }
+
+        private static String stemOf(java.util.Map<String, java.nio.file.Path> byStem, java.nio.file.Path p) {
+            for (var e : byStem.entrySet()) if (e.getValue() == p) return e.getKey();
+            throw new IllegalStateException("no output name for " + p);
         }
 
         static java.awt.image.BufferedImage draw(java.awt.image.BufferedImage im, java.util.List<org.jprune.yolo.infer.Detector.Box> boxes) {
@@ -261,7 +295,7 @@ public final class Main implements Runnable {
         }
     }
 
-    @Command(name = "study", description = "Pruning study: train a baseline (or take --baseline), prune iteratively to each level "
+    @Command(name = "study", mixinStandardHelpOptions = true, description = "Pruning study: train a baseline (or take --baseline), prune iteratively to each level "
             + "(structured magnitude pruning, or group-regularization pruning with --method group-reg; channel groups ranked globally), "
             + "fine-tune after each step, and print the table (level, mAP50, mAP50-95, parameters, GFLOPs, latency, epochs).")
     static final class StudyCmd implements Callable<Integer> {
@@ -309,7 +343,7 @@ public final class Main implements Runnable {
         }
     }
 
-    @Command(name = "prune", description = "Prune a trained checkpoint in steps (to each of --levels, fine-tuning after each) and write "
+    @Command(name = "prune", mixinStandardHelpOptions = true, description = "Prune a trained checkpoint in steps (to each of --levels, fine-tuning after each) and write "
             + "the compact model (pruned channels removed: smaller file, faster) after every step: OUT/step-N/model.safetensors, which val, "
             + "detect, the Detector and train --weights load like any checkpoint.")
     static final class PruneCmd implements Callable<Integer> {
@@ -386,7 +420,7 @@ public final class Main implements Runnable {
         }
     }
 
-    @Command(name = "info", description = "Show the native backends this machine can use, and why not where one is missing.")
+    @Command(name = "info", mixinStandardHelpOptions = true, description = "Show the native backends this machine can use, and why not where one is missing.")
     static final class Info implements Callable<Integer> {
         @Override
         public Integer call() {
@@ -404,14 +438,14 @@ public final class Main implements Runnable {
         }
     }
 
-    @Command(name = "data", description = "Datasets.", subcommands = {DataCmd.Synth.class, DataCmd.Check.class})
+    @Command(name = "data", mixinStandardHelpOptions = true, description = "Datasets.", subcommands = {DataCmd.Synth.class, DataCmd.Check.class})
     static final class DataCmd implements Runnable {
         @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
         @Override
         public void run() { spec.commandLine().usage(System.out); }
 
-        @Command(name = "check", description = "Read every label and image of a dataset and report each problem with file and line "
+        @Command(name = "check", mixinStandardHelpOptions = true, description = "Read every label and image of a dataset and report each problem with file and line "
                 + "(malformed lines, unknown classes, boxes outside the image, unreadable or empty images). Exit code 2 if any.")
         static final class Check implements Callable<Integer> {
             @Option(names = "--data", required = true, description = "Data YAML (YOLO txt layout).")
@@ -434,7 +468,7 @@ public final class Main implements Runnable {
             }
         }
 
-        @Command(name = "synth", description = "Write the built-in synthetic shapes dataset (PNG + YOLO txt + data.yaml); "
+        @Command(name = "synth", mixinStandardHelpOptions = true, description = "Write the built-in synthetic shapes dataset (PNG + YOLO txt + data.yaml); "
                 + "see the README for its definition.")
         static final class Synth implements Callable<Integer> {
             @Option(names = {"-o", "--out"}, required = true, description = "Output directory.")
@@ -467,14 +501,14 @@ public final class Main implements Runnable {
         }
     }
 
-    @Command(name = "model", description = "Inspect model architectures.", subcommands = {ModelCmd.Summary.class})
+    @Command(name = "model", mixinStandardHelpOptions = true, description = "Inspect model architectures.", subcommands = {ModelCmd.Summary.class})
     static final class ModelCmd implements Runnable {
         @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
         @Override
         public void run() { spec.commandLine().usage(System.out); }
 
-        @Command(name = "summary", description = "Per-layer table (index, from, n, params, module, arguments, output shape) and totals: "
+        @Command(name = "summary", mixinStandardHelpOptions = true, description = "Per-layer table (index, from, n, params, module, arguments, output shape) and totals: "
                 + "parameters (with BN, and fused) and GFLOPs at an image size.")
         static final class Summary implements Callable<Integer> {
             @Option(names = {"-m", "--model"}, defaultValue = "yolov5s",

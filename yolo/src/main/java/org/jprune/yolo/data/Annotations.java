@@ -46,22 +46,7 @@ public final class Annotations {
     }
 
     /** Width and height from the image header (no decoding). */
-    public static int[] imageSize(Path img) throws IOException {
-        try (ImageInputStream in = ImageIO.createImageInputStream(img.toFile())) {
-            if (in == null) throw new IOException(img + ": cannot open");
-            Iterator<ImageReader> it = ImageIO.getImageReaders(in);
-            if (!it.hasNext()) throw new IOException(img + ": not a readable image");
-            ImageReader r = it.next();
-            try {
-                r.setInput(in);
-                return new int[] {r.getWidth(0), r.getHeight(0)};
-            } finally {
-                r.dispose();
-            }
-        } catch (IOException | RuntimeException e) {
-            throw new IOException(img + ": unreadable image: " + e.getMessage(), e);
-        }
-    }
+    public static int[] imageSize(Path img) throws IOException { return Images.size(img); }
 
     // ------------------------------------------------------------------ YOLO txt
 
@@ -84,6 +69,9 @@ public final class Annotations {
                             (l.cy() + l.h() / 2) * wh[1], false, false, -1, 0));
             out.add(new Image(stem(img), img, wh[0], wh[1], List.copyOf(objs), label));
         }
+        if (!images.isEmpty() && out.stream().noneMatch(im -> Files.isRegularFile(im.source())))
+            problems.add(new YoloDataset.Problem(images.get(0), 0, "no label file for any of the " + images.size() + " images (expected e.g. "
+                    + YoloDataset.labelPath(images.get(0)) + ": labels/ beside images/, as Ultralytics lays them out)"));
         return out;
     }
 
@@ -128,7 +116,7 @@ public final class Annotations {
                 problems.add(new YoloDataset.Problem(xml, 0, "no <filename>"));
                 continue;
             }
-            Path img = xml.getParent().resolveSibling("JPEGImages").resolve(file);
+            Path img = xml.toAbsolutePath().getParent().resolveSibling("JPEGImages").resolve(file);
             int w = intOr(h.values.get("size/width"), -1), hh = intOr(h.values.get("size/height"), -1);
             if (w <= 0 || hh <= 0) {
                 try {
@@ -296,7 +284,10 @@ public final class Annotations {
             }
             double x = b.get(0).asDouble(), y = b.get(1).asDouble(), w = b.get(2).asDouble(), h = b.get(3).asDouble();
             int iw = im.path("width").asInt(0), ih = im.path("height").asInt(0);
-            if (!(w > 0 && h > 0 && x >= -1e-3 && y >= -1e-3 && (iw <= 0 || x + w <= iw + 1e-3) && (ih <= 0 || y + h <= ih + 1e-3))) {
+            // pycocotools takes boxes as they are: one that overhangs the image edge (annotation tools
+            // write such) is kept; only an empty, non-finite or wholly outside box is refused
+            boolean finite = Double.isFinite(x) && Double.isFinite(y) && Double.isFinite(w) && Double.isFinite(h);
+            if (!(finite && w > 0 && h > 0 && x + w > 0 && y + h > 0 && (iw <= 0 || x < iw) && (ih <= 0 || y < ih))) {
                 problems.add(new YoloDataset.Problem(json, line, String.format(Locale.ROOT, "bbox [%.1f, %.1f, %.1f, %.1f] is empty or outside the %dx%d image",
                         x, y, w, h, iw, ih)));
                 continue;
@@ -331,6 +322,11 @@ public final class Annotations {
      * (an image with 0 faces has one line of zeros). One class, "face". Faces marked invalid and faces
      * of zero width or height are reported (file:line) and skipped.
      */
+    private static boolean looksLikeImage(String line) {
+        String l = line.strip().toLowerCase(Locale.ROOT);
+        return l.endsWith(".jpg") || l.endsWith(".jpeg") || l.endsWith(".png") || l.endsWith(".bmp");
+    }
+
     public static Set readWider(Path txt, Path imagesDir, List<YoloDataset.Problem> problems) throws IOException {
         List<String> lines = Files.readAllLines(txt);
         List<Image> out = new ArrayList<>();
@@ -347,8 +343,14 @@ public final class Annotations {
             try {
                 count = Integer.parseInt(lines.get(i).strip());
             } catch (NumberFormatException e) {
-                problems.add(new YoloDataset.Problem(txt, i + 1, "expected a face count after '" + name + "', got '" + lines.get(i).strip() + "'"));
+                count = -1;
+            }
+            if (count < 0 || count > 100_000) {
+                // resynchronise at the next image name instead of reading this image's boxes as names
+                problems.add(new YoloDataset.Problem(txt, i + 1, "expected a face count after '" + name + "', got '" + lines.get(i).strip()
+                        + "' (image skipped)"));
                 i++;
+                while (i < lines.size() && !looksLikeImage(lines.get(i))) i++;
                 continue;
             }
             i++;
@@ -375,15 +377,14 @@ public final class Annotations {
                     problems.add(new YoloDataset.Problem(txt, ln, "not a number in '" + lines.get(i + k).strip() + "'"));
                     continue;
                 }
-                if (f.length >= 8 && f[7].equals("1")) {
-                    problems.add(new YoloDataset.Problem(txt, ln, "face marked invalid (skipped)"));
-                    continue;
-                }
                 if (w <= 0 || h <= 0) {
                     problems.add(new YoloDataset.Problem(txt, ln, "face of zero width or height (skipped)"));
                     continue;
                 }
-                objs.add(obj(0, x, y, x + w, y + h, false, false, -1, ln));
+                // WIDER's own evaluation ignores faces marked invalid: neither a miss nor, for a detection
+                // on one, a false positive; kept as ignored truths (like VOC's difficult), not trained on
+                boolean invalid = f.length >= 8 && f[7].equals("1");
+                objs.add(obj(0, x, y, x + w, y + h, invalid, false, -1, ln));
             }
             i += rows;
             Path img = imagesDir.resolve(name);

@@ -64,7 +64,9 @@ public final class Loader implements AutoCloseable {
 
     public Loader(List<YoloDataset.Sample> samples, int batchSize, int size, Augment augment, long seed, int workers) {
         if (samples.isEmpty()) throw new IllegalArgumentException("loader: no samples");
-        if (batchSize <= 0 || size <= 0 || size % 32 != 0) throw new IllegalArgumentException("loader: batch must be > 0 and size a multiple of 32");
+        if (batchSize <= 0 || batchSize > 4096) throw new IllegalArgumentException("batch must be in [1, 4096], got " + batchSize);
+        if (size <= 0 || size % 32 != 0 || size > 8192) throw new IllegalArgumentException("image size must be a positive multiple of 32 up to 8192, got " + size);
+        if (workers < 1 || workers > 256) throw new IllegalArgumentException("workers must be in [1, 256], got " + workers);
         this.samples = samples;
         this.batchSize = batchSize;
         this.size = size;
@@ -192,6 +194,16 @@ public final class Loader implements AutoCloseable {
                     && im.getRaster().getParent() == null && db.getData().length == 3 * w * h) {
                 byte[] b = db.getData();
                 for (int i = 0, j = 0; i < px.length; i++, j += 3) px[i] = (b[j + 2] & 255) << 16 | (b[j + 1] & 255) << 8 | (b[j] & 255);
+            } else if (im.getType() == BufferedImage.TYPE_BYTE_GRAY || im.getType() == BufferedImage.TYPE_USHORT_GRAY) {
+                // the stored grey values as they are (what OpenCV and PIL give): getRGB would convert
+                // the linear grey colour space to sRGB (a stored 50 reads as 122)
+                java.awt.image.Raster r = im.getRaster();
+                int shift = im.getType() == BufferedImage.TYPE_USHORT_GRAY ? 8 : 0;
+                int[] row = new int[w];
+                for (int y = 0; y < h; y++) {
+                    r.getSamples(0, y, w, 1, 0, row);
+                    for (int x = 0; x < w; x++) { int v = row[x] >> shift; px[y * w + x] = v << 16 | v << 8 | v; }
+                }
             } else {
                 im.getRGB(0, 0, w, h, px, 0, w);
                 for (int i = 0; i < px.length; i++) px[i] &= 0xFFFFFF;

@@ -143,6 +143,20 @@ public final class YoloDataset {
 
     /** The split's annotated images (pixel boxes, difficult/crowd kept), for any format. */
     public static List<Annotations.Image> annotations(DataConfig cfg, String split, List<Problem> problems) throws IOException {
+        return annotations(cfg, split, problems, null);
+    }
+
+    /**
+     * The split's ground truth as a set: images, class names and, for COCO data, each class's COCO
+     * category id (so a COCO results JSON, which names categories by id, is scored against the right class).
+     */
+    public static Annotations.Set annotationSet(DataConfig cfg, String split, List<Problem> problems) throws IOException {
+        List<Long> ids = new ArrayList<>();
+        List<Annotations.Image> images = annotations(cfg, split, problems, ids);
+        return ids.size() == cfg.names().size() ? new Annotations.Set(images, cfg.names(), List.copyOf(ids)) : new Annotations.Set(images, cfg.names());
+    }
+
+    private static List<Annotations.Image> annotations(DataConfig cfg, String split, List<Problem> problems, List<Long> categoryIds) throws IOException {
         List<Path> files = split.equals("train") ? cfg.trainFiles() : cfg.valFiles();
         Path images = split.equals("train") ? cfg.trainImages() : cfg.valImages();
         List<Annotations.Image> out = new ArrayList<>();
@@ -151,7 +165,10 @@ public final class YoloDataset {
                 for (Path set : files) {
                     if (!Files.isRegularFile(set)) throw new IOException(cfg.yaml() + ": " + split + " image set " + set + " does not exist");
                     // VOCdevkit/VOC2007/ImageSets/Main/trainval.txt -> VOCdevkit/VOC2007/Annotations/<id>.xml
-                    Path year = set.getParent().getParent().getParent();
+                    Path abs = set.toAbsolutePath().normalize();
+                    if (abs.getNameCount() < 4)
+                        throw new IOException(cfg.yaml() + ": " + split + " image set " + set + " is not in VOCdevkit/VOCyyyy/ImageSets/Main/");
+                    Path year = abs.getParent().getParent().getParent();
                     List<Path> xmls = new ArrayList<>();
                     List<String> ids = Files.readAllLines(set);
                     for (int i = 0; i < ids.size(); i++) {
@@ -164,7 +181,13 @@ public final class YoloDataset {
                     out.addAll(Annotations.readVoc(xmls, cfg.names(), problems));
                 }
             }
-            case "coco" -> { for (Path f : files) out.addAll(Annotations.readCoco(f, images, problems).images()); }
+            case "coco" -> {
+                for (Path f : files) {
+                    Annotations.Set s = Annotations.readCoco(f, images, problems);
+                    out.addAll(s.images());
+                    if (categoryIds != null && categoryIds.isEmpty()) categoryIds.addAll(s.categoryIds());
+                }
+            }
             case "wider" -> { for (Path f : files) out.addAll(Annotations.readWider(f, images, problems).images()); }
             default -> {
                 Path dir = files.get(0);
@@ -190,7 +213,7 @@ public final class YoloDataset {
 
     /** Ultralytics' rule: the last /images/ in the path becomes /labels/, the extension .txt. */
     public static Path labelPath(Path image) {
-        String s = image.toString();
+        String s = image.toAbsolutePath().normalize().toString(); // "images/a.png" (relative) has no "/images/" to replace
         int i = s.lastIndexOf("/images/");
         String stem = s.substring(0, s.lastIndexOf('.'));
         if (i >= 0) stem = stem.substring(0, i) + "/labels/" + stem.substring(i + "/images/".length());
@@ -201,6 +224,7 @@ public final class YoloDataset {
     public static List<Label> parseLabels(Path file, int nc, List<Problem> problems) throws IOException {
         List<Label> out = new ArrayList<>();
         List<String> lines = Files.readAllLines(file);
+        Map<Label, Integer> seen = new java.util.HashMap<>();
         for (int ln = 1; ln <= lines.size(); ln++) {
             String line = lines.get(ln - 1).strip();
             if (line.isEmpty()) continue;
@@ -229,7 +253,13 @@ public final class YoloDataset {
                 problems.add(new Problem(file, ln, "box " + line.substring(f[0].length()).strip() + " is empty or outside the image (normalised [0, 1])"));
                 continue;
             }
-            out.add(new Label(cls, v[0], v[1], v[2], v[3]));
+            Label l = new Label(cls, v[0], v[1], v[2], v[3]);
+            Integer first = seen.putIfAbsent(l, ln);
+            if (first != null) { // an exact duplicate is one object, not two (Ultralytics drops them too)
+                problems.add(new Problem(file, ln, "duplicate of line " + first + " (dropped)"));
+                continue;
+            }
+            out.add(l);
         }
         return out;
     }
@@ -240,41 +270,20 @@ public final class YoloDataset {
                 problems.add(new Problem(img, 0, "empty file"));
                 return;
             }
-            BufferedImage im = ImageIO.read(img.toFile());
-            if (im == null) problems.add(new Problem(img, 0, "not a readable image"));
-            else if (im.getWidth() < 2 || im.getHeight() < 2) problems.add(new Problem(img, 0, "image is " + im.getWidth() + "x" + im.getHeight()));
-        } catch (IOException | RuntimeException e) {
-            problems.add(new Problem(img, 0, "unreadable image: " + e.getMessage()));
+            BufferedImage im = Images.read(img);
+            if (im.getWidth() < 2 || im.getHeight() < 2) problems.add(new Problem(img, 0, "image is " + im.getWidth() + "x" + im.getHeight()));
+        } catch (IOException e) {
+            String m = e.getMessage() == null ? e.toString() : e.getMessage();
+            problems.add(new Problem(img, 0, m.startsWith(img.toString() + ": ") ? m.substring(img.toString().length() + 2) : m));
+        } catch (RuntimeException e) {
+            problems.add(new Problem(img, 0, "unreadable image: " + e));
         }
     }
 
     /** Reads an image, failing with the file name. */
     /** Width and height from the image file's header (no decoding). */
-    public static int[] imageSize(Path img) throws IOException {
-        try (javax.imageio.stream.ImageInputStream in = ImageIO.createImageInputStream(img.toFile())) {
-            java.util.Iterator<javax.imageio.ImageReader> readers = in == null ? java.util.Collections.emptyIterator() : ImageIO.getImageReaders(in);
-            if (!readers.hasNext()) throw new IOException(img + ": not a readable image");
-            javax.imageio.ImageReader reader = readers.next();
-            try {
-                reader.setInput(in, true, true);
-                return new int[] {reader.getWidth(0), reader.getHeight(0)};
-            } finally {
-                reader.dispose();
-            }
-        } catch (IOException | RuntimeException e) {
-            if (e instanceof IOException io && io.getMessage() != null && io.getMessage().startsWith(img.toString())) throw io;
-            throw new IOException(img + ": unreadable image: " + e.getMessage(), e);
-        }
-    }
+    public static int[] imageSize(Path img) throws IOException { return Images.size(img); }
 
-    public static BufferedImage readImage(Path img) throws IOException {
-        BufferedImage im;
-        try {
-            im = ImageIO.read(img.toFile());
-        } catch (IOException | RuntimeException e) {
-            throw new IOException(img + ": unreadable image: " + e.getMessage(), e);
-        }
-        if (im == null) throw new IOException(img + ": not a readable image");
-        return im;
-    }
+    /** Reads an image ({@link Images#read}: pixel limit, damaged files refused), failing with the file name. */
+    public static BufferedImage readImage(Path img) throws IOException { return Images.read(img); }
 }

@@ -116,6 +116,6 @@ public final class DetectionFiles {
         StringBuilder sb = new StringBuilder();
         for (Detection d : dets)
             sb.append(String.format(Locale.ROOT, "%d %.5f %.2f %.2f %.2f %.2f%n", d.cls(), d.conf(), d.x1(), d.y1(), d.x2(), d.y2()));
-        Files.writeString(file, sb.toString());
+        org.jprune.engine.io.SafeTensors.atomicWrite(file, sb.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 }

@@ -20,7 +20,14 @@ public record EvalReport(CocoEval.Result coco, VocEval.Result voc07, VocEval.Res
         int nc = gt.names().size();
         CocoEval coco = new CocoEval(nc);
         VocEval voc = new VocEval(nc);
-        for (int i = 0; i < gt.images().size(); i++) {
+        // pycocotools walks the images in the order of their ids (ties in score across images are
+        // broken by it): numeric ids numerically, others as strings
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < gt.images().size(); i++) order.add(i);
+        boolean numeric = gt.images().stream().allMatch(im -> im.id().matches("\\d{1,18}"));
+        order.sort(numeric ? java.util.Comparator.comparingLong((Integer i) -> Long.parseLong(gt.images().get(i).id()))
+                : java.util.Comparator.comparing((Integer i) -> gt.images().get(i).id()));
+        for (int i : order) {
             List<CocoEval.Truth> ct = new ArrayList<>();
             List<VocEval.Truth> vt = new ArrayList<>();
             for (Annotations.Obj o : gt.images().get(i).objects()) {
@@ -30,7 +37,14 @@ public record EvalReport(CocoEval.Result coco, VocEval.Result voc07, VocEval.Res
                         vocPixels ? (o.x2() - o.x1() + 1) * (o.y2() - o.y1() + 1) : o.area(), o.crowd() || o.difficult()));
                 vt.add(new VocEval.Truth((float) o.x1(), (float) o.y1(), (float) o.x2(), (float) o.y2(), o.cls(), o.difficult() || o.crowd()));
             }
-            coco.add(dets.get(i), ct);
+            // VOC boxes are inclusive pixel indices for the detections too: the same shift, so that a
+            // detection equal to its truth has IoU 1
+            List<Detection> cd = dets.get(i);
+            if (vocPixels) {
+                cd = new ArrayList<>();
+                for (Detection d : dets.get(i)) cd.add(new Detection(d.x1() - 1, d.y1() - 1, d.x2(), d.y2(), d.conf(), d.cls()));
+            }
+            coco.add(cd, ct);
             voc.add(dets.get(i), vt);
         }
         return new EvalReport(coco.evaluate(), voc.evaluate(true), voc.evaluate(false), gt.names());

@@ -69,17 +69,38 @@ public record ModelConfig(String source, int nc, double depthMultiple, double wi
         Map<String, Node> top = new LinkedHashMap<>();
         for (NodeTuple t : map.getValue()) top.put(scalar(source, t.getKeyNode()), t.getValueNode());
         int nc = intOf(source, require(source, top, "nc", root));
-        if (nc <= 0) throw error(source, top.get("nc"), "nc must be > 0, got " + nc);
+        if (nc <= 0 || nc > MAX_CLASSES) throw error(source, top.get("nc"), "nc must be in [1, " + MAX_CLASSES + "], got " + nc);
         double gd = top.containsKey("depth_multiple") ? doubleOf(source, top.get("depth_multiple")) : 1.0;
         double gw = top.containsKey("width_multiple") ? doubleOf(source, top.get("width_multiple")) : 1.0;
+        if (!(gd > 0 && gd <= MAX_MULTIPLE)) throw error(source, top.get("depth_multiple"), "depth_multiple must be in (0, " + MAX_MULTIPLE + "], got " + gd);
+        if (!(gw > 0 && gw <= MAX_MULTIPLE)) throw error(source, top.get("width_multiple"), "width_multiple must be in (0, " + MAX_MULTIPLE + "], got " + gw);
         List<int[]> anchors = new ArrayList<>();
+        if (!top.containsKey("anchors")) {
+            // an anchor-free (YOLOv8 / YOLO11-style) model: say what it uses that we do not build
+            java.util.Set<String> modules = new java.util.TreeSet<>();
+            for (String part : List.of("backbone", "head"))
+                if (top.get(part) instanceof SequenceNode ss)
+                    for (Node rowNode : ss.getValue())
+                        if (rowNode instanceof SequenceNode rs && rs.getValue().size() == 4 && rs.getValue().get(2) instanceof ScalarNode m)
+                            modules.add(m.getValue());
+            modules.removeAll(List.of("Conv", "C3", "SPPF", "nn.Upsample", "Upsample", "Concat"));
+            throw error(source, root, "no 'anchors': an anchor-free model (YOLOv8-style" + (modules.isEmpty() ? "" : ", with " + String.join(", ", modules))
+                    + ") is not supported; jprune builds anchor-based YOLOv5-family models (Conv, C3, SPPF, nn.Upsample, Concat, Detect with anchors) "
+                    + "and darknet .cfg models");
+        }
         Node an = require(source, top, "anchors", root);
         if (!(an instanceof SequenceNode as)) throw error(source, an, "anchors must be a list of [w,h, w,h, ...] per level");
         for (Node level : as.getValue()) {
             if (!(level instanceof SequenceNode ls) || ls.getValue().isEmpty() || ls.getValue().size() % 2 != 0)
                 throw error(source, level, "each anchor level must list w,h pairs");
             int[] a = new int[ls.getValue().size()];
-            for (int i = 0; i < a.length; i++) a[i] = intOf(source, ls.getValue().get(i));
+            for (int i = 0; i < a.length; i++) {
+                a[i] = intOf(source, ls.getValue().get(i));
+                if (a[i] <= 0 || a[i] > 100_000) throw error(source, ls.getValue().get(i), "anchor sizes must be in [1, 100000] pixels, got " + a[i]);
+            }
+            if (!anchors.isEmpty() && a.length != anchors.get(0).length)
+                throw error(source, level, "every anchor level must have as many anchors as the first (" + anchors.get(0).length / 2 + "), this one has " + a.length / 2);
+            if (a.length / 2 > 64) throw error(source, level, "at most 64 anchors per level, got " + a.length / 2);
             anchors.add(a);
         }
         List<Row> rows = new ArrayList<>();
@@ -109,9 +130,14 @@ public record ModelConfig(String source, int nc, double depthMultiple, double wi
         return new ModelConfig(source, nc, gd, gw, List.copyOf(anchors), List.copyOf(rows));
     }
 
+    /** Most classes a model may have (LVIS has 1203, Objects365 365). */
+    public static final int MAX_CLASSES = 100_000;
+    /** Largest depth_multiple / width_multiple (Ultralytics' largest model uses 1.33 / 1.25). */
+    public static final double MAX_MULTIPLE = 10;
+
     /** The same architecture with another class count. */
     public ModelConfig withClasses(int classes) {
-        if (classes <= 0) throw new IllegalArgumentException("nc must be > 0, got " + classes);
+        if (classes <= 0 || classes > MAX_CLASSES) throw new IllegalArgumentException("nc must be in [1, " + MAX_CLASSES + "], got " + classes);
         return new ModelConfig(source, classes, depthMultiple, widthMultiple, anchors, rows, format);
     }
 

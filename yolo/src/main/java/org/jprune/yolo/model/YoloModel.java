@@ -86,6 +86,23 @@ public final class YoloModel implements AutoCloseable {
 
     static int makeDivisible(double x, int divisor) { return (int) (Math.ceil(x / divisor) * divisor); }
 
+    /** Most channels one layer may have, most repeats of one row, and (by default) most parameters of a model. */
+    public static final int MAX_CHANNELS = 16384, MAX_REPEATS = 100;
+    public static final long DEFAULT_MAX_PARAMS = 300_000_000L;
+
+    /** The parameter limit checked while a model is built: -Djprune.maxParams, else {@link #DEFAULT_MAX_PARAMS}. */
+    public static long maxParameters() {
+        String v = System.getProperty("jprune.maxParams");
+        if (v == null) return DEFAULT_MAX_PARAMS;
+        try {
+            long n = Long.parseLong(v.strip());
+            if (n > 0) return n;
+        } catch (NumberFormatException e) {
+            // below
+        }
+        throw new IllegalArgumentException("-Djprune.maxParams must be a positive integer, got '" + v + "'");
+    }
+
     public static YoloModel build(ModelConfig cfg, Device device, long seed) { return build(cfg, device, seed, null); }
 
     /**
@@ -97,6 +114,13 @@ public final class YoloModel implements AutoCloseable {
         Builder b = new Builder(cfg, device, seed, widths);
         try {
             return b.build();
+        } catch (IllegalArgumentException e) {
+            b.graph.close();
+            // an engine layer's own check (a pool or conv geometry) names the values, not where they came from
+            String m = String.valueOf(e.getMessage());
+            if (m.startsWith(cfg.source())) throw e;
+            throw new IllegalArgumentException(b.current == null ? cfg.source() + ": " + m
+                    : cfg.source() + ":" + b.current.line() + ": layer " + b.current.index() + " (" + b.current.module() + "): " + m, e);
         } catch (RuntimeException e) {
             b.graph.close();
             throw e;
@@ -116,6 +140,7 @@ public final class YoloModel implements AutoCloseable {
         final List<Module> modules = new ArrayList<>();
         int detectRow = -1;
         int[] detectFrom;
+        ModelConfig.Row current;                       // the row being built, for error messages
 
         Builder(ModelConfig cfg, Device device, long seed, Compactor.Spec widths) {
             this.cfg = cfg;
@@ -163,9 +188,26 @@ public final class YoloModel implements AutoCloseable {
             return configured;
         }
 
+        long params;
+
+        /** Counts a layer's parameters against the model's budget before anything is allocated. */
+        void budget(String name, int out, int c1, int g, int k, boolean bias, boolean bn) {
+            boolean head = out == (long) na() * (cfg.nc() + 5); // a Detect conv: its width follows the classes
+            if (out <= 0 || (out > MAX_CHANNELS && !head) || c1 <= 0 || c1 > MAX_CHANNELS)
+                throw new IllegalArgumentException(cfg.source() + ": layer " + name + ": " + c1 + " -> " + out + " channels, the limit is " + MAX_CHANNELS);
+            if (k <= 0 || k > 64) throw new IllegalArgumentException(cfg.source() + ": layer " + name + ": kernel " + k + " is not in [1, 64]");
+            long n = (long) out * (c1 / Math.max(1, g)) * k * k + (bias ? out : 0) + (bn ? 2L * out : 0);
+            params += n;
+            long max = maxParameters();
+            if (params > max)
+                throw new IllegalArgumentException(cfg.source() + ": the model has more than " + max + " parameters by layer " + name
+                        + " (the limit; raise it with -Djprune.maxParams=N)");
+        }
+
         /** A conv layer reading node {@code in} (input channels from the graph), width from the spec. */
         Conv2dLayer convLayer(String name, int in, int c2, int k, int s, int pad, int g, boolean bias) {
             int c1 = channels(in), out = width(name, c2);
+            budget(name, out, c1, g, k, bias, !bias);
             if (g != 1 && (out != c2 || c1 % g != 0)) throw new IllegalArgumentException("widths: grouped conv '" + name + "' cannot be compacted");
             return new Conv2dLayer(device, name, c1, out, k, s, pad, g, bias, seed + graph.nodes().size() * 7919L);
         }
@@ -191,8 +233,11 @@ public final class YoloModel implements AutoCloseable {
         YoloModel build() {
             if (cfg.format() == ModelConfig.Format.DARKNET) return buildDarknet();
             for (ModelConfig.Row r : cfg.rows()) {
+                current = r;
                 int first = graph.nodes().size();
-                int n = r.number() > 1 ? Math.max((int) Math.round(r.number() * cfg.depthMultiple()), 1) : r.number();
+                long nl = r.number() > 1 ? Math.max(Math.round(r.number() * cfg.depthMultiple()), 1) : r.number();
+                if (nl > MAX_REPEATS) throw error(r, "repeats " + r.number() + " x depth_multiple " + cfg.depthMultiple() + " = " + nl + ", the limit is " + MAX_REPEATS);
+                int n = (int) nl;
                 int[] from = new int[r.from().length];
                 for (int i = 0; i < from.length; i++) from[i] = resolve(r, r.from()[i]);
                 String p = "model." + r.index();
@@ -202,8 +247,10 @@ public final class YoloModel implements AutoCloseable {
                     case "Conv", "C3", "SPPF" -> {
                         if (from.length != 1) throw error(r, "takes one input");
                         int c1 = inCh(from[0]), in = inNode(from[0]);
-                        c2 = makeDivisible(intArg(r, 0, -1) * cfg.widthMultiple(), 8);
                         if (intArg(r, 0, -1) <= 0) throw error(r, "first argument (output channels) must be > 0");
+                        double want = intArg(r, 0, -1) * cfg.widthMultiple();
+                        if (want > MAX_CHANNELS) throw error(r, intArg(r, 0, -1) + " channels x width_multiple " + cfg.widthMultiple() + " exceeds " + MAX_CHANNELS);
+                        c2 = makeDivisible(want, 8);
                         args.add(c1);
                         args.add(c2);
                         if (r.module().equals("Conv")) {
@@ -263,6 +310,7 @@ public final class YoloModel implements AutoCloseable {
                         List<Integer> chs = new ArrayList<>();
                         for (int i = 0; i < from.length; i++) {
                             chs.add(channels(inNode(from[i])));
+                            budget(p + ".m." + i, no, channels(inNode(from[i])), 1, 1, true, false);
                             outs[i] = node(p + ".m." + i, new Conv2dLayer(device, p + ".m." + i, channels(inNode(from[i])), headWidth(p + ".m." + i, no), 1, 1, 0, 1, true, seed + 104729L * (i + 1)), inNode(from[i]));
                         }
                         graph.setOutputs(outs);
@@ -276,7 +324,7 @@ public final class YoloModel implements AutoCloseable {
                 }
                 out.add(o);
                 ch.add(c2);
-                modules.add(new Module(r.index(), r.from(), n, r.module(), List.copyOf(args), first, graph.nodes().size() - 1, c2, o));
+                modules.add(new Module(r.index(), r.from(), n, r.module(), java.util.Collections.unmodifiableList(new ArrayList<>(args)), first, graph.nodes().size() - 1, c2, o));
             }
             if (detectRow < 0) throw new IllegalArgumentException(cfg.source() + ": no Detect layer");
             return finish();
@@ -308,6 +356,7 @@ public final class YoloModel implements AutoCloseable {
             List<ModelConfig.Row> rows = cfg.rows();
             List<Integer> outs = new ArrayList<>();
             for (ModelConfig.Row r : rows) {
+                current = r;
                 int first = graph.nodes().size();
                 String p = "module_list." + r.index();
                 int[] from = r.from();
@@ -331,6 +380,7 @@ public final class YoloModel implements AutoCloseable {
                             case "linear" -> Activation.IDENTITY;
                             default -> throw error(r, "activation '" + act + "' is not supported (leaky, relu, swish, linear)");
                         };
+                        if (head) budget(p + ".conv", c2, channels(in), g, k, !bn, bn);
                         Conv2dLayer cl = head ? new Conv2dLayer(device, p + ".conv", channels(in), headWidth(p + ".conv", c2), k, s, pad, g, !bn, seed + graph.nodes().size() * 7919L)
                                 : convLayer(p + ".conv", in, c2, k, s, pad, g, !bn);
                         o = node(p + ".conv", cl, in);
@@ -390,7 +440,7 @@ public final class YoloModel implements AutoCloseable {
                 }
                 out.add(o);
                 ch.add(c2);
-                modules.add(new Module(r.index(), from, 1, r.module(), List.copyOf(args), first, graph.nodes().size() - 1, c2, o));
+                modules.add(new Module(r.index(), from, 1, r.module(), java.util.Collections.unmodifiableList(new ArrayList<>(args)), first, graph.nodes().size() - 1, c2, o));
             }
             graph.setOutputs(outs.stream().mapToInt(Integer::intValue).toArray());
             return finish();
@@ -399,11 +449,17 @@ public final class YoloModel implements AutoCloseable {
         int na() { return cfg.anchors().get(0).length / 2; }
 
         YoloModel finish() {
+            current = null;
             for (String n : widths.convOut().keySet()) if (!usedWidths.contains(n)) throw new IllegalArgumentException(cfg.source() + ": widths name conv '" + n + "', which this model does not have");
             for (String n : widths.slices().keySet()) if (!usedWidths.contains(n)) throw new IllegalArgumentException(cfg.source() + ": widths name slice '" + n + "', which this model does not have");
             // strides from the graph's own shapes, as Ultralytics does with a forward pass
             int probe = 256;
-            int[][] shapes = graph.shapes(1, 3, probe, probe);
+            int[][] shapes;
+            try {
+                shapes = graph.shapes(1, 3, probe, probe);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(cfg.source() + ": " + e.getMessage() + " (checked at " + probe + "x" + probe + ")", e);
+            }
             int[] outs = graph.outputs();
             int[] strides = new int[outs.length];
             float[][] anchors = new float[outs.length][];

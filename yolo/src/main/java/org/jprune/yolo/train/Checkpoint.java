@@ -42,14 +42,41 @@ public final class Checkpoint {
     public Map<String, String> metadata() { return contents.metadata(); }
     public Map<String, SafeTensors.Entry> tensors() { return contents.tensors(); }
     public String model() { return metadata().get("model"); }
-    public int classes() { return Integer.parseInt(metadata().get("nc")); }
-    public int imageSize() { return Integer.parseInt(metadata().get("img")); }
+    public int classes() {
+        int nc = intMeta("nc");
+        if (nc < 1 || nc > ModelConfig.MAX_CLASSES) throw new IllegalArgumentException(file + ": metadata nc is " + nc + ", not in [1, " + ModelConfig.MAX_CLASSES + "]");
+        return nc;
+    }
+
+    public int imageSize() {
+        int img = intMeta("img");
+        if (img <= 0 || img % 32 != 0 || img > 8192) throw new IllegalArgumentException(file + ": metadata img is " + img + ", not a positive multiple of 32 up to 8192");
+        return img;
+    }
+
+    /** An integer metadata entry, failing naming the file, the key and the value. */
+    int intMeta(String key) {
+        String v = metadata().get(key);
+        if (v == null) throw new IllegalArgumentException(file + ": metadata has no '" + key + "'");
+        try {
+            return Integer.parseInt(v.strip());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(file + ": metadata '" + key + "' is '" + v + "', not an integer");
+        }
+    }
 
     /** The checkpoint's architecture: its model config with its class count and the anchors it was trained with. */
     public ModelConfig config() throws IOException {
-        ModelConfig cfg = ModelConfig.load(model()).withClasses(classes());
-        String a = metadata().get("anchors");
-        return a == null ? cfg : cfg.withAnchors(org.jprune.yolo.model.Anchors.parse(a));
+        try {
+            if (model() == null) throw new IllegalArgumentException("metadata has no 'model'");
+            ModelConfig cfg = ModelConfig.load(model()).withClasses(classes());
+            String a = metadata().get("anchors");
+            return a == null ? cfg : cfg.withAnchors(org.jprune.yolo.model.Anchors.parse(a));
+        } catch (IOException | IllegalArgumentException e) {
+            String m = String.valueOf(e.getMessage());
+            if (m.contains(file.toString())) throw e;
+            throw new IOException(file + ": " + m, e);
+        }
     }
 
     /** Copies the EMA weights (what YOLOv5 also saves as the model) into a model of the same architecture. */

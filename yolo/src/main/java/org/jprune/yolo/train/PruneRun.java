@@ -129,8 +129,9 @@ public final class PruneRun {
     }
 
     /** One finished step. */
+    /** One finished step; kernels: for a weight-sparse model, each conv's measured dense / CSR choice (else empty). */
     public record Step(int index, double channels, double paramsRemoved, double flopsRemoved, long params, double gflops, double map50, double map5095,
-                       int epochs, double finetuneImgPerSec, Path model) {}
+                       int epochs, double finetuneImgPerSec, Path model, List<SparseKernels.Choice> kernels) {}
 
     private final Options o;
     private final PrintStream log;
@@ -213,6 +214,7 @@ public final class PruneRun {
             long params;
             double gflops;
             boolean sparseWeights;
+            List<SparseKernels.Choice> kernels = List.of();
             try (YoloModel m = Checkpoint.read(trained).buildModel();
                  YoloModel c = m.plan() == null || !m.plan().weightMasks().isEmpty() ? null : m.compact()) {
                 YoloModel out = c != null ? c : m;
@@ -222,6 +224,7 @@ public final class PruneRun {
                 gflops = out.gflops(o.train().imgSize());
                 if (sparseWeights) {
                     var ks = out.selectSparseKernels(o.train().imgSize());
+                    kernels = ks;
                     long csr = ks.stream().filter(SparseKernels.Choice::csr).count();
                     log.printf(Locale.ROOT, "== step %d: %d of %d convolutions run CSR at batch 1 (faster than dense there): %s%n", i + 1, csr, ks.size(),
                             ks.stream().filter(SparseKernels.Choice::csr).map(k -> String.format(Locale.ROOT, "%s %.0f%% dense %.2fx", k.layer(), k.density() * 100,
@@ -238,7 +241,7 @@ public final class PruneRun {
             }
             double ips = st.stream().mapToDouble(Trainer.EpochStats::imgPerSec).average().orElse(Double.NaN);
             Step s = new Step(i + 1, achieved[0], 1 - (double) params / orig.params(), 1 - gflops / orig.gflopsAt(o.train().imgSize()), params, gflops, map50,
-                    map5095, spent, ips, model);
+                    map5095, spent, ips, model, kernels);
             log.printf(Locale.ROOT, "== step %d: mAP50 %.3f, mAP50-95 %.3f, %.3f M parameters (%.1f%% removed), %.3f GFLOPs, %s (%.2f MB)%n", i + 1, map50, map5095,
                     params / 1e6, s.paramsRemoved() * 100, gflops, model, Files.size(model) / 1e6);
             steps.add(s);

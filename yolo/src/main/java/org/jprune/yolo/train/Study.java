@@ -84,6 +84,7 @@ public final class Study {
 
     private final Options o;
     private final PrintStream log;
+    private List<PruneRun.Step> lastSteps = List.of();
 
     public Study(Options o, PrintStream log) {
         this.o = o;
@@ -145,6 +146,7 @@ public final class Study {
             rows.add(new Row(s.index(), s.channels(), s.paramsRemoved(), s.flopsRemoved(), s.map50(), s.map5095(), s.params(), s.gflops(),
                     Files.size(s.model()), lat[i + 1][0], lat[i + 1][1], s.finetuneImgPerSec(), s.epochs()));
         }
+        lastSteps = steps;
         write(rows);
         return rows;
     }
@@ -185,7 +187,17 @@ public final class Study {
                     r.flopsRemoved(), r.map50(), r.map5095(), r.params(), r.gflops(), r.fileBytes(), r.latencyB1(), r.latencyB16(), s1, s16,
                     r.finetuneImgPerSec(), r.epochs()));
         }
-        md.append(String.format(Locale.ROOT, "%nLatency: median of the compact models' CPU forward passes (%d cores), measured in one run, the models taking "
+        for (PruneRun.Step s : lastSteps) {
+            if (s.kernels().isEmpty()) continue;
+            md.append(String.format(Locale.ROOT, "%nStep %d, per convolution at batch 1 (%d px): weight density, dense and CSR forward time (median of 5), "
+                    + "and the kernel the model runs:%n%n| layer | density | dense ms | CSR ms | CSR speed-up | runs |%n|---|---|---|---|---|---|%n", s.index(), o.imgSize()));
+            for (var k : s.kernels())
+                md.append(Double.isNaN(k.csrMs())
+                        ? String.format(Locale.ROOT, "| %s | %.0f%% | - | - | - | dense (not measured: denser than 60%%) |%n", k.layer(), k.density() * 100)
+                        : String.format(Locale.ROOT, "| %s | %.0f%% | %.3f | %.3f | %.2fx | %s |%n", k.layer(), k.density() * 100, k.denseMs(), k.csrMs(),
+                                k.denseMs() / k.csrMs(), k.csr() ? "CSR" : "dense"));
+        }
+        md.append(String.format(Locale.ROOT, "%nLatency: median of the models' CPU forward passes (compact for structured pruning; weight-sparse ones run each conv CSR or dense as measured; %d cores), measured in one run, the models taking "
                 + "turns (baseline first), so the speed-ups are same-run ratios. Models: %s/baseline/model.safetensors and %s/step-N/model.safetensors.%n",
                 Runtime.getRuntime().availableProcessors(), o.out(), o.out()));
         Files.createDirectories(o.out());

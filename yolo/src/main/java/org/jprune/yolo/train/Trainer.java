@@ -103,6 +103,71 @@ public final class Trainer {
             log.printf("%s: %d label problems (listed by `jprune data check`), e.g. %s%n", ds.split(), ds.problems().size(), ds.problems().get(0));
         }
         Files.createDirectories(o.out());
+        try (RunLock lock = RunLock.acquire(o.out())) {
+            removeStaleTemporaries(o.out());
+            return run(dc, train, val);
+        }
+    }
+
+    /**
+     * One run per output folder: an exclusive lock on OUT/.lock for the run's lifetime, so a second
+     * `train` (or study step) into the same folder fails at once instead of interleaving its files.
+     */
+    static final class RunLock implements AutoCloseable {
+        private static final java.util.Set<Path> HELD = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        private final Path dir;
+        private final java.nio.channels.FileChannel ch;
+        private final java.nio.channels.FileLock lock;
+
+        private RunLock(Path dir, java.nio.channels.FileChannel ch, java.nio.channels.FileLock lock) {
+            this.dir = dir;
+            this.ch = ch;
+            this.lock = lock;
+        }
+
+        static RunLock acquire(Path out) throws IOException {
+            Path dir = out.toAbsolutePath().normalize();
+            if (!HELD.add(dir)) throw new IllegalArgumentException(out + ": another run in this process is writing to this folder");
+            java.nio.channels.FileChannel ch = null;
+            try {
+                ch = java.nio.channels.FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                java.nio.channels.FileLock l;
+                try {
+                    l = ch.tryLock();
+                } catch (java.nio.channels.OverlappingFileLockException e) {
+                    l = null;
+                }
+                if (l == null) throw new IllegalArgumentException(out + ": another run is writing to this folder (" + dir.resolve(".lock") + " is locked)");
+                return new RunLock(dir, ch, l);
+            } catch (IOException | RuntimeException e) {
+                HELD.remove(dir);
+                if (ch != null) ch.close();
+                throw e;
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            try {
+                lock.release();
+                ch.close();
+            } finally {
+                HELD.remove(dir);
+            }
+        }
+    }
+
+    /** Temporary files of atomic writes that a killed run left behind (".NAME.*.tmp"). */
+    static void removeStaleTemporaries(Path dir) throws IOException {
+        try (var s = Files.list(dir)) {
+            for (Path p : s.toList()) {
+                String n = p.getFileName().toString();
+                if (n.startsWith(".") && n.endsWith(".tmp") && Files.isRegularFile(p)) Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    private List<EpochStats> run(YoloDataset.DataConfig dc, YoloDataset train, YoloDataset val) throws IOException {
         Device cpu = Device.cpu();
         ModelConfig cfg = anchors(ModelConfig.load(o.model()).withClasses(dc.nc()), train);
         // a compacted parent (or a resumed compact run) gives the widths; its pruning plan carries over
@@ -180,12 +245,12 @@ public final class Trainer {
         List<EpochStats> stats = new ArrayList<>();
         try (Ema ema = new Ema(model.graph().stateDict(), 0.9999, 2000)) {
             State st = new State();
+            List<String> csvRows = new ArrayList<>();
             if (o.resume()) {
                 st = restore(last, model, ema);
                 for (Optimizer opt : List.of(optBias, optRest)) if (opt instanceof AdamW adam) adam.setStepCount(st.adamSteps);
                 log.printf("resuming from %s after epoch %d%n", last, st.epoch);
-            } else {
-                Files.deleteIfExists(csv);
+                csvRows.addAll(csvRowsUpTo(csv, st.epoch)); // rows of epochs after last's were not committed: they are run again
             }
             int epochsDone = 0;
             for (int epoch = st.epoch + 1; epoch < o.epochs(); epoch++) {
@@ -234,11 +299,15 @@ public final class Trainer {
                 boolean isBest = fitness > st.bestFitness;
                 if (isBest) st.bestFitness = fitness;
                 if (optRest instanceof AdamW adam) st.adamSteps = adam.stepCount();
-                save(last, model, ema, st);
-                if (isBest) save(best, model, ema, st);
                 EpochStats es = new EpochStats(epoch, sums[0] / nb, sums[1] / nb, sums[2] / nb, m.map50(), m.map5095(), optRest.lr(), images / secs, secs);
                 stats.add(es);
-                appendCsv(csv, es);
+                // the epoch's files in an order that any kill leaves consistent: best and the results row
+                // first, last.safetensors (what --resume continues from) as the commit point; a resume
+                // after a kill before it runs this epoch again and rewrites the same best and row
+                if (isBest) save(best, model, ema, st);
+                csvRows.add(csvRow(es));
+                writeCsv(csv, csvRows);
+                save(last, model, ema, st);
                 try {
                     org.jprune.yolo.report.Plots.results(csv, o.out().resolve("results.png"));
                 } catch (IOException | RuntimeException e) {
@@ -367,6 +436,7 @@ public final class Trainer {
         Map<String, Tensor> masks = Checkpoint.maskTensors(model);
         all.putAll(masks);
         Map<String, String> meta = Checkpoint.modelMetadata(model, o.model(), names, o.imgSize());
+        meta.put("data", o.data().toAbsolutePath().normalize().toString());
         meta.put("epoch", String.valueOf(st.epoch));
         meta.put("last_opt_step", String.valueOf(st.lastOptStep));
         meta.put("best_fitness", String.valueOf(st.bestFitness));
@@ -384,6 +454,11 @@ public final class Trainer {
     private State restore(Path file, YoloModel model, Ema ema) throws IOException {
         if (!Files.isRegularFile(file)) throw new IOException("--resume: no checkpoint " + file);
         Checkpoint c = Checkpoint.read(file);
+        if (c.imageSize() != o.imgSize())
+            throw new IllegalArgumentException("--resume: " + file + " was trained at --img " + c.imageSize() + ", not " + o.imgSize());
+        String data = c.metadata().get("data");
+        if (data != null && !data.equals(o.data().toAbsolutePath().normalize().toString()))
+            throw new IllegalArgumentException("--resume: " + file + " was trained on --data " + data + ", not " + o.data().toAbsolutePath().normalize());
         if (!o.model().equals(c.model()) || model.classes() != c.classes())
             throw new IOException(file + ": checkpoint is for model " + c.model() + " with " + c.classes() + " classes, not " + o.model());
         Map<String, Tensor> targets = new LinkedHashMap<>();
@@ -407,9 +482,32 @@ public final class Trainer {
         return st;
     }
 
-    private static void appendCsv(Path csv, EpochStats s) throws IOException {
-        if (!Files.exists(csv)) Files.writeString(csv, "epoch,train/box_loss,train/obj_loss,train/cls_loss,metrics/mAP_0.5,metrics/mAP_0.5:0.95,lr,img_per_s,seconds\n");
-        Files.writeString(csv, String.format(Locale.ROOT, "%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f,%.1f%n", s.epoch(), s.box(), s.obj(), s.cls(), s.map50(),
-                s.map5095(), s.lr(), s.imgPerSec(), s.seconds()), StandardOpenOption.APPEND);
+    static final String CSV_HEADER = "epoch,train/box_loss,train/obj_loss,train/cls_loss,metrics/mAP_0.5,metrics/mAP_0.5:0.95,lr,img_per_s,seconds";
+
+    private static String csvRow(EpochStats s) {
+        return String.format(Locale.ROOT, "%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.2f,%.1f", s.epoch(), s.box(), s.obj(), s.cls(), s.map50(), s.map5095(), s.lr(),
+                s.imgPerSec(), s.seconds());
+    }
+
+    /** Rewrites results.csv whole, atomically (a kill never leaves half a row). */
+    private static void writeCsv(Path csv, List<String> rows) throws IOException {
+        StringBuilder sb = new StringBuilder(CSV_HEADER).append('\n');
+        for (String r : rows) sb.append(r).append('\n');
+        SafeTensors.atomicWrite(csv, sb.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    /** The rows of an existing results.csv for epochs up to {@code epoch} (a resumed run's committed ones). */
+    private static List<String> csvRowsUpTo(Path csv, int epoch) throws IOException {
+        List<String> rows = new ArrayList<>();
+        if (!Files.isRegularFile(csv)) return rows;
+        for (String line : Files.readAllLines(csv)) {
+            if (line.isBlank() || line.startsWith("epoch")) continue;
+            try {
+                if (Integer.parseInt(line.substring(0, line.indexOf(','))) <= epoch) rows.add(line);
+            } catch (RuntimeException e) {
+                throw new IOException(csv + ": malformed row '" + line + "'");
+            }
+        }
+        return rows;
     }
 }
