@@ -44,8 +44,15 @@ class PruningPlanTest {
             DependencyGraph dg = new DependencyGraph(g, 3);
             PruningPlan plan = randomPlan(dg, 7, 0.5);
             assertTrue(plan.prunedChannels() > 0);
-            PruningPlan back = PruningPlan.parse(plan.toJson(), "test", null);
+            PruningPlan back = PruningPlan.parse(plan.toJson(), "test");
             assertEquals(plan, back);
+            // element masks travel bit-packed in the same JSON (13 weights: a partial last byte)
+            float[] m13 = new float[13], m27 = new float[27];
+            for (int i = 0; i < 13; i++) m13[i] = i % 3 == 0 ? 1f : 0f;
+            for (int i = 0; i < 27; i++) m27[i] = i % 5 == 1 ? 0f : 1f;
+            PruningPlan masked = plan.withWeightMasks(Map.of("c2.weight", m13, "c3.weight", m27));
+            assertEquals(masked, PruningPlan.parse(masked.toJson(), "test"));
+            assertThrows(IllegalArgumentException.class, () -> PruningPlan.parse(masked.toJson().replace("\"n\":13", "\"n\":99"), "test"));
             assertArrayEquals(plan.alive(dg), back.alive(dg));
             ChannelPruner again = new ChannelPruner(dg, new ChannelPruner.Options(true, 1), back);
             assertArrayEquals(plan.alive(dg), again.aliveFlags(), "a pruner started from the plan has its state, not one re-derived from weights");
@@ -66,13 +73,13 @@ class PruningPlanTest {
                     good.replaceFirst("\"kept\":\"[^\"]*\"", "\"kept\":\"\""), good.replaceFirst("\"kept\":\"[^\"]*\"", "\"kept\":\"a\""),
                     good.replaceFirst("\"channels\":6", "\"channels\":-1"), good.replaceFirst("\"channels\":6", "\"channels\":99999999999")};
             for (String b : bad) {
-                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PruningPlan.parse(b, "plan.json", null).apply(dg), b);
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PruningPlan.parse(b, "plan.json").apply(dg), b);
                 assertTrue(e.getMessage().contains("plan"), e.getMessage());
             }
             // the head's outputs cannot be pruned; coupled residual channels must agree
             String head = good.replaceFirst("(\"head\":\\{\"channels\":3,\"kept\":)\"0-2\"", "$1\"0-1\"");
             assertNotEquals(good, head);
-            assertThrows(IllegalArgumentException.class, () -> PruningPlan.parse(head, "p", null).alive(dg));
+            assertThrows(IllegalArgumentException.class, () -> PruningPlan.parse(head, "p").alive(dg));
         }
     }
 

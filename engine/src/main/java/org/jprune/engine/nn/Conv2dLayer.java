@@ -23,6 +23,7 @@ public final class Conv2dLayer implements Layer {
     private final Parameter weight, bias;
     private ChannelIndex activeIn, activeOut;
     private volatile org.jprune.engine.ops.CsrMatrix csr; // inference on the nonzero weights (unstructured pruning)
+    private volatile int csrMaxBatch;                    // CSR for inference batches up to this size
 
     public Conv2dLayer(Device device, String name, int in, int out, int kernel, int stride, int pad, int groups, boolean bias, long seed) {
         if (in <= 0 || out <= 0 || kernel <= 0 || stride <= 0 || pad < 0 || groups <= 0 || in % groups != 0 || out % groups != 0)
@@ -77,7 +78,12 @@ public final class Conv2dLayer implements Layer {
      * Inference (not training) runs the CSR convolution on these weights instead of the dense one
      * (null: dense again). Takes ownership; the caller keeps them equal to the weight's nonzeros.
      */
-    public void setInferenceCsr(org.jprune.engine.ops.CsrMatrix m) {
+    public void setInferenceCsr(org.jprune.engine.ops.CsrMatrix m) { setInferenceCsr(m, Integer.MAX_VALUE); }
+
+    /** As {@link #setInferenceCsr(org.jprune.engine.ops.CsrMatrix)}, for inference batches of at most {@code maxBatch} images only. */
+    public void setInferenceCsr(org.jprune.engine.ops.CsrMatrix m, int maxBatch) {
+        if (maxBatch < 1) throw new IllegalArgumentException("conv " + weight.name() + ": CSR max batch must be >= 1, got " + maxBatch);
+        csrMaxBatch = maxBatch;
         if (m != null && (m.rows() != out || m.cols() != in / groups * kernel * kernel))
             throw new IllegalArgumentException("conv " + weight.name() + ": CSR weights " + m.rows() + "x" + m.cols() + " do not fit " + out + "x" + (in / groups * kernel * kernel));
         org.jprune.engine.ops.CsrMatrix old = csr;
@@ -109,7 +115,7 @@ public final class Conv2dLayer implements Layer {
         Tensor y = Tensor.empty(x.device(), d.n(), d.k(), d.outH(), d.outW());
         Tensor b = bias == null ? null : bias.value();
         org.jprune.engine.ops.CsrMatrix m = csr;
-        if (!ctx.training() && m != null) Conv2d.forwardCsr(d, y, x, m, b);
+        if (!ctx.training() && m != null && d.n() <= csrMaxBatch) Conv2d.forwardCsr(d, y, x, m, b);
         else if (activeIn != null) Conv2d.forwardChannelSparse(d, y, x, weight.value(), b, activeIn, activeOut);
         else Conv2d.forward(d, y, x, weight.value(), b);
         if (ctx.training()) ctx.save(new Object[] {d, x});

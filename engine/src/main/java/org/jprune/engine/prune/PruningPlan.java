@@ -22,8 +22,8 @@ import org.jprune.engine.ops.Channels;
 /**
  * The pruning state of a network as data: for every convolution (by node name) the output channels
  * it keeps, and optionally an element mask per weight (unstructured pruning: 1 keep, 0 pruned). It
- * is what a checkpoint written after a pruning step stores (as {@link #toJson()} in its metadata,
- * the element masks as tensors), and what resume, fine-tuning, evaluation and compaction read back;
+ * is what a checkpoint written after a pruning step stores ({@link #toJson()} in its metadata, element
+ * masks bit-packed in it), and what resume, fine-tuning, evaluation and compaction read back;
  * nothing re-derives it from weights that happen to be 0.
  *
  * <p>{@link #apply} puts it on a graph for masked fine-tuning: every convolution runs channel-sparse
@@ -202,7 +202,7 @@ public final class PruningPlan {
 
     // ------------------------------------------------------------------ JSON
 
-    /** The structured part as JSON (element masks travel as tensors beside it; see {@link #weightMasks()}). */
+    /** The plan as JSON; element masks are base64 of their bits (bit i in byte i / 8, least significant first; 1 = kept). */
     public String toJson() {
         ObjectNode root = JSON.createObjectNode();
         root.put("format", FORMAT);
@@ -213,17 +213,18 @@ public final class PruningPlan {
             c.put("kept", ranges(k));
         });
         if (!weightMasks.isEmpty()) {
-            var arr = root.putArray("weight_masks");
-            weightMasks.keySet().forEach(arr::add);
+            ObjectNode wm = root.putObject("weight_masks");
+            weightMasks.forEach((name, m) -> {
+                byte[] bits = new byte[(m.length + 7) / 8];
+                for (int i = 0; i < m.length; i++) if (m[i] != 0f) bits[i >> 3] |= (byte) (1 << (i & 7));
+                wm.putObject(name).put("n", m.length).put("bits", java.util.Base64.getEncoder().encodeToString(bits));
+            });
         }
         return root.toString();
     }
 
-    /**
-     * Reads {@link #toJson()}; {@code masks} supplies the element masks it names (null when it names
-     * none). Throws IllegalArgumentException naming {@code where} and the bad entry.
-     */
-    public static PruningPlan parse(String json, String where, java.util.function.Function<String, float[]> masks) {
+    /** Reads {@link #toJson()}; throws IllegalArgumentException naming {@code where} and the bad entry. */
+    public static PruningPlan parse(String json, String where) {
         JsonNode root;
         try {
             root = JSON.readTree(json);
@@ -246,12 +247,24 @@ public final class PruningPlan {
             widths.put(e.getKey(), n);
         }
         Map<String, float[]> m = new TreeMap<>();
-        for (JsonNode name : root.path("weight_masks")) {
-            float[] v = masks == null ? null : masks.apply(name.asText());
-            if (v == null) throw new IllegalArgumentException(where + ": pruning plan names the element mask '" + name.asText() + "', which is missing");
-            for (int i = 0; i < v.length; i++)
-                if (v[i] != 0f && v[i] != 1f) throw new IllegalArgumentException(where + ": element mask '" + name.asText() + "' entry " + i + " is " + v[i] + ", not 0 or 1");
-            m.put(name.asText(), v);
+        JsonNode wm = root.path("weight_masks");
+        if (!wm.isMissingNode() && !wm.isObject()) throw new IllegalArgumentException(where + ": pruning plan 'weight_masks' must be an object");
+        for (var it = wm.fields(); it.hasNext(); ) {
+            var e = it.next();
+            String w = where + ": pruning plan element mask '" + e.getKey() + "'";
+            JsonNode n = e.getValue().path("n");
+            if (!n.canConvertToInt() || n.asInt() < 1) throw new IllegalArgumentException(w + ": 'n' must be a positive integer, got " + n);
+            byte[] bits;
+            try {
+                bits = java.util.Base64.getDecoder().decode(e.getValue().path("bits").asText(""));
+            } catch (IllegalArgumentException x) {
+                throw new IllegalArgumentException(w + ": 'bits' is not base64");
+            }
+            int len = n.asInt();
+            if (bits.length != (len + 7) / 8) throw new IllegalArgumentException(w + ": " + bits.length + " bytes of bits for " + len + " weights");
+            float[] v = new float[len];
+            for (int i = 0; i < len; i++) v[i] = (bits[i >> 3] >> (i & 7) & 1) != 0 ? 1f : 0f;
+            m.put(e.getKey(), v);
         }
         return new PruningPlan(kept, widths, Collections.unmodifiableMap(m));
     }

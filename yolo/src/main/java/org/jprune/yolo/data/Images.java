@@ -21,20 +21,8 @@ import javax.imageio.stream.ImageInputStream;
 public final class Images {
     private Images() {}
 
-    /** Default most pixels an image may have (100 MP: a 10000 x 10000 photo); -Djprune.maxImagePixels raises it. */
-    public static final long DEFAULT_MAX_PIXELS = 100_000_000L;
-
-    public static long maxPixels() {
-        String v = System.getProperty("jprune.maxImagePixels");
-        if (v == null) return DEFAULT_MAX_PIXELS;
-        try {
-            long n = Long.parseLong(v.strip());
-            if (n > 0) return n;
-        } catch (NumberFormatException e) {
-            // below
-        }
-        throw new IllegalArgumentException("-Djprune.maxImagePixels must be a positive integer, got '" + v + "'");
-    }
+    /** Most pixels an image may have ({@link org.jprune.yolo.Limits#maxImagePixels()}). */
+    public static long maxPixels() { return org.jprune.yolo.Limits.maxImagePixels(); }
 
     /**
      * Width and height of the image as displayed (a JPEG's EXIF orientation 5-8 swaps them), from the

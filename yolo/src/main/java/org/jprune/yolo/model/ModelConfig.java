@@ -130,10 +130,8 @@ public record ModelConfig(String source, int nc, double depthMultiple, double wi
         return new ModelConfig(source, nc, gd, gw, List.copyOf(anchors), List.copyOf(rows));
     }
 
-    /** Most classes a model may have (LVIS has 1203, Objects365 365). */
-    public static final int MAX_CLASSES = 100_000;
-    /** Largest depth_multiple / width_multiple (Ultralytics' largest model uses 1.33 / 1.25). */
-    public static final double MAX_MULTIPLE = 10;
+    public static final int MAX_CLASSES = org.jprune.yolo.Limits.MAX_CLASSES;
+    static final double MAX_MULTIPLE = org.jprune.yolo.Limits.MAX_MULTIPLE;
 
     /** The same architecture with another class count. */
     public ModelConfig withClasses(int classes) {

@@ -86,22 +86,9 @@ public final class YoloModel implements AutoCloseable {
 
     static int makeDivisible(double x, int divisor) { return (int) (Math.ceil(x / divisor) * divisor); }
 
-    /** Most channels one layer may have, most repeats of one row, and (by default) most parameters of a model. */
-    public static final int MAX_CHANNELS = 16384, MAX_REPEATS = 100;
-    public static final long DEFAULT_MAX_PARAMS = 300_000_000L;
+    private static final int MAX_CHANNELS = org.jprune.yolo.Limits.MAX_CHANNELS, MAX_REPEATS = org.jprune.yolo.Limits.MAX_REPEATS;
 
-    /** The parameter limit checked while a model is built: -Djprune.maxParams, else {@link #DEFAULT_MAX_PARAMS}. */
-    public static long maxParameters() {
-        String v = System.getProperty("jprune.maxParams");
-        if (v == null) return DEFAULT_MAX_PARAMS;
-        try {
-            long n = Long.parseLong(v.strip());
-            if (n > 0) return n;
-        } catch (NumberFormatException e) {
-            // below
-        }
-        throw new IllegalArgumentException("-Djprune.maxParams must be a positive integer, got '" + v + "'");
-    }
+    private static long maxParameters() { return org.jprune.yolo.Limits.maxParameters(); }
 
     public static YoloModel build(ModelConfig cfg, Device device, long seed) { return build(cfg, device, seed, null); }
 

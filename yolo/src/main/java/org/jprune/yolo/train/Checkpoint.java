@@ -97,14 +97,11 @@ public final class Checkpoint {
         return w == null ? null : Compactor.Spec.parse(w, file.toString());
     }
 
-    /** The pruning plan saved after a pruning step (element masks from the mask/ tensors); null when none. */
+    /** The pruning plan saved after a pruning step (element masks included); null when none. */
     public PruningPlan plan() {
         String p = metadata().get("pruning");
         if (p == null) return null;
-        return PruningPlan.parse(p, file.toString(), name -> {
-            SafeTensors.Entry e = tensors().get("mask/" + name);
-            return e == null ? null : e.data();
-        });
+        return PruningPlan.parse(p, file.toString());
     }
 
     /** The checkpoint's architecture (compact widths included) on the CPU, with its EMA weights and its pruning plan. */
@@ -147,15 +144,6 @@ public final class Checkpoint {
         return meta;
     }
 
-    /** The element masks of the model's plan, as the mask/ tensors of a checkpoint (new tensors the caller closes). */
-    static Map<String, Tensor> maskTensors(YoloModel model) {
-        Map<String, Tensor> m = new LinkedHashMap<>();
-        if (model.plan() == null) return m;
-        Map<String, Tensor> state = model.graph().stateDict();
-        model.plan().weightMasks().forEach((k, v) -> m.put("mask/" + k, Tensor.of(model.graph().device(), v, state.get(k).shape())));
-        return m;
-    }
-
     /**
      * Writes a model file: the model's weights (as the ema/ tensors every loader reads) and the metadata
      * of {@link #modelMetadata}, nothing for training (no gradients or optimizer state), atomically.
@@ -164,15 +152,9 @@ public final class Checkpoint {
     public static void writeModel(Path file, YoloModel model, String modelName, List<String> names, int imgSize, Map<String, String> extra) throws IOException {
         Map<String, Tensor> all = new LinkedHashMap<>();
         model.graph().stateDict().forEach((k, v) -> all.put("ema/" + k, v));
-        Map<String, Tensor> masks = maskTensors(model);
-        all.putAll(masks);
         Map<String, String> meta = modelMetadata(model, modelName, names, imgSize);
         meta.putAll(extra);
-        try {
-            SafeTensors.write(file, all, meta);
-        } finally {
-            masks.values().forEach(Tensor::close);
-        }
+        SafeTensors.write(file, all, meta);
     }
 
     /** Class names from the metadata ("class0", ... where it has none). */
@@ -184,10 +166,9 @@ public final class Checkpoint {
         return List.copyOf(names);
     }
 
-    /** Copies every tensor (but the plan's mask/ tensors) into the given targets by name; names must match both ways. */
+    /** Copies every tensor into the given targets by name; names must match both ways. */
     void copyInto(Map<String, Tensor> targets) throws IOException {
         for (var e : tensors().entrySet()) {
-            if (e.getKey().startsWith("mask/")) continue;
             Tensor t = targets.get(e.getKey());
             if (t == null) throw new IOException(file + ": unexpected tensor " + e.getKey());
             t.copyFrom(e.getValue().data());

@@ -204,7 +204,8 @@ public final class PruneRun {
             List<Trainer.EpochStats> st = List.of();
             Path trained = pruned;
             if (epochs > 0) {
-                log.printf("== step %d: fine-tune %d epochs (%s)%n", i + 1, epochs, o.finetune() == Finetune.COMPACT ? "compact network" : "masked, channel-sparse convs");
+                log.printf("== step %d: fine-tune %d epochs (%s)%n", i + 1, epochs, o.method().method() == Method.UNSTRUCTURED ? "pruned weights held at 0"
+                        : o.finetune() == Finetune.COMPACT ? "compact network" : "masked, channel-sparse convs");
                 st = new Trainer(trainerOptions(dir, epochs, pruned, gmp, modelName), log).run();
                 trained = dir.resolve("last.safetensors");
                 spent += epochs;
@@ -226,9 +227,9 @@ public final class PruneRun {
                     var ks = out.selectSparseKernels(o.train().imgSize());
                     kernels = ks;
                     long csr = ks.stream().filter(SparseKernels.Choice::csr).count();
-                    log.printf(Locale.ROOT, "== step %d: %d of %d convolutions run CSR at batch 1 (faster than dense there): %s%n", i + 1, csr, ks.size(),
-                            ks.stream().filter(SparseKernels.Choice::csr).map(k -> String.format(Locale.ROOT, "%s %.0f%% dense %.2fx", k.layer(), k.density() * 100,
-                                    k.denseMs() / k.csrMs())).toList());
+                    log.printf(Locale.ROOT, "== step %d: %d of %d convolutions run CSR where it measured faster than dense: %s%n", i + 1, csr, ks.size(),
+                            ks.stream().filter(SparseKernels.Choice::csr).map(k -> String.format(Locale.ROOT, "%s (%.0f%% dense, b1 %.2fx, b16 %.2fx)", k.layer(),
+                                    k.density() * 100, k.denseMs() / k.csrMs(), k.denseMs16() / k.csrMs16())).toList());
                 }
                 if (st.isEmpty()) {
                     CocoEval.Result r = evaluate(out);

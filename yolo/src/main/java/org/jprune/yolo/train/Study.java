@@ -189,13 +189,15 @@ public final class Study {
         }
         for (PruneRun.Step s : lastSteps) {
             if (s.kernels().isEmpty()) continue;
-            md.append(String.format(Locale.ROOT, "%nStep %d, per convolution at batch 1 (%d px): weight density, dense and CSR forward time (median of 5), "
-                    + "and the kernel the model runs:%n%n| layer | density | dense ms | CSR ms | CSR speed-up | runs |%n|---|---|---|---|---|---|%n", s.index(), o.imgSize()));
+            md.append(String.format(Locale.ROOT, "%nStep %d, per convolution (%d px): weight density, dense and CSR forward time at batch 1 and 16 "
+                    + "(median of 5, ms), and the kernel the model runs:%n%n| layer | density | b1 dense / CSR | b1 CSR speed-up | b16 dense / CSR "
+                    + "| b16 CSR speed-up | runs |%n|---|---|---|---|---|---|---|%n", s.index(), o.imgSize()));
             for (var k : s.kernels())
                 md.append(Double.isNaN(k.csrMs())
-                        ? String.format(Locale.ROOT, "| %s | %.0f%% | - | - | - | dense (not measured: denser than 60%%) |%n", k.layer(), k.density() * 100)
-                        : String.format(Locale.ROOT, "| %s | %.0f%% | %.3f | %.3f | %.2fx | %s |%n", k.layer(), k.density() * 100, k.denseMs(), k.csrMs(),
-                                k.denseMs() / k.csrMs(), k.csr() ? "CSR" : "dense"));
+                        ? String.format(Locale.ROOT, "| %s | %.0f%% | - | - | - | - | dense (not measured: denser than 60%%) |%n", k.layer(), k.density() * 100)
+                        : String.format(Locale.ROOT, "| %s | %.0f%% | %.3f / %.3f | %.2fx | %.3f / %.3f | %.2fx | %s |%n", k.layer(), k.density() * 100, k.denseMs(),
+                                k.csrMs(), k.denseMs() / k.csrMs(), k.denseMs16(), k.csrMs16(), k.denseMs16() / k.csrMs16(),
+                                k.csrMaxBatch() == Integer.MAX_VALUE ? "CSR" : k.csr() ? "CSR up to batch " + k.csrMaxBatch() : "dense"));
         }
         md.append(String.format(Locale.ROOT, "%nLatency: median of the models' CPU forward passes (compact for structured pruning; weight-sparse ones run each conv CSR or dense as measured; %d cores), measured in one run, the models taking "
                 + "turns (baseline first), so the speed-ups are same-run ratios. Models: %s/baseline/model.safetensors and %s/step-N/model.safetensors.%n",

@@ -433,8 +433,6 @@ public final class Trainer {
             all.put("grad/" + p.name(), p.grad());
             p.stateMap().forEach((k, v) -> all.put("optim/" + p.name() + "/" + k, v));
         }
-        Map<String, Tensor> masks = Checkpoint.maskTensors(model);
-        all.putAll(masks);
         Map<String, String> meta = Checkpoint.modelMetadata(model, o.model(), names, o.imgSize());
         meta.put("data", o.data().toAbsolutePath().normalize().toString());
         meta.put("epoch", String.valueOf(st.epoch));
@@ -444,11 +442,7 @@ public final class Trainer {
         meta.put("optimizer", o.optimizer());
         meta.put("adam_steps", String.valueOf(st.adamSteps));
         meta.put("hyp", o.hyp().diff());
-        try {
-            SafeTensors.write(file, all, meta);
-        } finally {
-            masks.values().forEach(Tensor::close);
-        }
+        SafeTensors.write(file, all, meta);
     }
 
     private State restore(Path file, YoloModel model, Ema ema) throws IOException {
