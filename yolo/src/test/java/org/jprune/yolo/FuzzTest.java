@@ -285,4 +285,59 @@ class FuzzTest {
         for (float v : out) max = Math.max(max, v);
         assertTrue(max * 255 > 20 && max * 255 < 60, "the stored grey value 50, not a colour-converted ~122; got " + max * 255);
     }
+
+    /** Runs the CLI in a child JVM (a native crash kills only it) and returns {exit code, stderr}. */
+    static Object[] cli(Path dir, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
+                "-Xmx512m", "-cp", System.getProperty("java.class.path"), "org.jprune.yolo.cli.Main"));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        byte[] err = p.getErrorStream().readAllBytes();
+        if (!p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            fail(String.join(" ", args) + ": still running after 30 s");
+        }
+        return new Object[] {p.exitValue(), new String(err, StandardCharsets.UTF_8)};
+    }
+
+    @Test
+    void cliArgumentSetsExitCleanlyInAChildJvm() throws Exception {
+        Path data = SynthDataset.write(dir.resolve("d"), new SynthDataset.Spec(3, 2, 64, 1));
+        String yaml = builtIn("yolov5n.yaml");
+        Path bomb = dir.resolve("upsample.yaml"), classes = dir.resolve("nc.yaml"), empty = dir.resolve("empty.safetensors");
+        Files.writeString(bomb, yaml.replace("[None, 2, 'nearest']", "[None, 1073741825, 'nearest']"));
+        Files.writeString(classes, yaml.replaceFirst("nc: \\d+", "nc: 100000000"));
+        Files.write(empty, new byte[0]);
+        Files.createDirectories(dir.resolve("folder"));
+        String d = data.toString();
+        String[][] cases = {
+                {"model", "summary", "-m", bomb.toString(), "--img", "640"},
+                {"model", "summary", "-m", classes.toString()},
+                {"model", "summary", "--img", "-32"},
+                {"train", "--data", "nope.yaml"},
+                {"train", "--data", d, "--img", "abc"},
+                {"train", "--data", d, "--workers", "0", "--epochs", "1", "--img", "64", "-o", dir.resolve("t").toString()},
+                {"train", "--data", d, "-m", bomb.toString(), "--epochs", "1", "--img", "64", "-o", dir.resolve("t2").toString()},
+                {"detect", "-w", dir.resolve("folder").toString(), "--source", dir.resolve("folder").toString()},
+                {"val", "-w", empty.toString(), "--data", d},
+                {"study", "--data", d, "--levels", "0.5,0.3"},
+                {"prune", "-w", dir.resolve("folder").toString(), "--data", d},
+                {"eval", "--gt", "missing.json", "--dets", "folder"},
+                {"data", "check", "--data", dir.resolve("folder").toString()},
+                {"bogus"},
+                {"train", "--epochs", "1e9", "--data", d},
+        };
+        for (String[] c : cases) {
+            Object[] r = cli(dir, c);
+            String label = String.join(" ", c), err = (String) r[1];
+            assertEquals(2, (int) (Integer) r[0], label + " -> exit " + r[0] + ": " + err);
+            assertTrue(!err.contains("\tat ") && !err.contains("Exception in thread"), label + ": a stack trace: " + err);
+            assertTrue(err.lines().count() <= 3, label + ": " + err.lines().count() + " lines: " + err);
+            assertTrue(err.startsWith("jprune: "), label + ": " + err);
+        }
+        assertEquals(0, (int) (Integer) cli(dir, "--help")[0]);
+        try (var s = Files.list(dir)) {
+            assertTrue(s.noneMatch(f -> f.getFileName().toString().startsWith("hs_err")), "no JVM crash log");
+        }
+    }
 }

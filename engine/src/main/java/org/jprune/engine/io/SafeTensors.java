@@ -74,8 +74,17 @@ public final class SafeTensors {
         atomicWrite(file, buf.array());
     }
 
-    /** Writes bytes to a temporary sibling, forces them to disk, then renames over file. */
+    /** Writes bytes to a temporary sibling, forces them to disk, then renames over file; errors name the file. */
     public static void atomicWrite(Path file, byte[] bytes) throws IOException {
+        try {
+            atomicWriteUnchecked(file, bytes);
+        } catch (IOException e) {
+            if (String.valueOf(e.getMessage()).contains(file.getFileName().toString())) throw e;
+            throw new IOException("cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void atomicWriteUnchecked(Path file, byte[] bytes) throws IOException {
         Path dir = file.toAbsolutePath().getParent();
         Files.createDirectories(dir);
         Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
@@ -92,8 +101,16 @@ public final class SafeTensors {
     }
 
     public static Contents read(Path file) throws IOException {
-        byte[] all = Files.readAllBytes(file);
         String where = "safetensors file " + file;
+        if (Files.isDirectory(file)) throw new IOException(where + ": is a directory");
+        if (!Files.exists(file)) throw new java.nio.file.NoSuchFileException(file.toString(), null, "no such file");
+        if (Files.size(file) > Integer.MAX_VALUE - 16) throw new IOException(where + ": " + Files.size(file) + " bytes, more than 2 GiB");
+        byte[] all;
+        try {
+            all = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new IOException(where + ": " + e, e);
+        }
         if (all.length < 8) throw new IOException(where + ": " + all.length + " bytes, too short for the 8-byte header length");
         ByteBuffer bb = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN);
         long n = bb.getLong();

@@ -36,10 +36,21 @@ public final class Main implements Runnable {
         });
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             boolean input = e instanceof IllegalArgumentException || e instanceof java.io.IOException;
-            cmd.getErr().println("jprune: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            String m = e.getMessage();
+            if (e instanceof java.nio.file.NoSuchFileException || e instanceof java.nio.file.AccessDeniedException
+                    || e instanceof java.nio.file.FileAlreadyExistsException || e instanceof java.nio.file.NotDirectoryException)
+                m = e.getMessage() + ": " + e.getClass().getSimpleName().replace("Exception", "").replaceAll("([a-z])([A-Z])", "$1 $2").toLowerCase(java.util.Locale.ROOT);
+            else if (m == null || !input)
+                m = (input ? "" : "internal error (please report it with the command): ") + e.getClass().getSimpleName() + (m == null ? "" : ": " + m);
+            cmd.getErr().println("jprune: " + m);
             return input ? 2 : 1;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            System.err.println("jprune: out of memory (" + e.getMessage() + "): give the JVM more with -Xmx, or use a smaller --batch or --img");
+            return 1;
+        }
     }
 
     /** The options every training command shares (train, study). */

@@ -194,8 +194,12 @@ public record ModelConfig(String source, int nc, double depthMultiple, double wi
         }
         ScalarNode s = (ScalarNode) n;
         Tag t = s.getTag();
-        if (Tag.INT.equals(t)) return Integer.parseInt(s.getValue());
-        if (Tag.FLOAT.equals(t)) return Double.parseDouble(s.getValue());
+        try {
+            if (Tag.INT.equals(t)) return Integer.parseInt(s.getValue());
+            if (Tag.FLOAT.equals(t)) return Double.parseDouble(s.getValue());
+        } catch (NumberFormatException e) {
+            throw error(source, s, "'" + s.getValue() + "' is not a number in range (integers up to 2147483647)");
+        }
         if (Tag.BOOL.equals(t)) return Boolean.parseBoolean(s.getValue().toLowerCase(java.util.Locale.ROOT));
         if (Tag.NULL.equals(t)) return null;
         return s.getValue();

@@ -54,6 +54,24 @@ public final class Checkpoint {
         return img;
     }
 
+    long longMeta(String key) {
+        String v = metadata().get(key);
+        try {
+            return Long.parseLong(String.valueOf(v).strip());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(file + ": metadata '" + key + "' is '" + v + "', not an integer");
+        }
+    }
+
+    double doubleMeta(String key) {
+        String v = metadata().get(key);
+        try {
+            return Double.parseDouble(String.valueOf(v).strip());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(file + ": metadata '" + key + "' is '" + v + "', not a number");
+        }
+    }
+
     /** An integer metadata entry, failing naming the file, the key and the value. */
     int intMeta(String key) {
         String v = metadata().get(key);

@@ -98,8 +98,8 @@ public final class Study {
         if (o.baseline() != null) {
             log.printf("== baseline: %s (given, not trained)%n", o.baseline());
             base = o.baseline();
-            String epoch = Checkpoint.read(base).metadata().get("epoch");
-            baseEpochs = epoch == null ? 0 : Integer.parseInt(epoch) + 1;
+            Checkpoint given = Checkpoint.read(base);
+            baseEpochs = given.metadata().containsKey("epoch") ? given.intMeta("epoch") + 1 : 0;
         } else {
             log.printf("== baseline: %s, %d epochs, %s%s%n", o.model(), o.epochs(), o.optimizer(), o.hyp().diff().isEmpty() ? "" : ", hyp " + o.hyp().diff());
             long t0 = System.nanoTime();

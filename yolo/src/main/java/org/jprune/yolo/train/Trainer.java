@@ -466,13 +466,13 @@ public final class Trainer {
         c.copyInto(targets);
         Map<String, String> meta = c.metadata();
         State st = new State();
-        st.epoch = Integer.parseInt(meta.get("epoch"));
-        st.lastOptStep = Long.parseLong(meta.get("last_opt_step"));
-        st.bestFitness = Double.parseDouble(meta.get("best_fitness"));
-        ema.setUpdates(Long.parseLong(meta.get("ema_updates")));
+        st.epoch = c.intMeta("epoch");
+        st.lastOptStep = c.longMeta("last_opt_step");
+        st.bestFitness = c.doubleMeta("best_fitness");
+        ema.setUpdates(c.longMeta("ema_updates"));
         String opt = meta.getOrDefault("optimizer", "SGD");
         if (!opt.equals(o.optimizer())) throw new IOException(file + ": checkpoint was trained with " + opt + ", not " + o.optimizer());
-        st.adamSteps = Integer.parseInt(meta.getOrDefault("adam_steps", "0"));
+        st.adamSteps = meta.containsKey("adam_steps") ? c.intMeta("adam_steps") : 0;
         return st;
     }
 
