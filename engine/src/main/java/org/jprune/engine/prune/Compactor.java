@@ -67,13 +67,7 @@ public final class Compactor {
         }
 
         public static Spec parse(String json, String where) {
-            JsonNode root;
-            try {
-                root = JSON.readTree(json);
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                throw new IllegalArgumentException(where + ": widths are not valid JSON: " + e.getOriginalMessage());
-            }
-            if (root == null || !FORMAT.equals(root.path("format").asText())) throw new IllegalArgumentException(where + ": widths format is not " + FORMAT);
+            JsonNode root = PruningPlan.readJson(json, where, "widths", FORMAT);
             Map<String, Integer> conv = new LinkedHashMap<>();
             for (var it = root.path("conv_out").fields(); it.hasNext(); ) {
                 var e = it.next();

@@ -225,14 +225,7 @@ public final class PruningPlan {
 
     /** Reads {@link #toJson()}; throws IllegalArgumentException naming {@code where} and the bad entry. */
     public static PruningPlan parse(String json, String where) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(json);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalArgumentException(where + ": pruning plan is not valid JSON: " + e.getOriginalMessage());
-        }
-        if (root == null || !FORMAT.equals(root.path("format").asText()))
-            throw new IllegalArgumentException(where + ": pruning plan format is not " + FORMAT);
+        JsonNode root = readJson(json, where, "pruning plan", FORMAT);
         JsonNode convs = root.path("convs");
         if (!convs.isObject()) throw new IllegalArgumentException(where + ": pruning plan has no 'convs' object");
         Map<String, int[]> kept = new LinkedHashMap<>();
@@ -267,6 +260,18 @@ public final class PruningPlan {
             m.put(e.getKey(), v);
         }
         return new PruningPlan(kept, widths, Collections.unmodifiableMap(m));
+    }
+
+    /** A JSON object in this package's formats: parsed, and its "format" checked; errors name where and what. */
+    static JsonNode readJson(String json, String where, String what, String format) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(json);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException(where + ": " + what + " is not valid JSON: " + e.getOriginalMessage());
+        }
+        if (root == null || !format.equals(root.path("format").asText())) throw new IllegalArgumentException(where + ": " + what + " format is not " + format);
+        return root;
     }
 
     /** "0-3,5,7-9" for {0,1,2,3,5,7,8,9}. */

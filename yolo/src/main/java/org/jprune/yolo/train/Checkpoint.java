@@ -54,32 +54,18 @@ public final class Checkpoint {
         return img;
     }
 
-    long longMeta(String key) {
-        String v = metadata().get(key);
-        try {
-            return Long.parseLong(String.valueOf(v).strip());
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(file + ": metadata '" + key + "' is '" + v + "', not an integer");
-        }
-    }
+    int intMeta(String key) { return meta(key, Integer::parseInt, "an integer"); }
+    long longMeta(String key) { return meta(key, Long::parseLong, "an integer"); }
+    double doubleMeta(String key) { return meta(key, Double::parseDouble, "a number"); }
 
-    double doubleMeta(String key) {
-        String v = metadata().get(key);
-        try {
-            return Double.parseDouble(String.valueOf(v).strip());
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(file + ": metadata '" + key + "' is '" + v + "', not a number");
-        }
-    }
-
-    /** An integer metadata entry, failing naming the file, the key and the value. */
-    int intMeta(String key) {
+    /** A metadata entry parsed, failing naming the file, the key and the value. */
+    private <T> T meta(String key, java.util.function.Function<String, T> parse, String kind) {
         String v = metadata().get(key);
         if (v == null) throw new IllegalArgumentException(file + ": metadata has no '" + key + "'");
         try {
-            return Integer.parseInt(v.strip());
+            return parse.apply(v.strip());
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(file + ": metadata '" + key + "' is '" + v + "', not an integer");
+            throw new IllegalArgumentException(file + ": metadata '" + key + "' is '" + v + "', not " + kind);
         }
     }
 
