@@ -208,6 +208,26 @@ class PruningPlanTest {
     }
 
     @Test
+    void perLayerRatiosPruneOnlyTheNamedLayers() {
+        try (Graph g = GradCheckTest.TinyNet.build(cpu, 3, 4)) {
+            DependencyGraph dg = new DependencyGraph(g, 3);
+            int[] c1 = dg.channels(0), c2 = dg.channels(4);
+            double[] imp = Importance.magnitude(2, Importance.Reduce.SUM).of(dg);
+            ChannelPruner p = new ChannelPruner(dg, new ChannelPruner.Options(false, 1));
+            p.step(Map.of("c2", 0.5), imp);
+            int dead2 = 0;
+            for (int gr : c2) if (!p.alive(gr)) dead2++;
+            assertEquals(2, dead2, "half of c2's 4 channels");
+            for (int gr : c1) assertTrue(p.alive(gr), "c1 is not named: untouched");
+            // the two weakest of c2 went
+            int[] order = java.util.stream.IntStream.range(0, 4).boxed().sorted(java.util.Comparator.comparingDouble(k -> imp[c2[k]])).mapToInt(Integer::intValue).toArray();
+            assertTrue(!p.alive(c2[order[0]]) && !p.alive(c2[order[1]]));
+            assertThrows(IllegalArgumentException.class, () -> p.step(Map.of("head", 0.5), imp), "the head owns no prunable channels");
+            assertThrows(IllegalArgumentException.class, () -> p.step(Map.of("c2", 1.0), imp));
+        }
+    }
+
+    @Test
     void schedulesAreCheckedAndLinearOnesSpreadTheLevels() {
         Schedule s = Schedule.linear(Schedule.Target.PARAMS, 0.6, 3, 2);
         assertArrayEquals(new double[] {0.2, 0.4, 0.6}, s.levels(), 1e-12);

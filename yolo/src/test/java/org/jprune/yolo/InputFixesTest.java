@@ -119,7 +119,7 @@ class InputFixesTest {
 
     @Test
     void everyCommandPrintsItsHelpAndUsageErrorsAreOneLine() {
-        for (String[] c : new String[][] {{"train"}, {"val"}, {"eval"}, {"detect"}, {"study"}, {"prune"}, {"info"}, {"data", "check"}, {"data", "synth"},
+        for (String[] c : new String[][] {{"train"}, {"val"}, {"eval"}, {"detect"}, {"study"}, {"prune"}, {"sensitivity"}, {"info"}, {"data", "check"}, {"data", "synth"},
                 {"model", "summary"}}) {
             String[] args = java.util.Arrays.copyOf(c, c.length + 1);
             args[c.length] = "--help";

@@ -97,9 +97,7 @@ public final class ChannelPruner {
     public void step(double ratio, double[] imp) {
         if (!(ratio >= 0 && ratio < 1)) throw new IllegalArgumentException("pruning ratio must be in [0, 1), got " + ratio);
         if (imp.length != alive.length) throw new IllegalArgumentException("importance has " + imp.length + " entries for " + alive.length + " groups");
-        Map<Integer, List<Integer>> byLayer = new LinkedHashMap<>();
-        for (DependencyGraph.Group g : dg.groups())
-            if (g.prunable() && layerOf[g.id()] >= 0) byLayer.computeIfAbsent(layerOf[g.id()], k -> new ArrayList<>()).add(g.id());
+        Map<Integer, List<Integer>> byLayer = layers();
         Map<Integer, Double> mean = new HashMap<>();
         Map<Integer, Integer> maxDead = new HashMap<>();
         for (var e : byLayer.entrySet()) {
@@ -138,7 +136,51 @@ public final class ChannelPruner {
                 }
             }
         }
-        // per layer: keep at least roundTo and a multiple of it, reviving the most important
+        keepMinimum(byLayer, imp);
+    }
+
+    /**
+     * Prunes each named layer (conv node name) by its own fraction of its channels, ranking within the
+     * layer by {@code imp} (e.g. ratios from a sensitivity analysis); unnamed layers lose nothing. The
+     * caps, rounding and ignored layers of the options apply; earlier pruned groups stay pruned.
+     */
+    public void step(Map<String, Double> layerRatios, double[] imp) {
+        if (imp.length != alive.length) throw new IllegalArgumentException("importance has " + imp.length + " entries for " + alive.length + " groups");
+        Map<Integer, List<Integer>> byLayer = layers();
+        Map<String, Integer> byName = new HashMap<>();
+        for (int l : byLayer.keySet()) byName.put(dg.graph().node(l).name(), l);
+        for (var e : layerRatios.entrySet()) {
+            if (!byName.containsKey(e.getKey())) throw new IllegalArgumentException("layer ratio for '" + e.getKey() + "', which owns no prunable channels of this model");
+            if (!(e.getValue() >= 0 && e.getValue() < 1)) throw new IllegalArgumentException("layer '" + e.getKey() + "': ratio must be in [0, 1), got " + e.getValue());
+        }
+        for (var e : byLayer.entrySet()) {
+            String name = dg.graph().node(e.getKey()).name();
+            double ratio = layerRatios.getOrDefault(name, 0.0);
+            List<Integer> gs = e.getValue();
+            int size = gs.size();
+            int cap = opt.ignored().contains(name) ? 0 : Math.min(size - Math.min(size, opt.roundTo()), (int) Math.floor(opt.maxLayerRatio() * size + 1e-9));
+            int target = Math.min((int) Math.round(ratio * size), cap);
+            List<Integer> sorted = new ArrayList<>(gs);
+            sorted.sort(Comparator.comparingDouble(g -> imp[g]));
+            int d = (int) gs.stream().filter(g -> !alive[g]).count();
+            for (int g : sorted) {
+                if (d >= target) break;
+                if (alive[g]) { alive[g] = false; d++; }
+            }
+        }
+        keepMinimum(byLayer, imp);
+    }
+
+    /** Groups by the layer that first produces them (prunable ones only). */
+    private Map<Integer, List<Integer>> layers() {
+        Map<Integer, List<Integer>> byLayer = new LinkedHashMap<>();
+        for (DependencyGraph.Group g : dg.groups())
+            if (g.prunable() && layerOf[g.id()] >= 0) byLayer.computeIfAbsent(layerOf[g.id()], k -> new ArrayList<>()).add(g.id());
+        return byLayer;
+    }
+
+    /** Each layer keeps at least roundTo channels and a multiple of it, and every node a channel, reviving the most important. */
+    private void keepMinimum(Map<Integer, List<Integer>> byLayer, double[] imp) {
         for (List<Integer> gs : byLayer.values()) {
             long kept = gs.stream().filter(g -> alive[g]).count();
             long want = Math.min(gs.size(), Math.max(opt.roundTo(), (kept + opt.roundTo() - 1) / opt.roundTo() * opt.roundTo()));

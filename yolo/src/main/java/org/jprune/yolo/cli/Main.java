@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 @Command(name = "jprune", mixinStandardHelpOptions = true, version = "jprune 0.1.0",
         description = "Train and prune YOLO detectors on native kernels.",
         subcommands = {Main.Info.class, Main.DataCmd.class, Main.ModelCmd.class, Main.Train.class, Main.Val.class, Main.Eval.class, Main.Detect.class,
-            Main.StudyCmd.class, Main.PruneCmd.class})
+            Main.StudyCmd.class, Main.PruneCmd.class, Main.SensitivityCmd.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -410,6 +410,9 @@ public final class Main implements Runnable {
         java.util.List<String> hyp = new java.util.ArrayList<>();
         @Option(names = {"-o", "--out"}, defaultValue = "runs/prune", description = "Output directory. Default: ${DEFAULT-VALUE}.")
         java.nio.file.Path out;
+        @Option(names = "--layer-ratios", description = "A JSON map from conv layer to the fraction of its channels to remove (what `jprune sensitivity` "
+                + "writes as layer-ratios.json): one step that prunes each layer by its own ratio instead of --levels.")
+        java.nio.file.Path layerRatios;
 
         @Override
         public Integer call() throws Exception {
@@ -421,12 +424,72 @@ public final class Main implements Runnable {
                     org.jprune.engine.prune.Importance.Reduce.parse(reduce), !uniform, roundTo, maxLayerRatio, java.util.Set.copyOf(ignored), reg, regAlpha, regEpochs,
                     gradual);
             var train = new org.jprune.yolo.train.PruneRun.Train(data, size, batch, nbs, seed, workers, org.jprune.yolo.loss.Hyp.SCRATCH_LOW.with(hyp), optimizer);
+            java.util.Map<String, Double> ratios = null;
+            if (layerRatios != null) {
+                ratios = new java.util.LinkedHashMap<>();
+                com.fasterxml.jackson.databind.JsonNode j;
+                try {
+                    j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(layerRatios.toFile());
+                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                    throw new IllegalArgumentException("--layer-ratios " + layerRatios + ": not valid JSON: " + e.getOriginalMessage());
+                }
+                if (j == null || !j.isObject()) throw new IllegalArgumentException("--layer-ratios " + layerRatios + ": expected a JSON object {layer: ratio}");
+                for (var it = j.fields(); it.hasNext(); ) {
+                    var e = it.next();
+                    if (!e.getValue().isNumber()) throw new IllegalArgumentException("--layer-ratios " + layerRatios + ": '" + e.getKey() + "' is not a number");
+                    ratios.put(e.getKey(), e.getValue().asDouble());
+                }
+                if (levels.length != 1) throw new IllegalArgumentException("--layer-ratios makes one step: give one --levels value (it is not used) or none");
+            }
             var steps = new org.jprune.yolo.train.PruneRun(new org.jprune.yolo.train.PruneRun.Options(weights, out, schedule, strategy,
-                    org.jprune.yolo.train.PruneRun.Finetune.parse(finetuneMode), train), System.out).run();
+                    org.jprune.yolo.train.PruneRun.Finetune.parse(finetuneMode), train, ratios), System.out).run();
             System.out.printf("%n| Step | Channels pruned | Params removed | FLOPs removed | mAP50 | mAP50-95 | Parameters | GFLOPs | Model |%n|---|---|---|---|---|---|---|---|---|%n");
             for (var s : steps)
                 System.out.printf(java.util.Locale.ROOT, "| %d | %.1f%% | %.1f%% | %.1f%% | %.3f | %.3f | %.3f M | %.3f | %s |%n", s.index(), s.channels() * 100,
                         s.paramsRemoved() * 100, s.flopsRemoved() * 100, s.map50(), s.map5095(), s.params() / 1e6, s.gflops(), s.model());
+            return 0;
+        }
+    }
+
+    @Command(name = "sensitivity", mixinStandardHelpOptions = true, description = "Sensitivity analysis: prune each prunable layer alone at each "
+            + "ratio, evaluate mAP50 on part of the validation split without training, and write OUT/sensitivity.csv, .md, a heat map "
+            + "OUT/sensitivity.png and OUT/layer-ratios.json (per layer, the largest ratio whose loss stays within --max-drop) for `prune --layer-ratios`.")
+    static final class SensitivityCmd implements Callable<Integer> {
+        @Option(names = {"-w", "--weights"}, required = true, description = "A trained checkpoint (unpruned or compact).")
+        java.nio.file.Path weights;
+        @Option(names = "--data", required = true, description = "Data YAML.")
+        java.nio.file.Path data;
+        @Option(names = "--fraction", defaultValue = "0.5", description = "Fraction of the validation split evaluated (spread over it). Default: ${DEFAULT-VALUE}.")
+        double fraction;
+        @Option(names = "--ratios", defaultValue = "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", split = ",", description = "Ratios of a layer's channels "
+                + "to remove. Default: ${DEFAULT-VALUE}.")
+        double[] ratios;
+        @Option(names = "--max-drop", defaultValue = "0.02", description = "mAP50 loss allowed per layer for layer-ratios.json. Default: ${DEFAULT-VALUE}.")
+        double maxDrop;
+        @Option(names = "--round-to", defaultValue = "8", description = "A layer keeps a multiple of this many channels. Default: ${DEFAULT-VALUE}.")
+        int roundTo;
+        @Option(names = "--img", description = "Input size (default: the checkpoint's).")
+        Integer img;
+        @Option(names = "--batch", defaultValue = "16", description = "Batch size. Default: ${DEFAULT-VALUE}.")
+        int batch;
+        @Option(names = "--workers", defaultValue = "2", description = "Image decoding threads. Default: ${DEFAULT-VALUE}.")
+        int workers;
+        @Option(names = {"-o", "--out"}, defaultValue = "runs/sensitivity", description = "Output directory. Default: ${DEFAULT-VALUE}.")
+        java.nio.file.Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!java.nio.file.Files.isRegularFile(weights)) throw new IllegalArgumentException("--weights " + weights + ": no such file");
+            if (!(maxDrop >= 0 && maxDrop < 1)) throw new IllegalArgumentException("--max-drop must be in [0, 1), got " + maxDrop);
+            int size = img != null ? img : org.jprune.yolo.train.Checkpoint.read(weights).imageSize();
+            var r = new org.jprune.yolo.train.Sensitivity(new org.jprune.yolo.train.Sensitivity.Options(weights, data, size, batch, fraction, ratios, roundTo, out,
+                    workers), System.out).run();
+            var lr = org.jprune.yolo.train.Sensitivity.layerRatios(r, maxDrop);
+            var json = new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(lr);
+            org.jprune.engine.io.SafeTensors.atomicWrite(out.resolve("layer-ratios.json"), json);
+            System.out.printf(java.util.Locale.ROOT, "baseline mAP50 %.3f on %.0f%% of the validation split; %d layers x %d ratios, %d evaluations, %.0f s; "
+                    + "wrote %s/sensitivity.{csv,md,png} and layer-ratios.json (max drop %.3f per layer)%n", r.baseline(), fraction * 100, r.layers().size(),
+                    ratios.length, r.evaluations(), r.seconds(), out, maxDrop);
             return 0;
         }
     }

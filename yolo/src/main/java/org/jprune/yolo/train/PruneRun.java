@@ -101,7 +101,15 @@ public final class PruneRun {
     /** Training settings of the fine-tuning (and regularized) epochs. */
     public record Train(Path data, int imgSize, int batch, int nbs, long seed, int workers, Hyp hyp, String optimizer) {}
 
-    public record Options(Path weights, Path out, Schedule schedule, Strategy method, Finetune finetune, Train train) {}
+    /**
+     * layerRatios: when given (e.g. from a sensitivity analysis), each step prunes every named layer by
+     * its own ratio instead of ranking to the step's level (use one step).
+     */
+    public record Options(Path weights, Path out, Schedule schedule, Strategy method, Finetune finetune, Train train, Map<String, Double> layerRatios) {
+        public Options(Path weights, Path out, Schedule schedule, Strategy method, Finetune finetune, Train train) {
+            this(weights, out, schedule, method, finetune, train, null);
+        }
+    }
 
     /**
      * Sizes of the network before any pruning (what levels are fractions of): parameters, prunable
@@ -324,7 +332,10 @@ public final class PruneRun {
             return p;
         };
         ChannelPruner best;
-        if (o.schedule().target() == Schedule.Target.CHANNELS) {
+        if (o.layerRatios() != null) {
+            best = start == null ? new ChannelPruner(dg, o.method().pruner()) : new ChannelPruner(dg, o.method().pruner(), start);
+            best.step(o.layerRatios(), imp);
+        } else if (o.schedule().target() == Schedule.Target.CHANNELS) {
             best = at.apply(level);
         } else {
             // bisection on the channel level: parameters and FLOPs fall monotonically with it; the
