@@ -410,6 +410,20 @@ public final class Main implements Runnable {
         java.util.List<String> hyp = new java.util.ArrayList<>();
         @Option(names = {"-o", "--out"}, defaultValue = "runs/prune", description = "Output directory. Default: ${DEFAULT-VALUE}.")
         java.nio.file.Path out;
+        @Option(names = "--auto", description = "Automatic mode: prune towards the one --levels value in steps (--first-step, halved after each "
+                + "step that does not recover), fine-tuning --finetune-epochs after each step once per --lrs rate and keeping the best, as long as mAP50 "
+                + "stays within --max-drop of the starting model (or above --min-map50); writes OUT/auto.md with the path taken.")
+        boolean auto;
+        @Option(names = "--max-drop", defaultValue = "0.02", description = "--auto: allowed mAP50 drop. Default: ${DEFAULT-VALUE}.")
+        double maxDrop;
+        @Option(names = "--min-map50", description = "--auto: an absolute mAP50 floor instead of --max-drop.")
+        Double minMap50;
+        @Option(names = "--lrs", defaultValue = "0.003,0.001", split = ",", description = "--auto: lr0 values tried after each step. Default: ${DEFAULT-VALUE}.")
+        double[] lrs;
+        @Option(names = "--first-step", defaultValue = "0.2", description = "--auto: the first step (fraction of the original). Default: ${DEFAULT-VALUE}.")
+        double firstStep;
+        @Option(names = "--min-step", defaultValue = "0.025", description = "--auto: stop when a halved step is smaller. Default: ${DEFAULT-VALUE}.")
+        double minStep;
         @Option(names = "--layer-ratios", description = "A JSON map from conv layer to the fraction of its channels to remove (what `jprune sensitivity` "
                 + "writes as layer-ratios.json): one step that prunes each layer by its own ratio instead of --levels.")
         java.nio.file.Path layerRatios;
@@ -424,6 +438,15 @@ public final class Main implements Runnable {
                     org.jprune.engine.prune.Importance.Reduce.parse(reduce), !uniform, roundTo, maxLayerRatio, java.util.Set.copyOf(ignored), reg, regAlpha, regEpochs,
                     gradual);
             var train = new org.jprune.yolo.train.PruneRun.Train(data, size, batch, nbs, seed, workers, org.jprune.yolo.loss.Hyp.SCRATCH_LOW.with(hyp), optimizer);
+            if (auto) {
+                if (levels.length != 1) throw new IllegalArgumentException("--auto takes one --levels value: the target, got " + levels.length);
+                var r = new org.jprune.yolo.train.AutoPrune(new org.jprune.yolo.train.AutoPrune.Options(weights, out,
+                        org.jprune.engine.prune.Schedule.Target.parse(target), levels[0], Math.min(firstStep, levels[0]), Math.min(minStep, Math.min(firstStep,
+                        levels[0])), maxDrop, minMap50 == null ? Double.NaN : minMap50, lrs, epochs[0], strategy,
+                        org.jprune.yolo.train.PruneRun.Finetune.parse(finetuneMode), train), System.out).run();
+                System.out.printf(java.util.Locale.ROOT, "reached %.1f%% of %s with %d back-off(s); model %s%n", r.reached() * 100, target, r.backoffs(), r.model());
+                return 0;
+            }
             java.util.Map<String, Double> ratios = null;
             if (layerRatios != null) {
                 ratios = new java.util.LinkedHashMap<>();

@@ -88,6 +88,7 @@ public final class Trainer {
     private final Options o;
     private final PrintStream log;
     private List<String> names = List.of();
+    private String originalSize;
 
     public Trainer(Options options, PrintStream log) {
         this.o = options;
@@ -177,6 +178,8 @@ public final class Trainer {
         if (parent != null && parent.classes() != dc.nc())
             throw new IllegalArgumentException(parent.file() + " has " + parent.classes() + " classes, " + o.data() + " has " + dc.nc());
         Compactor.Spec widths = parent == null ? null : parent.widths();
+        // a pruned parent's original size travels on, so a later prune still counts against the original
+        originalSize = parent == null ? null : parent.metadata().get(PruneRun.Original.KEY);
         try (YoloModel model = YoloModel.build(cfg, cpu, o.seed(), widths); YoloModel evalModel = YoloModel.build(cfg, cpu, o.seed(), widths);
              Loader trainLoader = new Loader(train.samples(), o.batch(), o.imgSize(), Loader.Augment.from(o.hyp()), o.seed(), o.workers());
              Loader valLoader = new Loader(val.samples(), o.batch(), o.imgSize(), Loader.Augment.NONE, o.seed(), o.workers())) {
@@ -435,6 +438,7 @@ public final class Trainer {
         }
         Map<String, String> meta = Checkpoint.modelMetadata(model, o.model(), names, o.imgSize());
         meta.put("data", o.data().toAbsolutePath().normalize().toString());
+        if (originalSize != null) meta.put(PruneRun.Original.KEY, originalSize);
         meta.put("epoch", String.valueOf(st.epoch));
         meta.put("last_opt_step", String.valueOf(st.lastOptStep));
         meta.put("best_fitness", String.valueOf(st.bestFitness));

@@ -1,0 +1,125 @@
+package org.jprune.yolo.train;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.jprune.engine.io.SafeTensors;
+import org.jprune.engine.prune.Schedule;
+import org.jprune.yolo.data.Loader;
+import org.jprune.yolo.data.YoloDataset;
+
+/**
+ * The seed's recommendation as a procedure: prune step by step towards a target size; after each step
+ * fine-tune once per learning rate in a small set and keep the best model as the input of the next
+ * step; if even the best does not come back within the allowed mAP50 drop (against the starting
+ * model, on the validation split), undo the step, halve it and try again; stop at the target or when
+ * the step falls under {@code minStep}. Every try is a {@link PruneRun} of one step (so its model is
+ * compact and carries the original size); the path taken (tries, back-offs, chosen rate) is logged and
+ * written to OUT/auto.md.
+ */
+public final class AutoPrune {
+    /**
+     * target and steps are fractions of the original network's {@code schedule target} (channels,
+     * parameters or FLOPs); lrs are the lr0 values tried after every step; minMap50: an absolute floor
+     * instead of baseline - maxDrop (NaN: the drop).
+     */
+    public record Options(Path weights, Path out, Schedule.Target target, double goal, double firstStep, double minStep, double maxDrop, double minMap50,
+                          double[] lrs, int epochs, PruneRun.Strategy method, PruneRun.Finetune finetune, PruneRun.Train train) {
+        public Options {
+            if (!(goal > 0 && goal < 1)) throw new IllegalArgumentException("target size must be in (0, 1), got " + goal);
+            if (!(firstStep > 0 && firstStep <= goal)) throw new IllegalArgumentException("first step must be in (0, target], got " + firstStep);
+            if (!(minStep > 0 && minStep <= firstStep)) throw new IllegalArgumentException("minimum step must be in (0, first step], got " + minStep);
+            if (!(maxDrop >= 0 && maxDrop < 1)) throw new IllegalArgumentException("allowed mAP50 drop must be in [0, 1), got " + maxDrop);
+            if (lrs.length == 0) throw new IllegalArgumentException("give at least one learning rate");
+            for (double lr : lrs) if (!(lr > 0 && lr < 1)) throw new IllegalArgumentException("learning rates must be in (0, 1), got " + lr);
+            if (epochs < 1) throw new IllegalArgumentException("fine-tuning epochs per try must be >= 1, got " + epochs);
+            lrs = lrs.clone();
+        }
+    }
+
+    /** One try: the level it pruned to, the rate, its mAP50 / mAP50-95 and parameters, and whether it was kept. */
+    public record Try(int round, double level, double lr, double map50, double map5095, long params, boolean kept, Path model) {}
+
+    /** The path taken; reached: the level of the last accepted step (0 if none). */
+    public record Result(double baseline, double reached, List<Try> tries, int backoffs, Path model) {}
+
+    private final Options o;
+    private final PrintStream log;
+
+    public AutoPrune(Options o, PrintStream log) {
+        this.o = o;
+        this.log = log;
+    }
+
+    public Result run() throws IOException {
+        double base = baseline();
+        double floor = Double.isNaN(o.minMap50()) ? base - o.maxDrop() : o.minMap50();
+        log.printf(Locale.ROOT, "auto: baseline mAP50 %.3f; prune towards %.0f%% of %s, keeping mAP50 >= %.3f; rates %s, %d epoch(s) per try%n", base, o.goal() * 100,
+                o.target().label(), floor, java.util.Arrays.toString(o.lrs()), o.epochs());
+        Path current = o.weights();
+        double level = 0, step = o.firstStep();
+        int round = 0, backoffs = 0;
+        List<Try> tries = new ArrayList<>();
+        while (level < o.goal() - 1e-9 && step >= o.minStep() - 1e-12) {
+            round++;
+            double next = Math.min(o.goal(), level + step);
+            Try best = null;
+            for (int k = 0; k < o.lrs().length; k++) {
+                Path dir = o.out().resolve(String.format(Locale.ROOT, "round-%d-lr%d", round, k));
+                PruneRun.Train t = o.train();
+                PruneRun.Train withLr = new PruneRun.Train(t.data(), t.imgSize(), t.batch(), t.nbs(), t.seed(), t.workers(),
+                        t.hyp().with(List.of("lr0=" + o.lrs()[k])), t.optimizer());
+                List<PruneRun.Step> st = new PruneRun(new PruneRun.Options(current, dir, new Schedule(o.target(), new double[] {next}, new int[] {o.epochs()}),
+                        o.method(), o.finetune(), withLr), log).run();
+                PruneRun.Step s = st.get(0);
+                Try tr = new Try(round, next, o.lrs()[k], s.map50(), s.map5095(), s.params(), false, dir.resolve("step-1"));
+                log.printf(Locale.ROOT, "auto: round %d, %.1f%% of %s, lr0 %g: mAP50 %.3f%n", round, next * 100, o.target().label(), o.lrs()[k], s.map50());
+                tries.add(tr);
+                if (best == null || tr.map50() > best.map50()) best = tr;
+            }
+            if (best.map50() >= floor) {
+                tries.set(tries.indexOf(best), new Try(best.round(), best.level(), best.lr(), best.map50(), best.map5095(), best.params(), true, best.model()));
+                current = best.model().resolve("last.safetensors");
+                level = next;
+                log.printf(Locale.ROOT, "auto: kept %.1f%% (lr0 %g, mAP50 %.3f)%n", level * 100, best.lr(), best.map50());
+            } else {
+                step /= 2;
+                backoffs++;
+                log.printf(Locale.ROOT, "auto: best mAP50 %.3f < %.3f: step undone, halved to %.1f%%%s%n", best.map50(), floor, step * 100,
+                        step < o.minStep() ? " (under the minimum: stop)" : "");
+            }
+        }
+        Result r = new Result(base, level, List.copyOf(tries), backoffs, level > 0 ? current : o.weights());
+        write(r);
+        return r;
+    }
+
+    private double baseline() throws IOException {
+        Checkpoint c = Checkpoint.read(o.weights());
+        YoloDataset.DataConfig dc = YoloDataset.readConfig(o.train().data());
+        if (c.classes() != dc.nc()) throw new IllegalArgumentException(o.weights() + " has " + c.classes() + " classes, " + o.train().data() + " has " + dc.nc());
+        try (var m = c.buildModel();
+             Loader loader = new Loader(YoloDataset.load(dc, "val", false).samples(), o.train().batch(), o.train().imgSize(), Loader.Augment.NONE, o.train().seed(),
+                     o.train().workers())) {
+            return Trainer.evaluate(m, loader, dc.nc()).map50();
+        }
+    }
+
+    private void write(Result r) throws IOException {
+        StringBuilder md = new StringBuilder(String.format(Locale.ROOT, "Automatic pruning of %s: towards %.0f%% of %s, allowed mAP50 drop %.3f (baseline %.3f); "
+                + "reached %.1f%% with %d back-off(s). Model: %s%n%n| round | level | lr0 | mAP50 | mAP50-95 | parameters | kept |%n|---|---|---|---|---|---|---|%n",
+                o.weights(), o.goal() * 100, o.target().label(), o.maxDrop(), r.baseline(), r.reached() * 100, r.backoffs(), r.model()));
+        for (Try t : r.tries())
+            md.append(String.format(Locale.ROOT, "| %d | %.1f%% | %g | %.3f | %.3f | %.3f M | %s |%n", t.round(), t.level() * 100, t.lr(), t.map50(), t.map5095(),
+                    t.params() / 1e6, t.kept() ? "yes" : ""));
+        Files.createDirectories(o.out());
+        SafeTensors.atomicWrite(o.out().resolve("auto.md"), md.toString().getBytes(StandardCharsets.UTF_8));
+        log.println();
+        log.print(md);
+    }
+}

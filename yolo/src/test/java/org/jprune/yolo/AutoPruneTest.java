@@ -1,0 +1,60 @@
+package org.jprune.yolo;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import org.jprune.engine.prune.Importance;
+import org.jprune.engine.prune.Schedule;
+import org.jprune.yolo.cli.Main;
+import org.jprune.yolo.data.SynthDataset;
+import org.jprune.yolo.loss.Hyp;
+import org.jprune.yolo.train.AutoPrune;
+import org.jprune.yolo.train.PruneRun;
+import org.jprune.yolo.train.Trainer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Automatic mode: a forced non-recovery backs off (halving the step down to the minimum); a reachable target is reached. */
+class AutoPruneTest {
+    @TempDir Path dir;
+
+    @Test
+    void backsOffWhenAccuracyDoesNotRecoverAndReachesAReachableTarget() throws Exception {
+        Path data = SynthDataset.write(dir.resolve("data"), new SynthDataset.Spec(8, 4, 64, 5));
+        Path model = TrainerTest.tinyModel(dir);
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+        new Trainer(new Trainer.Options(model.toString(), data, 1, 4, 64, 1, dir.resolve("t"), 2, true, false, Hyp.SCRATCH_LOW, -1, 4, null, null, "SGD", "model"),
+                quiet).run();
+        Path ckpt = dir.resolve("t/last.safetensors");
+        PruneRun.Strategy s = new PruneRun.Strategy(PruneRun.Method.MAGNITUDE, Importance.Reduce.SUM, true, 1, 1.0, Set.of(), 0, 4, 1);
+        PruneRun.Train t = new PruneRun.Train(data, 64, 4, 4, 1, 1, Hyp.SCRATCH_LOW, "SGD");
+        // no step can keep mAP50 at 1.0: 40% -> back off to 20% -> 10% -> 5% < min step: stop, nothing kept
+        AutoPrune.Result fail = new AutoPrune(new AutoPrune.Options(ckpt, dir.resolve("a"), Schedule.Target.PARAMS, 0.5, 0.4, 0.1, 0.02, 1.0,
+                new double[] {0.01, 0.001}, 1, s, PruneRun.Finetune.COMPACT, t), quiet).run();
+        assertEquals(3, fail.backoffs());
+        assertEquals(0.0, fail.reached());
+        assertEquals(6, fail.tries().size(), "two rates per round, three rounds");
+        assertTrue(fail.tries().stream().noneMatch(AutoPrune.Try::kept));
+        assertEquals(ckpt, fail.model(), "nothing accepted: the starting model");
+        assertEquals(java.util.List.of(0.4, 0.4, 0.2, 0.2, 0.1, 0.1), fail.tries().stream().map(AutoPrune.Try::level).toList());
+        // a floor every try meets: 40% then the rest to 50%, the better rate kept each time
+        AutoPrune.Result ok = new AutoPrune(new AutoPrune.Options(ckpt, dir.resolve("b"), Schedule.Target.PARAMS, 0.5, 0.4, 0.1, 0.02, 0.0,
+                new double[] {0.01, 0.001}, 1, s, PruneRun.Finetune.COMPACT, t), quiet).run();
+        assertEquals(0.5, ok.reached(), 1e-9);
+        assertEquals(0, ok.backoffs());
+        assertEquals(2, ok.tries().stream().filter(AutoPrune.Try::kept).count());
+        assertTrue(Files.readString(dir.resolve("b/auto.md")).contains("| yes |"));
+        try (var m = org.jprune.yolo.train.Checkpoint.read(ok.model()).buildModel(); var b = org.jprune.yolo.train.Checkpoint.read(ckpt).buildModel()) {
+            assertTrue(m.parameterCount() <= 0.5 * b.parameterCount() + 1000, m.parameterCount() + " vs " + b.parameterCount());
+        }
+        // the CLI form
+        assertEquals(0, Main.execute("prune", "-w", ckpt.toString(), "--data", data.toString(), "--auto", "--levels", "0.3", "--first-step", "0.3",
+                "--min-map50", "0", "--lrs", "0.01", "--finetune-epochs", "1", "--round-to", "1", "--batch", "4", "-o", dir.resolve("c").toString()));
+        assertEquals(2, Main.execute("prune", "-w", ckpt.toString(), "--data", data.toString(), "--auto", "--levels", "0.3,0.5"));
+    }
+}
