@@ -78,7 +78,7 @@ public final class AutoPrune {
                         o.method(), o.finetune(), withLr), log).run();
                 PruneRun.Step s = st.get(0);
                 Try tr = new Try(round, next, o.lrs()[k], s.map50(), s.map5095(), s.params(), false, dir.resolve("step-1"));
-                log.printf(Locale.ROOT, "auto: round %d, %.1f%% of %s, lr0 %g: mAP50 %.3f%n", round, next * 100, o.target().label(), o.lrs()[k], s.map50());
+                log.printf(Locale.ROOT, "auto: round %d, %.1f%% of %s, lr0 %s: mAP50 %.3f%n", round, next * 100, o.target().label(), o.lrs()[k], s.map50());
                 tries.add(tr);
                 if (best == null || tr.map50() > best.map50()) best = tr;
             }
@@ -86,7 +86,7 @@ public final class AutoPrune {
                 tries.set(tries.indexOf(best), new Try(best.round(), best.level(), best.lr(), best.map50(), best.map5095(), best.params(), true, best.model()));
                 current = best.model().resolve("last.safetensors");
                 level = next;
-                log.printf(Locale.ROOT, "auto: kept %.1f%% (lr0 %g, mAP50 %.3f)%n", level * 100, best.lr(), best.map50());
+                log.printf(Locale.ROOT, "auto: kept %.1f%% (lr0 %s, mAP50 %.3f)%n", level * 100, best.lr(), best.map50());
             } else {
                 step /= 2;
                 backoffs++;
@@ -115,7 +115,7 @@ public final class AutoPrune {
                 + "reached %.1f%% with %d back-off(s). Model: %s%n%n| round | level | lr0 | mAP50 | mAP50-95 | parameters | kept |%n|---|---|---|---|---|---|---|%n",
                 o.weights(), o.goal() * 100, o.target().label(), o.maxDrop(), r.baseline(), r.reached() * 100, r.backoffs(), r.model()));
         for (Try t : r.tries())
-            md.append(String.format(Locale.ROOT, "| %d | %.1f%% | %g | %.3f | %.3f | %.3f M | %s |%n", t.round(), t.level() * 100, t.lr(), t.map50(), t.map5095(),
+            md.append(String.format(Locale.ROOT, "| %d | %.1f%% | %s | %.3f | %.3f | %.3f M | %s |%n", t.round(), t.level() * 100, t.lr(), t.map50(), t.map5095(),
                     t.params() / 1e6, t.kept() ? "yes" : ""));
         Files.createDirectories(o.out());
         SafeTensors.atomicWrite(o.out().resolve("auto.md"), md.toString().getBytes(StandardCharsets.UTF_8));
