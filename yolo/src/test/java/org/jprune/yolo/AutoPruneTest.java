@@ -11,11 +11,9 @@ import java.util.Set;
 import org.jprune.engine.prune.Importance;
 import org.jprune.engine.prune.Schedule;
 import org.jprune.yolo.cli.Main;
-import org.jprune.yolo.data.SynthDataset;
 import org.jprune.yolo.loss.Hyp;
 import org.jprune.yolo.train.AutoPrune;
 import org.jprune.yolo.train.PruneRun;
-import org.jprune.yolo.train.Trainer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,12 +23,8 @@ class AutoPruneTest {
 
     @Test
     void backsOffWhenAccuracyDoesNotRecoverAndReachesAReachableTarget() throws Exception {
-        Path data = SynthDataset.write(dir.resolve("data"), new SynthDataset.Spec(8, 4, 64, 5));
-        Path model = TrainerTest.tinyModel(dir);
+        Path data = dir.resolve("data/data.yaml"), ckpt = TrainerTest.tinyCheckpoint(dir);
         PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
-        new Trainer(new Trainer.Options(model.toString(), data, 1, 4, 64, 1, dir.resolve("t"), 2, true, false, Hyp.SCRATCH_LOW, -1, 4, null, null, "SGD", "model"),
-                quiet).run();
-        Path ckpt = dir.resolve("t/last.safetensors");
         PruneRun.Strategy s = new PruneRun.Strategy(PruneRun.Method.MAGNITUDE, Importance.Reduce.SUM, true, 1, 1.0, Set.of(), 0, 4, 1);
         PruneRun.Train t = new PruneRun.Train(data, 64, 4, 4, 1, 1, Hyp.SCRATCH_LOW, "SGD");
         // no step can keep mAP50 at 1.0: 40% -> back off to 20% -> 10% -> 5% < min step: stop, nothing kept

@@ -9,10 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import org.jprune.yolo.cli.Main;
-import org.jprune.yolo.data.SynthDataset;
-import org.jprune.yolo.loss.Hyp;
 import org.jprune.yolo.train.Sensitivity;
-import org.jprune.yolo.train.Trainer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,12 +19,8 @@ class SensitivityTest {
 
     @Test
     void everyLayerAtEveryRatioWithWeightsRestoredAndRatiosForAnAllowance() throws Exception {
-        Path data = SynthDataset.write(dir.resolve("data"), new SynthDataset.Spec(8, 4, 64, 5));
-        Path model = TrainerTest.tinyModel(dir);
+        Path data = dir.resolve("data/data.yaml"), ckpt = TrainerTest.tinyCheckpoint(dir);
         PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
-        new Trainer(new Trainer.Options(model.toString(), data, 1, 4, 64, 1, dir.resolve("t"), 2, true, false, Hyp.SCRATCH_LOW, -1, 4, null, null, "SGD", "model"),
-                quiet).run();
-        Path ckpt = dir.resolve("t/last.safetensors");
         Sensitivity.Result r = new Sensitivity(new Sensitivity.Options(ckpt, data, 64, 4, 1.0, new double[] {0.3, 0.6, 0.9}, 1, dir.resolve("s"), 1), quiet).run();
         assertTrue(r.layers().size() > 10, r.layers().toString());
         assertEquals(r.layers().size(), r.map50().length);

@@ -28,6 +28,17 @@ class TrainerTest {
         return p;
     }
 
+    /**
+     * The synthetic set (8 train + 4 val images at 64 px) in DIR/data and the tiny YOLOv5 trained for one
+     * epoch into DIR/t; returns DIR/t/last.safetensors.
+     */
+    static Path tinyCheckpoint(Path dir) throws Exception {
+        Path data = SynthDataset.write(dir.resolve("data"), new SynthDataset.Spec(8, 4, 64, 5));
+        new Trainer(new Trainer.Options(tinyModel(dir).toString(), data, 1, 4, 64, 1, dir.resolve("t"), 2, true, false, Hyp.SCRATCH_LOW, -1, 4, null, null, "SGD",
+                "model"), new PrintStream(new ByteArrayOutputStream())).run();
+        return dir.resolve("t/last.safetensors");
+    }
+
     Trainer.Options opts(Path data, Path model, Path out, int epochs, boolean resume, int stopAfter) {
         return new Trainer.Options(model.toString(), data, epochs, 4, 64, 3, out, 2, true, resume, Hyp.SCRATCH_LOW, stopAfter, 64, null, null,
                 "SGD", "evolve");
