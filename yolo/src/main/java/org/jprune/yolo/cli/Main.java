@@ -83,6 +83,41 @@ public final class Main implements Runnable {
         org.jprune.yolo.loss.Hyp hyperparameters() { return org.jprune.yolo.loss.Hyp.SCRATCH_LOW.with(hyp); }
     }
 
+    /** The pruning options study and prune share. */
+    static final class PruningOptions {
+        @Option(names = "--target", defaultValue = "params", description = "What a level is a fraction of: params, channels (prunable channels) "
+                + "or flops, of the original network. Default: ${DEFAULT-VALUE}.")
+        String target;
+        @Option(names = "--method", defaultValue = "magnitude", description = "magnitude: prune the channels of smallest L2 norm, then fine-tune. "
+                + "group-reg: first train --reg-epochs with group regularization (an importance-adaptive group lasso over each channel's "
+                + "whole group: producing conv rows, BN, consuming conv columns), then prune the groups of smallest norm and fine-tune. "
+                + "slimming: train --reg-epochs with L1 on the batch-norm scales, then prune the smallest |gamma|. unstructured / gmp: prune single "
+                + "conv weights by magnitude (stem and head kept), one shot or gradually (levels: the pruned fraction of those weights). "
+                + "Default: ${DEFAULT-VALUE}.")
+        String method;
+        @Option(names = "--gradual", description = "unstructured: gradual magnitude pruning (as --method gmp).")
+        boolean gradualFlag;
+        @Option(names = "--finetune", defaultValue = "compact", description = "compact: fine-tune the compacted network (every op shrinks); "
+                + "masked: fine-tune the full-size network with channel-sparse convolutions over its alive channels. Default: ${DEFAULT-VALUE}.")
+        String finetuneMode;
+        @Option(names = "--uniform", description = "Prune every layer by the same fraction instead of ranking globally.")
+        boolean uniform;
+        @Option(names = "--reg", defaultValue = "5e-4", description = "group-reg / slimming: regularization strength lambda. Default: ${DEFAULT-VALUE}.")
+        double reg;
+        @Option(names = "--reg-alpha", defaultValue = "4", description = "group-reg: within a layer the weakest group is pushed this many "
+                + "times harder than the strongest (1: plain group lasso). Default: ${DEFAULT-VALUE}.")
+        double regAlpha;
+        @Option(names = "--reg-epochs", defaultValue = "1", description = "group-reg / slimming: regularized epochs before each pruning step. Default: ${DEFAULT-VALUE}.")
+        int regEpochs;
+
+        org.jprune.engine.prune.Schedule.Target target() { return org.jprune.engine.prune.Schedule.Target.parse(target); }
+        org.jprune.yolo.train.PruneRun.Finetune finetune() { return org.jprune.yolo.train.PruneRun.Finetune.parse(finetuneMode); }
+        boolean gradual() { return gradualFlag || method.strip().equalsIgnoreCase("gmp"); }
+        org.jprune.yolo.train.PruneRun.Method methodKind() {
+            return org.jprune.yolo.train.PruneRun.Method.parse(method.strip().equalsIgnoreCase("gmp") ? "unstructured" : method);
+        }
+    }
+
     @Command(name = "train", mixinStandardHelpOptions = true, description = "Train a detector (YOLOv5 recipe: SGD + Nesterov, warmup, cosine LR, EMA, "
             + "hyp.scratch-low); writes OUT/last.safetensors, OUT/best.safetensors and OUT/results.csv each epoch.")
     static final class Train implements Callable<Integer> {
@@ -313,32 +348,12 @@ public final class Main implements Runnable {
         @CommandLine.Mixin TrainingOptions t;
         @Option(names = "--finetune-epochs", defaultValue = "5", description = "Fine-tuning epochs after each pruning step. Default: ${DEFAULT-VALUE}.")
         int finetune;
-        @Option(names = "--levels", defaultValue = "0.25,0.5,0.7", split = ",",
+        @Option(names = "--levels", defaultValue = "0.5,0.7,0.9", split = ",",
                 description = "Cumulative fractions of the original network (of --target) to remove, increasing. Default: ${DEFAULT-VALUE}.")
         double[] levels;
-        @Option(names = "--target", defaultValue = "channels", description = "What a level is a fraction of: channels (prunable channels), "
-                + "params or flops. Default: ${DEFAULT-VALUE}.")
-        String target;
-        @Option(names = "--finetune", defaultValue = "compact", description = "compact: fine-tune the compacted network (every op shrinks); "
-                + "masked: fine-tune the full-size network with channel-sparse convolutions over its alive channels. Default: ${DEFAULT-VALUE}.")
-        String finetuneMode;
-        @Option(names = "--uniform", description = "Prune every layer by the same fraction instead of ranking globally.")
-        boolean uniform;
+        @CommandLine.Mixin PruningOptions p;
         @Option(names = {"-o", "--out"}, defaultValue = "runs/study", description = "Output directory. Default: ${DEFAULT-VALUE}.")
         java.nio.file.Path out;
-        @Option(names = "--method", defaultValue = "magnitude", description = "magnitude: prune the channels of smallest L2 norm, then fine-tune. "
-                + "group-reg: first train --reg-epochs with group regularization (an importance-adaptive group lasso over each channel's "
-                + "whole group: producing conv rows, BN, consuming conv columns), then prune the groups of smallest norm and fine-tune. "
-                + "slimming: train --reg-epochs with L1 on the batch-norm scales, then prune the smallest |gamma|. unstructured / gmp: prune single "
-                + "conv weights by magnitude, one shot or gradually (levels: the pruned fraction of those weights). Default: ${DEFAULT-VALUE}.")
-        String method;
-        @Option(names = "--reg", defaultValue = "5e-4", description = "group-reg / slimming: regularization strength lambda. Default: ${DEFAULT-VALUE}.")
-        double reg;
-        @Option(names = "--reg-alpha", defaultValue = "4", description = "group-reg: within a layer the weakest group is pushed this many "
-                + "times harder than the strongest (1: plain group lasso). Default: ${DEFAULT-VALUE}.")
-        double regAlpha;
-        @Option(names = "--reg-epochs", defaultValue = "1", description = "group-reg: regularized epochs before each pruning step. Default: ${DEFAULT-VALUE}.")
-        int regEpochs;
         @Option(names = "--baseline", description = "Start from this trained checkpoint (e.g. an earlier study's baseline/last.safetensors) "
                 + "instead of training a baseline; --epochs is then unused.")
         java.nio.file.Path baseline;
@@ -347,9 +362,9 @@ public final class Main implements Runnable {
         public Integer call() throws Exception {
             if (baseline != null && !java.nio.file.Files.isRegularFile(baseline)) throw new IllegalArgumentException("--baseline " + baseline + ": no such file");
             new org.jprune.yolo.train.Study(new org.jprune.yolo.train.Study.Options(t.model, t.data, t.img, t.batch, t.nbs, t.epochs, finetune,
-                    levels, !uniform, t.seed, out, t.workers, t.hyperparameters(), t.optimizer, t.anchors, method, reg, regAlpha, regEpochs,
-                    baseline, org.jprune.engine.prune.Schedule.Target.parse(target), org.jprune.yolo.train.PruneRun.Finetune.parse(finetuneMode)),
-                    System.out).run();
+                    levels, !p.uniform, t.seed, out, t.workers, t.hyperparameters(), t.optimizer, t.anchors,
+                    p.methodKind() == org.jprune.yolo.train.PruneRun.Method.UNSTRUCTURED && p.gradual() ? "gmp" : p.method, p.reg, p.regAlpha, p.regEpochs,
+                    baseline, p.target(), p.finetune()), System.out).run();
             return 0;
         }
     }
@@ -365,35 +380,18 @@ public final class Main implements Runnable {
         @Option(names = "--levels", defaultValue = "0.5", split = ",", description = "Cumulative fractions of the original network (of --target) "
                 + "to remove, one pruning step each, increasing. Default: ${DEFAULT-VALUE}.")
         double[] levels;
-        @Option(names = "--target", defaultValue = "params", description = "channels, params or flops. Default: ${DEFAULT-VALUE}.")
-        String target;
+        @CommandLine.Mixin PruningOptions p;
         @Option(names = "--finetune-epochs", defaultValue = "2", split = ",", description = "Fine-tuning epochs after each step: one number "
                 + "for every step, or one per step. 0: none. Default: ${DEFAULT-VALUE}.")
         int[] epochs;
-        @Option(names = "--method", defaultValue = "magnitude", description = "magnitude, group-reg, slimming (channels; see `jprune study --help`) or "
-                + "unstructured (single weights by magnitude; levels are the pruned fraction of the conv weights, stem and head kept). Default: ${DEFAULT-VALUE}.")
-        String method;
-        @Option(names = "--gradual", description = "unstructured: gradual magnitude pruning (GMP, cubic ramp over the first half of each step's "
-                + "fine-tuning) instead of one shot.")
-        boolean gradual;
         @Option(names = "--importance-reduce", defaultValue = "sum", description = "How coupled layers' scores combine (magnitude, slimming): sum, mean or max. Default: ${DEFAULT-VALUE}.")
         String reduce;
-        @Option(names = "--uniform", description = "Prune every layer by the same fraction instead of ranking globally.")
-        boolean uniform;
         @Option(names = "--round-to", defaultValue = "8", description = "Each layer keeps a multiple of this many channels (at least this many). Default: ${DEFAULT-VALUE}.")
         int roundTo;
         @Option(names = "--max-layer-ratio", defaultValue = "1.0", description = "At most this fraction of a layer's channels is removed. Default: ${DEFAULT-VALUE}.")
         double maxLayerRatio;
         @Option(names = "--ignore", split = ",", description = "Conv layers (node names, e.g. model.0.conv) that keep every channel.")
         java.util.List<String> ignored = new java.util.ArrayList<>();
-        @Option(names = "--reg", defaultValue = "5e-4", description = "group-reg / slimming: lambda. Default: ${DEFAULT-VALUE}.")
-        double reg;
-        @Option(names = "--reg-alpha", defaultValue = "4", description = "group-reg: adaptivity alpha. Default: ${DEFAULT-VALUE}.")
-        double regAlpha;
-        @Option(names = "--reg-epochs", defaultValue = "1", description = "group-reg / slimming: regularized epochs before each step. Default: ${DEFAULT-VALUE}.")
-        int regEpochs;
-        @Option(names = "--finetune", defaultValue = "compact", description = "compact or masked (see `jprune study --help`). Default: ${DEFAULT-VALUE}.")
-        String finetuneMode;
         @Option(names = "--img", description = "Input size (default: the checkpoint's).")
         Integer img;
         @Option(names = "--batch", defaultValue = "16", description = "Batch size. Default: ${DEFAULT-VALUE}.")
@@ -433,18 +431,16 @@ public final class Main implements Runnable {
             if (!java.nio.file.Files.isRegularFile(weights)) throw new IllegalArgumentException("--weights " + weights + ": no such file");
             var ckpt = org.jprune.yolo.train.Checkpoint.read(weights);
             int size = img != null ? img : ckpt.imageSize();
-            var schedule = org.jprune.engine.prune.Schedule.of(org.jprune.engine.prune.Schedule.Target.parse(target), levels, epochs);
-            var strategy = new org.jprune.yolo.train.PruneRun.Strategy(org.jprune.yolo.train.PruneRun.Method.parse(method),
-                    org.jprune.engine.prune.Importance.Reduce.parse(reduce), !uniform, roundTo, maxLayerRatio, java.util.Set.copyOf(ignored), reg, regAlpha, regEpochs,
-                    gradual);
+            var schedule = org.jprune.engine.prune.Schedule.of(p.target(), levels, epochs);
+            var strategy = new org.jprune.yolo.train.PruneRun.Strategy(p.methodKind(), org.jprune.engine.prune.Importance.Reduce.parse(reduce), !p.uniform, roundTo,
+                    maxLayerRatio, java.util.Set.copyOf(ignored), p.reg, p.regAlpha, p.regEpochs, p.gradual());
             var train = new org.jprune.yolo.train.PruneRun.Train(data, size, batch, nbs, seed, workers, org.jprune.yolo.loss.Hyp.SCRATCH_LOW.with(hyp), optimizer);
             if (auto) {
                 if (levels.length != 1) throw new IllegalArgumentException("--auto takes one --levels value: the target, got " + levels.length);
-                var r = new org.jprune.yolo.train.AutoPrune(new org.jprune.yolo.train.AutoPrune.Options(weights, out,
-                        org.jprune.engine.prune.Schedule.Target.parse(target), levels[0], Math.min(firstStep, levels[0]), Math.min(minStep, Math.min(firstStep,
-                        levels[0])), maxDrop, minMap50 == null ? Double.NaN : minMap50, lrs, epochs[0], strategy,
-                        org.jprune.yolo.train.PruneRun.Finetune.parse(finetuneMode), train), System.out).run();
-                System.out.printf(java.util.Locale.ROOT, "reached %.1f%% of %s with %d back-off(s); model %s%n", r.reached() * 100, target, r.backoffs(), r.model());
+                var r = new org.jprune.yolo.train.AutoPrune(new org.jprune.yolo.train.AutoPrune.Options(weights, out, p.target(), levels[0], Math.min(firstStep, levels[0]), Math.min(minStep, Math.min(firstStep,
+                        levels[0])), maxDrop, minMap50 == null ? Double.NaN : minMap50, lrs, epochs[0], strategy, p.finetune(), train), System.out).run();
+                System.out.printf(java.util.Locale.ROOT, "reached %.1f%% of %s with %d back-off(s); model %s%n", r.reached() * 100, p.target().label(), r.backoffs(),
+                        r.model());
                 return 0;
             }
             java.util.Map<String, Double> ratios = null;
@@ -464,8 +460,8 @@ public final class Main implements Runnable {
                 }
                 if (levels.length != 1) throw new IllegalArgumentException("--layer-ratios makes one step: give one --levels value (it is not used) or none");
             }
-            var steps = new org.jprune.yolo.train.PruneRun(new org.jprune.yolo.train.PruneRun.Options(weights, out, schedule, strategy,
-                    org.jprune.yolo.train.PruneRun.Finetune.parse(finetuneMode), train, ratios), System.out).run();
+            var steps = new org.jprune.yolo.train.PruneRun(new org.jprune.yolo.train.PruneRun.Options(weights, out, schedule, strategy, p.finetune(), train, ratios),
+                    System.out).run();
             System.out.printf("%n| Step | Channels pruned | Params removed | FLOPs removed | mAP50 | mAP50-95 | Parameters | GFLOPs | Model |%n|---|---|---|---|---|---|---|---|---|%n");
             for (var s : steps)
                 System.out.printf(java.util.Locale.ROOT, "| %d | %.1f%% | %.1f%% | %.1f%% | %.3f | %.3f | %.3f M | %.3f | %s |%n", s.index(), s.channels() * 100,
