@@ -306,20 +306,18 @@ public final class BenchMain {
                     masked.applyPlan(p.plan());
                     try (org.jprune.yolo.model.YoloModel compact = masked.compact()) {
                         var b = randomBatch(batch, size, 80, 9);
-                        double[] tDense = new double[1], tMasked = new double[1], tCompact = new double[1];
-                        double[] t1 = sideBySide(trainStep(masked, b, size), trainStep(dense, b, size), smoke ? 0.01 : 2.0);
-                        double[] t2 = sideBySide(trainStep(compact, b, size), trainStep(dense, b, size), smoke ? 0.01 : 2.0);
-                        tMasked[0] = t1[0];
-                        tCompact[0] = t2[0];
-                        tDense[0] = Math.min(t1[1], t2[1]);
+                        Runnable denseStep = trainStep(dense, b, size);
+                        double[] t1 = sideBySide(trainStep(masked, b, size), denseStep, smoke ? 0.01 : 2.0);
+                        double[] t2 = sideBySide(trainStep(compact, b, size), denseStep, smoke ? 0.01 : 2.0);
+                        double tMasked = t1[0], tCompact = t2[0], tDense = Math.min(t1[1], t2[1]);
                         double[] i1, i16;
                         try (Tensor x1 = Tensor.randn(cpu, 5, 0.5f, 1, 3, size, size); Tensor x16 = Tensor.randn(cpu, 6, 0.5f, batch, 3, size, size)) {
                             i1 = sideBySide(() -> compact.forwardRaw(x1), () -> dense.forwardRaw(x1), smoke ? 0.01 : 1.0);
                             i16 = sideBySide(() -> compact.forwardRaw(x16), () -> dense.forwardRaw(x16), smoke ? 0.01 : 1.5);
                         }
-                        row("prune", map("model", name, "kept", kept, "params", compact.parameterCount(), "dense_train_img_s", batch / tDense[0],
-                                "masked_train_img_s", batch / tMasked[0], "compact_train_img_s", batch / tCompact[0], "masked_vs_dense", tDense[0] / tMasked[0],
-                                "compact_vs_dense", tDense[0] / tCompact[0], "dense_b1_ms", i1[1] * 1e3, "compact_b1_ms", i1[0] * 1e3, "b1_speedup", i1[1] / i1[0],
+                        row("prune", map("model", name, "kept", kept, "params", compact.parameterCount(), "dense_train_img_s", batch / tDense,
+                                "masked_train_img_s", batch / tMasked, "compact_train_img_s", batch / tCompact, "masked_vs_dense", tDense / tMasked,
+                                "compact_vs_dense", tDense / tCompact, "dense_b1_ms", i1[1] * 1e3, "compact_b1_ms", i1[0] * 1e3, "b1_speedup", i1[1] / i1[0],
                                 "dense_b16_ms_per_img", i16[1] * 1e3 / batch, "compact_b16_ms_per_img", i16[0] * 1e3 / batch, "b16_speedup", i16[1] / i16[0]));
                     }
                 }

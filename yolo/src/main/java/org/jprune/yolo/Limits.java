@@ -15,6 +15,8 @@ public final class Limits {
     /** Most channels of one layer and most repeats of one model row. */
     public static final int MAX_CHANNELS = 16384, MAX_REPEATS = 100;
     public static final long DEFAULT_MAX_PARAMS = 300_000_000L;
+    /** Largest network input side (a multiple of 32). */
+    public static final int MAX_IMAGE_SIZE = 8192;
     /** 100 MP: a 10000 x 10000 photo. */
     public static final long DEFAULT_MAX_IMAGE_PIXELS = 100_000_000L;
 

@@ -68,17 +68,21 @@ public final class ChannelPruner {
     public PruningPlan plan() { return PruningPlan.of(dg, alive); }
 
     /** Prunable groups (those some conv produces and no output needs). */
-    public int prunableCount() {
-        int p = 0;
-        for (DependencyGraph.Group g : dg.groups()) if (g.prunable() && !g.producers().isEmpty()) p++;
-        return p;
+    public int prunableCount() { return count(false); }
+
+    /** Prunable groups currently pruned. */
+    public int prunedCount() { return count(true); }
+
+    private int count(boolean prunedOnly) {
+        int n = 0;
+        for (DependencyGraph.Group g : dg.groups()) if (g.prunable() && !g.producers().isEmpty() && (!prunedOnly || !alive[g.id()])) n++;
+        return n;
     }
 
     /** Fraction of prunable groups currently pruned. */
     public double prunedFraction() {
-        int p = 0, d = 0;
-        for (DependencyGraph.Group g : dg.groups()) if (g.prunable() && !g.producers().isEmpty()) { p++; if (!alive[g.id()]) d++; }
-        return p == 0 ? 0 : (double) d / p;
+        int p = prunableCount();
+        return p == 0 ? 0 : (double) prunedCount() / p;
     }
 
     /** Marks these groups pruned (e.g. to reproduce a known state in a test). */
@@ -102,14 +106,11 @@ public final class ChannelPruner {
         Map<Integer, Integer> maxDead = new HashMap<>();
         for (var e : byLayer.entrySet()) {
             mean.put(e.getKey(), e.getValue().stream().filter(g -> alive[g]).mapToDouble(g -> imp[g]).average().orElse(1) + 1e-12);
-            boolean ignored = opt.ignored().contains(dg.graph().node(e.getKey()).name());
-            int size = e.getValue().size();
-            int cap = ignored ? 0 : (int) Math.floor(opt.maxLayerRatio() * size + 1e-9);
-            maxDead.put(e.getKey(), Math.min(size - Math.min(size, opt.roundTo()), cap));
+            maxDead.put(e.getKey(), maxDead(e.getKey(), e.getValue().size()));
         }
-        Map<Integer, Integer> dead = new HashMap<>();
-        for (var e : byLayer.entrySet()) dead.put(e.getKey(), (int) e.getValue().stream().filter(g -> !alive[g]).count());
         if (opt.global()) {
+            Map<Integer, Integer> dead = new HashMap<>();
+            for (var e : byLayer.entrySet()) dead.put(e.getKey(), (int) e.getValue().stream().filter(g -> !alive[g]).count());
             int total = byLayer.values().stream().mapToInt(List::size).sum(), target = (int) Math.round(ratio * total);
             List<Integer> candidates = new ArrayList<>();
             byLayer.values().forEach(candidates::addAll);
@@ -124,17 +125,8 @@ public final class ChannelPruner {
                 nDead++;
             }
         } else {
-            for (var e : byLayer.entrySet()) {
-                List<Integer> gs = e.getValue();
-                int target = Math.min((int) Math.round(ratio * gs.size()), maxDead.get(e.getKey()));
-                List<Integer> sorted = new ArrayList<>(gs);
-                sorted.sort(Comparator.comparingDouble(g -> imp[g]));
-                int d = dead.get(e.getKey());
-                for (int g : sorted) {
-                    if (d >= target) break;
-                    if (alive[g]) { alive[g] = false; d++; }
-                }
-            }
+            for (var e : byLayer.entrySet())
+                pruneWeakest(e.getValue(), Math.min((int) Math.round(ratio * e.getValue().size()), maxDead.get(e.getKey())), imp);
         }
         keepMinimum(byLayer, imp);
     }
@@ -154,21 +146,28 @@ public final class ChannelPruner {
             if (!(e.getValue() >= 0 && e.getValue() < 1)) throw new IllegalArgumentException("layer '" + e.getKey() + "': ratio must be in [0, 1), got " + e.getValue());
         }
         for (var e : byLayer.entrySet()) {
-            String name = dg.graph().node(e.getKey()).name();
-            double ratio = layerRatios.getOrDefault(name, 0.0);
-            List<Integer> gs = e.getValue();
-            int size = gs.size();
-            int cap = opt.ignored().contains(name) ? 0 : Math.min(size - Math.min(size, opt.roundTo()), (int) Math.floor(opt.maxLayerRatio() * size + 1e-9));
-            int target = Math.min((int) Math.round(ratio * size), cap);
-            List<Integer> sorted = new ArrayList<>(gs);
-            sorted.sort(Comparator.comparingDouble(g -> imp[g]));
-            int d = (int) gs.stream().filter(g -> !alive[g]).count();
-            for (int g : sorted) {
-                if (d >= target) break;
-                if (alive[g]) { alive[g] = false; d++; }
-            }
+            int size = e.getValue().size();
+            double ratio = layerRatios.getOrDefault(dg.graph().node(e.getKey()).name(), 0.0);
+            pruneWeakest(e.getValue(), Math.min((int) Math.round(ratio * size), maxDead(e.getKey(), size)), imp);
         }
         keepMinimum(byLayer, imp);
+    }
+
+    /** Most groups a layer (conv node) of {@code size} groups may lose: none if ignored, else the ratio cap and the roundTo minimum. */
+    private int maxDead(int layer, int size) {
+        if (opt.ignored().contains(dg.graph().node(layer).name())) return 0;
+        return Math.min(size - Math.min(size, opt.roundTo()), (int) Math.floor(opt.maxLayerRatio() * size + 1e-9));
+    }
+
+    /** Prunes a layer's weakest alive groups until {@code target} of them are pruned (never revives one). */
+    private void pruneWeakest(List<Integer> groups, int target, double[] imp) {
+        List<Integer> sorted = new ArrayList<>(groups);
+        sorted.sort(Comparator.comparingDouble(g -> imp[g]));
+        int d = (int) groups.stream().filter(g -> !alive[g]).count();
+        for (int g : sorted) {
+            if (d >= target) break;
+            if (alive[g]) { alive[g] = false; d++; }
+        }
     }
 
     /** Groups by the layer that first produces them (prunable ones only). */

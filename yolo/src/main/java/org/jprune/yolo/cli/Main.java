@@ -279,12 +279,14 @@ public final class Main implements Runnable {
             }
             // outputs keep each image's path relative to --source (sub/a.png -> labels/sub/a.txt); two
             // images that would write the same files (a.png and a.jpg) are refused before anything runs
-            java.util.Map<String, java.nio.file.Path> byStem = new java.util.LinkedHashMap<>();
+            java.util.Map<String, java.nio.file.Path> byStem = new java.util.HashMap<>();
+            java.util.Map<java.nio.file.Path, String> outName = new java.util.HashMap<>();
             for (var p : images) {
                 java.nio.file.Path rel = root.toAbsolutePath().relativize(p.toAbsolutePath());
                 String name = rel.getFileName().toString();
                 String stem = (rel.getParent() == null ? "" : rel.getParent().toString() + "/") + (name.contains(".") ? name.substring(0, name.lastIndexOf('.')) : name);
                 var other = byStem.putIfAbsent(stem, p);
+                outName.put(p, stem);
                 if (other != null)
                     throw new IllegalArgumentException("--source: " + other + " and " + p + " would both write " + out.resolve("labels").resolve(stem + ".txt")
                             + " (same name, another extension); rename one");
@@ -297,14 +299,14 @@ public final class Main implements Runnable {
                 for (int i = 0; i < images.size(); i += batch) {
                     var paths = images.subList(i, Math.min(images.size(), i + batch));
                     var ims = new java.util.ArrayList<java.awt.image.BufferedImage>();
-                    for (var p : paths) ims.add(org.jprune.yolo.data.YoloDataset.readImage(p));
+                    for (var p : paths) ims.add(org.jprune.yolo.data.Images.read(p));
                     var res = det.detect(ims, settings);
                     for (int k = 0; k < paths.size(); k++) {
                         var list = res.get(k);
                         boxes += list.size();
                         var d = new java.util.ArrayList<org.jprune.yolo.eval.Detection>();
                         for (var b : list) d.add(new org.jprune.yolo.eval.Detection(b.x1(), b.y1(), b.x2(), b.y2(), b.confidence(), b.classId()));
-                        String stem = stemOf(byStem, paths.get(k));
+                        String stem = outName.get(paths.get(k));
                         java.nio.file.Path txt = out.resolve("labels").resolve(stem + ".txt"), png = out.resolve(stem + ".png");
                         java.nio.file.Files.createDirectories(txt.getParent());
                         java.nio.file.Files.createDirectories(png.getParent());
@@ -318,11 +320,6 @@ public final class Main implements Runnable {
             System.out.printf(java.util.Locale.ROOT, "%d images, %d boxes, %.1f ms per image; wrote %s%n", images.size(), boxes,
                     (System.nanoTime() - t0) / 1e6 / Math.max(1, images.size()), out);
             return 0;
-        }
-
-        private static String stemOf(java.util.Map<String, java.nio.file.Path> byStem, java.nio.file.Path p) {
-            for (var e : byStem.entrySet()) if (e.getValue() == p) return e.getKey();
-            throw new IllegalStateException("no output name for " + p);
         }
 
         static java.awt.image.BufferedImage draw(java.awt.image.BufferedImage im, java.util.List<org.jprune.yolo.infer.Detector.Box> boxes) {
@@ -445,19 +442,7 @@ public final class Main implements Runnable {
             }
             java.util.Map<String, Double> ratios = null;
             if (layerRatios != null) {
-                ratios = new java.util.LinkedHashMap<>();
-                com.fasterxml.jackson.databind.JsonNode j;
-                try {
-                    j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(layerRatios.toFile());
-                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                    throw new IllegalArgumentException("--layer-ratios " + layerRatios + ": not valid JSON: " + e.getOriginalMessage());
-                }
-                if (j == null || !j.isObject()) throw new IllegalArgumentException("--layer-ratios " + layerRatios + ": expected a JSON object {layer: ratio}");
-                for (var it = j.fields(); it.hasNext(); ) {
-                    var e = it.next();
-                    if (!e.getValue().isNumber()) throw new IllegalArgumentException("--layer-ratios " + layerRatios + ": '" + e.getKey() + "' is not a number");
-                    ratios.put(e.getKey(), e.getValue().asDouble());
-                }
+                ratios = org.jprune.yolo.train.Sensitivity.readLayerRatios(layerRatios);
                 if (levels.length != 1) throw new IllegalArgumentException("--layer-ratios makes one step: give one --levels value (it is not used) or none");
             }
             var steps = new org.jprune.yolo.train.PruneRun(new org.jprune.yolo.train.PruneRun.Options(weights, out, schedule, strategy, p.finetune(), train, ratios),
@@ -503,9 +488,7 @@ public final class Main implements Runnable {
             int size = img != null ? img : org.jprune.yolo.train.Checkpoint.read(weights).imageSize();
             var r = new org.jprune.yolo.train.Sensitivity(new org.jprune.yolo.train.Sensitivity.Options(weights, data, size, batch, fraction, ratios, roundTo, out,
                     workers), System.out).run();
-            var lr = org.jprune.yolo.train.Sensitivity.layerRatios(r, maxDrop);
-            var json = new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(lr);
-            org.jprune.engine.io.SafeTensors.atomicWrite(out.resolve("layer-ratios.json"), json);
+            org.jprune.yolo.train.Sensitivity.writeLayerRatios(out.resolve("layer-ratios.json"), org.jprune.yolo.train.Sensitivity.layerRatios(r, maxDrop));
             System.out.printf(java.util.Locale.ROOT, "baseline mAP50 %.3f on %.0f%% of the validation split; %d layers x %d ratios, %d evaluations, %.0f s; "
                     + "wrote %s/sensitivity.{csv,md,png} and layer-ratios.json (max drop %.3f per layer)%n", r.baseline(), fraction * 100, r.layers().size(),
                     ratios.length, r.evaluations(), r.seconds(), out, maxDrop);

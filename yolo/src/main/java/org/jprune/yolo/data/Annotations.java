@@ -9,15 +9,11 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import javax.imageio.ImageIO;
-import javax.imageio.ImageReader;
-import javax.imageio.stream.ImageInputStream;
 import javax.xml.parsers.SAXParserFactory;
 import org.xml.sax.Attributes;
 import org.xml.sax.Locator;
@@ -45,8 +41,6 @@ public final class Annotations {
         public Set(List<Image> images, List<String> names) { this(images, names, java.util.stream.LongStream.range(0, names.size()).boxed().toList()); }
     }
 
-    /** Width and height from the image header (no decoding). */
-    public static int[] imageSize(Path img) throws IOException { return Images.size(img); }
 
     // ------------------------------------------------------------------ YOLO txt
 
@@ -56,7 +50,7 @@ public final class Annotations {
         for (Path img : images) {
             int[] wh;
             try {
-                wh = imageSize(img);
+                wh = Images.size(img);
             } catch (IOException e) {
                 problems.add(new YoloDataset.Problem(img, 0, e.getMessage()));
                 continue;
@@ -120,7 +114,7 @@ public final class Annotations {
             int w = intOr(h.values.get("size/width"), -1), hh = intOr(h.values.get("size/height"), -1);
             if (w <= 0 || hh <= 0) {
                 try {
-                    int[] wh = imageSize(img);
+                    int[] wh = Images.size(img);
                     w = wh[0];
                     hh = wh[1];
                 } catch (IOException e) {
@@ -301,7 +295,7 @@ public final class Annotations {
             int w = im.path("width").asInt(0), h = im.path("height").asInt(0);
             if (w <= 0 || h <= 0) {
                 try {
-                    int[] wh = imageSize(path);
+                    int[] wh = Images.size(path);
                     w = wh[0];
                     h = wh[1];
                 } catch (IOException ex) {
@@ -390,7 +384,7 @@ public final class Annotations {
             Path img = imagesDir.resolve(name);
             int[] wh;
             try {
-                wh = imageSize(img);
+                wh = Images.size(img);
             } catch (IOException e) {
                 problems.add(new YoloDataset.Problem(txt, nameLine, e.getMessage()));
                 continue;

@@ -54,12 +54,15 @@ public final class Images {
     /** The EXIF orientation (1-8) of a JPEG's APP1 segment; 1 when there is none or the file is not a JPEG. */
     static int exifOrientation(Path img) throws IOException {
         byte[] b;
-        try (var in = Files.newInputStream(img)) {
+        try (var in = new java.io.BufferedInputStream(Files.newInputStream(img))) {
+            in.mark(2);
+            if (in.read() != 0xFF || in.read() != 0xD8) return 1; // not a JPEG: nothing more to read
+            in.reset();
             b = in.readNBytes(1 << 16);
         } catch (IOException e) {
             return 1; // the reader reports unreadable files
         }
-        if (b.length < 4 || (b[0] & 255) != 0xFF || (b[1] & 255) != 0xD8) return 1;
+        if (b.length < 4) return 1;
         int i = 2;
         while (i + 4 <= b.length && (b[i] & 255) == 0xFF) {
             int marker = b[i + 1] & 255, len = (b[i + 2] & 255) << 8 | (b[i + 3] & 255);

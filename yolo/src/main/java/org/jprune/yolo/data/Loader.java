@@ -65,7 +65,8 @@ public final class Loader implements AutoCloseable {
     public Loader(List<YoloDataset.Sample> samples, int batchSize, int size, Augment augment, long seed, int workers) {
         if (samples.isEmpty()) throw new IllegalArgumentException("loader: no samples");
         if (batchSize <= 0 || batchSize > 4096) throw new IllegalArgumentException("batch must be in [1, 4096], got " + batchSize);
-        if (size <= 0 || size % 32 != 0 || size > 8192) throw new IllegalArgumentException("image size must be a positive multiple of 32 up to 8192, got " + size);
+        if (size <= 0 || size % 32 != 0 || size > org.jprune.yolo.Limits.MAX_IMAGE_SIZE)
+            throw new IllegalArgumentException("image size must be a positive multiple of 32 up to " + org.jprune.yolo.Limits.MAX_IMAGE_SIZE + ", got " + size);
         if (workers < 1 || workers > 256) throw new IllegalArgumentException("workers must be in [1, 256], got " + workers);
         this.samples = samples;
         this.batchSize = batchSize;
@@ -167,7 +168,7 @@ public final class Loader implements AutoCloseable {
         Pixels im = cache.get(index);
         if (im != null) return im;
         try {
-            im = Pixels.of(YoloDataset.readImage(samples.get(index).image()));
+            im = Pixels.of(Images.read(samples.get(index).image()));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

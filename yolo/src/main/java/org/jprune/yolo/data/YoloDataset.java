@@ -9,7 +9,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Stream;
-import javax.imageio.ImageIO;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
@@ -280,10 +279,4 @@ public final class YoloDataset {
         }
     }
 
-    /** Reads an image, failing with the file name. */
-    /** Width and height from the image file's header (no decoding). */
-    public static int[] imageSize(Path img) throws IOException { return Images.size(img); }
-
-    /** Reads an image ({@link Images#read}: pixel limit, damaged files refused), failing with the file name. */
-    public static BufferedImage readImage(Path img) throws IOException { return Images.read(img); }
 }

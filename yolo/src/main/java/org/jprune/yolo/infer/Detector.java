@@ -38,11 +38,7 @@ public final class Detector implements AutoCloseable {
     /** A detector from a checkpoint written by {@code jprune train} (its EMA weights), on the CPU. */
     public static Detector load(Path checkpoint) throws IOException {
         Checkpoint c = Checkpoint.read(checkpoint);
-        int nc = c.classes();
-        String[] n = c.metadata().getOrDefault("names", "").split(",");
-        List<String> names = new ArrayList<>();
-        for (int i = 0; i < nc; i++) names.add(n.length == nc ? n[i] : "class" + i);
-        return new Detector(c.buildModel(), c.imageSize(), List.copyOf(names));
+        return new Detector(c.buildModel(), c.imageSize(), c.names());
     }
 
     public int inputSize() { return size; }

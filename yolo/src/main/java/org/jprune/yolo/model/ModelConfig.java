@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.jprune.yolo.Limits;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
@@ -69,11 +70,11 @@ public record ModelConfig(String source, int nc, double depthMultiple, double wi
         Map<String, Node> top = new LinkedHashMap<>();
         for (NodeTuple t : map.getValue()) top.put(scalar(source, t.getKeyNode()), t.getValueNode());
         int nc = intOf(source, require(source, top, "nc", root));
-        if (nc <= 0 || nc > MAX_CLASSES) throw error(source, top.get("nc"), "nc must be in [1, " + MAX_CLASSES + "], got " + nc);
+        if (nc <= 0 || nc > Limits.MAX_CLASSES) throw error(source, top.get("nc"), "nc must be in [1, " + Limits.MAX_CLASSES + "], got " + nc);
         double gd = top.containsKey("depth_multiple") ? doubleOf(source, top.get("depth_multiple")) : 1.0;
         double gw = top.containsKey("width_multiple") ? doubleOf(source, top.get("width_multiple")) : 1.0;
-        if (!(gd > 0 && gd <= MAX_MULTIPLE)) throw error(source, top.get("depth_multiple"), "depth_multiple must be in (0, " + MAX_MULTIPLE + "], got " + gd);
-        if (!(gw > 0 && gw <= MAX_MULTIPLE)) throw error(source, top.get("width_multiple"), "width_multiple must be in (0, " + MAX_MULTIPLE + "], got " + gw);
+        if (!(gd > 0 && gd <= Limits.MAX_MULTIPLE)) throw error(source, top.get("depth_multiple"), "depth_multiple must be in (0, " + Limits.MAX_MULTIPLE + "], got " + gd);
+        if (!(gw > 0 && gw <= Limits.MAX_MULTIPLE)) throw error(source, top.get("width_multiple"), "width_multiple must be in (0, " + Limits.MAX_MULTIPLE + "], got " + gw);
         List<int[]> anchors = new ArrayList<>();
         if (!top.containsKey("anchors")) {
             // an anchor-free (YOLOv8 / YOLO11-style) model: say what it uses that we do not build
@@ -130,12 +131,10 @@ public record ModelConfig(String source, int nc, double depthMultiple, double wi
         return new ModelConfig(source, nc, gd, gw, List.copyOf(anchors), List.copyOf(rows));
     }
 
-    public static final int MAX_CLASSES = org.jprune.yolo.Limits.MAX_CLASSES;
-    static final double MAX_MULTIPLE = org.jprune.yolo.Limits.MAX_MULTIPLE;
 
     /** The same architecture with another class count. */
     public ModelConfig withClasses(int classes) {
-        if (classes <= 0 || classes > MAX_CLASSES) throw new IllegalArgumentException("nc must be in [1, " + MAX_CLASSES + "], got " + classes);
+        if (classes <= 0 || classes > Limits.MAX_CLASSES) throw new IllegalArgumentException("nc must be in [1, " + Limits.MAX_CLASSES + "], got " + classes);
         return new ModelConfig(source, classes, depthMultiple, widthMultiple, anchors, rows, format);
     }
 

@@ -14,6 +14,7 @@ import org.jprune.engine.nn.Layer;
 import org.jprune.engine.nn.Parameter;
 import org.jprune.engine.nn.SimpleLayers;
 import org.jprune.engine.ops.Activation;
+import org.jprune.yolo.Limits;
 import org.jprune.engine.prune.Compactor;
 import org.jprune.engine.prune.DependencyGraph;
 import org.jprune.engine.prune.PruningPlan;
@@ -85,10 +86,6 @@ public final class YoloModel implements AutoCloseable {
     }
 
     static int makeDivisible(double x, int divisor) { return (int) (Math.ceil(x / divisor) * divisor); }
-
-    private static final int MAX_CHANNELS = org.jprune.yolo.Limits.MAX_CHANNELS, MAX_REPEATS = org.jprune.yolo.Limits.MAX_REPEATS;
-
-    private static long maxParameters() { return org.jprune.yolo.Limits.maxParameters(); }
 
     public static YoloModel build(ModelConfig cfg, Device device, long seed) { return build(cfg, device, seed, null); }
 
@@ -168,24 +165,26 @@ public final class YoloModel implements AutoCloseable {
             return widths.out(conv, configured);
         }
 
-        /** A head conv's width: fixed by the classes and anchors; the spec may only repeat it. */
-        int headWidth(String conv, int configured) {
-            if (width(conv, configured) != configured)
-                throw new IllegalArgumentException("widths: head conv '" + conv + "' must keep its " + configured + " output channels");
-            return configured;
+        /**
+         * A detection-head conv reading node {@code in}: its width follows the classes and anchors (not
+         * capped like hidden layers: many classes make it wide); compact widths may only repeat it.
+         */
+        Conv2dLayer headConvLayer(String name, int in, int width, int k, int s, int pad, int g, boolean bias, boolean bn, long seed) {
+            if (width(name, width) != width) throw new IllegalArgumentException("widths: head conv '" + name + "' must keep its " + width + " output channels");
+            budget(name, width, channels(in), g, k, bias, bn, true);
+            return new Conv2dLayer(device, name, channels(in), width, k, s, pad, g, bias, seed);
         }
 
         long params;
 
         /** Counts a layer's parameters against the model's budget before anything is allocated. */
-        void budget(String name, int out, int c1, int g, int k, boolean bias, boolean bn) {
-            boolean head = out == (long) na() * (cfg.nc() + 5); // a Detect conv: its width follows the classes
-            if (out <= 0 || (out > MAX_CHANNELS && !head) || c1 <= 0 || c1 > MAX_CHANNELS)
-                throw new IllegalArgumentException(cfg.source() + ": layer " + name + ": " + c1 + " -> " + out + " channels, the limit is " + MAX_CHANNELS);
+        void budget(String name, int out, int c1, int g, int k, boolean bias, boolean bn, boolean head) {
+            if (out <= 0 || (out > Limits.MAX_CHANNELS && !head) || c1 <= 0 || c1 > Limits.MAX_CHANNELS)
+                throw new IllegalArgumentException(cfg.source() + ": layer " + name + ": " + c1 + " -> " + out + " channels, the limit is " + Limits.MAX_CHANNELS);
             if (k <= 0 || k > 64) throw new IllegalArgumentException(cfg.source() + ": layer " + name + ": kernel " + k + " is not in [1, 64]");
             long n = (long) out * (c1 / Math.max(1, g)) * k * k + (bias ? out : 0) + (bn ? 2L * out : 0);
             params += n;
-            long max = maxParameters();
+            long max = Limits.maxParameters();
             if (params > max)
                 throw new IllegalArgumentException(cfg.source() + ": the model has more than " + max + " parameters by layer " + name
                         + " (the limit; raise it with -Djprune.maxParams=N)");
@@ -194,7 +193,7 @@ public final class YoloModel implements AutoCloseable {
         /** A conv layer reading node {@code in} (input channels from the graph), width from the spec. */
         Conv2dLayer convLayer(String name, int in, int c2, int k, int s, int pad, int g, boolean bias) {
             int c1 = channels(in), out = width(name, c2);
-            budget(name, out, c1, g, k, bias, !bias);
+            budget(name, out, c1, g, k, bias, !bias, false);
             if (g != 1 && (out != c2 || c1 % g != 0)) throw new IllegalArgumentException("widths: grouped conv '" + name + "' cannot be compacted");
             return new Conv2dLayer(device, name, c1, out, k, s, pad, g, bias, seed + graph.nodes().size() * 7919L);
         }
@@ -223,7 +222,7 @@ public final class YoloModel implements AutoCloseable {
                 current = r;
                 int first = graph.nodes().size();
                 long nl = r.number() > 1 ? Math.max(Math.round(r.number() * cfg.depthMultiple()), 1) : r.number();
-                if (nl > MAX_REPEATS) throw error(r, "repeats " + r.number() + " x depth_multiple " + cfg.depthMultiple() + " = " + nl + ", the limit is " + MAX_REPEATS);
+                if (nl > Limits.MAX_REPEATS) throw error(r, "repeats " + r.number() + " x depth_multiple " + cfg.depthMultiple() + " = " + nl + ", the limit is " + Limits.MAX_REPEATS);
                 int n = (int) nl;
                 int[] from = new int[r.from().length];
                 for (int i = 0; i < from.length; i++) from[i] = resolve(r, r.from()[i]);
@@ -236,7 +235,7 @@ public final class YoloModel implements AutoCloseable {
                         int c1 = inCh(from[0]), in = inNode(from[0]);
                         if (intArg(r, 0, -1) <= 0) throw error(r, "first argument (output channels) must be > 0");
                         double want = intArg(r, 0, -1) * cfg.widthMultiple();
-                        if (want > MAX_CHANNELS) throw error(r, intArg(r, 0, -1) + " channels x width_multiple " + cfg.widthMultiple() + " exceeds " + MAX_CHANNELS);
+                        if (want > Limits.MAX_CHANNELS) throw error(r, intArg(r, 0, -1) + " channels x width_multiple " + cfg.widthMultiple() + " exceeds " + Limits.MAX_CHANNELS);
                         c2 = makeDivisible(want, 8);
                         args.add(c1);
                         args.add(c2);
@@ -297,8 +296,7 @@ public final class YoloModel implements AutoCloseable {
                         List<Integer> chs = new ArrayList<>();
                         for (int i = 0; i < from.length; i++) {
                             chs.add(channels(inNode(from[i])));
-                            budget(p + ".m." + i, no, channels(inNode(from[i])), 1, 1, true, false);
-                            outs[i] = node(p + ".m." + i, new Conv2dLayer(device, p + ".m." + i, channels(inNode(from[i])), headWidth(p + ".m." + i, no), 1, 1, 0, 1, true, seed + 104729L * (i + 1)), inNode(from[i]));
+                            outs[i] = node(p + ".m." + i, headConvLayer(p + ".m." + i, inNode(from[i]), no, 1, 1, 0, 1, true, false, seed + 104729L * (i + 1)), inNode(from[i]));
                         }
                         graph.setOutputs(outs);
                         o = outs[outs.length - 1];
@@ -367,8 +365,7 @@ public final class YoloModel implements AutoCloseable {
                             case "linear" -> Activation.IDENTITY;
                             default -> throw error(r, "activation '" + act + "' is not supported (leaky, relu, swish, linear)");
                         };
-                        if (head) budget(p + ".conv", c2, channels(in), g, k, !bn, bn);
-                        Conv2dLayer cl = head ? new Conv2dLayer(device, p + ".conv", channels(in), headWidth(p + ".conv", c2), k, s, pad, g, !bn, seed + graph.nodes().size() * 7919L)
+                        Conv2dLayer cl = head ? headConvLayer(p + ".conv", in, c2, k, s, pad, g, !bn, bn, seed + graph.nodes().size() * 7919L)
                                 : convLayer(p + ".conv", in, c2, k, s, pad, g, !bn);
                         o = node(p + ".conv", cl, in);
                         if (bn) o = node(p + ".bn", new BatchNorm2dLayer(device, p + ".bn", cl.outChannels(), 1e-5f, 0.03f), o);

@@ -11,6 +11,7 @@ import org.jprune.engine.Tensor;
 import org.jprune.engine.io.SafeTensors;
 import org.jprune.engine.prune.Compactor;
 import org.jprune.engine.prune.PruningPlan;
+import org.jprune.yolo.Limits;
 import org.jprune.yolo.model.Anchors;
 import org.jprune.yolo.model.ModelConfig;
 import org.jprune.yolo.model.YoloModel;
@@ -44,13 +45,14 @@ public final class Checkpoint {
     public String model() { return metadata().get("model"); }
     public int classes() {
         int nc = intMeta("nc");
-        if (nc < 1 || nc > ModelConfig.MAX_CLASSES) throw new IllegalArgumentException(file + ": metadata nc is " + nc + ", not in [1, " + ModelConfig.MAX_CLASSES + "]");
+        if (nc < 1 || nc > Limits.MAX_CLASSES) throw new IllegalArgumentException(file + ": metadata nc is " + nc + ", not in [1, " + Limits.MAX_CLASSES + "]");
         return nc;
     }
 
     public int imageSize() {
         int img = intMeta("img");
-        if (img <= 0 || img % 32 != 0 || img > 8192) throw new IllegalArgumentException(file + ": metadata img is " + img + ", not a positive multiple of 32 up to 8192");
+        if (img <= 0 || img % 32 != 0 || img > Limits.MAX_IMAGE_SIZE)
+            throw new IllegalArgumentException(file + ": metadata img is " + img + ", not a positive multiple of 32 up to " + Limits.MAX_IMAGE_SIZE);
         return img;
     }
 

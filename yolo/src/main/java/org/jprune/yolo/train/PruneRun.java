@@ -232,7 +232,8 @@ public final class PruneRun {
                 params = sparseWeights ? nonzeroParameters(out) : out.parameterCount();
                 gflops = out.gflops(o.train().imgSize());
                 if (sparseWeights) {
-                    var ks = out.selectSparseKernels(o.train().imgSize());
+                    // Checkpoint.buildModel measured them when it loaded the weight-sparse model (at its image size, the run's)
+                    var ks = out.sparseKernels();
                     kernels = ks;
                     long csr = ks.stream().filter(SparseKernels.Choice::csr).count();
                     log.printf(Locale.ROOT, "== step %d: %d of %d convolutions run CSR where it measured faster than dense: %s%n", i + 1, csr, ks.size(),
@@ -352,8 +353,7 @@ public final class PruneRun {
             best = at.apply(hi);
         }
         m.applyPlan(best.plan());
-        int alive = 0;
-        for (DependencyGraph.Group g : dg.groups()) if (g.prunable() && !g.producers().isEmpty() && best.alive(g.id())) alive++;
+        int alive = best.prunableCount() - best.prunedCount();
         return new double[] {1 - (double) alive / orig.channels(), 1 - (double) best.parameterCount() / orig.params(),
                 1 - best.gflops(shapes) / origGflops};
     }

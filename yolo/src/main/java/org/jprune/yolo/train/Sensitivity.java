@@ -131,6 +131,29 @@ public final class Sensitivity {
         return out;
     }
 
+    /** Writes per-layer ratios as a JSON object {layer: ratio} (what `prune --layer-ratios` reads), atomically. */
+    public static void writeLayerRatios(Path file, Map<String, Double> ratios) throws IOException {
+        SafeTensors.atomicWrite(file, new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(ratios));
+    }
+
+    /** Reads {@link #writeLayerRatios}'s file; errors name the file and the entry. */
+    public static Map<String, Double> readLayerRatios(Path file) throws IOException {
+        com.fasterxml.jackson.databind.JsonNode j;
+        try {
+            j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException(file + ": not valid JSON: " + e.getOriginalMessage());
+        }
+        if (j == null || !j.isObject()) throw new IllegalArgumentException(file + ": expected a JSON object {layer: ratio}");
+        Map<String, Double> ratios = new LinkedHashMap<>();
+        for (var it = j.fields(); it.hasNext(); ) {
+            var e = it.next();
+            if (!e.getValue().isNumber()) throw new IllegalArgumentException(file + ": '" + e.getKey() + "' is not a number");
+            ratios.put(e.getKey(), e.getValue().asDouble());
+        }
+        return ratios;
+    }
+
     private static String fmt(double[] row, double base) {
         StringBuilder sb = new StringBuilder();
         for (double v : row) sb.append(String.format(Locale.ROOT, " %+.3f", v - base));

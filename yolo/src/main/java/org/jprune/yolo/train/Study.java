@@ -94,12 +94,10 @@ public final class Study {
     public List<Row> run() throws IOException {
         Path baseDir = o.out().resolve("baseline");
         Path base;
-        int baseEpochs;
+        double[] baseMap = null; // a trained baseline's last epoch scored its EMA weights on the validation split already
         if (o.baseline() != null) {
             log.printf("== baseline: %s (given, not trained)%n", o.baseline());
             base = o.baseline();
-            Checkpoint given = Checkpoint.read(base);
-            baseEpochs = given.metadata().containsKey("epoch") ? given.intMeta("epoch") + 1 : 0;
         } else {
             log.printf("== baseline: %s, %d epochs, %s%s%n", o.model(), o.epochs(), o.optimizer(), o.hyp().diff().isEmpty() ? "" : ", hyp " + o.hyp().diff());
             long t0 = System.nanoTime();
@@ -109,23 +107,25 @@ public final class Study {
             log.printf(Locale.ROOT, "== baseline trained in %d min %02d s (training and per-epoch validation): mAP50 %.3f, mAP50-95 %.3f%n",
                     (int) secs / 60, (int) secs % 60, st.get(st.size() - 1).map50(), st.get(st.size() - 1).map5095());
             base = baseDir.resolve("last.safetensors");
-            baseEpochs = o.epochs();
+            baseMap = new double[] {st.get(st.size() - 1).map50(), st.get(st.size() - 1).map5095()};
         }
-        // the baseline's row: its EMA weights evaluated here (a given baseline may come from another data seed), as a model file
+        // the baseline's row, its model file, and for a given baseline its score here (it may come from another data seed)
         Files.createDirectories(baseDir);
         Path baseModel = baseDir.resolve("model.safetensors");
-        double[] baseMap;
         long baseParams;
         double baseGflops;
         Checkpoint bc = Checkpoint.read(base);
+        int baseEpochs = o.baseline() == null ? o.epochs() : bc.metadata().containsKey("epoch") ? bc.intMeta("epoch") + 1 : 0;
         try (YoloModel m = bc.buildModel()) {
-            YoloDataset.DataConfig dc = YoloDataset.readConfig(o.data());
-            if (bc.classes() != dc.nc()) throw new IllegalArgumentException(base + " has " + bc.classes() + " classes, " + o.data() + " has " + dc.nc());
-            try (Loader loader = new Loader(YoloDataset.load(dc, "val", false).samples(), o.batch(), o.imgSize(), Loader.Augment.NONE, o.seed(), o.workers())) {
-                var r = Trainer.evaluate(m, loader, dc.nc());
-                baseMap = new double[] {r.map50(), r.map5095()};
+            if (baseMap == null) {
+                YoloDataset.DataConfig dc = YoloDataset.readConfig(o.data());
+                if (bc.classes() != dc.nc()) throw new IllegalArgumentException(base + " has " + bc.classes() + " classes, " + o.data() + " has " + dc.nc());
+                try (Loader loader = new Loader(YoloDataset.load(dc, "val", false).samples(), o.batch(), o.imgSize(), Loader.Augment.NONE, o.seed(), o.workers())) {
+                    var r = Trainer.evaluate(m, loader, dc.nc());
+                    baseMap = new double[] {r.map50(), r.map5095()};
+                }
+                log.printf(Locale.ROOT, "== baseline: mAP50 %.3f, mAP50-95 %.3f%n", baseMap[0], baseMap[1]);
             }
-            if (o.baseline() != null) log.printf(Locale.ROOT, "== baseline: mAP50 %.3f, mAP50-95 %.3f%n", baseMap[0], baseMap[1]);
             Checkpoint.writeModel(baseModel, m, bc.model(), bc.names(), o.imgSize(), Map.of());
             baseParams = m.parameterCount();
             baseGflops = m.gflops(o.imgSize());

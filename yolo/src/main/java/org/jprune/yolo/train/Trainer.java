@@ -170,11 +170,12 @@ public final class Trainer {
 
     private List<EpochStats> run(YoloDataset.DataConfig dc, YoloDataset train, YoloDataset val) throws IOException {
         Device cpu = Device.cpu();
-        ModelConfig cfg = anchors(ModelConfig.load(o.model()).withClasses(dc.nc()), train);
-        // a compacted parent (or a resumed compact run) gives the widths; its pruning plan carries over
+        // the checkpoint this run starts from (read once): the resumed run's last or the fine-tuning
+        // parent; it gives the anchors, a compacted parent's widths, and its pruning plan carries over
         Path lastFile = o.out().resolve("last.safetensors");
         Checkpoint parent = o.resume() ? (Files.isRegularFile(lastFile) ? Checkpoint.read(lastFile) : null)
                 : o.initFrom() != null ? Checkpoint.read(o.initFrom()) : null;
+        ModelConfig cfg = anchors(ModelConfig.load(o.model()).withClasses(dc.nc()), train, parent);
         if (parent != null && parent.classes() != dc.nc())
             throw new IllegalArgumentException(parent.file() + " has " + parent.classes() + " classes, " + o.data() + " has " + dc.nc());
         Compactor.Spec widths = parent == null ? null : parent.widths();
@@ -187,7 +188,7 @@ public final class Trainer {
             if (parent != null) model.applyPlan(parent.plan());
             if (o.prepare() != null) o.prepare().accept(model);
             evalModel.applyPlan(model.plan());
-            return loop(model, evalModel, trainLoader, valLoader, dc.nc());
+            return loop(model, evalModel, trainLoader, valLoader, dc.nc(), parent);
         }
     }
 
@@ -195,10 +196,9 @@ public final class Trainer {
      * The run's anchors: a resumed run's or a fine-tuning parent's from their checkpoint, else per
      * {@link Options#anchors} (YOLOv5's autoanchor: box sizes at the training size, anchor_t from hyp).
      */
-    private ModelConfig anchors(ModelConfig cfg, YoloDataset train) throws IOException {
-        Path from = o.resume() ? o.out().resolve("last.safetensors") : o.initFrom();
-        if (from != null && Files.isRegularFile(from)) {
-            String a = Checkpoint.read(from).metadata().get("anchors");
+    private ModelConfig anchors(ModelConfig cfg, YoloDataset train, Checkpoint parent) throws IOException {
+        if (parent != null) {
+            String a = parent.metadata().get("anchors");
             return a == null ? cfg : cfg.withAnchors(Anchors.parse(a));
         }
         if (o.anchors().equals("model")) return cfg;
@@ -208,7 +208,7 @@ public final class Trainer {
             double scale = 0.9 + 0.2 * r.nextDouble(); // check_anchors' random 0.9-1.1 scale per image
             if (s.labels().isEmpty()) continue;
             // labels are normalised to the image; letterboxing maps its long side to imgSize
-            int[] dims = YoloDataset.imageSize(s.image());
+            int[] dims = org.jprune.yolo.data.Images.size(s.image());
             double fw = (double) dims[0] / Math.max(dims[0], dims[1]) * o.imgSize() * scale, fh = (double) dims[1] / Math.max(dims[0], dims[1]) * o.imgSize() * scale;
             for (YoloDataset.Label l : s.labels()) sizes.add(new float[] {(float) (l.w() * fw), (float) (l.h() * fh)});
         }
@@ -227,7 +227,7 @@ public final class Trainer {
         return better ? cfg.withAnchors(levels) : cfg;
     }
 
-    private List<EpochStats> loop(YoloModel model, YoloModel evalModel, Loader trainLoader, Loader valLoader, int nc) throws IOException {
+    private List<EpochStats> loop(YoloModel model, YoloModel evalModel, Loader trainLoader, Loader valLoader, int nc, Checkpoint parent) throws IOException {
         Hyp hyp = o.hyp().scaled(model.levels(), nc, o.imgSize());
         int accumulateTarget = Math.max((int) Math.round((double) o.nbs() / o.batch()), 1);
         double wd = hyp.weightDecay() * o.batch() * accumulateTarget / o.nbs();
@@ -250,7 +250,7 @@ public final class Trainer {
             State st = new State();
             List<String> csvRows = new ArrayList<>();
             if (o.resume()) {
-                st = restore(last, model, ema);
+                st = restore(parent, last, model, ema);
                 for (Optimizer opt : List.of(optBias, optRest)) if (opt instanceof AdamW adam) adam.setStepCount(st.adamSteps);
                 log.printf("resuming from %s after epoch %d%n", last, st.epoch);
                 csvRows.addAll(csvRowsUpTo(csv, st.epoch)); // rows of epochs after last's were not committed: they are run again
@@ -449,9 +449,9 @@ public final class Trainer {
         SafeTensors.write(file, all, meta);
     }
 
-    private State restore(Path file, YoloModel model, Ema ema) throws IOException {
-        if (!Files.isRegularFile(file)) throw new IOException("--resume: no checkpoint " + file);
-        Checkpoint c = Checkpoint.read(file);
+    /** The state of checkpoint {@code c} (read from {@code file}; null when there is none). */
+    private State restore(Checkpoint c, Path file, YoloModel model, Ema ema) throws IOException {
+        if (c == null) throw new IOException("--resume: no checkpoint " + file);
         if (c.imageSize() != o.imgSize())
             throw new IllegalArgumentException("--resume: " + file + " was trained at --img " + c.imageSize() + ", not " + o.imgSize());
         String data = c.metadata().get("data");
