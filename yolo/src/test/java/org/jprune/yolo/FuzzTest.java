@@ -322,6 +322,8 @@ class FuzzTest {
                 {"val", "-w", empty.toString(), "--data", d},
                 {"study", "--data", d, "--levels", "0.5,0.3"},
                 {"prune", "-w", dir.resolve("folder").toString(), "--data", d},
+                {"sensitivity", "-w", empty.toString(), "--data", d},
+                {"sensitivity", "-w", dir.resolve("folder").toString(), "--data", d, "--ratios", "0.5,0.2"},
                 {"eval", "--gt", "missing.json", "--dets", "folder"},
                 {"data", "check", "--data", dir.resolve("folder").toString()},
                 {"bogus"},

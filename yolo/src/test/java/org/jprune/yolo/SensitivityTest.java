@@ -52,5 +52,13 @@ class SensitivityTest {
         Files.writeString(dir.resolve("bad.json"), "{\"model.99.conv\": 0.5}");
         assertEquals(2, Main.execute("prune", "-w", ckpt.toString(), "--data", data.toString(), "--layer-ratios", dir.resolve("bad.json").toString(), "-o",
                 dir.resolve("p2").toString()));
+        // malformed files and values: one line, exit 2
+        for (String bad : new String[] {"{", "[1, 2]", "{\"model.2.cv1.conv\": \"half\"}", "{\"model.2.cv1.conv\": 1.5}", ""}) {
+            Files.writeString(dir.resolve("bad.json"), bad);
+            assertEquals(2, Main.execute("prune", "-w", ckpt.toString(), "--data", data.toString(), "--layer-ratios", dir.resolve("bad.json").toString(), "-o",
+                    dir.resolve("p3").toString()), bad);
+        }
+        assertEquals(2, Main.execute("sensitivity", "-w", ckpt.toString(), "--data", data.toString(), "--fraction", "2"));
+        assertEquals(2, Main.execute("sensitivity", "-w", ckpt.toString(), "--data", data.toString(), "--ratios", "0.5,1.5"));
     }
 }

@@ -149,6 +149,8 @@ public final class Sensitivity {
         for (var it = j.fields(); it.hasNext(); ) {
             var e = it.next();
             if (!e.getValue().isNumber()) throw new IllegalArgumentException(file + ": '" + e.getKey() + "' is not a number");
+            double v = e.getValue().asDouble();
+            if (!(v >= 0 && v < 1)) throw new IllegalArgumentException(file + ": '" + e.getKey() + "' is " + v + ", not a ratio in [0, 1)");
             ratios.put(e.getKey(), e.getValue().asDouble());
         }
         return ratios;
