@@ -57,8 +57,6 @@ public final class Main implements Runnable {
     static final class TrainingOptions {
         @Option(names = {"-m", "--model"}, defaultValue = "yolov5n", description = "Built-in (yolov5n/s/m) or model YAML. Default: ${DEFAULT-VALUE}.")
         String model;
-        @Option(names = "--data", required = true, description = "Data YAML (YOLO txt layout), e.g. from `jprune data synth`.")
-        java.nio.file.Path data;
         @Option(names = "--epochs", defaultValue = "30", description = "Epochs (the study: of the baseline). Default: ${DEFAULT-VALUE}.")
         int epochs;
         @Option(names = "--batch", defaultValue = "16", description = "Batch size (gradients accumulate to --nbs). Default: ${DEFAULT-VALUE}.")
@@ -122,6 +120,8 @@ public final class Main implements Runnable {
             + "hyp.scratch-low); writes OUT/last.safetensors, OUT/best.safetensors and OUT/results.csv each epoch.")
     static final class Train implements Callable<Integer> {
         @CommandLine.Mixin TrainingOptions t;
+        @Option(names = "--data", required = true, description = "Data YAML (YOLO txt layout), e.g. from `jprune data synth`.")
+        java.nio.file.Path data;
         @Option(names = {"-o", "--out"}, defaultValue = "runs/train", description = "Output directory. Default: ${DEFAULT-VALUE}.")
         java.nio.file.Path out;
         @Option(names = "--linear-lr", description = "Linear instead of cosine LR decay.")
@@ -139,7 +139,7 @@ public final class Main implements Runnable {
                 if (!java.nio.file.Files.isRegularFile(weights)) throw new IllegalArgumentException("--weights " + weights + ": no such file");
                 model = org.jprune.yolo.train.Checkpoint.read(weights).model();
             }
-            new org.jprune.yolo.train.Trainer(new org.jprune.yolo.train.Trainer.Options(model, t.data, t.epochs, t.batch, t.img, t.seed, out,
+            new org.jprune.yolo.train.Trainer(new org.jprune.yolo.train.Trainer.Options(model, data, t.epochs, t.batch, t.img, t.seed, out,
                     t.workers, !linear, resume, t.hyperparameters(), -1, t.nbs, weights, null, t.optimizer, t.anchors), System.out).run();
             return 0;
         }
@@ -340,26 +340,57 @@ public final class Main implements Runnable {
 
     @Command(name = "study", mixinStandardHelpOptions = true, description = "Pruning study: train a baseline (or take --baseline), prune iteratively to each level "
             + "(structured magnitude pruning, or group-regularization pruning with --method group-reg; channel groups ranked globally), "
-            + "fine-tune after each step, and print the table (level, mAP50, mAP50-95, parameters, GFLOPs, latency, epochs).")
+            + "fine-tune after each step, and print the table (level, mAP50, mAP50-95, parameters, GFLOPs, latency, epochs). "
+            + "--preset seed runs the seed study's experiments instead (see the README).")
     static final class StudyCmd implements Callable<Integer> {
+        @CommandLine.Spec CommandLine.Model.CommandSpec spec;
         @CommandLine.Mixin TrainingOptions t;
+        @Option(names = "--data", description = "Data YAML (YOLO txt layout), e.g. from `jprune data synth`; required except with --preset seed.")
+        java.nio.file.Path data;
         @Option(names = "--finetune-epochs", defaultValue = "5", description = "Fine-tuning epochs after each pruning step. Default: ${DEFAULT-VALUE}.")
         int finetune;
         @Option(names = "--levels", defaultValue = "0.5,0.7,0.9", split = ",",
                 description = "Cumulative fractions of the original network (of --target) to remove, increasing. Default: ${DEFAULT-VALUE}.")
         double[] levels;
         @CommandLine.Mixin PruningOptions p;
-        @Option(names = {"-o", "--out"}, defaultValue = "runs/study", description = "Output directory. Default: ${DEFAULT-VALUE}.")
+        @Option(names = {"-o", "--out"}, description = "Output directory. Default: runs/study (--preset seed: runs/study-seed).")
         java.nio.file.Path out;
         @Option(names = "--baseline", description = "Start from this trained checkpoint (e.g. an earlier study's baseline/last.safetensors) "
-                + "instead of training a baseline; --epochs is then unused.")
+                + "instead of training a baseline; --epochs is then unused. With --preset seed: a YOLOv5n trained on --data.")
         java.nio.file.Path baseline;
+        @Option(names = "--preset", description = "seed: the seed study's experiments in one run: one-shot and 6-step magnitude pruning, "
+                + "group regularization, BN slimming, automatic mode, and Tiny YOLO on the face benchmark; writes OUT/study-seed.{md,csv,png}. "
+                + "It makes its own datasets and baselines (or takes --data with --baseline) and sets every other option itself.")
+        String preset;
+        @Option(names = "--quick", description = "--preset seed: the quick form (smaller datasets, a 17-minute budget).")
+        boolean quick;
+        @Option(names = "--budget", description = "--preset seed: minutes for the whole run; every fine-tuning epoch count is scaled by one factor to fit "
+                + "(estimated from the baselines' epoch times). Default: none (the seed's epochs; 17 with --quick).")
+        Double budget;
+        @Option(names = "--sections", split = ",", description = "--preset seed: run only these of a (one-shot), b (magnitude, 6 steps), c (group-reg), "
+                + "d (slimming), e (automatic), f (Tiny YOLO on faces). Default: all.")
+        java.util.List<String> sections = new java.util.ArrayList<>();
+
+        private static final java.util.Set<String> PRESET_OPTIONS = java.util.Set.of("--preset", "--quick", "--budget", "--sections", "--out", "--data",
+                "--baseline", "--seed", "--workers");
 
         @Override
         public Integer call() throws Exception {
             if (baseline != null && !java.nio.file.Files.isRegularFile(baseline)) throw new IllegalArgumentException("--baseline " + baseline + ": no such file");
-            new org.jprune.yolo.train.Study(new org.jprune.yolo.train.Study.Options(t.model, t.data, t.img, t.batch, t.nbs, t.epochs, finetune,
-                    levels, !p.uniform, t.seed, out, t.workers, t.hyperparameters(), t.optimizer, t.anchors,
+            if (preset != null) {
+                if (!preset.strip().equalsIgnoreCase("seed")) throw new IllegalArgumentException("--preset must be seed, got '" + preset + "'");
+                for (var opt : spec.commandLine().getParseResult().matchedOptions())
+                    if (!PRESET_OPTIONS.contains(opt.longestName()))
+                        throw new IllegalArgumentException("--preset seed sets " + opt.longestName() + " itself; drop it (it takes only " + new java.util.TreeSet<>(PRESET_OPTIONS) + ")");
+                if (data != null && !java.nio.file.Files.isRegularFile(data)) throw new IllegalArgumentException("--data " + data + ": no such file");
+                new org.jprune.yolo.train.SeedStudy(new org.jprune.yolo.train.SeedStudy.Options(out == null ? java.nio.file.Path.of("runs/study-seed") : out, quick,
+                        budget == null ? Double.NaN : budget, data, baseline, t.seed, t.workers, java.util.Set.copyOf(sections)), System.out).run();
+                return 0;
+            }
+            if (quick || budget != null || !sections.isEmpty()) throw new IllegalArgumentException("--quick, --budget and --sections go with --preset seed");
+            if (data == null) throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--data=<data>'");
+            new org.jprune.yolo.train.Study(new org.jprune.yolo.train.Study.Options(t.model, data, t.img, t.batch, t.nbs, t.epochs, finetune,
+                    levels, !p.uniform, t.seed, out == null ? java.nio.file.Path.of("runs/study") : out, t.workers, t.hyperparameters(), t.optimizer, t.anchors,
                     p.methodKind() == org.jprune.yolo.train.PruneRun.Method.UNSTRUCTURED && p.gradual() ? "gmp" : p.method, p.reg, p.regAlpha, p.regEpochs,
                     baseline, p.target(), p.finetune()), System.out).run();
             return 0;
@@ -566,12 +597,16 @@ public final class Main implements Runnable {
                     + "for tests and smoke runs). Default: ${DEFAULT-VALUE}.")
             org.jprune.yolo.data.SynthDataset.Difficulty difficulty;
 
+            @Option(names = "--kind", defaultValue = "SHAPES", description = "SHAPES (the 8-class benchmark) or FACES (one class, WIDER Face's "
+                    + "character: many small faces, crowds, blur, occlusion; see the README). Default: ${DEFAULT-VALUE}.")
+            org.jprune.yolo.data.SynthDataset.Kind kind;
+
             @Override
             public Integer call() throws Exception {
                 long t0 = System.nanoTime();
-                java.nio.file.Path yaml = org.jprune.yolo.data.SynthDataset.write(out, new org.jprune.yolo.data.SynthDataset.Spec(train, val, img, seed, difficulty));
+                java.nio.file.Path yaml = org.jprune.yolo.data.SynthDataset.write(out, new org.jprune.yolo.data.SynthDataset.Spec(train, val, img, seed, difficulty, kind));
                 System.out.printf("wrote %d train + %d val images (%dx%d, %d classes) and %s in %.1f s%n", train, val, img, img,
-                        org.jprune.yolo.data.SynthDataset.CLASSES.size(), yaml, (System.nanoTime() - t0) / 1e9);
+                        kind == org.jprune.yolo.data.SynthDataset.Kind.FACES ? 1 : org.jprune.yolo.data.SynthDataset.CLASSES.size(), yaml, (System.nanoTime() - t0) / 1e9);
                 return 0;
             }
         }

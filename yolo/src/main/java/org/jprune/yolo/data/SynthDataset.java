@@ -45,14 +45,28 @@ public final class SynthDataset {
      */
     public enum Difficulty { HARD, EASY }
 
-    public record Spec(int trainImages, int valImages, int imageSize, long seed, Difficulty difficulty) {
+    /**
+     * SHAPES: the benchmark above (8 classes). FACES: the one-class face benchmark with WIDER Face's
+     * character ({@link Faces}): many small faces per image, crowds in rows, a wide spread of scales,
+     * blur, occlusion, and face-coloured distractors; the difficulty does not apply to it.
+     */
+    public enum Kind { SHAPES, FACES }
+
+    public record Spec(int trainImages, int valImages, int imageSize, long seed, Difficulty difficulty, Kind kind) {
         public Spec {
             if (trainImages < 1 || valImages < 1) throw new IllegalArgumentException("need at least one train and one val image");
             if (imageSize < 32) throw new IllegalArgumentException("image size must be >= 32, got " + imageSize);
             if (difficulty == null) throw new IllegalArgumentException("difficulty is null");
+            if (kind == null) throw new IllegalArgumentException("kind is null");
+        }
+
+        public Spec(int trainImages, int valImages, int imageSize, long seed, Difficulty difficulty) {
+            this(trainImages, valImages, imageSize, seed, difficulty, Kind.SHAPES);
         }
 
         public Spec(int trainImages, int valImages, int imageSize, long seed) { this(trainImages, valImages, imageSize, seed, Difficulty.HARD); }
+
+        public List<String> names() { return kind == Kind.FACES ? Faces.CLASSES : CLASSES; }
     }
 
     /** One generated object: class and box in pixels (x1, y1, x2, y2). */
@@ -70,7 +84,8 @@ public final class SynthDataset {
             long seed = split.equals("train") ? spec.seed() : spec.seed() + 1_000_003L;
             for (int i = 0; i < count; i++) {
                 List<Box> boxes = new ArrayList<>();
-                BufferedImage im = render(spec.imageSize(), new SplittableRandom(seed * 31 + i), boxes, spec.difficulty());
+                SplittableRandom r = new SplittableRandom(seed * 31 + i);
+                BufferedImage im = spec.kind() == Kind.FACES ? Faces.render(spec.imageSize(), r, boxes) : render(spec.imageSize(), r, boxes, spec.difficulty());
                 String stem = String.format(Locale.ROOT, "%s_%06d", split, i);
                 ImageIO.write(im, "png", img.resolve(stem + ".png").toFile());
                 StringBuilder sb = new StringBuilder();
@@ -82,9 +97,9 @@ public final class SynthDataset {
             }
         }
         Path yaml = dir.resolve("data.yaml");
-        Files.writeString(yaml, "# jprune synthetic shapes dataset (SynthDataset), seed " + spec.seed() + ", " + spec.imageSize() + " px\n"
-                + "path: " + dir.toAbsolutePath() + "\ntrain: images/train\nval: images/val\nnc: " + CLASSES.size()
-                + "\nnames: [" + String.join(", ", CLASSES) + "]\n");
+        Files.writeString(yaml, "# jprune synthetic " + spec.kind().name().toLowerCase(Locale.ROOT) + " dataset (SynthDataset), seed " + spec.seed() + ", "
+                + spec.imageSize() + " px\npath: " + dir.toAbsolutePath() + "\ntrain: images/train\nval: images/val\nnc: " + spec.names().size()
+                + "\nnames: [" + String.join(", ", spec.names()) + "]\n");
         return yaml;
     }
 
@@ -165,7 +180,7 @@ public final class SynthDataset {
         return inter / ((a.x2() - a.x1()) * (a.y2() - a.y1()) + (b.x2() - b.x1()) * (b.y2() - b.y1()) - inter);
     }
 
-    private static Color randomColor(SplittableRandom r) {
+    static Color randomColor(SplittableRandom r) {
         return new Color(r.nextInt(256), r.nextInt(256), r.nextInt(256));
     }
 
@@ -215,7 +230,7 @@ public final class SynthDataset {
         return p;
     }
 
-    private static void boxBlur(BufferedImage im) {
+    static void boxBlur(BufferedImage im) {
         int w = im.getWidth(), h = im.getHeight();
         int[] src = im.getRGB(0, 0, w, h, null, 0, w), dst = new int[src.length];
         for (int y = 0; y < h; y++)
@@ -233,7 +248,7 @@ public final class SynthDataset {
         im.setRGB(0, 0, w, h, dst, 0, w);
     }
 
-    private static void addNoise(BufferedImage im, double sigma, SplittableRandom r) {
+    static void addNoise(BufferedImage im, double sigma, SplittableRandom r) {
         if (sigma <= 0) return;
         int w = im.getWidth(), h = im.getHeight();
         int[] px = im.getRGB(0, 0, w, h, null, 0, w);

@@ -72,15 +72,42 @@ public final class Plots {
             g.drawImage(one, (i % 3) * 400, (i / 3) * 300, null);
         }
         g.dispose();
-        Path tmp = png.resolveSibling(png.getFileName() + ".tmp.png");
-        javax.imageio.ImageIO.write(out, "png", tmp.toFile());
-        Files.move(tmp, png, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        write(out, png);
+    }
+
+    /**
+     * Lines of (x, y) points: {@code series} solid with circles, {@code reference} dashed with diamonds
+     * (e.g. published figures drawn beside measured ones).
+     */
+    public static void lines(Path png, String title, String xTitle, String yTitle, java.util.Map<String, List<double[]>> series,
+                             java.util.Map<String, List<double[]>> reference) throws IOException {
+        XYChart chart = new XYChartBuilder().width(1100).height(750).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
+        chart.getStyler().setYAxisMin(0.0).setYAxisMax(1.0).setXAxisMin(0.0).setXAxisMax(100.0).setLegendVisible(true).setMarkerSize(7)
+                .setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideS);
+        for (var e : series.entrySet()) addLine(chart, e.getKey(), e.getValue()).setMarker(SeriesMarkers.CIRCLE);
+        for (var e : reference.entrySet()) {
+            XYSeries s = addLine(chart, e.getKey(), e.getValue());
+            s.setMarker(SeriesMarkers.DIAMOND);
+            s.setLineStyle(new java.awt.BasicStroke(1.5f, java.awt.BasicStroke.CAP_BUTT, java.awt.BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f}, 0f));
+        }
+        save(chart, png);
+    }
+
+    private static XYSeries addLine(XYChart chart, String name, List<double[]> points) {
+        double[] x = points.stream().mapToDouble(p -> p[0]).toArray(), y = points.stream().mapToDouble(p -> p[1]).toArray();
+        return chart.addSeries(name, x, y);
     }
 
     private static void save(XYChart chart, Path png) throws IOException {
-        Files.createDirectories(png.toAbsolutePath().getParent());
-        String name = png.toString();
-        String base = name.endsWith(".png") ? name.substring(0, name.length() - 4) : name;
-        BitmapEncoder.saveBitmap(chart, base, BitmapEncoder.BitmapFormat.PNG);
+        write(BitmapEncoder.getBufferedImage(chart), png);
+    }
+
+    /** Written to a temporary file and moved into place: a kill leaves the old PNG or the new one. */
+    private static void write(java.awt.image.BufferedImage im, Path png) throws IOException {
+        Path dir = png.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path tmp = dir.resolve(png.getFileName() + ".tmp.png");
+        javax.imageio.ImageIO.write(im, "png", tmp.toFile());
+        Files.move(tmp, png, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 }

@@ -26,11 +26,18 @@ public final class AutoPrune {
     /**
      * target and steps are fractions of the original network's {@code schedule target} (channels,
      * parameters or FLOPs); lrs are the lr0 values tried after every step; minMap50: an absolute floor
-     * instead of baseline - maxDrop (NaN: the drop).
+     * instead of baseline - maxDrop (NaN: the drop); epochBudget: the most epochs (fine-tuning and
+     * regularized, over every try) the run may spend, 0 for no limit.
      */
     public record Options(Path weights, Path out, Schedule.Target target, double goal, double firstStep, double minStep, double maxDrop, double minMap50,
-                          double[] lrs, int epochs, PruneRun.Strategy method, PruneRun.Finetune finetune, PruneRun.Train train) {
+                          double[] lrs, int epochs, PruneRun.Strategy method, PruneRun.Finetune finetune, PruneRun.Train train, int epochBudget) {
+        public Options(Path weights, Path out, Schedule.Target target, double goal, double firstStep, double minStep, double maxDrop, double minMap50,
+                       double[] lrs, int epochs, PruneRun.Strategy method, PruneRun.Finetune finetune, PruneRun.Train train) {
+            this(weights, out, target, goal, firstStep, minStep, maxDrop, minMap50, lrs, epochs, method, finetune, train, 0);
+        }
+
         public Options {
+            if (epochBudget < 0) throw new IllegalArgumentException("epoch budget must be >= 0 (0: none), got " + epochBudget);
             if (!(goal > 0 && goal < 1)) throw new IllegalArgumentException("target size must be in (0, 1), got " + goal);
             if (!(firstStep > 0 && firstStep <= goal)) throw new IllegalArgumentException("first step must be in (0, target], got " + firstStep);
             if (!(minStep > 0 && minStep <= firstStep)) throw new IllegalArgumentException("minimum step must be in (0, first step], got " + minStep);
@@ -42,11 +49,13 @@ public final class AutoPrune {
         }
     }
 
-    /** One try: the level it pruned to, the rate, its mAP50 / mAP50-95 and parameters, and whether it was kept. */
-    public record Try(int round, double level, double lr, double map50, double map5095, long params, boolean kept, Path model) {}
+    /** One try: the level it pruned to, the rate, its mAP50 / mAP50-95 and parameters, whether it was kept, and its pruning step. */
+    public record Try(int round, double level, double lr, double map50, double map5095, long params, boolean kept, Path model, PruneRun.Step step) {
+        Try accepted() { return new Try(round, level, lr, map50, map5095, params, true, model, step); }
+    }
 
-    /** The path taken; reached: the level of the last accepted step (0 if none). */
-    public record Result(double baseline, double reached, List<Try> tries, int backoffs, Path model) {}
+    /** The path taken; reached: the level of the last accepted step (0 if none); epochs: spent over every try. */
+    public record Result(double baseline, double reached, List<Try> tries, int backoffs, Path model, int epochs) {}
 
     private final Options o;
     private final PrintStream log;
@@ -63,9 +72,15 @@ public final class AutoPrune {
                 o.target().label(), floor, java.util.Arrays.toString(o.lrs()), o.epochs());
         Path current = o.weights();
         double level = 0, step = o.firstStep();
-        int round = 0, backoffs = 0;
+        int round = 0, backoffs = 0, spent = 0;
+        int perTry = o.epochs() + (o.method().method().regularized() ? o.method().regEpochs() : 0);
         List<Try> tries = new ArrayList<>();
         while (level < o.goal() - 1e-9 && step >= o.minStep() - 1e-12) {
+            if (o.epochBudget() > 0 && spent + perTry * o.lrs().length > o.epochBudget()) {
+                log.printf(Locale.ROOT, "auto: the next round would spend %d epochs, %d of the budget's %d are left: stop%n", perTry * o.lrs().length,
+                        o.epochBudget() - spent, o.epochBudget());
+                break;
+            }
             round++;
             double next = Math.min(o.goal(), level + step);
             Try best = null;
@@ -77,13 +92,14 @@ public final class AutoPrune {
                 List<PruneRun.Step> st = new PruneRun(new PruneRun.Options(current, dir, new Schedule(o.target(), new double[] {next}, new int[] {o.epochs()}),
                         o.method(), o.finetune(), withLr), log).run();
                 PruneRun.Step s = st.get(0);
-                Try tr = new Try(round, next, o.lrs()[k], s.map50(), s.map5095(), s.params(), false, dir.resolve("step-1"));
+                spent += s.epochs();
+                Try tr = new Try(round, next, o.lrs()[k], s.map50(), s.map5095(), s.params(), false, dir.resolve("step-1"), s);
                 log.printf(Locale.ROOT, "auto: round %d, %.1f%% of %s, lr0 %s: mAP50 %.3f%n", round, next * 100, o.target().label(), o.lrs()[k], s.map50());
                 tries.add(tr);
                 if (best == null || tr.map50() > best.map50()) best = tr;
             }
             if (best.map50() >= floor) {
-                tries.set(tries.indexOf(best), new Try(best.round(), best.level(), best.lr(), best.map50(), best.map5095(), best.params(), true, best.model()));
+                tries.set(tries.indexOf(best), best.accepted());
                 current = best.model().resolve("last.safetensors");
                 level = next;
                 log.printf(Locale.ROOT, "auto: kept %.1f%% (lr0 %s, mAP50 %.3f)%n", level * 100, best.lr(), best.map50());
@@ -94,7 +110,7 @@ public final class AutoPrune {
                         step < o.minStep() ? " (under the minimum: stop)" : "");
             }
         }
-        Result r = new Result(base, level, List.copyOf(tries), backoffs, level > 0 ? current : o.weights());
+        Result r = new Result(base, level, List.copyOf(tries), backoffs, level > 0 ? current : o.weights(), spent);
         write(r);
         return r;
     }
@@ -112,8 +128,8 @@ public final class AutoPrune {
 
     private void write(Result r) throws IOException {
         StringBuilder md = new StringBuilder(String.format(Locale.ROOT, "Automatic pruning of %s: towards %.0f%% of %s, allowed mAP50 drop %.3f (baseline %.3f); "
-                + "reached %.1f%% with %d back-off(s). Model: %s%n%n| round | level | lr0 | mAP50 | mAP50-95 | parameters | kept |%n|---|---|---|---|---|---|---|%n",
-                o.weights(), o.goal() * 100, o.target().label(), o.maxDrop(), r.baseline(), r.reached() * 100, r.backoffs(), r.model()));
+                + "reached %.1f%% with %d back-off(s) in %d epochs. Model: %s%n%n| round | level | lr0 | mAP50 | mAP50-95 | parameters | kept |%n|---|---|---|---|---|---|---|%n",
+                o.weights(), o.goal() * 100, o.target().label(), o.maxDrop(), r.baseline(), r.reached() * 100, r.backoffs(), r.epochs(), r.model()));
         for (Try t : r.tries())
             md.append(String.format(Locale.ROOT, "| %d | %.1f%% | %s | %.3f | %.3f | %.3f M | %s |%n", t.round(), t.level() * 100, t.lr(), t.map50(), t.map5095(),
                     t.params() / 1e6, t.kept() ? "yes" : ""));
