@@ -114,4 +114,36 @@ class SynthDatasetTest {
         assertEquals(2, Main.execute("train", "--data", data, "--hyp", "bogus=1"));
         assertEquals(2, Main.execute("study", "--data", data, "--levels", "0.5,1.2"));
     }
+
+    /**
+     * The face benchmark: one class, deterministic from its seed, WIDER's character (crowds of 20+ faces,
+     * faces under 8 px and over 40 px, boxes inside the image), and the loaders read it.
+     */
+    @Test
+    void faceBenchmarkHasWidersCharacter() throws Exception {
+        Path yaml = SynthDataset.write(dir.resolve("f"), new SynthDataset.Spec(40, 4, 160, 3, SynthDataset.Difficulty.HARD, SynthDataset.Kind.FACES));
+        assertTrue(Files.readString(yaml).contains("nc: 1\nnames: [face]"), Files.readString(yaml));
+        int crowded = 0, tiny = 0, large = 0;
+        for (int i = 0; i < 40; i++) {
+            List<String> lines = Files.readAllLines(dir.resolve(String.format("f/labels/train/train_%06d.txt", i)));
+            if (lines.size() >= 20) crowded++;
+            for (String l : lines) {
+                String[] f = l.split(" ");
+                assertEquals("0", f[0]);
+                double x = Double.parseDouble(f[1]), y = Double.parseDouble(f[2]), w = Double.parseDouble(f[3]), h = Double.parseDouble(f[4]);
+                assertTrue(x - w / 2 >= -1e-6 && y - h / 2 >= -1e-6 && x + w / 2 <= 1 + 1e-6 && y + h / 2 <= 1 + 1e-6 && w > 0 && h > 0, l);
+                if (w * 160 < 8) tiny++;
+                if (w * 160 > 40) large++;
+            }
+        }
+        assertTrue(crowded >= 3 && tiny >= 50 && large >= 5, "crowded images " + crowded + ", faces under 8 px " + tiny + ", over 40 px " + large);
+        Path again = SynthDataset.write(dir.resolve("g"), new SynthDataset.Spec(40, 4, 160, 3, SynthDataset.Difficulty.HARD, SynthDataset.Kind.FACES));
+        assertEquals(Files.readString(dir.resolve("f/labels/train/train_000007.txt")), Files.readString(dir.resolve("g/labels/train/train_000007.txt")));
+        assertTrue(java.util.Arrays.equals(Files.readAllBytes(dir.resolve("f/images/val/val_000002.png")), Files.readAllBytes(dir.resolve("g/images/val/val_000002.png"))));
+        var ds = org.jprune.yolo.data.YoloDataset.load(org.jprune.yolo.data.YoloDataset.readConfig(again), "train", false);
+        assertEquals(40, ds.samples().size());
+        assertTrue(ds.problems().isEmpty(), ds.problems().toString());
+        assertEquals(0, Main.execute("data", "synth", "--kind", "FACES", "-o", dir.resolve("h").toString(), "--train", "2", "--val", "1", "--img", "64"));
+        assertEquals(2, Main.execute("data", "synth", "--kind", "CATS", "-o", dir.resolve("i").toString()));
+    }
 }

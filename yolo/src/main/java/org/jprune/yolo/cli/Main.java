@@ -107,6 +107,14 @@ public final class Main implements Runnable {
         double regAlpha;
         @Option(names = "--reg-epochs", defaultValue = "1", description = "group-reg / slimming: regularized epochs before each pruning step. Default: ${DEFAULT-VALUE}.")
         int regEpochs;
+        @Option(names = "--finetune-hyp", split = ",", description = "Overrides of the hyperparameters for the fine-tuning and regularized "
+                + "epochs only, on top of --hyp, e.g. --finetune-hyp lr0=0.001. (Fine-tuning never warms the biases down from warmup_bias_lr: "
+                + "they start at lr0.)")
+        java.util.List<String> finetuneHyp = new java.util.ArrayList<>();
+        @Option(names = "--distill", defaultValue = "0", description = "Knowledge distillation while fine-tuning: the unpruned starting model "
+                + "is the teacher and the pruned one's outputs are pulled towards its outputs with this weight per output cell (1: as strong as "
+                + "the objectness loss of the stride-8 level); 0: none. Default: ${DEFAULT-VALUE}.")
+        double distill;
 
         org.jprune.engine.prune.Schedule.Target target() { return org.jprune.engine.prune.Schedule.Target.parse(target); }
         org.jprune.yolo.train.PruneRun.Finetune finetune() { return org.jprune.yolo.train.PruneRun.Finetune.parse(finetuneMode); }
@@ -392,7 +400,7 @@ public final class Main implements Runnable {
             new org.jprune.yolo.train.Study(new org.jprune.yolo.train.Study.Options(t.model, data, t.img, t.batch, t.nbs, t.epochs, finetune,
                     levels, !p.uniform, t.seed, out == null ? java.nio.file.Path.of("runs/study") : out, t.workers, t.hyperparameters(), t.optimizer, t.anchors,
                     p.methodKind() == org.jprune.yolo.train.PruneRun.Method.UNSTRUCTURED && p.gradual() ? "gmp" : p.method, p.reg, p.regAlpha, p.regEpochs,
-                    baseline, p.target(), p.finetune()), System.out).run();
+                    baseline, p.target(), p.finetune(), new org.jprune.yolo.train.PruneRun.Tuning(p.finetuneHyp, p.distill)), System.out).run();
             return 0;
         }
     }
@@ -462,7 +470,8 @@ public final class Main implements Runnable {
             var schedule = org.jprune.engine.prune.Schedule.of(p.target(), levels, epochs);
             var strategy = new org.jprune.yolo.train.PruneRun.Strategy(p.methodKind(), org.jprune.engine.prune.Importance.Reduce.parse(reduce), !p.uniform, roundTo,
                     maxLayerRatio, java.util.Set.copyOf(ignored), p.reg, p.regAlpha, p.regEpochs, p.gradual());
-            var train = new org.jprune.yolo.train.PruneRun.Train(data, size, batch, nbs, seed, workers, org.jprune.yolo.loss.Hyp.SCRATCH_LOW.with(hyp), optimizer);
+            var train = new org.jprune.yolo.train.PruneRun.Tuning(p.finetuneHyp, p.distill).apply(data, size, batch, nbs, seed, workers,
+                    org.jprune.yolo.loss.Hyp.SCRATCH_LOW.with(hyp), optimizer);
             if (auto) {
                 if (levels.length != 1) throw new IllegalArgumentException("--auto takes one --levels value: the target, got " + levels.length);
                 var r = new org.jprune.yolo.train.AutoPrune(new org.jprune.yolo.train.AutoPrune.Options(weights, out, p.target(), levels[0], Math.min(firstStep, levels[0]), Math.min(minStep, Math.min(firstStep,

@@ -60,6 +60,31 @@ public final class YoloModel implements AutoCloseable {
      */
     public void addBeforeOptimizerStep(Runnable action) { beforeOptimizerStep.add(java.util.Objects.requireNonNull(action)); }
 
+    /**
+     * Knowledge distillation during training: {@code teacher} (same head: anchors and classes) sees every
+     * training batch too, and the student's raw outputs are pulled towards the teacher's by a soft-target
+     * BCE of weight {@code weight} per output cell (1: as strong, per cell, as the objectness loss of the
+     * stride-8 level). This model owns the teacher and closes it.
+     */
+    public record Distillation(YoloModel teacher, double weight) {
+        public Distillation {
+            if (!(weight > 0) || Double.isInfinite(weight)) throw new IllegalArgumentException("distillation weight must be finite and > 0, got " + weight);
+        }
+    }
+
+    private Distillation distillation;
+
+    public void distillFrom(YoloModel teacher, double weight) {
+        if (teacher.nc != nc || teacher.strides.length != strides.length || teacher.anchorsPx().length != anchorsPx().length)
+            throw new IllegalArgumentException("the teacher's head (" + teacher.nc + " classes, " + teacher.strides.length + " levels) differs from the student's ("
+                    + nc + ", " + strides.length + ")");
+        if (distillation != null) distillation.teacher().close();
+        distillation = new Distillation(teacher, weight);
+    }
+
+    /** The teacher set by {@link #distillFrom}, or null. */
+    public Distillation distillation() { return distillation; }
+
     /** Runs the actions of {@link #addBeforeOptimizerStep}, in order (Trainer calls it). */
     public void beforeOptimizerStep() { beforeOptimizerStep.forEach(Runnable::run); }
     public ModelConfig config() { return config; }
@@ -609,5 +634,8 @@ public final class YoloModel implements AutoCloseable {
     }
 
     @Override
-    public void close() { graph.close(); }
+    public void close() {
+        if (distillation != null) distillation.teacher().close();
+        graph.close();
+    }
 }

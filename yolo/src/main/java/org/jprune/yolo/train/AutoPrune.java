@@ -86,9 +86,7 @@ public final class AutoPrune {
             Try best = null;
             for (int k = 0; k < o.lrs().length; k++) {
                 Path dir = o.out().resolve(String.format(Locale.ROOT, "round-%d-lr%d", round, k));
-                PruneRun.Train t = o.train();
-                PruneRun.Train withLr = new PruneRun.Train(t.data(), t.imgSize(), t.batch(), t.nbs(), t.seed(), t.workers(),
-                        t.hyp().with(List.of("lr0=" + o.lrs()[k])), t.optimizer());
+                PruneRun.Train withLr = o.train().withHyp(o.train().hyp().with(List.of("lr0=" + o.lrs()[k])));
                 List<PruneRun.Step> st = new PruneRun(new PruneRun.Options(current, dir, new Schedule(o.target(), new double[] {next}, new int[] {o.epochs()}),
                         o.method(), o.finetune(), withLr), log).run();
                 PruneRun.Step s = st.get(0);

@@ -42,8 +42,16 @@ public final class Study {
     public record Options(String model, Path data, int imgSize, int batch, int nbs, int epochs, int finetuneEpochs, double[] levels,
                           boolean global, long seed, Path out, int workers, Hyp hyp, String optimizer, String anchors,
                           String method, double reg, double regAlpha, int regEpochs, Path baseline, Schedule.Target target,
-                          PruneRun.Finetune finetune) {
+                          PruneRun.Finetune finetune, PruneRun.Tuning tuning) {
+        public Options(String model, Path data, int imgSize, int batch, int nbs, int epochs, int finetuneEpochs, double[] levels,
+                       boolean global, long seed, Path out, int workers, Hyp hyp, String optimizer, String anchors,
+                       String method, double reg, double regAlpha, int regEpochs, Path baseline, Schedule.Target target, PruneRun.Finetune finetune) {
+            this(model, data, imgSize, batch, nbs, epochs, finetuneEpochs, levels, global, seed, out, workers, hyp, optimizer, anchors, method, reg, regAlpha,
+                    regEpochs, baseline, target, finetune, PruneRun.Tuning.NONE);
+        }
+
         public Options {
+            if (tuning == null) throw new IllegalArgumentException("tuning is null");
             if (!METHODS.contains(method)) throw new IllegalArgumentException("method must be one of " + METHODS + ", got " + method);
             schedule(target, levels, finetuneEpochs); // checks the levels
             strategy(method, global, reg, regAlpha, regEpochs);
@@ -133,7 +141,7 @@ public final class Study {
 
         PruneRun.Strategy strategy = Options.strategy(o.method(), o.global(), o.reg(), o.regAlpha(), o.regEpochs());
         List<PruneRun.Step> steps = new PruneRun(new PruneRun.Options(base, o.out(), Options.schedule(o.target(), o.levels(), o.finetuneEpochs()), strategy,
-                o.finetune(), new PruneRun.Train(o.data(), o.imgSize(), o.batch(), o.nbs(), o.seed(), o.workers(), o.hyp(), o.optimizer())), log).run();
+                o.finetune(), o.tuning().apply(o.data(), o.imgSize(), o.batch(), o.nbs(), o.seed(), o.workers(), o.hyp(), o.optimizer())), log).run();
 
         List<Path> files = new ArrayList<>(List.of(baseModel));
         steps.forEach(s -> files.add(s.model()));
@@ -165,7 +173,9 @@ public final class Study {
             default -> String.format(Locale.ROOT, "structured magnitude pruning (L2, %s, round to 8)", rank);
         };
         if (o.method().equals("unstructured") || o.method().equals("gmp")) return how;
-        return how + ", levels of " + o.target().label() + ", fine-tuning the " + (o.finetune() == PruneRun.Finetune.COMPACT ? "compact" : "masked (channel-sparse)") + " network";
+        return how + ", levels of " + o.target().label() + ", fine-tuning the " + (o.finetune() == PruneRun.Finetune.COMPACT ? "compact" : "masked (channel-sparse)")
+                + " network" + (o.tuning().hyp().isEmpty() ? "" : " with " + String.join(",", o.tuning().hyp()))
+                + (o.tuning().distill() > 0 ? String.format(Locale.ROOT, ", distilled from the unpruned model (weight %g)", o.tuning().distill()) : "");
     }
 
     private void write(List<Row> rows) throws IOException {

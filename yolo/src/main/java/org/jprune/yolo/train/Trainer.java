@@ -353,6 +353,23 @@ public final class Trainer {
      * phases: images uploaded, forward, outputs to the host, loss, gradients to the device, backward
      * (the GPU benchmark syncs and reads the clock there to say where a step's time goes).
      */
+    /**
+     * Adds the distillation gradient: for every raw output s with teacher output t, d/ds of
+     * BCE(sigmoid(s), sigmoid(t)) = sigmoid(s) - sigmoid(t), weighted by {@code weight x batch} over the
+     * level's output cells (as the objectness loss is a mean over cells times the batch size).
+     */
+    public static void distill(YoloModel.Distillation kd, Tensor x, float[][] outs, float[][] grads, int batch) {
+        float[][] t = kd.teacher().forwardRaw(x);
+        for (int i = 0; i < outs.length; i++) {
+            if (t[i].length != outs[i].length) throw new IllegalStateException("teacher output " + i + " has " + t[i].length + " values, the student's " + outs[i].length);
+            int cells = outs[i].length / (5 + kd.teacher().classes());
+            double w = kd.weight() * batch / cells;
+            for (int k = 0; k < outs[i].length; k++) grads[i][k] += (float) (w * (sigmoid(outs[i][k]) - sigmoid(t[i][k])));
+        }
+    }
+
+    private static double sigmoid(double v) { return 1 / (1 + Math.exp(-v)); }
+
     public static YoloLoss.Result step(YoloModel model, YoloLoss loss, Loader.Batch b, Runnable mark) {
         Device dev = model.graph().device();
         try (Tensor x = Tensor.of(dev, b.images(), b.n(), 3, b.size(), b.size())) {
@@ -371,6 +388,7 @@ public final class Trainer {
                 }
                 mark.run();
                 YoloLoss.Result r = loss.compute(outs, b.n(), ny, nx, b.targets(), b.targetCount(), grads, null);
+                if (model.distillation() != null) distill(model.distillation(), x, outs, grads, b.n());
                 mark.run();
                 List<Tensor> g = new ArrayList<>();
                 try {
