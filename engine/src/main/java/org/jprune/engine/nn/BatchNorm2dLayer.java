@@ -34,6 +34,7 @@ public final class BatchNorm2dLayer implements Layer {
     public Tensor runningMean() { return runMean; }
     public Tensor runningVar() { return runVar; }
     public int channels() { return channels; }
+    public float eps() { return eps; }
 
     @Override public String type() { return "bn"; }
     @Override public ChannelMap channelMap() { return ChannelMap.SAME; }

@@ -27,6 +27,8 @@ public final class SimpleLayers {
         public ActLayer(Activation kind, float alpha) { this.kind = kind; this.alpha = alpha; }
 
         public Activation kind() { return kind; }
+        /** The negative slope of a leaky ReLU. */
+        public float alpha() { return alpha; }
         @Override public String type() { return "act"; }
         @Override public ChannelMap channelMap() { return ChannelMap.SAME; }
         @Override public int[] outputShape(List<int[]> in) { return in.get(0).clone(); }
@@ -68,6 +70,9 @@ public final class SimpleLayers {
 
         public int kernel() { return kernel; }
         public int stride() { return stride; }
+        /** Padding before (top, left) and after (bottom, right). */
+        public int pad() { return pad; }
+        public int padEnd() { return padEnd; }
 
         @Override public String type() { return "maxpool"; }
         @Override public ChannelMap channelMap() { return ChannelMap.SAME; }
@@ -115,6 +120,7 @@ public final class SimpleLayers {
             this.scale = scale;
         }
 
+        public int scale() { return scale; }
         @Override public String type() { return "upsample"; }
         @Override public ChannelMap channelMap() { return ChannelMap.SAME; }
         @Override

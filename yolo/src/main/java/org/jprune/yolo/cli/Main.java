@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 @Command(name = "jprune", mixinStandardHelpOptions = true, version = "jprune 0.1.0",
         description = "Train and prune YOLO detectors on native kernels.",
         subcommands = {Main.Info.class, Main.DataCmd.class, Main.ModelCmd.class, Main.Train.class, Main.Val.class, Main.Eval.class, Main.Detect.class,
-            Main.StudyCmd.class, Main.PruneCmd.class, Main.SensitivityCmd.class})
+            Main.StudyCmd.class, Main.PruneCmd.class, Main.SensitivityCmd.class, Main.Export.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -532,6 +532,40 @@ public final class Main implements Runnable {
             System.out.printf(java.util.Locale.ROOT, "baseline mAP50 %.3f on %.0f%% of the validation split; %d layers x %d ratios, %d evaluations, %.0f s; "
                     + "wrote %s/sensitivity.{csv,md,png} and layer-ratios.json (max drop %.3f per layer)%n", r.baseline(), fraction * 100, r.layers().size(),
                     ratios.length, r.evaluations(), r.seconds(), out, maxDrop);
+            return 0;
+        }
+    }
+
+    @Command(name = "export", mixinStandardHelpOptions = true, description = "Export a checkpoint (dense or compact) as ONNX, as Ultralytics exports "
+            + "YOLOv5: input images [batch, 3, img, img] (batch dynamic), output output0 [batch, anchors, 5 + classes] with the Detect decode inside "
+            + "(boxes in input pixels, probabilities after the sigmoid), weights inside.")
+    static final class Export implements Callable<Integer> {
+        @Option(names = {"-w", "--weights"}, required = true, description = "The checkpoint (from train, prune or study).")
+        java.nio.file.Path weights;
+        @Option(names = "--format", defaultValue = "onnx", description = "Output format: onnx. Default: ${DEFAULT-VALUE}.")
+        String format;
+        @Option(names = "--img", description = "Input size, a multiple of 32 (default: the checkpoint's).")
+        Integer img;
+        @Option(names = "--opset", defaultValue = "13", description = "ONNX opset, 11 to 21. Default: ${DEFAULT-VALUE}.")
+        int opset;
+        @Option(names = "--fuse", description = "Fold every batch norm into its convolution.")
+        boolean fuse;
+        @Option(names = {"-o", "--out"}, description = "Output file (default: the checkpoint's path with .onnx); an existing file is not overwritten.")
+        java.nio.file.Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!format.strip().equalsIgnoreCase("onnx")) throw new IllegalArgumentException("--format must be onnx, got '" + format + "'");
+            if (!java.nio.file.Files.isRegularFile(weights)) throw new IllegalArgumentException("--weights " + weights + ": no such file");
+            var ckpt = org.jprune.yolo.train.Checkpoint.read(weights);
+            var options = new org.jprune.yolo.export.OnnxExport.Options(img != null ? img : ckpt.imageSize(), opset, fuse);
+            java.nio.file.Path file = out != null ? out : weights.resolveSibling(weights.getFileName().toString().replaceFirst("\\.safetensors$", "") + ".onnx");
+            if (java.nio.file.Files.exists(file)) throw new IllegalArgumentException("--out " + file + " exists: give another file or remove it");
+            try (var m = ckpt.buildModel()) {
+                org.jprune.yolo.export.OnnxExport.write(m, ckpt.names(), options, file);
+                System.out.printf(java.util.Locale.ROOT, "wrote %s (%.2f MB): %s, %.3f M parameters, %dx%d, opset %d%s%n", file, java.nio.file.Files.size(file) / 1e6,
+                        ckpt.model(), m.parameterCount() / 1e6, options.imageSize(), options.imageSize(), opset, fuse ? ", batch norms folded" : "");
+            }
             return 0;
         }
     }

@@ -22,6 +22,36 @@ public final class Postprocess {
 
     static float sigmoid(float x) { return (float) (1 / (1 + Math.exp(-x))); }
 
+    /**
+     * The decoded predictions of a batch as Ultralytics' Detect returns them at inference (and its ONNX
+     * export as output0): [bs][anchors over every level, in level, anchor, y, x order][5 + nc] with x, y,
+     * w, h in input pixels and objectness and class probabilities after the sigmoid. Flat, row-major.
+     */
+    public static float[] decode(float[][] outputs, int bs, int[] ny, int[] nx, int[] strides, float[][] anchorsPx, int nc) {
+        int na = anchorsPx[0].length / 2, no = nc + 5, total = 0;
+        for (int i = 0; i < outputs.length; i++) total += na * ny[i] * nx[i];
+        float[] out = new float[bs * total * no];
+        for (int b = 0; b < bs; b++) {
+            int row = b * total;
+            for (int i = 0; i < outputs.length; i++) {
+                int plane = ny[i] * nx[i];
+                for (int a = 0; a < na; a++) {
+                    int base = (b * na * no + a * no) * plane;
+                    for (int gy = 0; gy < ny[i]; gy++)
+                        for (int gx = 0; gx < nx[i]; gx++, row++) {
+                            int p = gy * nx[i] + gx, o = row * no;
+                            out[o] = (sigmoid(outputs[i][base + p]) * 2 - 0.5f + gx) * strides[i];
+                            out[o + 1] = (sigmoid(outputs[i][base + plane + p]) * 2 - 0.5f + gy) * strides[i];
+                            out[o + 2] = (float) Math.pow(sigmoid(outputs[i][base + 2 * plane + p]) * 2, 2) * anchorsPx[i][2 * a];
+                            out[o + 3] = (float) Math.pow(sigmoid(outputs[i][base + 3 * plane + p]) * 2, 2) * anchorsPx[i][2 * a + 1];
+                            for (int c = 4; c < no; c++) out[o + c] = sigmoid(outputs[i][base + c * plane + p]);
+                        }
+                }
+            }
+        }
+        return out;
+    }
+
     /** Detections for image b of a batch; outputs per level [bs][na*(5+nc)][ny][nx]. */
     public static List<Detection> image(float[][] outputs, int b, int[] ny, int[] nx, int[] strides, float[][] anchorsPx, int nc, Settings s) {
         int na = anchorsPx[0].length / 2, no = nc + 5;

@@ -105,7 +105,7 @@ public final class SeedStudy {
     /** The sizes a form runs at: datasets (images), image side and baseline epochs, per benchmark. */
     public record Sizes(int train, int val, int img, int epochs, int faceTrain, int faceVal, int faceImg, int faceEpochs) {
         public static Sizes of(boolean quick) {
-            return quick ? new Sizes(1000, 150, 160, 8, 400, 100, 160, 6) : new Sizes(4000, 300, 160, 12, 2000, 300, 160, 15);
+            return quick ? new Sizes(1000, 150, 160, 8, 400, 100, 160, 6) : new Sizes(4000, 300, 160, 12, 1500, 300, 160, 12);
         }
     }
 
