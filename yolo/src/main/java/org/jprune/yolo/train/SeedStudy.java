@@ -332,13 +332,27 @@ public final class SeedStudy {
             map = new double[] {r.map50(), r.map5095()};
             valImages = YoloDataset.load(dc, "val", false).samples().size();
         }
-        // an epoch of training costs about 3 forward passes per image (forward, backward), plus validation
-        double evalSecs = (System.nanoTime() - t) / 1e9;
-        int trainImages = YoloDataset.load(dc, "train", false).samples().size();
-        double secsPerEpoch = evalSecs * (1 + 3.0 * trainImages / Math.max(1, valImages));
+        double secsPerEpoch = measuredEpochSeconds(weights.resolveSibling("results.csv"));
+        if (Double.isNaN(secsPerEpoch)) {
+            // no training record beside it: an epoch costs about 3 forward passes per training image (forward, backward), plus validation
+            double evalSecs = (System.nanoTime() - t) / 1e9;
+            int trainImages = YoloDataset.load(dc, "train", false).samples().size();
+            secsPerEpoch = evalSecs * (1 + 3.0 * trainImages / Math.max(1, valImages));
+        }
         log.printf(Locale.ROOT, "== baseline (shapes): %s given: mAP50 %.3f, mAP50-95 %.3f%n", weights, map[0], map[1]);
         int epochs = c.metadata().containsKey("epoch") ? c.intMeta("epoch") + 1 : 0;
         return describe("shapes", c.model(), data, weights, img, map[0], map[1], secsPerEpoch, epochs);
+    }
+
+    /** The mean of the seconds column of a trainer's results.csv (its training time per epoch), or NaN when there is none. */
+    static double measuredEpochSeconds(Path csv) {
+        try {
+            List<String> lines = Files.readAllLines(csv);
+            if (lines.size() < 2 || !lines.get(0).endsWith(",seconds")) return Double.NaN;
+            return lines.subList(1, lines.size()).stream().mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(',') + 1))).average().orElse(Double.NaN);
+        } catch (IOException | RuntimeException e) {
+            return Double.NaN;
+        }
     }
 
     private Baseline describe(String family, String model, Path data, Path weights, int img, double map50, double map5095, double secsPerEpoch, int epochs)

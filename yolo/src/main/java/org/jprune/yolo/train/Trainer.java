@@ -349,11 +349,6 @@ public final class Trainer {
     }
 
     /**
-     * {@link #step(YoloModel, YoloLoss, Loader.Batch)} with {@code mark} run after each of its six
-     * phases: images uploaded, forward, outputs to the host, loss, gradients to the device, backward
-     * (the GPU benchmark syncs and reads the clock there to say where a step's time goes).
-     */
-    /**
      * Adds the distillation gradient: for every raw output s with teacher output t, d/ds of
      * BCE(sigmoid(s), sigmoid(t)) = sigmoid(s) - sigmoid(t), weighted by {@code weight x batch} over the
      * level's output cells (as the objectness loss is a mean over cells times the batch size).
@@ -370,6 +365,11 @@ public final class Trainer {
 
     private static double sigmoid(double v) { return 1 / (1 + Math.exp(-v)); }
 
+    /**
+     * {@link #step(YoloModel, YoloLoss, Loader.Batch)} with {@code mark} run after each of its six
+     * phases: images uploaded, forward, outputs to the host, loss, gradients to the device, backward
+     * (the GPU benchmark syncs and reads the clock there to say where a step's time goes).
+     */
     public static YoloLoss.Result step(YoloModel model, YoloLoss loss, Loader.Batch b, Runnable mark) {
         Device dev = model.graph().device();
         try (Tensor x = Tensor.of(dev, b.images(), b.n(), 3, b.size(), b.size())) {
