@@ -55,6 +55,18 @@ class CompactTest {
         }
     }
 
+    /** Prunes {@code ratio} of the model's channel groups under random scores and puts the plan on it; returns the pruner. */
+    static ChannelPruner randomPlan(YoloModel m, double ratio, long seed) {
+        DependencyGraph dg = m.dependencyGraph();
+        ChannelPruner p = new ChannelPruner(dg, new ChannelPruner.Options(true, 1));
+        double[] imp = new double[dg.groups().size()];
+        SplittableRandom r = new SplittableRandom(seed);
+        for (int i = 0; i < imp.length; i++) imp[i] = r.nextDouble();
+        p.step(ratio, imp);
+        m.applyPlan(p.plan());
+        return p;
+    }
+
     @ParameterizedTest(name = "compact == masked [{0}]")
     @ValueSource(strings = {"yolov5n", "yolov5s", "yolov5m", "yolov3-tiny", "yolov4-tiny"})
     void compactModelEqualsMaskedModel(String name) throws IOException {
@@ -62,13 +74,7 @@ class CompactTest {
         ModelConfig cfg = ModelConfig.load(name).withClasses(3);
         try (YoloModel m = YoloModel.build(cfg, cpu, 1); Tensor x = Tensor.randn(cpu, 5, 1f, 2, 3, 64, 64)) {
             randomizeBatchNorms(m.graph(), 3);
-            DependencyGraph dg = m.dependencyGraph();
-            ChannelPruner p = new ChannelPruner(dg, new ChannelPruner.Options(true, 1));
-            double[] imp = new double[dg.groups().size()];
-            SplittableRandom r = new SplittableRandom(name.hashCode());
-            for (int i = 0; i < imp.length; i++) imp[i] = r.nextDouble();
-            p.step(0.6, imp);
-            m.applyPlan(p.plan());
+            ChannelPruner p = randomPlan(m, 0.6, name.hashCode());
             float[][] masked = m.forwardRaw(x);
             try (YoloModel c = m.compact()) {
                 assertEquals(p.parameterCount(), c.parameterCount(), "the compact model has the pruner's parameter count");

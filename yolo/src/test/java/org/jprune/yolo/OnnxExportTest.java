@@ -14,8 +14,6 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.jprune.engine.Device;
 import org.jprune.engine.Tensor;
-import org.jprune.engine.prune.ChannelPruner;
-import org.jprune.engine.prune.DependencyGraph;
 import org.jprune.yolo.eval.Postprocess;
 import org.jprune.yolo.export.OnnxExport;
 import org.jprune.yolo.model.ModelConfig;
@@ -42,13 +40,7 @@ class OnnxExportTest {
             CompactTest.randomizeBatchNorms(dense.graph(), 3);
             YoloModel m = dense;
             if (kind.equals("compact")) {
-                DependencyGraph dg = dense.dependencyGraph();
-                ChannelPruner p = new ChannelPruner(dg, new ChannelPruner.Options(true, 1));
-                double[] imp = new double[dg.groups().size()];
-                SplittableRandom r = new SplittableRandom(name.hashCode());
-                for (int i = 0; i < imp.length; i++) imp[i] = r.nextDouble();
-                p.step(0.6, imp);
-                dense.applyPlan(p.plan());
+                CompactTest.randomPlan(dense, 0.6, name.hashCode());
                 m = dense.compact();
             }
             try {
