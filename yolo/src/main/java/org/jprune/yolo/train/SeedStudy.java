@@ -314,34 +314,36 @@ public final class SeedStudy {
                 Hyp.SCRATCH_LOW.with(HYP), -1, 16, null, null, "AdamW", "evolve"), log).run();
         Trainer.EpochStats last = st.get(st.size() - 1);
         double secs = st.stream().mapToDouble(Trainer.EpochStats::seconds).average().orElseThrow();
-        return describe(family, model, data, dir.resolve("last.safetensors"), img, last.map50(), last.map5095(), secs, epochs);
+        Path weights = dir.resolve("last.safetensors");
+        Checkpoint c = Checkpoint.read(weights);
+        try (YoloModel m = c.buildModel()) {
+            return describe(family, c, m, data, weights, img, last.map50(), last.map5095(), secs, epochs);
+        }
     }
 
-    /** A given trained baseline: scored on its dataset's validation split, its epoch time measured by one epoch's worth of forward passes. */
+    /**
+     * A given trained baseline, scored on its dataset's validation split; its epoch time from the
+     * results.csv beside it, else estimated from the time that scoring took.
+     */
     private Baseline given(Path data, Path weights) throws IOException {
         Checkpoint c = Checkpoint.read(weights);
         YoloDataset.DataConfig dc = YoloDataset.readConfig(data);
         if (c.classes() != dc.nc()) throw new IllegalArgumentException(weights + " has " + c.classes() + " classes, " + data + " has " + dc.nc());
-        int img = c.imageSize();
-        double[] map;
+        int img = c.imageSize(), epochs = c.metadata().containsKey("epoch") ? c.intMeta("epoch") + 1 : 0;
         long t = System.nanoTime();
-        int valImages;
-        try (YoloModel m = c.buildModel(); Loader loader = new Loader(YoloDataset.load(dc, "val", false).samples(), 16, img, Loader.Augment.NONE, o.seed(),
-                o.workers())) {
+        List<YoloDataset.Sample> val = YoloDataset.load(dc, "val", false).samples();
+        try (YoloModel m = c.buildModel(); Loader loader = new Loader(val, 16, img, Loader.Augment.NONE, o.seed(), o.workers())) {
             var r = Trainer.evaluate(m, loader, dc.nc());
-            map = new double[] {r.map50(), r.map5095()};
-            valImages = YoloDataset.load(dc, "val", false).samples().size();
+            double secsPerEpoch = measuredEpochSeconds(weights.resolveSibling("results.csv"));
+            if (Double.isNaN(secsPerEpoch)) {
+                // no training record beside it: an epoch costs about 3 forward passes per training image (forward, backward), plus validation
+                double evalSecs = (System.nanoTime() - t) / 1e9;
+                int trainImages = YoloDataset.load(dc, "train", false).samples().size();
+                secsPerEpoch = evalSecs * (1 + 3.0 * trainImages / Math.max(1, val.size()));
+            }
+            log.printf(Locale.ROOT, "== baseline (shapes): %s given: mAP50 %.3f, mAP50-95 %.3f%n", weights, r.map50(), r.map5095());
+            return describe("shapes", c, m, data, weights, img, r.map50(), r.map5095(), secsPerEpoch, epochs);
         }
-        double secsPerEpoch = measuredEpochSeconds(weights.resolveSibling("results.csv"));
-        if (Double.isNaN(secsPerEpoch)) {
-            // no training record beside it: an epoch costs about 3 forward passes per training image (forward, backward), plus validation
-            double evalSecs = (System.nanoTime() - t) / 1e9;
-            int trainImages = YoloDataset.load(dc, "train", false).samples().size();
-            secsPerEpoch = evalSecs * (1 + 3.0 * trainImages / Math.max(1, valImages));
-        }
-        log.printf(Locale.ROOT, "== baseline (shapes): %s given: mAP50 %.3f, mAP50-95 %.3f%n", weights, map[0], map[1]);
-        int epochs = c.metadata().containsKey("epoch") ? c.intMeta("epoch") + 1 : 0;
-        return describe("shapes", c.model(), data, weights, img, map[0], map[1], secsPerEpoch, epochs);
     }
 
     /** The mean of the seconds column of a trainer's results.csv (its training time per epoch), or NaN when there is none. */
@@ -355,15 +357,13 @@ public final class SeedStudy {
         }
     }
 
-    private Baseline describe(String family, String model, Path data, Path weights, int img, double map50, double map5095, double secsPerEpoch, int epochs)
-            throws IOException {
-        Checkpoint c = Checkpoint.read(weights);
+    /** The baseline's row data and its model file (OUT/family/baseline-model.safetensors), from its checkpoint and the model built from it. */
+    private Baseline describe(String family, Checkpoint c, YoloModel m, Path data, Path weights, int img, double map50, double map5095, double secsPerEpoch,
+                              int epochs) throws IOException {
         Path file = o.out().resolve(family).resolve("baseline-model.safetensors");
         Files.createDirectories(file.getParent());
-        try (YoloModel m = c.buildModel()) {
-            Checkpoint.writeModel(file, m, c.model(), c.names(), img, Map.of());
-            return new Baseline(family, model, data, weights, img, map50, map5095, m.parameterCount(), m.gflops(img), secsPerEpoch, epochs, file);
-        }
+        Checkpoint.writeModel(file, m, c.model(), c.names(), img, Map.of());
+        return new Baseline(family, c.model(), data, weights, img, map50, map5095, m.parameterCount(), m.gflops(img), secsPerEpoch, epochs, file);
     }
 
     private void write(List<Row> rows, Map<String, Baseline> bases, double scale, Sizes sz, double minutes) throws IOException {
