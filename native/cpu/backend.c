@@ -51,12 +51,12 @@ static jp_status copy(jp_ctx ctx, const char *fn, void *dst, const void *src, in
     char *d = dst;
     const char *s = src;
     int overlap = d < s + bytes && s < d + bytes;
-    if (overlap || ctx->threads < 2 || bytes < (4 << 20)) {
+    if (overlap || jp_team(ctx) < 2 || bytes < (4 << 20)) {
         memmove(d, s, (size_t)bytes);
         return JP_OK;
     }
     const int64_t chunk = 1 << 20, chunks = (bytes + chunk - 1) / chunk;
-    JP_PARFOR(ctx->threads, chunks, bytes, c, {
+    JP_PARFOR(jp_team(ctx), chunks, bytes, c, {
         int64_t off = c * chunk, len = off + chunk < bytes ? chunk : bytes - off;
         memcpy(d + off, s + off, (size_t)len);
     });

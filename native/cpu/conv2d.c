@@ -198,8 +198,10 @@ static int batch_threads(int nt, int N) {
     do {                                                                                           \
         const int jp_bt_ = batch_threads((nt), (N));                                               \
         if (jp_bt_ > 1) {                                                                          \
+            const int64_t jp_t0_ = jp_now_ns();                                                    \
             _Pragma("omp parallel num_threads(jp_bt_)")                                            \
             {                                                                                      \
+                JP_TEAM_ARRIVE(jp_t0_);                                                            \
                 const int t = omp_get_thread_num(), ranges = omp_get_num_threads(), it = 1;       \
                 const int n0 = (int)((int64_t)(N) * t / ranges), n1 = (int)((int64_t)(N) * (t + 1) / ranges); \
                 (void)ranges; (void)it;                                                            \
@@ -222,7 +224,7 @@ static jp_status conv_indirect(jp_ctx ctx, const char *fn, int N, const float *x
                                const int32_t *in_idx, int n_in, const float *wsel, int R, int S, int ph, int pw,
                                int dh, int dw, int sh, int sw, float *y, int yc, const int32_t *out_idx, int n_out, const float *bias) {
     const int Hp = H + 2 * ph, Wp = W + 2 * pw, Hq = (Hp + sh - 1) / sh, Wq = (Wp + sw - 1) / sw;
-    const int Ho = (Hp - dh * (R - 1) - 1) / sh + 1, Wo = (Wp - dw * (S - 1) - 1) / sw + 1, RS = R * S, nt = ctx->threads;
+    const int Ho = (Hp - dh * (R - 1) - 1) / sh + 1, Wo = (Wp - dw * (S - 1) - 1) / sw + 1, RS = R * S, nt = jp_team(ctx);
     const size_t plane = (size_t)Hq * Wq, ext = (size_t)Ho * Wq, tail = (size_t)(S - 1) * dw + 32, P = (size_t)Ho * Wo;
     const int kdim = n_in * RS, direct = R == 1 && S == 1 && ph == 0 && pw == 0 && sh == 1 && sw == 1; /* 1x1: rows of x itself */
     /* without extra columns or an output list, the GEMM writes y itself */
@@ -292,7 +294,7 @@ static jp_status conv_bwd_filter_indirect(jp_ctx ctx, const char *fn, const jp_c
                                           const float *x, const int32_t *in_idx, int n_in, const int32_t *out_idx, int n_out) {
     const int H = d->h, W = d->w, R = d->r, S = d->s, ph = d->pad_h, pw = d->pad_w, dh = d->dil_h, dwl = d->dil_w, RS = R * S;
     const int sh = d->stride_h, sw = d->stride_w, Hq = (H + 2 * ph + sh - 1) / sh, Wq = (W + 2 * pw + sw - 1) / sw;
-    const int Ho = jp_conv_out_h(d), Wo = jp_conv_out_w(d), nt = ctx->threads;
+    const int Ho = jp_conv_out_h(d), Wo = jp_conv_out_w(d), nt = jp_team(ctx);
     const size_t plane = (size_t)Hq * Wq, ext = (size_t)Ho * Wq, tail = (size_t)(S - 1) * dwl + 32, P = (size_t)Ho * Wo;
     const int m = n_in * RS;
     float *part[JP_MAX_RANGES] = {0};
@@ -399,7 +401,7 @@ static void scatter_images(float *dst, const float *src, int nb, int C, size_t P
  * the ranges in order). `a` is x (0, 2) or dy (1); `out` is y, dx or dw. */
 static jp_status pointwise_small(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, int dir, float *out, const float *a,
                                  const float *b, const float *bias) {
-    const int C = d->c, K = d->k, nt = ctx->threads, N = d->n;
+    const int C = d->c, K = d->k, nt = jp_team(ctx), N = d->n;
     const size_t P = (size_t)d->h * d->w;
     const int chunk = P == 0 || P >= PW_BATCH_COLS ? 1 : (int)(PW_BATCH_COLS / P);
     const int in_ch = dir == 1 ? K : C, out_ch = dir == 0 ? K : C;
@@ -446,7 +448,7 @@ CPU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x
     if (use_indirect(d))
         return conv_indirect(ctx, fn, d->n, x, d->c, d->h, d->w, NULL, d->c, w, d->r, d->s, d->pad_h, d->pad_w, d->dil_h, d->dil_w,
                              d->stride_h, d->stride_w, y, d->k, NULL, d->k, bias);
-    const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = ctx->threads;
+    const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = jp_team(ctx);
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
     const int pw = is_pointwise(d);
     int fail = 0;
@@ -480,7 +482,7 @@ CPU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const fl
                              d->dil_h * (d->r - 1) - d->pad_h, d->dil_w * (d->s - 1) - d->pad_w, d->dil_h, d->dil_w, 1, 1,
                              dx, d->c, NULL, d->c, NULL);
     }
-    const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = ctx->threads;
+    const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = jp_team(ctx);
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
     const int pw = is_pointwise(d);
     int fail = 0;
@@ -518,7 +520,7 @@ CPU_OP(conv2d_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float 
         if (st || !db) return st;
         return cpu_sum_channels(ctx, db, dy, d->n, d->k, (int64_t)jp_conv_out_h(d) * jp_conv_out_w(d));
     }
-    const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = ctx->threads;
+    const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = jp_team(ctx);
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w, wsize = (size_t)d->k * cpg * RS;
     const int pw = is_pointwise(d);
     float *part[JP_MAX_RANGES] = {0};
@@ -581,7 +583,7 @@ CPU_OP(conv2d_cs_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float
     jp_status st = check_cs(fn, d, in_idx, n_in, out_idx, n_out);
     if (st) return st;
     JP_CHECK(y && x && w, fn, "y, x or w is NULL");
-    const int RS = d->r * d->s, nt = ctx->threads;
+    const int RS = d->r * d->s, nt = jp_team(ctx);
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
     if (use_indirect_m(d, n_out)) {
         float *wsel = jp_scratch(3, (size_t)n_out * n_in * RS + 1);
@@ -613,7 +615,7 @@ CPU_OP(conv2d_cs_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const
     jp_status st = check_cs(fn, d, in_idx, n_in, out_idx, n_out);
     if (st) return st;
     JP_CHECK(dx && dy && w, fn, "dx, dy or w is NULL");
-    const int RS = d->r * d->s, nt = ctx->threads;
+    const int RS = d->r * d->s, nt = jp_team(ctx);
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
     if (bwd_data_indirect(d, n_in)) {
         float *wr = jp_scratch(3, (size_t)n_out * n_in * RS + 1);
@@ -655,7 +657,7 @@ CPU_OP(conv2d_cs_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, flo
     jp_status st = check_cs(fn, d, in_idx, n_in, out_idx, n_out);
     if (st) return st;
     JP_CHECK(dw && dy && x, fn, "dw, dy or x is NULL");
-    const int RS = d->r * d->s, nt = ctx->threads;
+    const int RS = d->r * d->s, nt = jp_team(ctx);
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
     if (db) cs_bias_grad(d, db, dy, out_idx, n_out, P);
     if (use_indirect_m(d, n_out) && !is_pointwise(d)) {
@@ -691,7 +693,7 @@ CPU_OP(csr_count)(jp_ctx ctx, int64_t *nnz, const float *dense, int32_t rows, in
     JP_CHECK(threshold >= 0.f, fn, "threshold must be >= 0 (got %g)", threshold);
     int64_t total = 0;
     const size_t n = (size_t)rows * cols;
-#pragma omp parallel for reduction(+ : total) num_threads(ctx->threads) if (ctx->threads > 1 && n > 65536)
+#pragma omp parallel for reduction(+ : total) num_threads(jp_team(ctx)) if (jp_team(ctx) > 1 && n > 65536)
     for (size_t i = 0; i < n; i++) total += dense[i] > threshold || dense[i] < -threshold;
     *nnz = total;
     return JP_OK;
@@ -743,11 +745,11 @@ static jp_status csr_shifted_plane(jp_ctx ctx, const jp_conv2d_desc *d, float *y
     float *xp = copy ? jp_scratch(4, (size_t)d->n * d->c * plane + Wp + (size_t)d->s * d->dil_w) : (float *)x;
     if (!xp) return jp_fail(JP_ERR_NO_MEMORY, fn, "out of memory for the padded input");
     if (copy) {
-        pad_planes(ctx->threads, xp, x, NULL, d->n * d->c, H, W, d->pad_h, d->pad_w);
+        pad_planes(jp_team(ctx), xp, x, NULL, d->n * d->c, H, W, d->pad_h, d->pad_w);
         memset(xp + (size_t)d->n * d->c * plane, 0, ((size_t)Wp + (size_t)d->s * d->dil_w) * sizeof(float));
     }
     int failed = 0;
-#pragma omp parallel num_threads(ctx->threads) if (ctx->threads > 1)
+#pragma omp parallel num_threads(jp_team(ctx)) if (jp_team(ctx) > 1)
     {
         float *acc = jp_scratch(5, ext);
         if (!acc) {
@@ -788,7 +790,7 @@ CPU_OP(conv2d_csr_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const floa
     for (int32_t j = 0; j < nnz; j++) JP_CHECK(col_idx[j] >= 0 && col_idx[j] < cols, fn, "col_idx[%d] = %d outside [0, %d)", j, col_idx[j], cols);
     axpy_row_fn axpy_row = jp_g_isa == JP_ISA_AVX512 ? axpy_row_avx512 : jp_g_isa == JP_ISA_AVX2 ? axpy_row_avx2 : axpy_row_scalar;
     if (d->stride_h == 1 && d->stride_w == 1) return csr_shifted_plane(ctx, d, y, x, row_ptr, col_idx, values, bias, axpy_row);
-#pragma omp parallel for collapse(2) schedule(dynamic, 1) num_threads(ctx->threads) if (ctx->threads > 1)
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) num_threads(jp_team(ctx)) if (jp_team(ctx) > 1)
     for (int n = 0; n < d->n; n++)
         for (int k = 0; k < K; k++) {
             float *yo = y + ((size_t)n * K + k) * P;

@@ -3,12 +3,28 @@
 #define JPRUNE_CPU_H
 
 #include "../src/internal.h"
+#include <omp.h>
 #include <stddef.h>
 #include <stdint.h>
 
 extern int jp_g_isa; /* active ISA (JP_ISA_*) */
 
+/* Threads (team.c): cores in this process's affinity mask; the team size for a region of an op on
+ * ctx (context setting, per-OS-thread override, adaptive limit); a monotonic clock; and the report of
+ * a worker that started late. Regions that fork read jp_team(ctx) once and mark their start:
+ *     const int64_t t0 = jp_now_ns();
+ *     #pragma omp parallel num_threads(nt) if (nt > 1)
+ *     { JP_TEAM_ARRIVE(t0); ... }                                                              */
 int jp_cpu_cores(void);
+int jp_team(const struct jp_ctx_s *ctx);
+int64_t jp_now_ns(void);
+void jp_team_late(int64_t delay_ns);
+#define JP_LATE_NS 1000000 /* a worker this late (1 ms) was off its core: a time slice, not a wake-up */
+#define JP_TEAM_ARRIVE(t0)                                                                        \
+    do {                                                                                          \
+        int64_t jp_d_ = jp_now_ns() - (t0); \
+        if (omp_get_thread_num() != 0 && jp_d_ > JP_LATE_NS) jp_team_late(jp_d_);         \
+    } while (0)
 
 /* Per-OS-thread scratch: slot 0..JP_SCRATCH_SLOTS-1, grown on demand, 64-byte aligned, kept for the
  * thread's life (OpenMP pools reuse threads, so each grows once to its largest request). */
@@ -48,8 +64,13 @@ void jp_col2im(const jp_conv2d_desc *d, const float *col, const int32_t *ch_idx,
         const int jp_nt_ = (nt);                                                   \
         const int64_t jp_n_ = (n);                                                 \
         if (jp_nt_ > 1 && (work) > 65536) {                                        \
-            _Pragma("omp parallel for num_threads(jp_nt_) schedule(static)")       \
-            for (int64_t i = 0; i < jp_n_; i++) { __VA_ARGS__ }                    \
+            const int64_t jp_t0_ = jp_now_ns();                                    \
+            _Pragma("omp parallel num_threads(jp_nt_)")                            \
+            {                                                                      \
+                JP_TEAM_ARRIVE(jp_t0_);                                            \
+                _Pragma("omp for schedule(static)")                                \
+                for (int64_t i = 0; i < jp_n_; i++) { __VA_ARGS__ }                \
+            }                                                                      \
         } else {                                                                   \
             for (int64_t i = 0; i < jp_n_; i++) { __VA_ARGS__ }                    \
         }                                                                          \

@@ -21,35 +21,35 @@ JP_CLONES float jp_sumabs_f(const float *x, int64_t n) { SUM_BODY(fabsf(v)) }
 CPU_OP(fill)(jp_ctx ctx, float *dst, float value, int64_t n) {
     CHECK_N("jp_fill", n);
     JP_CHECK(dst || n == 0, "jp_fill", "dst is NULL");
-JP_PARFOR(ctx->threads, n, n, i, dst[i] = value;);
+JP_PARFOR(jp_team(ctx), n, n, i, dst[i] = value;);
     return JP_OK;
 }
 
 CPU_OP(add)(jp_ctx ctx, float *y, const float *a, const float *b, int64_t n) {
     CHECK_N("jp_add", n);
     JP_CHECK((y && a && b) || n == 0, "jp_add", "y, a or b is NULL");
-JP_PARFOR(ctx->threads, n, n, i, y[i] = a[i] + b[i];);
+JP_PARFOR(jp_team(ctx), n, n, i, y[i] = a[i] + b[i];);
     return JP_OK;
 }
 
 CPU_OP(mul)(jp_ctx ctx, float *y, const float *a, const float *b, int64_t n) {
     CHECK_N("jp_mul", n);
     JP_CHECK((y && a && b) || n == 0, "jp_mul", "y, a or b is NULL");
-JP_PARFOR(ctx->threads, n, n, i, y[i] = a[i] * b[i];);
+JP_PARFOR(jp_team(ctx), n, n, i, y[i] = a[i] * b[i];);
     return JP_OK;
 }
 
 CPU_OP(scale)(jp_ctx ctx, float *y, const float *x, float alpha, int64_t n) {
     CHECK_N("jp_scale", n);
     JP_CHECK((y && x) || n == 0, "jp_scale", "y or x is NULL");
-JP_PARFOR(ctx->threads, n, n, i, y[i] = alpha * x[i];);
+JP_PARFOR(jp_team(ctx), n, n, i, y[i] = alpha * x[i];);
     return JP_OK;
 }
 
 CPU_OP(axpy)(jp_ctx ctx, float *y, const float *x, float alpha, int64_t n) {
     CHECK_N("jp_axpy", n);
     JP_CHECK((y && x) || n == 0, "jp_axpy", "y or x is NULL");
-JP_PARFOR(ctx->threads, n, n, i, y[i] += alpha * x[i];);
+JP_PARFOR(jp_team(ctx), n, n, i, y[i] += alpha * x[i];);
     return JP_OK;
 }
 
@@ -106,13 +106,13 @@ CPU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x,
     JP_CHECK((y && x) || n == 0, fn, "y or x is NULL");
     if (kind == JP_ACT_SILU) {
         const int64_t nb = (n + SILU_BLOCK - 1) / SILU_BLOCK;
-        JP_PARFOR(ctx->threads, nb, n, b, {
+        JP_PARFOR(jp_team(ctx), nb, n, b, {
             const int64_t o = b * SILU_BLOCK, len = n - o < SILU_BLOCK ? n - o : SILU_BLOCK;
             silu_fwd_block(y + o, x + o, len);
         });
         return JP_OK;
     }
-    JP_PARFOR(ctx->threads, n, n, i, {
+    JP_PARFOR(jp_team(ctx), n, n, i, {
         float v = x[i];
         switch (kind) {
         case JP_ACT_RELU: y[i] = v > 0.f ? v : 0.f; break;
@@ -132,13 +132,13 @@ CPU_OP(act_bwd)(jp_ctx ctx, int32_t kind, float alpha, float *dx, const float *d
     JP_CHECK((dx && dy && x) || n == 0, fn, "dx, dy or x is NULL");
     if (kind == JP_ACT_SILU) {
         const int64_t nb = (n + SILU_BLOCK - 1) / SILU_BLOCK;
-        JP_PARFOR(ctx->threads, nb, n, b, {
+        JP_PARFOR(jp_team(ctx), nb, n, b, {
             const int64_t o = b * SILU_BLOCK, len = n - o < SILU_BLOCK ? n - o : SILU_BLOCK;
             silu_bwd_block(dx + o, dy + o, x + o, len);
         });
         return JP_OK;
     }
-    JP_PARFOR(ctx->threads, n, n, i, {
+    JP_PARFOR(jp_team(ctx), n, n, i, {
         float v = x[i], g = dy[i];
         switch (kind) {
         case JP_ACT_RELU: dx[i] = v > 0.f ? g : 0.f; break;
@@ -162,14 +162,14 @@ CPU_OP(reduce)(jp_ctx ctx, int32_t kind, float *out, const float *x, int64_t n) 
     double acc = 0;
     if (kind == JP_REDUCE_ABSMAX) {
         float m = 0.f;
-#pragma omp parallel for reduction(max : m) num_threads(ctx->threads) if (ctx->threads > 1 && n > 65536) schedule(static)
+#pragma omp parallel for reduction(max : m) num_threads(jp_team(ctx)) if (jp_team(ctx) > 1 && n > 65536) schedule(static)
         for (int64_t i = 0; i < n; i++) { float a = fabsf(x[i]); m = a > m ? a : m; }
         acc = m;
     } else {
         /* float partial sums in blocks of 4096, double across blocks: fast and accurate enough */
         const int sq = kind == JP_REDUCE_SUMSQ;
         int64_t blocks = (n + 4095) / 4096;
-#pragma omp parallel for reduction(+ : acc) num_threads(ctx->threads) if (ctx->threads > 1 && n > 65536) schedule(static)
+#pragma omp parallel for reduction(+ : acc) num_threads(jp_team(ctx)) if (jp_team(ctx) > 1 && n > 65536) schedule(static)
         for (int64_t bidx = 0; bidx < blocks; bidx++) {
             int64_t lo = bidx * 4096, len = lo + 4096 < n ? 4096 : n - lo;
             acc += sq ? jp_sumsq_f(x + lo, len) : jp_sum_f(x + lo, len);
@@ -183,7 +183,7 @@ CPU_OP(sum_channels)(jp_ctx ctx, float *out, const float *x, int64_t outer, int6
     static const char *fn = "jp_sum_channels";
     JP_CHECK(outer >= 0 && channels >= 0 && inner >= 0, fn, "negative size");
     JP_CHECK((out && x) || channels == 0, fn, "out or x is NULL");
-    JP_PARFOR(ctx->threads, channels, outer * channels * inner, c, {
+    JP_PARFOR(jp_team(ctx), channels, outer * channels * inner, c, {
         double acc = 0;
         for (int64_t o = 0; o < outer; o++) acc += jp_sum_f(x + (o * channels + c) * inner, inner);
         out[c] = (float)acc;

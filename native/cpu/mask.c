@@ -11,7 +11,7 @@ CPU_OP(mask_channels)(jp_ctx ctx, float *data, const float *mask, int64_t outer,
     jp_status st = jp_check_oci(fn, outer, channels, inner);
     if (st) return st;
     JP_CHECK(data && mask, fn, "data or mask is NULL");
-    JP_PARFOR(ctx->threads, outer * channels, outer * channels * inner, oc, {
+    JP_PARFOR(jp_team(ctx), outer * channels, outer * channels * inner, oc, {
         float m = mask[oc % channels], *p = data + oc * inner;
         if (m == 0.f) memset(p, 0, (size_t)inner * sizeof(float));
         else if (m != 1.f) for (int64_t i = 0; i < inner; i++) p[i] *= m;
@@ -25,7 +25,7 @@ CPU_OP(channel_norms)(jp_ctx ctx, float *out, const float *data, int64_t outer, 
     if (st) return st;
     JP_CHECK(out && data, fn, "out or data is NULL");
     JP_CHECK(p == 1 || p == 2, fn, "p must be 1 or 2 (got %d)", p);
-    JP_PARFOR(ctx->threads, channels, outer * channels * inner, c, {
+    JP_PARFOR(jp_team(ctx), channels, outer * channels * inner, c, {
         double acc = 0;
         for (int64_t o = 0; o < outer; o++) {
             const float *q = data + (o * channels + c) * inner;
@@ -42,7 +42,7 @@ CPU_OP(group_reg_grad)(jp_ctx ctx, float *grad, const float *data, const float *
     jp_status st = jp_check_oci(fn, outer, channels, inner);
     if (st) return st;
     JP_CHECK(grad && data && scale, fn, "grad, data or scale is NULL");
-    JP_PARFOR(ctx->threads, outer * channels, outer * channels * inner, oc, {
+    JP_PARFOR(jp_team(ctx), outer * channels, outer * channels * inner, oc, {
         const float f = lambda * scale[oc % channels];
         float *g = grad + oc * inner;
         const float *w = data + oc * inner;
@@ -65,7 +65,7 @@ CPU_OP(gather_channels)(jp_ctx ctx, float *dst, const float *src, const int32_t 
     jp_status st = jp_check_oci(fn, outer, channels, inner);
     if (st || (st = check_idx(fn, idx, n_idx, channels))) return st;
     JP_CHECK((dst && src) || outer * inner * n_idx == 0, fn, "dst or src is NULL");
-    JP_PARFOR(ctx->threads, outer * n_idx, outer * n_idx * inner, oj, {
+    JP_PARFOR(jp_team(ctx), outer * n_idx, outer * n_idx * inner, oj, {
         int64_t o = oj / n_idx, j = oj % n_idx;
         memcpy(dst + oj * inner, src + (o * channels + idx[j]) * inner, (size_t)inner * sizeof(float));
     });
@@ -78,7 +78,7 @@ CPU_OP(scatter_channels)(jp_ctx ctx, float *dst, const float *src, const int32_t
     jp_status st = jp_check_oci(fn, outer, channels, inner);
     if (st || (st = check_idx(fn, idx, n_idx, channels))) return st;
     JP_CHECK((dst && src) || outer * inner * n_idx == 0, fn, "dst or src is NULL");
-    JP_PARFOR(ctx->threads, outer * n_idx, outer * n_idx * inner, oj, {
+    JP_PARFOR(jp_team(ctx), outer * n_idx, outer * n_idx * inner, oj, {
         int64_t o = oj / n_idx, j = oj % n_idx;
         memcpy(dst + (o * channels + idx[j]) * inner, src + oj * inner, (size_t)inner * sizeof(float));
     });

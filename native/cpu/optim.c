@@ -11,7 +11,7 @@ CPU_OP(sgd_step)(jp_ctx ctx, const jp_sgd_desc *d, float *param, float *buf, con
     JP_CHECK((param && grad && (buf || d->momentum == 0.f)) || n == 0, fn, "param, grad or momentum_buf is NULL");
     const float lr = d->lr, mu = d->momentum, wd = d->weight_decay;
     const int nesterov = d->nesterov;
-    JP_PARFOR(ctx->threads, n, n, i, {
+    JP_PARFOR(jp_team(ctx), n, n, i, {
         if (mask && mask[i] == 0.f) { param[i] = 0.f; if (buf) buf[i] = 0.f; continue; }
         float g = grad[i] + wd * param[i];
         if (mu != 0.f) {
@@ -34,7 +34,7 @@ CPU_OP(adamw_step)(jp_ctx ctx, const jp_adamw_desc *d, float *param, float *m, f
     JP_CHECK((param && m && v && grad) || n == 0, fn, "param, m, v or grad is NULL");
     const float lr = d->lr, b1 = d->beta1, b2 = d->beta2, eps = d->eps, wd = d->weight_decay;
     const float c1 = 1.f - powf(b1, (float)d->step), c2 = 1.f - powf(b2, (float)d->step);
-    JP_PARFOR(ctx->threads, n, n, i, {
+    JP_PARFOR(jp_team(ctx), n, n, i, {
         if (mask && mask[i] == 0.f) { param[i] = 0.f; m[i] = 0.f; v[i] = 0.f; continue; }
         float g = grad[i], p = param[i] * (1.f - lr * wd);
         float mi = b1 * m[i] + (1.f - b1) * g, vi = b2 * v[i] + (1.f - b2) * g * g;

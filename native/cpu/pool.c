@@ -11,7 +11,7 @@ CPU_OP(maxpool2d_fwd)(jp_ctx ctx, const jp_pool2d_desc *d, float *y, int32_t *ar
     if (st) return st;
     JP_CHECK(y && argmax && x, fn, "y, argmax or x is NULL");
     const int H = d->h, W = d->w;
-#pragma omp parallel for collapse(2) num_threads(ctx->threads) if (ctx->threads > 1) schedule(static)
+#pragma omp parallel for collapse(2) num_threads(jp_team(ctx)) if (jp_team(ctx) > 1) schedule(static)
     for (int n = 0; n < d->n; n++)
         for (int c = 0; c < d->c; c++) {
             const float *xp = x + ((size_t)n * d->c + c) * H * W;
@@ -45,7 +45,7 @@ CPU_OP(maxpool2d_bwd)(jp_ctx ctx, const jp_pool2d_desc *d, float *dx, const floa
     if (st) return st;
     JP_CHECK(dx && dy && argmax, fn, "dx, dy or argmax is NULL");
     const size_t HW = (size_t)d->h * d->w, P = (size_t)ho * wo;
-#pragma omp parallel for collapse(2) num_threads(ctx->threads) if (ctx->threads > 1) schedule(static)
+#pragma omp parallel for collapse(2) num_threads(jp_team(ctx)) if (jp_team(ctx) > 1) schedule(static)
     for (int n = 0; n < d->n; n++)
         for (int c = 0; c < d->c; c++) {
             float *xp = dx + ((size_t)n * d->c + c) * HW;
@@ -65,7 +65,7 @@ CPU_OP(upsample_nearest_fwd)(jp_ctx ctx, float *y, const float *x, int32_t n, in
     if (st) return st;
     JP_CHECK(y && x, fn, "y or x is NULL");
     const int64_t planes = (int64_t)n * c, W2 = (int64_t)w * scale, H2 = (int64_t)h * scale;
-#pragma omp parallel for num_threads(ctx->threads) if (ctx->threads > 1) schedule(static)
+#pragma omp parallel for num_threads(jp_team(ctx)) if (jp_team(ctx) > 1) schedule(static)
     for (int64_t p = 0; p < planes; p++) {
         const float *xp = x + p * h * w;
         float *yp = y + p * H2 * W2;
@@ -84,7 +84,7 @@ CPU_OP(upsample_nearest_bwd)(jp_ctx ctx, float *dx, const float *dy, int32_t n, 
     if (st) return st;
     JP_CHECK(dx && dy, fn, "dx or dy is NULL");
     const int64_t planes = (int64_t)n * c, W2 = (int64_t)w * scale, H2 = (int64_t)h * scale;
-#pragma omp parallel for num_threads(ctx->threads) if (ctx->threads > 1) schedule(static)
+#pragma omp parallel for num_threads(jp_team(ctx)) if (jp_team(ctx) > 1) schedule(static)
     for (int64_t p = 0; p < planes; p++) {
         float *xp = dx + p * h * w;
         const float *yp = dy + p * H2 * W2;
@@ -107,7 +107,7 @@ CPU_OP(channel_copy)(jp_ctx ctx, float *dst, int64_t dst_channels, int64_t dst_o
              "channel range out of bounds: dst [%lld, %lld) of %lld, src [%lld, %lld) of %lld", (long long)dst_off,
              (long long)(dst_off + count), (long long)dst_channels, (long long)src_off, (long long)(src_off + count), (long long)src_channels);
     JP_CHECK((dst && src) || outer * count * inner == 0, fn, "dst or src is NULL");
-#pragma omp parallel for num_threads(ctx->threads) if (ctx->threads > 1 && outer * count * inner > 65536) schedule(static)
+#pragma omp parallel for num_threads(jp_team(ctx)) if (jp_team(ctx) > 1 && outer * count * inner > 65536) schedule(static)
     for (int64_t o = 0; o < outer; o++)
         memcpy(dst + (o * dst_channels + dst_off) * inner, src + (o * src_channels + src_off) * inner, (size_t)(count * inner) * sizeof(float));
     return JP_OK;

@@ -47,11 +47,6 @@ JP_API jp_status jp_cpu_set_isa(int32_t isa) {
     return JP_OK;
 }
 
-int jp_cpu_cores(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
 /* ---- per-thread scratch, freed by a pthread key destructor when the thread exits ---- */
 typedef struct { float *p[JP_SCRATCH_SLOTS]; size_t cap[JP_SCRATCH_SLOTS]; } scratch_t;
 static pthread_key_t g_scratch_key;
@@ -250,7 +245,10 @@ int jp_sgemm_core(int threads, int ta, int tb, int m, int n, int k, float alpha,
     if (!bp || !ap) return -1;
     /* small problems: one thread is cheaper than waking the pool */
     if ((double)m * n * k < 2e5) threads = 1;
+    const int64_t t0 = jp_now_ns();
 #pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+    JP_TEAM_ARRIVE(t0);
     for (int jc = 0; jc < n; jc += g.nc) {
         int nc = n - jc < g.nc ? n - jc : g.nc, nstrips = (nc + g.nr - 1) / g.nr;
         for (int pc = 0; pc < k; pc += g.kc) {
@@ -273,6 +271,7 @@ int jp_sgemm_core(int threads, int ta, int tb, int m, int n, int k, float alpha,
             }
         }
     }
+    }
     return 0;
 }
 
@@ -288,7 +287,7 @@ CPU_OP(sgemm)(jp_ctx ctx, const jp_gemm_desc *d, float *c, const float *a, const
     if (d->m == 0 || d->n == 0) return JP_OK;
     JP_CHECK_PTR(c, fn);
     JP_CHECK(d->k == 0 || (a && b), fn, "a or b is NULL");
-    if (jp_sgemm_core(ctx->threads, d->trans_a, d->trans_b, d->m, d->n, d->k, d->alpha, a, d->lda, b, d->ldb, d->beta, c, d->ldc))
+    if (jp_sgemm_core(jp_team(ctx), d->trans_a, d->trans_b, d->m, d->n, d->k, d->alpha, a, d->lda, b, d->ldb, d->beta, c, d->ldc))
         return jp_fail(JP_ERR_NO_MEMORY, fn, "no memory for packing buffers");
     return JP_OK;
 }
@@ -431,7 +430,10 @@ void jp_igemm(int threads, int m, int n, int kdim, const float *packed_a, const 
     const int mstrips = (m + MR - 1) / MR, nstrips = (n + NR - 1) / NR;
     if (threads < 1) threads = 1;
     if ((double)m * n * kdim < 2e5) threads = 1;
+    const int64_t t0 = jp_now_ns();
 #pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+    JP_TEAM_ARRIVE(t0);
     for (int pc = 0; pc < kdim; pc += IGEMM_KC) {
         const int kc = kdim - pc < IGEMM_KC ? kdim - pc : IGEMM_KC;
         const float *ap = packed_a + (size_t)mstrips * MR * pc;
@@ -444,6 +446,7 @@ void jp_igemm(int threads, int m, int n, int kdim, const float *packed_a, const 
                 else ukr_avx2_ind(kc, ap + (size_t)is * MR * kc, brow + pc, js * NR, c + (size_t)is * MR * ldc + js * NR, ldc, mr, nr);
             }
         }
+    }
     }
 }
 
@@ -501,7 +504,11 @@ int jp_igemm_a(int threads, int m, int n, int kdim, const float *const *arow, co
     for (int pc = 0; pc < kdim; pc += g.kc) {
         const int kc = kdim - pc < g.kc ? kdim - pc : g.kc;
         for (int s = 0; s < nstrips; s++) pack_b(&g, n, kc, b, ldb, trans_b, pc, 0, bp, s);
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+        const int64_t t0 = jp_now_ns();
+#pragma omp parallel num_threads(threads) if (threads > 1)
+        {
+        JP_TEAM_ARRIVE(t0);
+#pragma omp for schedule(static)
         for (int is = 0; is < mstrips; is++) {
             const int mr = m - is * MR < MR ? m - is * MR : MR;
             const float *a[12];
@@ -511,6 +518,7 @@ int jp_igemm_a(int threads, int m, int n, int kdim, const float *const *arow, co
                 if (avx512) ukr_avx512_pa(kc, a, bp + (size_t)js * NR * kc, c + (size_t)is * MR * ldc + js * NR, ldc, mr, nr);
                 else ukr_avx2_pa(kc, a, bp + (size_t)js * NR * kc, c + (size_t)is * MR * ldc + js * NR, ldc, mr, nr);
             }
+        }
         }
     }
     return 0;

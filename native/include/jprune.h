@@ -147,6 +147,15 @@ JP_API jp_status jp_ctx_create(int32_t device, int32_t ordinal, jp_ctx *out_host
 JP_API jp_status jp_ctx_destroy(jp_ctx ctx);
 /* worker threads the context's ops may use (CPU backends); 0 = all cores */
 JP_API jp_status jp_ctx_set_threads(jp_ctx ctx, int32_t threads);
+/* worker threads for the ops this OS thread issues from now on, on every CPU context (a request
+ * thread that runs its own forward pass beside others: 1); 0 = the context's setting */
+JP_API jp_status jp_set_call_threads(int32_t threads);
+/* the CPU backend's team sizing (cpu/team.c), first n of: cores in the affinity mask, the adaptive
+ * thread limit now, late worker starts seen, limit drops, limit rises, adaptive (1) or fixed (0) */
+JP_API jp_status jp_cpu_team_stats(int64_t *out_host, int32_t n);
+/* 1: the adaptive thread limit (the default; JPRUNE_ADAPTIVE_THREADS=0 starts with 0), 0: teams of the
+ * asked size whatever the machine does; either way the limit restarts at all cores */
+JP_API jp_status jp_cpu_set_adaptive(int32_t on);
 /* backend settings by name; unknown keys or values fail with JP_ERR_UNSUPPORTED. CUDA backends:
  * "conv" = "native" | "cudnn" (dense conv through cuDNN where libcudnn.so.9 loads), "tf32" = "0" | "1"
  * (tensor-core TF32 for dense and channel-sparse conv and sgemm). The CPU backend takes conv=native

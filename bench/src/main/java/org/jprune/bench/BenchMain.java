@@ -70,7 +70,7 @@ public final class BenchMain {
                 case "--out" -> out = Path.of(args[++i]);
                 case "--threads" -> threads = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 default -> {
-                    System.err.println("usage: BenchMain cpu [--smoke] [--no-jmh] [--out DIR] [--threads 1,2] [--only downcall,sgemm,conv,cs,csr,mask,yolo,prune]");
+                    System.err.println("usage: BenchMain cpu [--smoke] [--no-jmh] [--out DIR] [--threads 1,2] [--only downcall,sgemm,conv,cs,csr,mask,yolo,prune,contention]");
                     System.exit(2);
                 }
             }
@@ -95,6 +95,7 @@ public final class BenchMain {
         if (want("mask")) masks();
         if (want("yolo")) yolo();
         if (want("prune")) prune();
+        if (want("contention")) new Contention(report, cpu, smoke).run();
         write(outDir);
     }
 
@@ -454,6 +455,7 @@ public final class BenchMain {
     }
 
     private void write(Path dir) throws IOException {
-        report.write(dir, "cpu-" + LocalDate.now() + (smoke ? "-smoke" : ""));
+        String stem = "cpu-" + LocalDate.now() + (only.isEmpty() ? "" : "-" + String.join("-", new java.util.TreeSet<>(only))) + (smoke ? "-smoke" : "");
+        report.write(dir, Report.freeStem(dir, stem));
     }
 }

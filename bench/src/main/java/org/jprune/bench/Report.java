@@ -73,6 +73,13 @@ final class Report {
         for (var e : machine.entrySet()) if (!e.getKey().equals("command")) md.append("- ").append(e.getKey()).append(": ").append(e.getValue()).append('\n');
     }
 
+    /** stem, or stem-2, stem-3, ... : the first whose .md and .json are both absent (results never overwrite one another). */
+    static String freeStem(Path dir, String stem) {
+        String s = stem;
+        for (int i = 2; Files.exists(dir.resolve(s + ".md")) || Files.exists(dir.resolve(s + ".json")); i++) s = stem + "-" + i;
+        return s;
+    }
+
     void write(Path dir, String stem) throws IOException {
         writeQuietly(dir, stem);
         System.out.println("\nwrote " + dir.resolve(stem + ".md") + " and .json");
