@@ -70,7 +70,7 @@ public final class BenchMain {
                 case "--out" -> out = Path.of(args[++i]);
                 case "--threads" -> threads = java.util.Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 default -> {
-                    System.err.println("usage: BenchMain cpu [--smoke] [--no-jmh] [--out DIR] [--threads 1,2] [--only downcall,sgemm,conv,cs,csr,mask,yolo,prune,contention]");
+                    System.err.println("usage: BenchMain cpu [--smoke] [--no-jmh] [--out DIR] [--threads 1,2] [--only downcall,sgemm,conv,cs,csr,mask,yolo,prune,contention,serve]");
                     System.exit(2);
                 }
             }
@@ -96,6 +96,7 @@ public final class BenchMain {
         if (want("yolo")) yolo();
         if (want("prune")) prune();
         if (want("contention")) new Contention(report, cpu, smoke).run();
+        if (want("serve")) new Serve(report, cpu, smoke).run();
         write(outDir);
     }
 

@@ -21,7 +21,7 @@ class BenchSmokeTest {
             md = files.filter(p -> p.toString().endsWith("-smoke.md")).findFirst().orElseThrow();
         }
         String text = Files.readString(md);
-        for (String section : new String[] {"SGEMM", "conv2d forward + backward", "Channel-sparse", "CSR", "Channel-mask", "under contention"})
+        for (String section : new String[] {"SGEMM", "conv2d forward + backward", "Channel-sparse", "CSR", "Channel-mask", "under contention", "ONNX Runtime", "request threads"})
             assertTrue(text.contains(section), "missing section " + section);
         JsonNode json = new ObjectMapper().readTree(Files.readString(Path.of(md.toString().replace(".md", ".json"))));
         assertTrue(json.path("rows").size() > 10, json.toString());

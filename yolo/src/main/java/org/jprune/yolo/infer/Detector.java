@@ -5,7 +5,10 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.jprune.engine.CpuThreads;
+import org.jprune.engine.DeviceKind;
 import org.jprune.engine.Tensor;
 import org.jprune.yolo.data.Loader;
 import org.jprune.yolo.eval.Detection;
@@ -27,12 +30,42 @@ public final class Detector implements AutoCloseable {
     private final int size;
     private final List<String> names;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private final boolean onCpu;
+    private final int cores;
+    private volatile int threadsPerCall;
     private boolean closed;
 
     private Detector(YoloModel model, int size, List<String> names) {
         this.model = model;
         this.size = size;
-        this.names = names;
+        this.names = List.copyOf(names);
+        this.onCpu = model.graph().device().kind() == DeviceKind.CPU;
+        this.cores = onCpu ? CpuThreads.stats().cores() : 1;
+    }
+
+    /**
+     * A detector over a model built or pruned in code (the detector owns it from now on and closes
+     * it); imageSize: the square input the model runs at (a multiple of its largest stride).
+     */
+    public static Detector of(YoloModel model, int imageSize, List<String> names) {
+        if (model == null) throw new IllegalArgumentException("Detector.of: model is null");
+        int stride = model.strides()[model.strides().length - 1];
+        if (imageSize < stride || imageSize % stride != 0)
+            throw new IllegalArgumentException("Detector.of: imageSize " + imageSize + " is not a positive multiple of the model's stride " + stride);
+        if (names == null || names.size() != model.classes())
+            throw new IllegalArgumentException("Detector.of: " + (names == null ? "null" : names.size()) + " class names for a model of " + model.classes() + " classes");
+        return new Detector(model, imageSize, names);
+    }
+
+    /**
+     * CPU worker threads each detect call uses: 0 (the default) divides the cores among the calls in
+     * flight (one call alone gets them all; four calls on four cores get one each), n > 0 fixes it.
+     * The backend's adaptive limit still applies on top (see {@link CpuThreads}).
+     */
+    public void setThreadsPerCall(int threads) {
+        if (threads < 0) throw new IllegalArgumentException("threadsPerCall must be >= 0, got " + threads);
+        threadsPerCall = threads;
     }
 
     /** A detector from a checkpoint written by {@code jprune train} (its EMA weights), on the CPU. */
@@ -50,8 +83,10 @@ public final class Detector implements AutoCloseable {
     public List<List<Box>> detect(List<BufferedImage> images, Postprocess.Settings settings) {
         if (images.isEmpty()) return List.of();
         lock.readLock().lock();
+        int calls = inFlight.incrementAndGet();
         try {
             if (closed) throw new IllegalStateException("detector is closed");
+            if (onCpu) CpuThreads.setForThisThread(threadsPerCall > 0 ? threadsPerCall : Math.max(1, cores / calls));
             int b = images.size();
             float[] in = new float[b * 3 * size * size];
             float[][] lb = new float[b][];
@@ -78,6 +113,8 @@ public final class Detector implements AutoCloseable {
             }
             return result;
         } finally {
+            if (onCpu) CpuThreads.setForThisThread(0);
+            inFlight.decrementAndGet();
             lock.readLock().unlock();
         }
     }

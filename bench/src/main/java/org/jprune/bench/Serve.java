@@ -1,0 +1,200 @@
+package org.jprune.bench;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
+import java.awt.image.BufferedImage;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jprune.engine.Device;
+import org.jprune.engine.Tensor;
+import org.jprune.engine.prune.ChannelPruner;
+import org.jprune.engine.prune.Importance;
+import org.jprune.yolo.eval.Postprocess;
+import org.jprune.yolo.export.OnnxExport;
+import org.jprune.yolo.infer.Detector;
+import org.jprune.yolo.model.ModelConfig;
+import org.jprune.yolo.model.YoloModel;
+
+/**
+ * Inference as a server runs it (section {@code serve}): jprune against ONNX Runtime on the same
+ * exported model, and one {@link Detector} shared by 1, 2, 4 and 8 request threads.
+ */
+final class Serve {
+    private static final OrtEnvironment ENV = OrtEnvironment.getEnvironment();
+    private final Report report;
+    private final Device cpu;
+    private final boolean smoke;
+
+    Serve(Report report, Device cpu, boolean smoke) {
+        this.report = report;
+        this.cpu = cpu;
+        this.smoke = smoke;
+    }
+
+    void run() throws Exception {
+        versusOnnxRuntime();
+        requestThreads();
+    }
+
+    /** Median seconds of a, b measured a, b, a, b (better median of each). */
+    private double[] sideBySide(Runnable a, Runnable b, int reps, double seconds) {
+        double ta = Double.MAX_VALUE, tb = Double.MAX_VALUE;
+        for (int round = 0; round < 2; round++) {
+            ta = Math.min(ta, Timer.median(a, 1, reps, seconds));
+            tb = Math.min(tb, Timer.median(b, 1, reps, seconds));
+        }
+        return new double[] {ta, tb};
+    }
+
+    /** The model with `kept` of every prunable layer's channels (magnitude, multiples of 8), compacted; kept 1: the dense one. */
+    static YoloModel variant(ModelConfig cfg, Device cpu, double kept) {
+        if (kept >= 1) return YoloModel.build(cfg, cpu, 0);
+        try (YoloModel masked = YoloModel.build(cfg, cpu, 0)) {
+            var p = new ChannelPruner(masked.dependencyGraph(), new ChannelPruner.Options(false, 8));
+            p.step(1 - kept, Importance.magnitude(2, Importance.Reduce.SUM));
+            masked.applyPlan(p.plan());
+            return masked.compact();
+        }
+    }
+
+    private void versusOnnxRuntime() throws Exception {
+        int cores = Runtime.getRuntime().availableProcessors();
+        int big = smoke ? 2 : 16;
+        report.section("Inference: jprune vs ONNX Runtime on the same model (all cores)",
+                "The model is exported by `jprune export` (opset 13, Detect decode inside, conv+BN not fused: ONNX Runtime fuses them "
+                        + "itself) and run by ONNX Runtime " + OrtEnvironment.getEnvironment().getVersion() + " (CPU execution provider, "
+                        + cores + " intra-op threads, all graph optimizations). jprune runs the same weights: forward pass in eval mode plus the "
+                        + "same decode into the (batch, boxes, 5 + classes) output. Inputs are prepared beforehand for both. Compact: 50% of "
+                        + "every prunable layer's channels removed by magnitude and the network compacted. Ratios are ONNX Runtime's time over "
+                        + "ours (above 1: jprune is faster), measured side by side.",
+                "model", "size", "variant", "params", "b1 jprune ms", "b1 ORT ms", "b1 ratio", "b" + big + " jprune img/s", "b" + big + " ORT img/s",
+                "b" + big + " ratio");
+        try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
+            so.setIntraOpNumThreads(cores);
+            so.setInterOpNumThreads(1);
+            so.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            for (String name : smoke ? new String[] {"yolov5n"} : new String[] {"yolov5n", "yolov5s"}) {
+                ModelConfig cfg = ModelConfig.load(name).withClasses(80);
+                for (int size : smoke ? new int[] {64} : new int[] {320, 640}) {
+                    for (double kept : smoke ? new double[] {0.5} : new double[] {1.0, 0.5}) {
+                        try (YoloModel m = variant(cfg, cpu, kept);
+                             OrtSession s = ENV.createSession(OnnxExport.toBytes(m, names(80), new OnnxExport.Options(size, 13, false)), so)) {
+                            int[] g = m.grid(size);
+                            double[] t1 = time(m, s, size, 1, g), tb = time(m, s, size, big, g);
+                            report.row("serve_ort", Report.map("model", name, "size", size, "variant", kept < 1 ? "compact 50%" : "dense",
+                                    "params", m.parameterCount(), "b1_jprune_ms", t1[0] * 1e3, "b1_ort_ms", t1[1] * 1e3, "b1_ratio", t1[1] / t1[0],
+                                    "bN_jprune_img_s", big / tb[0], "bN_ort_img_s", big / tb[1], "bN_ratio", tb[1] / tb[0], "batch", big));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private double[] time(YoloModel m, OrtSession s, int size, int batch, int[] g) throws Exception {
+        float[] x = new float[batch * 3 * size * size];
+        SplittableRandom r = new SplittableRandom(batch);
+        for (int i = 0; i < x.length; i++) x[i] = (float) r.nextDouble();
+        try (Tensor t = Tensor.of(cpu, x, batch, 3, size, size);
+             OnnxTensor in = OnnxTensor.createTensor(ENV, FloatBuffer.wrap(x), new long[] {batch, 3, size, size})) {
+            Map<String, OnnxTensor> feed = Map.of("images", in);
+            Runnable ours = () -> Postprocess.decode(m.forwardRaw(t), batch, g, g, m.strides(), m.anchorsPx(), m.classes());
+            Runnable ort = () -> {
+                try (OrtSession.Result res = s.run(feed)) {
+                    if (((float[][][]) res.get(0).getValue()).length != batch) throw new IllegalStateException("ORT output batch");
+                } catch (ai.onnxruntime.OrtException e) {
+                    throw new IllegalStateException(e);
+                }
+            };
+            int reps = smoke ? 1 : batch == 1 ? 10 : 3;
+            double secs = smoke ? 0.01 : batch == 1 ? 1.0 : 2.0;
+            return sideBySide(ours, ort, reps, secs);
+        }
+    }
+
+    static List<String> names(int n) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) out.add("class" + i);
+        return out;
+    }
+
+    /**
+     * One Detector (YOLOv5n, compact 50%, 320 px) shared by request threads, each sending single images
+     * back to back (letterbox, forward, decode, NMS: the whole detect call), against one thread
+     * sending batches of 4.
+     */
+    private void requestThreads() throws Exception {
+        int size = smoke ? 64 : 320, perThread = smoke ? 2 : 48;
+        report.section("One Detector shared by request threads (YOLOv5n compact 50%, " + size + " px, all cores)",
+                "Each request thread sends " + perThread + " single-image detect calls back to back (letterbox from a BufferedImage, "
+                        + "forward, decode, NMS) after a warmup; the baseline is one thread sending batches of 4 images. Threads per call: "
+                        + "the Detector's default (the cores divided among the calls in flight). Latency is per call.",
+                "request threads", "images", "img/s", "p50 ms", "p99 ms", "img/s vs 1 thread x batch 4");
+        BufferedImage[] imgs = new BufferedImage[8];
+        SplittableRandom r = new SplittableRandom(3);
+        for (int i = 0; i < imgs.length; i++) {
+            imgs[i] = new BufferedImage(size + 40 * i, size, BufferedImage.TYPE_INT_RGB);
+            for (int y = 0; y < imgs[i].getHeight(); y++)
+                for (int x = 0; x < imgs[i].getWidth(); x++) imgs[i].setRGB(x, y, r.nextInt(1 << 24));
+        }
+        try (Detector d = Detector.of(variant(ModelConfig.load("yolov5n").withClasses(80), cpu, 0.5), size, names(80))) {
+            var settings = Postprocess.Settings.DETECT;
+            for (int i = 0; i < 4; i++) d.detect(List.of(imgs[i % 8], imgs[(i + 1) % 8], imgs[(i + 2) % 8], imgs[(i + 3) % 8]), settings);
+            // baseline: one thread, batches of 4
+            int batches = Math.max(1, perThread / 4) * 2;
+            long t0 = System.nanoTime();
+            double[] lat = new double[batches];
+            for (int i = 0; i < batches; i++) {
+                long a = System.nanoTime();
+                d.detect(List.of(imgs[i % 8], imgs[(i + 1) % 8], imgs[(i + 2) % 8], imgs[(i + 3) % 8]), settings);
+                lat[i] = (System.nanoTime() - a) * 1e-9;
+            }
+            double baseline = 4.0 * batches / ((System.nanoTime() - t0) * 1e-9);
+            Arrays.sort(lat);
+            report.row("serve_threads", Report.map("threads", "1 x batch 4", "images", 4 * batches, "img_s", baseline, "p50_ms", lat[batches / 2] * 1e3,
+                    "p99_ms", lat[Math.min(batches - 1, (int) (0.99 * batches))] * 1e3, "vs_baseline", 1.0));
+            for (int threads : smoke ? new int[] {1, 2} : new int[] {1, 2, 4, 8}) {
+                List<Double> all = Collections.synchronizedList(new ArrayList<>());
+                AtomicInteger errors = new AtomicInteger();
+                CountDownLatch start = new CountDownLatch(1);
+                List<Thread> ts = new ArrayList<>();
+                for (int t = 0; t < threads; t++) {
+                    int id = t;
+                    Thread th = new Thread(() -> {
+                        try {
+                            d.detect(imgs[id % 8]); // warm this thread
+                            start.await();
+                            for (int i = 0; i < perThread; i++) {
+                                long a = System.nanoTime();
+                                d.detect(imgs[(id + i) % 8]);
+                                all.add((System.nanoTime() - a) * 1e-9);
+                            }
+                        } catch (Exception e) {
+                            errors.incrementAndGet();
+                        }
+                    }, "request-" + t);
+                    th.start();
+                    ts.add(th);
+                }
+                Thread.sleep(smoke ? 10 : 500);
+                long a = System.nanoTime();
+                start.countDown();
+                for (Thread th : ts) th.join();
+                double secs = (System.nanoTime() - a) * 1e-9;
+                if (errors.get() > 0) throw new IllegalStateException(errors.get() + " request threads failed");
+                double[] l = all.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+                double ips = l.length / secs;
+                report.row("serve_threads", Report.map("threads", threads, "images", l.length, "img_s", ips, "p50_ms", l[l.length / 2] * 1e3,
+                        "p99_ms", l[Math.min(l.length - 1, (int) (0.99 * l.length))] * 1e3, "vs_baseline", ips / baseline));
+            }
+        }
+    }
+}
