@@ -91,7 +91,7 @@ final class Serve {
                             double[] t1 = time(m, s, size, 1, g), tb = time(m, s, size, big, g);
                             report.row("serve_ort", Report.map("model", name, "size", size, "variant", kept < 1 ? "compact 50%" : "dense",
                                     "params", m.parameterCount(), "b1_jprune_ms", t1[0] * 1e3, "b1_ort_ms", t1[1] * 1e3, "b1_ratio", t1[1] / t1[0],
-                                    "bN_jprune_img_s", big / tb[0], "bN_ort_img_s", big / tb[1], "bN_ratio", tb[1] / tb[0], "batch", big));
+                                    "bN_jprune_img_s", big / tb[0], "bN_ort_img_s", big / tb[1], "bN_ratio", tb[1] / tb[0]));
                         }
                     }
                 }

@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 @Command(name = "jprune", mixinStandardHelpOptions = true, version = "jprune 0.1.0",
         description = "Train and prune YOLO detectors on native kernels.",
         subcommands = {Main.Info.class, Main.DataCmd.class, Main.ModelCmd.class, Main.Train.class, Main.Val.class, Main.Eval.class, Main.Detect.class,
-            Main.StudyCmd.class, Main.PruneCmd.class, Main.SensitivityCmd.class, Main.Export.class})
+            Main.StudyCmd.class, Main.PruneCmd.class, Main.SensitivityCmd.class, Main.Export.class, ServeCmd.Serve.class, ServeCmd.Load.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -30,7 +30,7 @@ public final class Images {
      */
     public static int[] size(Path img) throws IOException {
         int o = exifOrientation(img);
-        return withReader(img, r -> o >= 5 ? new int[] {r.getHeight(0), r.getWidth(0)} : new int[] {r.getWidth(0), r.getHeight(0)});
+        return withReader(img.toString(), file(img), r -> o >= 5 ? new int[] {r.getHeight(0), r.getWidth(0)} : new int[] {r.getWidth(0), r.getHeight(0)});
     }
 
     /**
@@ -39,13 +39,25 @@ public final class Images {
      * the pixel limit or damaged.
      */
     public static BufferedImage read(Path img) throws IOException {
-        int o = exifOrientation(img);
-        BufferedImage im = withReader(img, r -> {
+        return decode(img.toString(), exifOrientation(img), file(img));
+    }
+
+    /**
+     * An image sent as bytes (an HTTP body), decoded exactly as {@link #read(Path)} decodes a file:
+     * EXIF orientation, pixel limit, damage; errors name `what`.
+     */
+    public static BufferedImage read(byte[] bytes, String what) throws IOException {
+        if (bytes.length == 0) throw new IOException(what + ": empty");
+        return decode(what, exifOrientation(bytes), () -> ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(bytes)));
+    }
+
+    private static BufferedImage decode(String name, int o, Opener open) throws IOException {
+        BufferedImage im = withReader(name, open, r -> {
             List<String> warnings = new ArrayList<>();
             r.addIIOReadWarningListener((src, w) -> warnings.add(w));
             ImageReadParam p = r.getDefaultReadParam();
             BufferedImage b = r.read(0, p);
-            if (!warnings.isEmpty()) throw new IOException(img + ": damaged image (" + warnings.get(0) + ")");
+            if (!warnings.isEmpty()) throw new IOException(name + ": damaged image (" + warnings.get(0) + ")");
             return b;
         });
         return o > 1 ? orient(im, o) : im;
@@ -62,7 +74,12 @@ public final class Images {
         } catch (IOException e) {
             return 1; // the reader reports unreadable files
         }
-        if (b.length < 4) return 1;
+        return exifOrientation(b);
+    }
+
+    /** The EXIF orientation of a JPEG whose first bytes (64 KiB are enough) are b; 1 when none. */
+    static int exifOrientation(byte[] b) {
+        if (b.length < 4 || (b[0] & 255) != 0xFF || (b[1] & 255) != 0xD8) return 1;
         int i = 2;
         while (i + 4 <= b.length && (b[i] & 255) == 0xFF) {
             int marker = b[i + 1] & 255, len = (b[i + 2] & 255) << 8 | (b[i + 3] & 255);
@@ -126,10 +143,20 @@ public final class Images {
         T apply(ImageReader r) throws IOException;
     }
 
-    private static <T> T withReader(Path img, Body<T> body) throws IOException {
-        if (Files.isDirectory(img)) throw new IOException(img + ": is a directory, not an image");
-        if (Files.isRegularFile(img) && Files.size(img) == 0) throw new IOException(img + ": empty file");
-        try (ImageInputStream in = ImageIO.createImageInputStream(img.toFile())) {
+    private interface Opener {
+        ImageInputStream open() throws IOException;
+    }
+
+    private static Opener file(Path img) {
+        return () -> {
+            if (Files.isDirectory(img)) throw new IOException(img + ": is a directory, not an image");
+            if (Files.isRegularFile(img) && Files.size(img) == 0) throw new IOException(img + ": empty file");
+            return ImageIO.createImageInputStream(img.toFile());
+        };
+    }
+
+    private static <T> T withReader(String img, Opener open, Body<T> body) throws IOException {
+        try (ImageInputStream in = open.open()) {
             if (in == null) throw new IOException(img + ": cannot open");
             Iterator<ImageReader> it = ImageIO.getImageReaders(in);
             if (!it.hasNext()) throw new IOException(img + ": not a readable image");
@@ -146,7 +173,7 @@ public final class Images {
                 r.dispose();
             }
         } catch (IOException e) {
-            if (e.getMessage() != null && e.getMessage().startsWith(img.toString())) throw e;
+            if (e.getMessage() != null && e.getMessage().startsWith(img)) throw e;
             throw new IOException(img + ": unreadable image: " + e.getMessage(), e);
         } catch (RuntimeException e) {
             throw new IOException(img + ": unreadable image: " + e, e);
