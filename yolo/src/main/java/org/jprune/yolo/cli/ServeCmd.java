@@ -61,6 +61,18 @@ final class ServeCmd {
             + "and the server's native memory after warmup, at half and at the end. Exit code 1 if any request failed or differed, or native memory grew over "
             + "the second half.")
     static final class Load implements Callable<Integer> {
+        private static Object health(String url) {
+            try {
+                var client = java.net.http.HttpClient.newHttpClient();
+                var r = client.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(url.replaceAll("/+$", "") + "/health")).GET().build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString());
+                var h = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.body());
+                return java.util.Map.of("imageSize", h.path("imageSize").asInt(), "classes", h.path("classes").size());
+            } catch (Exception e) {
+                return "unavailable: " + e.getMessage();
+            }
+        }
+
         @Option(names = "--url", defaultValue = "http://127.0.0.1:8080", description = "The server. Default: ${DEFAULT-VALUE}.")
         String url;
         @Option(names = "--images", required = true, description = "An image or a folder of images to send.")
@@ -83,7 +95,18 @@ final class ServeCmd {
             if (out != null && Files.exists(out)) throw new IllegalArgumentException("--out " + out + " exists; results are never overwritten");
             LoadTest.Result r = LoadTest.run(url, query, LoadTest.cases(images, expect), requests, concurrency);
             System.out.println(r.summary());
-            if (out != null) SafeTensors.atomicWrite(out, new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(r));
+            if (out != null) {
+                var doc = new java.util.LinkedHashMap<String, Object>();
+                doc.put("date", java.time.ZonedDateTime.now().toString());
+                doc.put("made_by", "scripts/serve-loadtest.sh (jprune detect, jprune serve, jprune loadtest)");
+                doc.put("url", url);
+                doc.put("server", health(url));
+                doc.put("images", images.toString());
+                doc.put("query", query);
+                doc.put("result", r);
+                doc.put("cpu", Runtime.getRuntime().availableProcessors() + " cores");
+                SafeTensors.atomicWrite(out, new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(doc));
+            }
             return r.errors() == 0 && r.mismatches() == 0 && r.nativeSteady() ? 0 : 1;
         }
     }
