@@ -41,6 +41,61 @@ class GraphTest {
         }
     }
 
+    /**
+     * Folding batch norms for inference: a conv -> bn -> act chain, a conv with a bias and two readers
+     * (left alone) and a bn on the graph input (left alone); the folded graph's outputs equal the
+     * unfolded ones, on both CPU backends, training refuses while folded, and unfolding restores it.
+     */
+    @Test
+    void foldedBatchNormsComputeTheSame() {
+        for (Device d : new Device[] {cpu, Device.reference()}) {
+            try (Graph g = new Graph(d)) {
+                int bn0 = g.add("bn0", new org.jprune.engine.nn.BatchNorm2dLayer(d, "bn0", 3, 1e-3f, 0.03f), Graph.INPUT);
+                int c1 = g.add("c1", new org.jprune.engine.nn.Conv2dLayer(d, "c1", 3, 8, 3, 1, 1, 1, false, 1), bn0);
+                int b1 = g.add("b1", new org.jprune.engine.nn.BatchNorm2dLayer(d, "b1", 8, 1e-3f, 0.03f), c1);
+                int a1 = g.add("a1", new org.jprune.engine.nn.SimpleLayers.ActLayer(org.jprune.engine.ops.Activation.SILU, 0f), b1);
+                int c2 = g.add("c2", new org.jprune.engine.nn.Conv2dLayer(d, "c2", 8, 8, 3, 2, 1, 2, true, 2), a1);
+                int b2 = g.add("b2", new org.jprune.engine.nn.BatchNorm2dLayer(d, "b2", 8, 1e-3f, 0.03f), c2);
+                int add = g.add("add", new org.jprune.engine.nn.SimpleLayers.AddLayer(), b2, c2); // c2 has two readers: not folded
+                int c3 = g.add("c3", new org.jprune.engine.nn.Conv2dLayer(d, "c3", 8, 4, 1, 1, 0, 1, true, 3), add);
+                int b3 = g.add("b3", new org.jprune.engine.nn.BatchNorm2dLayer(d, "b3", 4, 1e-3f, 0.03f), c3);
+                g.setOutputs(b3, a1);
+                // non-trivial statistics and affine parameters
+                long seed = 10;
+                for (Graph.Node n : g.nodes())
+                    if (n.layer() instanceof org.jprune.engine.nn.BatchNorm2dLayer bn) {
+                        int c = bn.channels();
+                        float[] var = Tensor.randnArray(seed++, 0.5f, c);
+                        for (int i = 0; i < c; i++) var[i] = 0.2f + var[i] * var[i];
+                        bn.runningVar().copyFrom(var);
+                        bn.runningMean().copyFrom(Tensor.randnArray(seed++, 0.5f, c));
+                        bn.gamma().value().copyFrom(Tensor.randnArray(seed++, 1f, c));
+                        bn.beta().value().copyFrom(Tensor.randnArray(seed++, 0.3f, c));
+                    }
+                List<float[]> ref = new ArrayList<>(), got = new ArrayList<>();
+                try (Tensor x = Tensor.randn(d, 4, 1f, 2, 3, 12, 12)) {
+                    try (Graph.Execution ex = g.forward(x, false)) {
+                        ref.add(ex.output(0).toArray());
+                        ref.add(ex.output(1).toArray());
+                    }
+                    assertEquals(2, g.foldBatchNorms(), "b1 and b3 fold; bn0 (graph input) and b2 (conv with two readers) do not");
+                    assertEquals(0, g.foldBatchNorms(), "folding twice changes nothing");
+                    try (Graph.Execution ex = g.forward(x, false)) {
+                        got.add(ex.output(0).toArray());
+                        got.add(ex.output(1).toArray());
+                    }
+                    for (int i = 0; i < 2; i++) assertClose(d.kind() + " folded output " + i, ref.get(i), got.get(i), 1e-4, 1e-4);
+                    var e = assertThrows(IllegalStateException.class, () -> g.forward(x, true).close());
+                    assertTrue(e.getMessage().contains("folded"), e.getMessage());
+                    g.unfoldBatchNorms();
+                    try (Graph.Execution ex = g.forward(x, true)) {
+                        assertArrayEquals(new int[] {2, 4, 6, 6}, ex.output(0).shape());
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void trainingReducesLoss() {
         // regress a fixed random target: loss = 0.5 * mean((y - t)^2), gradient (y - t) / numel

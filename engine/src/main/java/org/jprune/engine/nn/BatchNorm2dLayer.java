@@ -29,6 +29,12 @@ public final class BatchNorm2dLayer implements Layer {
 
     private final Map<String, Tensor> names;
 
+    private volatile boolean folded;
+
+    /** Whether inference passes the input through unchanged (this batch norm is folded into its conv). */
+    public boolean folded() { return folded; }
+    void setFolded(boolean f) { folded = f; }
+
     public Parameter gamma() { return gamma; }
     public Parameter beta() { return beta; }
     public Tensor runningMean() { return runMean; }
@@ -50,6 +56,10 @@ public final class BatchNorm2dLayer implements Layer {
     @Override
     public Tensor forward(List<Tensor> inputs, Ctx ctx) {
         Tensor x = inputs.get(0);
+        if (folded) {
+            if (ctx.training()) throw new IllegalStateException("bn " + gamma.name() + ": folded into its conv for inference; Graph.unfoldBatchNorms() before training");
+            return x.copy(); // the graph hands the conv's output through without this copy (Graph.Execution)
+        }
         BnDesc d = BatchNorm.desc(x, eps, momentum);
         Tensor y = Tensor.empty(x.device(), x.shape());
         if (ctx.training()) {

@@ -24,6 +24,7 @@ public final class Conv2dLayer implements Layer {
     private ChannelIndex activeIn, activeOut;
     private volatile org.jprune.engine.ops.CsrMatrix csr; // inference on the nonzero weights (unstructured pruning)
     private volatile int csrMaxBatch;                    // CSR for inference batches up to this size
+    private volatile Tensor[] fold;                      // {weight, bias} with the next batch norm folded in (inference only)
 
     public Conv2dLayer(Device device, String name, int in, int out, int kernel, int stride, int pad, int groups, boolean bias, long seed) {
         if (in <= 0 || out <= 0 || kernel <= 0 || stride <= 0 || pad < 0 || groups <= 0 || in % groups != 0 || out % groups != 0)
@@ -81,7 +82,22 @@ public final class Conv2dLayer implements Layer {
     public void setInferenceCsr(org.jprune.engine.ops.CsrMatrix m) { setInferenceCsr(m, Integer.MAX_VALUE); }
 
     /** As {@link #setInferenceCsr(org.jprune.engine.ops.CsrMatrix)}, for inference batches of at most {@code maxBatch} images only. */
+    /**
+     * Inference (not training) runs with these weight and bias tensors (the layer owns them from now on)
+     * instead of its parameters: its batch norm folded in ({@link Graph#foldBatchNorms()}); null drops them.
+     */
+    public void setInferenceFold(Tensor foldedWeight, Tensor foldedBias) {
+        if (foldedWeight != null && csr != null) throw new IllegalStateException("conv " + weight.name() + ": has an inference CSR matrix; cannot fold");
+        if (foldedWeight != null) weight.value().requireSameShape("setInferenceFold(" + weight.name() + ")", foldedWeight);
+        Tensor[] old = fold;
+        fold = foldedWeight == null ? null : new Tensor[] {foldedWeight, foldedBias};
+        if (old != null) for (Tensor t : old) if (t != null) t.close();
+    }
+
+    public boolean hasInferenceFold() { return fold != null; }
+
     public void setInferenceCsr(org.jprune.engine.ops.CsrMatrix m, int maxBatch) {
+        if (m != null && fold != null) throw new IllegalStateException("conv " + weight.name() + ": batch norm folded for inference; unfold before CSR");
         if (maxBatch < 1) throw new IllegalArgumentException("conv " + weight.name() + ": CSR max batch must be >= 1, got " + maxBatch);
         csrMaxBatch = maxBatch;
         if (m != null && (m.rows() != out || m.cols() != in / groups * kernel * kernel))
@@ -113,11 +129,16 @@ public final class Conv2dLayer implements Layer {
         Tensor x = inputs.get(0);
         Conv2dDesc d = Conv2d.desc(x, weight.value(), stride, pad, 1, groups);
         Tensor y = Tensor.empty(x.device(), d.n(), d.k(), d.outH(), d.outW());
-        Tensor b = bias == null ? null : bias.value();
+        Tensor b = bias == null ? null : bias.value(), w = weight.value();
+        Tensor[] f = ctx.training() ? null : fold;
+        if (f != null) {
+            w = f[0];
+            b = f[1];
+        }
         org.jprune.engine.ops.CsrMatrix m = csr;
         if (!ctx.training() && m != null && d.n() <= csrMaxBatch) Conv2d.forwardCsr(d, y, x, m, b);
-        else if (activeIn != null) Conv2d.forwardChannelSparse(d, y, x, weight.value(), b, activeIn, activeOut);
-        else Conv2d.forward(d, y, x, weight.value(), b);
+        else if (activeIn != null) Conv2d.forwardChannelSparse(d, y, x, w, b, activeIn, activeOut);
+        else Conv2d.forward(d, y, x, w, b);
         if (ctx.training()) ctx.save(new Object[] {d, x});
         return y;
     }
@@ -161,6 +182,7 @@ public final class Conv2dLayer implements Layer {
     public void close() {
         Layer.super.close();
         setActiveChannels(null, null);
+        setInferenceFold(null, null);
         setInferenceCsr(null);
     }
 }

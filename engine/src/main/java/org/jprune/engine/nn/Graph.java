@@ -107,6 +107,57 @@ public final class Graph implements AutoCloseable {
         return new Execution(input, training);
     }
 
+    /**
+     * Folds every batch norm whose input is a convolution read by nothing else into that convolution,
+     * for inference: the conv runs with W * s and (b - mean) * s + beta, s = gamma / sqrt(var + eps),
+     * computed now from the current weights and statistics (copies; the parameters are untouched, so
+     * saving, exporting and the state dict are unchanged), and the batch norm passes its input through.
+     * Training forward passes refuse to run until {@link #unfoldBatchNorms()}. Convs with an inference
+     * CSR matrix are left alone. Returns the number of batch norms folded.
+     */
+    public synchronized int foldBatchNorms() {
+        int[] readers = new int[nodes.size()];
+        for (Node n : nodes) for (int i : n.inputs()) if (i != INPUT) readers[i]++;
+        for (int o : outputs) readers[o]++;
+        int folded = 0;
+        for (Node n : nodes) {
+            if (!(n.layer() instanceof BatchNorm2dLayer bn) || bn.folded() || n.inputs().length != 1) continue;
+            int src = n.inputs()[0];
+            if (src == INPUT || readers[src] != 1 || !(nodes.get(src).layer() instanceof Conv2dLayer conv) || conv.inferenceCsr() != null) continue;
+            float[] w = conv.weight().value().toArray(), g = bn.gamma().value().toArray(), beta = bn.beta().value().toArray();
+            float[] mean = bn.runningMean().toArray(), var = bn.runningVar().toArray();
+            float[] b = conv.bias() == null ? new float[conv.outChannels()] : conv.bias().value().toArray();
+            int k = conv.outChannels(), per = w.length / k;
+            for (int c = 0; c < k; c++) {
+                double sc = g[c] / Math.sqrt((double) var[c] + bn.eps());
+                for (int i = 0; i < per; i++) w[c * per + i] = (float) (w[c * per + i] * sc);
+                b[c] = (float) ((b[c] - mean[c]) * sc + beta[c]);
+            }
+            Tensor fw = Tensor.of(device, w, conv.weight().value().shape()), fb = null;
+            try {
+                fb = Tensor.of(device, b, k);
+                conv.setInferenceFold(fw, fb);
+            } catch (RuntimeException e) {
+                fw.close();
+                if (fb != null) fb.close();
+                throw e;
+            }
+            bn.setFolded(true);
+            folded++;
+        }
+        return folded;
+    }
+
+    /** Undoes {@link #foldBatchNorms()}: batch norms run again and the folded copies are freed. */
+    public synchronized void unfoldBatchNorms() {
+        for (Node n : nodes) {
+            if (n.layer() instanceof BatchNorm2dLayer bn && bn.folded()) {
+                bn.setFolded(false);
+                if (nodes.get(n.inputs()[0]).layer() instanceof Conv2dLayer conv) conv.setInferenceFold(null, null);
+            }
+        }
+    }
+
     @Override
     public void close() { nodes.forEach(n -> n.layer().close()); }
 
@@ -129,6 +180,14 @@ public final class Graph implements AutoCloseable {
                 for (Node node : nodes) {
                     List<Tensor> in = new ArrayList<>();
                     for (int i : node.inputs()) in.add(i == INPUT ? input : outs[i]);
+                    int[] ins = node.inputs();
+                    if (!training && node.layer() instanceof BatchNorm2dLayer bn && bn.folded() && ins[0] != INPUT && readers[ins[0]] == 1) {
+                        // folded into its conv: the conv's output is this node's, handed over without a copy
+                        outs[node.id()] = outs[ins[0]];
+                        outs[ins[0]] = null;
+                        readers[ins[0]] = 0;
+                        continue;
+                    }
                     ctxs[node.id()] = new Layer.Ctx(training);
                     outs[node.id()] = node.layer().forward(in, ctxs[node.id()]);
                     if (!training) {

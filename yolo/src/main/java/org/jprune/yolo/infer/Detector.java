@@ -41,12 +41,13 @@ public final class Detector implements AutoCloseable {
         this.size = size;
         this.names = List.copyOf(names);
         this.onCpu = model.graph().device().kind() == DeviceKind.CPU;
+        model.graph().foldBatchNorms(); // inference only: each batch norm folded into its conv
         this.cores = onCpu ? CpuThreads.stats().cores() : 1;
     }
 
     /**
-     * A detector over a model built or pruned in code (the detector owns it from now on and closes
-     * it); imageSize: the square input the model runs at (a multiple of its largest stride).
+     * A detector over a model built or pruned in code (the detector owns it from now on, folds its
+     * batch norms into the convolutions for inference and closes it); imageSize: the square input the model runs at (a multiple of its largest stride).
      */
     public static Detector of(YoloModel model, int imageSize, List<String> names) {
         if (model == null) throw new IllegalArgumentException("Detector.of: model is null");
