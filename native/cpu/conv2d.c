@@ -191,21 +191,28 @@ static int batch_threads(int nt, int N) {
 }
 
 /* Runs body with images [n0, n1) and `it` threads for the work inside an image: the whole batch with
- * nt threads inside, or (batch_threads > 1) one range per thread with it = 1; `t` is the range's index
- * (0..ranges-1, fixed by nt and N, so results do not depend on scheduling; ranges <= JP_MAX_RANGES,
- * since batch_threads caps the request and OpenMP never gives a team more threads than asked). */
-#define BATCH_RANGES(nt, N, ranges, t, n0, n1, it, ...)                                               \
+ * nt threads inside, or (batch_threads > 1) one range of images per iteration with it = 1; `t` is the
+ * range's index (0..ranges-1). The partition comes from the team size the caller asked for (want =
+ * jp_team_want) and N only, never from the adaptive limit, so per-range partial sums and therefore
+ * results do not depend on how many threads actually run (a busy machine that lowers the limit
+ * mid-training must not change the weights); nt threads (fewer, when the limit is lower) take the
+ * ranges in static order. Ranges <= JP_MAX_RANGES, since batch_threads caps the partition. */
+#define BATCH_RANGES(want, nt, N, ranges, t, n0, n1, it, ...)                                         \
     do {                                                                                           \
-        const int jp_bt_ = batch_threads((nt), (N));                                               \
-        if (jp_bt_ > 1) {                                                                          \
+        const int jp_br_ = batch_threads((want), (N));                                            \
+        const int jp_bt_ = (nt) < jp_br_ ? (nt) : jp_br_;                                          \
+        if (jp_br_ > 1) {                                                                          \
             const int64_t jp_t0_ = jp_now_ns();                                                    \
-            _Pragma("omp parallel num_threads(jp_bt_)")                                            \
+            _Pragma("omp parallel num_threads(jp_bt_) if (jp_bt_ > 1)")                            \
             {                                                                                      \
                 JP_TEAM_ARRIVE(jp_t0_);                                                            \
-                const int t = omp_get_thread_num(), ranges = omp_get_num_threads(), it = 1;       \
-                const int n0 = (int)((int64_t)(N) * t / ranges), n1 = (int)((int64_t)(N) * (t + 1) / ranges); \
-                (void)ranges; (void)it;                                                            \
-                __VA_ARGS__                                                                        \
+                _Pragma("omp for schedule(static)")                                                \
+                for (int t = 0; t < jp_br_; t++) {                                                 \
+                    const int ranges = jp_br_, it = 1;                                             \
+                    const int n0 = (int)((int64_t)(N) * t / ranges), n1 = (int)((int64_t)(N) * (t + 1) / ranges); \
+                    (void)ranges; (void)it;                                                        \
+                    __VA_ARGS__                                                                    \
+                }                                                                                  \
             }                                                                                      \
         } else {                                                                                   \
             const int t = 0, ranges = 1, n0 = 0, n1 = (N), it = (nt);                              \
@@ -213,6 +220,10 @@ static int batch_threads(int nt, int N) {
             __VA_ARGS__                                                                            \
         }                                                                                          \
     } while (0)
+
+/* Per-range partial sums of a batch: `ranges` blocks of `size` floats in the calling thread's scratch
+ * slot 3 (the workers never touch that slot), so a thread that runs two ranges keeps both. */
+static float *range_parts(int ranges, size_t size) { return ranges > 1 ? jp_scratch(3, (size_t)ranges * size + 1) : NULL; }
 
 #define SET_FAIL(f) __atomic_store_n(&(f), 1, __ATOMIC_RELAXED)
 
@@ -233,7 +244,7 @@ static jp_status conv_indirect(jp_ctx ctx, const char *fn, int N, const float *x
     if (!apk) return NOMEM(fn);
     jp_igemm_pack_a(n_out, kdim, wsel, kdim, apk);
     int fail = 0;
-    BATCH_RANGES(nt, N, ranges, t, n0, n1, it, {
+    BATCH_RANGES(jp_team_want(ctx), nt, N, ranges, t, n0, n1, it, {
         float *xp = direct ? NULL : jp_scratch(4, (size_t)n_in * sh * sw * plane + tail);
         float *yext = in_place ? NULL : jp_scratch(2, (size_t)n_out * ext + 1);
         const float **brow = (const float **)jp_scratch(6, (size_t)kdim * 2 + 2);
@@ -296,12 +307,15 @@ static jp_status conv_bwd_filter_indirect(jp_ctx ctx, const char *fn, const jp_c
     const int sh = d->stride_h, sw = d->stride_w, Hq = (H + 2 * ph + sh - 1) / sh, Wq = (W + 2 * pw + sw - 1) / sw;
     const int Ho = jp_conv_out_h(d), Wo = jp_conv_out_w(d), nt = jp_team(ctx);
     const size_t plane = (size_t)Hq * Wq, ext = (size_t)Ho * Wq, tail = (size_t)(S - 1) * dwl + 32, P = (size_t)Ho * Wo;
-    const int m = n_in * RS;
+    const int m = n_in * RS, want = jp_team_want(ctx), nr = batch_threads(want, d->n);
     float *part[JP_MAX_RANGES] = {0};
+    /* the ranges' dW^T blocks (one range: a block of its own, since dw's layout differs) */
+    float *parts = jp_scratch(3, (size_t)nr * m * n_out + 1);
+    if (!parts) return NOMEM(fn);
     int fail = 0, nparts = 1;
-    BATCH_RANGES(nt, d->n, ranges, t, n0, n1, it, {
+    BATCH_RANGES(want, nt, d->n, ranges, t, n0, n1, it, {
         float *xp = jp_scratch(4, (size_t)n_in * sh * sw * plane + tail), *dyx = jp_scratch(2, (size_t)n_out * ext + 1);
-        float *dwt = jp_scratch(3, (size_t)m * n_out + 1);
+        float *dwt = parts + (size_t)t * m * n_out;
         const float **brow = (const float **)jp_scratch(6, (size_t)m * 2 + 2);
         if (t == 0) nparts = ranges;
         part[t] = dwt;
@@ -406,11 +420,14 @@ static jp_status pointwise_small(jp_ctx ctx, const char *fn, const jp_conv2d_des
     const int chunk = P == 0 || P >= PW_BATCH_COLS ? 1 : (int)(PW_BATCH_COLS / P);
     const int in_ch = dir == 1 ? K : C, out_ch = dir == 0 ? K : C;
     float *part[JP_MAX_RANGES] = {0};
+    const int want = jp_team_want(ctx), nr = batch_threads(want, N);
+    float *parts = dir == 2 ? range_parts(nr, (size_t)K * C) : NULL;
+    if (dir == 2 && nr > 1 && !parts) return NOMEM(fn);
     int fail = 0, nparts = 1;
-    BATCH_RANGES(nt, N, ranges, t, n0, n1, it, {
+    BATCH_RANGES(want, nt, N, ranges, t, n0, n1, it, {
         float *as = jp_scratch(2, (size_t)in_ch * chunk * P + 1);
         float *os = jp_scratch(4, (size_t)(dir == 2 ? K : out_ch) * chunk * P + 1);
-        float *acc = dir != 2 ? NULL : ranges == 1 ? out : jp_scratch(3, (size_t)K * C);
+        float *acc = dir != 2 ? NULL : ranges == 1 ? out : parts + (size_t)t * K * C;
         if (t == 0) nparts = ranges;
         part[t] = acc;
         if (!as || !os || (dir == 2 && !acc)) {
@@ -452,7 +469,7 @@ CPU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
     const int pw = is_pointwise(d);
     int fail = 0;
-    BATCH_RANGES(nt, d->n, ranges, t, n0, n1, it, {
+    BATCH_RANGES(jp_team_want(ctx), nt, d->n, ranges, t, n0, n1, it, {
         float *col = pw ? NULL : jp_scratch(2, (size_t)cpg * RS * P);
         if (!pw && !col) SET_FAIL(fail);
         for (int n = n0; n < n1 && (pw || col); n++)
@@ -486,7 +503,7 @@ CPU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const fl
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
     const int pw = is_pointwise(d);
     int fail = 0;
-    BATCH_RANGES(nt, d->n, ranges, t, n0, n1, it, {
+    BATCH_RANGES(jp_team_want(ctx), nt, d->n, ranges, t, n0, n1, it, {
         float *col = pw ? NULL : jp_scratch(2, (size_t)cpg * RS * P);
         if (!pw && !col) SET_FAIL(fail);
         for (int n = n0; n < n1 && (pw || col); n++) {
@@ -524,10 +541,13 @@ CPU_OP(conv2d_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float 
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w, wsize = (size_t)d->k * cpg * RS;
     const int pw = is_pointwise(d);
     float *part[JP_MAX_RANGES] = {0};
+    const int want = jp_team_want(ctx), nr = batch_threads(want, d->n);
+    float *parts = range_parts(nr, wsize);
+    if (nr > 1 && !parts) return NOMEM(fn);
     int fail = 0, nparts = 1;
-    BATCH_RANGES(nt, d->n, ranges, t, n0, n1, it, {
+    BATCH_RANGES(want, nt, d->n, ranges, t, n0, n1, it, {
         float *col = pw ? NULL : jp_scratch(2, (size_t)cpg * RS * P);
-        float *acc = ranges == 1 ? dw : jp_scratch(3, wsize); /* one range writes dw itself */
+        float *acc = ranges == 1 ? dw : parts + (size_t)t * wsize; /* one range writes dw itself */
         if (t == 0) nparts = ranges;
         part[t] = acc;
         if ((!pw && !col) || !acc) SET_FAIL(fail);

@@ -17,6 +17,9 @@ extern int jp_g_isa; /* active ISA (JP_ISA_*) */
  *     { JP_TEAM_ARRIVE(t0); ... }                                                              */
 int jp_cpu_cores(void);
 int jp_team(const struct jp_ctx_s *ctx);
+/* the team size asked for (per-thread override or the context's), before the adaptive limit: what
+ * partitions that decide the order of sums use, so results do not depend on the limit */
+int jp_team_want(const struct jp_ctx_s *ctx);
 int64_t jp_now_ns(void);
 void jp_team_late(int64_t delay_ns);
 #define JP_LATE_NS 1000000 /* a worker this late (1 ms) was off its core: a time slice, not a wake-up */

@@ -166,14 +166,19 @@ CPU_OP(reduce)(jp_ctx ctx, int32_t kind, float *out, const float *x, int64_t n) 
         for (int64_t i = 0; i < n; i++) { float a = fabsf(x[i]); m = a > m ? a : m; }
         acc = m;
     } else {
-        /* float partial sums in blocks of 4096, double across blocks: fast and accurate enough */
-        const int sq = kind == JP_REDUCE_SUMSQ;
-        int64_t blocks = (n + 4095) / 4096;
-#pragma omp parallel for reduction(+ : acc) num_threads(jp_team(ctx)) if (jp_team(ctx) > 1 && n > 65536) schedule(static)
-        for (int64_t bidx = 0; bidx < blocks; bidx++) {
-            int64_t lo = bidx * 4096, len = lo + 4096 < n ? 4096 : n - lo;
-            acc += sq ? jp_sumsq_f(x + lo, len) : jp_sum_f(x + lo, len);
-        }
+        /* float partial sums in blocks of 4096, double across blocks, the blocks in 64 fixed groups added
+         * in order: the result does not depend on how many threads ran (an OpenMP reduction's would) */
+        const int sq = kind == JP_REDUCE_SUMSQ, groups = 64;
+        const int64_t blocks = (n + 4095) / 4096;
+        double part[64] = {0};
+        const int nt = jp_team(ctx);
+#pragma omp parallel for num_threads(nt) if (nt > 1 && n > 65536) schedule(static)
+        for (int g = 0; g < groups; g++)
+            for (int64_t bidx = blocks * g / groups; bidx < blocks * (g + 1) / groups; bidx++) {
+                int64_t lo = bidx * 4096, len = lo + 4096 < n ? 4096 : n - lo;
+                part[g] += sq ? jp_sumsq_f(x + lo, len) : jp_sum_f(x + lo, len);
+            }
+        for (int g = 0; g < groups; g++) acc += part[g];
     }
     *out = (float)acc;
     return JP_OK;

@@ -113,11 +113,17 @@ static int free_cpu_seen(void) {
     return running > 0 && running < g_online ? 1 : 0;
 }
 
+int jp_team_want(const struct jp_ctx_s *ctx) {
+    int want = t_call_threads > 0 ? t_call_threads : ctx->threads;
+    return want < 1 ? 1 : want;
+}
+
 int jp_team(const struct jp_ctx_s *ctx) {
     int want = t_call_threads > 0 ? t_call_threads : ctx->threads;
-    if (want <= 1 || !g_adaptive) return want < 1 ? 1 : want;
+    if (want <= 1) return 1;
     int lim = atomic_load_explicit(&g_limit, memory_order_relaxed);
     if (lim >= want) return want;
+    if (!g_adaptive) return lim; /* pinned (jp_cpu_pin_limit) */
     int64_t now = jp_now_ns(), at = atomic_load_explicit(&g_probe_ns, memory_order_relaxed);
     /* one caller per probe time looks; the others go on with the limit */
     if (now < at || !atomic_compare_exchange_strong(&g_probe_ns, &at, now + JP_PROBE_BASE_NS)) return lim;
@@ -165,6 +171,14 @@ JP_API jp_status jp_cpu_set_adaptive(int32_t on) {
     JP_CHECK(on == 0 || on == 1, "jp_cpu_set_adaptive", "on must be 0 or 1 (got %d)", on);
     g_adaptive = on;
     atomic_store(&g_limit, g_cores);
+    atomic_store(&g_blind_ns, JP_BLIND_BASE_NS);
+    return JP_OK;
+}
+
+JP_API jp_status jp_cpu_pin_limit(int32_t limit) {
+    JP_CHECK(limit >= 0 && limit <= g_cores, "jp_cpu_pin_limit", "limit must be 0..%d (the cores; 0 unpins), got %d", g_cores, limit);
+    g_adaptive = limit == 0;
+    atomic_store(&g_limit, limit == 0 ? g_cores : limit);
     atomic_store(&g_blind_ns, JP_BLIND_BASE_NS);
     return JP_OK;
 }

@@ -156,6 +156,9 @@ JP_API jp_status jp_cpu_team_stats(int64_t *out_host, int32_t n);
 /* 1: the adaptive thread limit (the default; JPRUNE_ADAPTIVE_THREADS=0 starts with 0), 0: teams of the
  * asked size whatever the machine does; either way the limit restarts at all cores */
 JP_API jp_status jp_cpu_set_adaptive(int32_t on);
+/* pins the thread limit at 1..cores (adaptive off: as if the machine gave the process that many
+ * cores), 0 unpins (adaptive on, from all cores); results never depend on the limit */
+JP_API jp_status jp_cpu_pin_limit(int32_t limit);
 /* backend settings by name; unknown keys or values fail with JP_ERR_UNSUPPORTED. CUDA backends:
  * "conv" = "native" | "cudnn" (dense conv through cuDNN where libcudnn.so.9 loads), "tf32" = "0" | "1"
  * (tensor-core TF32 for dense and channel-sparse conv and sgemm). The CPU backend takes conv=native

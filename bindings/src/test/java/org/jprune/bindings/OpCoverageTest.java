@@ -24,7 +24,7 @@ class OpCoverageTest {
     /** Functions of the header that are not backend ops (the runtime answers them itself). */
     static final Set<String> RUNTIME = Set.of("jp_abi_version", "jp_last_error", "jp_ctx_create", "jp_ctx_destroy",
             "jp_ctx_set_threads", "jp_ctx_device", "jp_ctx_describe", "jp_cpu_isa_supported", "jp_cpu_isa", "jp_cpu_set_isa",
-            "jp_op_count", "jp_op_name", "jp_ctx_implements", "jp_noop", "jp_ctx_set_option", "jp_set_call_threads", "jp_cpu_team_stats", "jp_cpu_set_adaptive");
+            "jp_op_count", "jp_op_name", "jp_ctx_implements", "jp_noop", "jp_ctx_set_option", "jp_set_call_threads", "jp_cpu_team_stats", "jp_cpu_set_adaptive", "jp_cpu_pin_limit");
 
     static List<String> headerFunctions() throws Exception {
         String h = Files.readString(Path.of("..", "native", "include", "jprune.h"));

@@ -40,6 +40,15 @@ public final class CpuThreads {
         NativeKernels.check(jprune_h.jp_cpu_set_adaptive(on ? 1 : 0), "jp_cpu_set_adaptive");
     }
 
+    /**
+     * Pins the thread limit at 1..cores, as if the machine gave the process that many cores (adaptive
+     * off); 0 unpins (adaptive on, from all cores). Results never depend on the limit: partitions that
+     * decide the order of sums follow the asked team size.
+     */
+    public static void pinLimit(int limit) {
+        NativeKernels.check(jprune_h.jp_cpu_pin_limit(limit), "jp_cpu_pin_limit");
+    }
+
     public static Stats stats() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(JAVA_LONG, 6);

@@ -42,6 +42,33 @@ class CpuThreadsTest {
         assertEquals(Runtime.getRuntime().availableProcessors(), s.cores(), s.toString());
     }
 
+    /** Gradients of a batch (per-range partial sums) are bitwise the same whatever limit the machine imposes. */
+    @Test
+    void gradientsDoNotDependOnTheLimit() {
+        Device cpu = Device.cpu();
+        int cores = CpuThreads.stats().cores();
+        // three backward-filter paths: 3x3 stride 1 (indirect), 3x3 stride 2 (im2col), 1x1 on small planes (batched)
+        int[][] shapes = {{8, 16, 20, 32, 3, 1, 1}, {8, 16, 20, 32, 3, 2, 1}, {16, 32, 5, 24, 1, 1, 0}};
+        for (int[] sh : shapes) {
+            float[][] got = new float[2][];
+            for (int pass = 0; pass < 2; pass++) {
+                try (Tensor x = Tensor.randn(cpu, 1, 1f, sh[0], sh[1], sh[2], sh[2]); Tensor w = Tensor.randn(cpu, 2, 0.1f, sh[3], sh[1], sh[4], sh[4])) {
+                    var d = Conv2d.desc(x, w, sh[5], sh[6], 1, 1);
+                    try (Tensor dy = Tensor.randn(cpu, 3, 1f, d.n(), d.k(), d.outH(), d.outW()); Tensor dw = Tensor.zeros(cpu, w.shape());
+                         Tensor db = Tensor.zeros(cpu, d.k())) {
+                        CpuThreads.pinLimit(pass == 0 ? 0 : 1);
+                        Conv2d.backwardFilter(d, dw, db, dy, x);
+                        got[pass] = dw.toArray();
+                    } finally {
+                        CpuThreads.pinLimit(0);
+                    }
+                }
+            }
+            assertArrayEquals(got[0], got[1], 0f, "limit " + cores + " vs 1 for " + java.util.Arrays.toString(sh));
+        }
+        assertThrows(NativeException.class, () -> CpuThreads.pinLimit(cores + 1));
+    }
+
     @Test
     void resultsDoNotDependOnTheTeam() throws Exception {
         Device cpu = Device.cpu();

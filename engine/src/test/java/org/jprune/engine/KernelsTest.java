@@ -306,7 +306,7 @@ class KernelsTest {
     void poolUpsampleCopy(Backend b) {
         // last two: pad before, pad after (darknet's 2x2 stride-1 "same" maxpool and its stride 2 on an odd size)
         int[][] pools = {{2, 3, 8, 8, 2, 2, 0, 0}, {1, 4, 9, 7, 5, 1, 2, 2}, {2, 2, 13, 13, 3, 2, 1, 1}, {1, 1, 6, 6, 1, 1, 0, 0},
-            {2, 3, 13, 13, 2, 1, 0, 1}, {1, 2, 13, 11, 2, 2, 0, 1}};
+            {2, 3, 13, 13, 2, 1, 0, 1}, {1, 2, 13, 11, 2, 2, 0, 1}, {4, 64, 20, 20, 5, 1, 2, 2} /* SPPF, large enough for threads */};
         for (int[] p : pools) {
             PoolDesc d = new PoolDesc(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]);
             compare(b, "maxpool " + d, dev -> {
