@@ -88,6 +88,29 @@ public final class Device implements AutoCloseable {
         return new Device(kind, ordinal, false);
     }
 
+    /**
+     * A device from its name, as the CLI's {@code --device} takes it: {@code cpu}, {@code reference},
+     * {@code cuda-emu[:N]} or {@code cuda[:N]} (default ordinal 0). CPU and REFERENCE are the shared
+     * devices (closing them does nothing); the others are new and owned by the caller.
+     * @throws IllegalArgumentException naming the value when it is not a device name
+     * @throws BackendUnavailableException with the reason, where this machine cannot run that kind
+     */
+    public static Device parse(String spec) {
+        if (spec == null || spec.isBlank()) throw new IllegalArgumentException("device name is empty (cpu, cuda[:N], cuda-emu[:N], reference)");
+        String s = spec.trim();
+        int colon = s.indexOf(':');
+        DeviceKind kind = DeviceKind.parse(colon < 0 ? s : s.substring(0, colon));
+        int ordinal = 0;
+        if (colon >= 0) {
+            String n = s.substring(colon + 1);
+            if (!n.matches("\\d{1,4}")) throw new IllegalArgumentException("device '" + spec + "': the ordinal after ':' must be a number 0..9999");
+            ordinal = Integer.parseInt(n);
+            if (ordinal != 0 && (kind == DeviceKind.CPU || kind == DeviceKind.REFERENCE))
+                throw new IllegalArgumentException("device '" + spec + "': " + kind.name().toLowerCase(java.util.Locale.ROOT) + " has only ordinal 0");
+        }
+        return kind == DeviceKind.CPU || kind == DeviceKind.REFERENCE ? of(kind) : open(kind, ordinal);
+    }
+
     /** The shared device for CPU and REFERENCE, a new owned one otherwise. */
     public static Device of(DeviceKind kind) {
         return switch (kind) {

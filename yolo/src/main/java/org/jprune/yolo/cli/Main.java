@@ -35,7 +35,8 @@ public final class Main implements Runnable {
             return 2;
         });
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            boolean input = e instanceof IllegalArgumentException || e instanceof java.io.IOException;
+            // a device this machine cannot run (--device cuda without a GPU) is the user's input too
+            boolean input = e instanceof IllegalArgumentException || e instanceof java.io.IOException || e instanceof BackendUnavailableException;
             String m = e.getMessage();
             if (e instanceof java.nio.file.NoSuchFileException || e instanceof java.nio.file.AccessDeniedException
                     || e instanceof java.nio.file.FileAlreadyExistsException || e instanceof java.nio.file.NotDirectoryException)
@@ -166,6 +167,8 @@ public final class Main implements Runnable {
         Integer img;
         @Option(names = "--batch", defaultValue = "16", description = "Batch size. Default: ${DEFAULT-VALUE}.")
         int batch;
+        @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda[:N] or cuda-emu (`jprune info` lists what this machine has). Default: ${DEFAULT-VALUE}.")
+        String device;
 
         @Override
         public Integer call() throws Exception {
@@ -176,7 +179,7 @@ public final class Main implements Runnable {
                 throw new IllegalArgumentException(weights + " has " + ckpt.classes() + " classes, " + data + " has " + dc.nc());
             int size = img != null ? img : ckpt.imageSize();
             var ds = org.jprune.yolo.data.YoloDataset.load(dc, split, false);
-            try (YoloModel m = ckpt.buildModel();
+            try (Device dev = Device.parse(device); YoloModel m = ckpt.buildModel(dev);
                  var loader = new org.jprune.yolo.data.Loader(ds.samples(), batch, size, org.jprune.yolo.data.Loader.Augment.NONE, 0, 2)) {
                 var r = org.jprune.yolo.train.Trainer.evaluate(m, loader, dc.nc());
                 System.out.printf("%-12s %8s %8s %8s %9s%n", "class", "truths", "dets", "AP50", "AP50-95");
@@ -268,6 +271,8 @@ public final class Main implements Runnable {
         int batch;
         @Option(names = {"-o", "--out"}, defaultValue = "runs/detect", description = "Output directory. Default: ${DEFAULT-VALUE}.")
         java.nio.file.Path out;
+        @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda[:N] or cuda-emu (`jprune info` lists what this machine has). Default: ${DEFAULT-VALUE}.")
+        String device;
 
         @Override
         public Integer call() throws Exception {
@@ -303,7 +308,7 @@ public final class Main implements Runnable {
             var settings = new org.jprune.yolo.eval.Postprocess.Settings(conf, iou, false, 1000);
             int boxes = 0;
             long t0 = System.nanoTime();
-            try (var det = org.jprune.yolo.infer.Detector.load(weights)) {
+            try (Device dev = Device.parse(device); var det = org.jprune.yolo.infer.Detector.load(weights, dev)) {
                 for (int i = 0; i < images.size(); i += batch) {
                     var paths = images.subList(i, Math.min(images.size(), i + batch));
                     var ims = new java.util.ArrayList<java.awt.image.BufferedImage>();

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import org.jprune.engine.Device;
 import org.jprune.engine.io.SafeTensors;
 import org.jprune.yolo.infer.Detector;
 import org.jprune.yolo.serve.DetectServer;
@@ -30,23 +31,34 @@ final class ServeCmd {
         @Option(names = "--threads-per-call", defaultValue = "0", description = "CPU threads each request uses (0: the cores divided among the "
                 + "requests in flight). Default: ${DEFAULT-VALUE}.")
         int threadsPerCall;
+        @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda[:N] or cuda-emu. Default: ${DEFAULT-VALUE}.")
+        String device;
 
         @Override
         public Integer call() throws Exception {
             int t = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-            Detector det = Detector.load(weights);
+            Device dev = Device.parse(device);
+            Detector det;
+            try {
+                det = Detector.load(weights, dev);
+            } catch (java.io.IOException | RuntimeException e) {
+                dev.close();
+                throw e;
+            }
             det.setThreadsPerCall(threadsPerCall);
             DetectServer server;
             try {
                 server = DetectServer.start(det, host, port, t);
             } catch (RuntimeException | java.io.IOException e) {
                 det.close();
+                dev.close();
                 throw e;
             }
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 server.stop(5);
                 det.close();
+                dev.close();
                 stopped.countDown();
             }, "jprune-serve-stop"));
             System.out.printf(Locale.ROOT, "serving %s (%d px, %d classes) at %s with %d request threads; POST /detect, GET /health, GET /stats; Ctrl-C stops%n",

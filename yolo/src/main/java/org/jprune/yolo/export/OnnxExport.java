@@ -51,6 +51,7 @@ public final class OnnxExport {
     private final GraphProto.Builder g = GraphProto.newBuilder();
     private final Options o;
     private int serial;
+    private final java.util.Set<String> usedNames = new java.util.HashSet<>();
 
     private OnnxExport(Options o) { this.o = o; }
 
@@ -214,7 +215,8 @@ public final class OnnxExport {
 
     /** Adds a node whose single output is named after it; returns that name. */
     private String node(String op, String name, List<String> inputs, List<AttributeProto> attrs) {
-        String outName = g.getNodeList().stream().anyMatch(n -> n.getOutput(0).equals(name)) ? name + "#" + (++serial) : name;
+        String outName = name;
+        while (!usedNames.add(outName)) outName = name + "#" + (++serial); // unique value names, in constant time per node
         g.addNode(NodeProto.newBuilder().setOpType(op).setName(outName).addAllInput(inputs).addOutput(outName).addAllAttribute(attrs));
         return outName;
     }

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.jprune.engine.CpuThreads;
+import org.jprune.engine.Device;
 import org.jprune.engine.DeviceKind;
 import org.jprune.engine.Tensor;
 import org.jprune.yolo.data.Loader;
@@ -69,13 +70,18 @@ public final class Detector implements AutoCloseable {
         threadsPerCall = threads;
     }
 
-    /** A detector from a checkpoint written by {@code jprune train} (its EMA weights), on the CPU. */
-    public static Detector load(Path checkpoint) throws IOException {
+    /** A detector from a checkpoint written by {@code jprune train} or {@code jprune prune} (its EMA weights), on the CPU. */
+    public static Detector load(Path checkpoint) throws IOException { return load(checkpoint, Device.cpu()); }
+
+    /** The same on a device ({@link Device#parse}: cpu, cuda[:N], cuda-emu); the caller keeps owning the device. */
+    public static Detector load(Path checkpoint, Device device) throws IOException {
         Checkpoint c = Checkpoint.read(checkpoint);
-        return new Detector(c.buildModel(), c.imageSize(), c.names());
+        return new Detector(c.buildModel(device), c.imageSize(), c.names());
     }
 
     public int inputSize() { return size; }
+    /** The device the model runs on. */
+    public Device device() { return model.graph().device(); }
     public List<String> classNames() { return names; }
 
     public List<Box> detect(BufferedImage image) { return detect(List.of(image), Postprocess.Settings.DETECT).get(0); }

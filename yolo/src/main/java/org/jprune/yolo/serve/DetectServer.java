@@ -35,7 +35,7 @@ import org.jprune.yolo.infer.Detector;
  *       {@code {"width":W,"height":H,"boxes":[{"x1":..,"y1":..,"x2":..,"y2":..,"confidence":..,"class":id,"name":".."}]}},
  *       boxes in the image's pixels, best first, the same boxes {@code jprune detect} writes.</li>
  *   <li>{@code GET /health}: the model's input size and classes.</li>
- *   <li>{@code GET /stats}: requests answered, errors, the CPU backend's native memory, and how much of it
+ *   <li>{@code GET /stats}: requests answered, errors, the detector's device's native memory, and how much of it
  *       live tensors and the caching allocator hold.</li>
  * </ul>
  * Bad requests get a 4xx answer {@code {"error":"..."}} naming the problem; nothing a client sends
@@ -116,9 +116,9 @@ public final class DetectServer implements AutoCloseable {
     }
 
     private ObjectNode stats() {
-        Device cpu = Device.cpu();
-        Device.NativeMemory mem = cpu.nativeMemory();
-        var alloc = cpu.memoryStats();
+        Device dev = detector.device();
+        Device.NativeMemory mem = dev.nativeMemory();
+        var alloc = dev.memoryStats();
         // native: every live host allocation of the CPU backend (weights, live tensors, blocks the caching
         // allocator keeps for reuse); tensors: blocks leased to live tensors; cached: blocks kept for reuse
         return JSON.createObjectNode().put("answered", answered.sum()).put("rejected", rejected.sum()).put("inFlight", inFlight.get())

@@ -111,10 +111,13 @@ public final class Checkpoint {
     }
 
     /** The checkpoint's architecture (compact widths included) on the CPU, with its EMA weights and its pruning plan. */
-    public YoloModel buildModel() throws IOException {
+    public YoloModel buildModel() throws IOException { return buildModel(Device.cpu()); }
+
+    /** The same on a given device (checkpoints are device-independent). */
+    public YoloModel buildModel(Device device) throws IOException {
         YoloModel m;
         try {
-            m = YoloModel.build(config(), Device.cpu(), 0, widths());
+            m = YoloModel.build(config(), device, 0, widths());
         } catch (IllegalArgumentException e) {
             throw new IOException(file + ": " + e.getMessage(), e);
         }

@@ -1,0 +1,86 @@
+package org.jprune.yolo;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import javax.imageio.ImageIO;
+import org.jprune.bindings.NativeLibrary;
+import org.jprune.engine.Device;
+import org.jprune.engine.DeviceKind;
+import org.jprune.engine.Tensor;
+import org.jprune.yolo.cli.Main;
+import org.jprune.yolo.data.SynthDataset;
+import org.jprune.yolo.infer.Detector;
+import org.jprune.yolo.model.ModelConfig;
+import org.jprune.yolo.model.YoloModel;
+import org.jprune.yolo.train.Checkpoint;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** --device on the inference commands and Detector.load(path, device): the emulated CUDA backend computes what the CPU does. */
+class DeviceOptionTest {
+    @TempDir Path dir;
+
+    @Test
+    void inferenceRunsOnTheEmulatedGpuAndBadDevicesAreRefused() throws Exception {
+        Path ckpt = dir.resolve("m.safetensors");
+        try (YoloModel m = YoloModel.build(ModelConfig.load("yolov5n").withClasses(2), Device.cpu(), 3)) {
+            Checkpoint.writeModel(ckpt, m, "yolov5n", List.of("a", "b"), 64, Map.of());
+        }
+        Path images = Files.createDirectories(dir.resolve("images"));
+        for (int i = 0; i < 2; i++)
+            ImageIO.write(SynthDataset.render(64 + 16 * i, new SplittableRandom(i), new java.util.ArrayList<>()), "png", images.resolve("im" + i + ".png").toFile());
+
+        // bad device names and devices this machine lacks: exit 2, one line naming the value
+        for (String[] bad : new String[][] {{"bogus", "bogus"}, {"cpu:3", "cpu:3"}, {"cuda:x", "cuda:x"}}) {
+            var err = new ByteArrayOutputStream();
+            PrintStream old = System.err;
+            System.setErr(new PrintStream(err));
+            try {
+                assertEquals(2, Main.execute("detect", "-w", ckpt.toString(), "--source", images.toString(), "-o", dir.resolve("bad").toString(), "--device", bad[0]));
+            } finally {
+                System.setErr(old);
+            }
+            assertTrue(err.toString().contains(bad[1]), err.toString());
+        }
+        if (!NativeLibrary.backendFiles().get("cuda").startsWith("present") || !canOpenCuda())
+            assertEquals(2, Main.execute("detect", "-w", ckpt.toString(), "--source", images.toString(), "-o", dir.resolve("nogpu").toString(), "--device", "cuda"));
+
+        Assumptions.assumeTrue(NativeLibrary.backendFiles().get("cuda-emu").startsWith("present"), "cuda-emu plugin not built");
+        try (Device emu = Device.parse("cuda-emu"); YoloModel a = Checkpoint.read(ckpt).buildModel(); YoloModel b = Checkpoint.read(ckpt).buildModel(emu)) {
+            assertEquals(DeviceKind.CUDA_EMU, b.graph().device().kind());
+            float[] x = Tensor.randnArray(5, 1f, 2 * 3 * 64 * 64);
+            float[][] ya, yb;
+            try (Tensor xa = Tensor.of(Device.cpu(), x, 2, 3, 64, 64); Tensor xb = Tensor.of(emu, x, 2, 3, 64, 64)) {
+                ya = a.forwardRaw(xa);
+                yb = b.forwardRaw(xb);
+            }
+            for (int l = 0; l < ya.length; l++)
+                for (int i = 0; i < ya[l].length; i++)
+                    assertEquals(ya[l][i], yb[l][i], 1e-3 * Math.max(1, Math.abs(ya[l][i])), "level " + l + " element " + i);
+            try (Detector det = Detector.load(ckpt, emu)) {
+                assertEquals(emu, det.device());
+                assertEquals(2, det.detect(List.of(ImageIO.read(images.resolve("im0.png").toFile()), ImageIO.read(images.resolve("im1.png").toFile())),
+                        org.jprune.yolo.eval.Postprocess.Settings.DETECT).size());
+            }
+        }
+        assertEquals(0, Main.execute("detect", "-w", ckpt.toString(), "--source", images.toString(), "-o", dir.resolve("emu").toString(), "--device", "cuda-emu"));
+        assertTrue(Files.isRegularFile(dir.resolve("emu/labels/im1.txt")));
+    }
+
+    private static boolean canOpenCuda() {
+        try (Device d = Device.parse("cuda")) {
+            return true;
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+}
