@@ -2,7 +2,6 @@ package org.jprune.bench;
 
 import java.io.IOException;
 import java.lang.ProcessBuilder.Redirect;
-import java.util.Arrays;
 import org.jprune.engine.CpuThreads;
 import org.jprune.engine.Device;
 import org.jprune.engine.Tensor;
@@ -20,32 +19,10 @@ import org.jprune.yolo.train.Trainer;
  * by the benchmark, then alone again; the ratios are contended / alone. On a machine with c cores the
  * fair share under one competitor is (c - 1) / c of the speed (0.5x on two cores).
  */
-final class Contention {
-    private final Report report;
-    private final Device cpu;
-    private final boolean smoke;
+final class Contention extends Section {
+    Contention(Report report, Device cpu, boolean smoke) { super(report, cpu, smoke); }
 
-    Contention(Report report, Device cpu, boolean smoke) {
-        this.report = report;
-        this.cpu = cpu;
-        this.smoke = smoke;
-    }
-
-    /** Sorted wall times of repeated runs (at least minReps and minSeconds) after one warmup. */
-    private static double[] samples(Runnable r, int minReps, double minSeconds) {
-        r.run();
-        double[] t = new double[4096];
-        int n = 0;
-        long start = System.nanoTime();
-        while (n < t.length && (n < minReps || (System.nanoTime() - start) * 1e-9 < minSeconds)) {
-            long a = System.nanoTime();
-            r.run();
-            t[n++] = (System.nanoTime() - a) * 1e-9;
-        }
-        double[] s = Arrays.copyOf(t, n);
-        Arrays.sort(s);
-        return s;
-    }
+    private static double[] samples(Runnable r, int minReps, double minSeconds) { return Timer.samples(r, 1, minReps, minSeconds); }
 
     private static double pct(double[] sorted, double p) {
         return sorted[Math.min(sorted.length - 1, (int) Math.floor(p * sorted.length))];
@@ -56,6 +33,7 @@ final class Contention {
         return new ProcessBuilder("yes").redirectOutput(Redirect.DISCARD).redirectError(Redirect.DISCARD).start();
     }
 
+    @Override
     void run() throws Exception {
         int cores = Runtime.getRuntime().availableProcessors();
         report.section("YOLOv5n under contention: alone and beside a CPU-bound process (all cores)",

@@ -27,18 +27,12 @@ import org.jprune.yolo.model.YoloModel;
  * Inference as a server runs it (section {@code serve}): jprune against ONNX Runtime on the same
  * exported model, and one {@link Detector} shared by 1, 2, 4 and 8 request threads.
  */
-final class Serve {
+final class Serve extends Section {
     private static final OrtEnvironment ENV = OrtEnvironment.getEnvironment();
-    private final Report report;
-    private final Device cpu;
-    private final boolean smoke;
 
-    Serve(Report report, Device cpu, boolean smoke) {
-        this.report = report;
-        this.cpu = cpu;
-        this.smoke = smoke;
-    }
+    Serve(Report report, Device cpu, boolean smoke) { super(report, cpu, smoke); }
 
+    @Override
     void run() throws Exception {
         versusOnnxRuntime();
         requestThreads();

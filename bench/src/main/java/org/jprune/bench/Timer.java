@@ -2,11 +2,18 @@ package org.jprune.bench;
 
 import java.util.Arrays;
 
-/** Median wall time of repeated runs after a warmup; at least minReps runs and minSeconds in total. */
+/** Wall times of repeated runs after a warmup; at least minReps runs and minSeconds in total (1024 runs at most). */
 public final class Timer {
     private Timer() {}
 
     public static double median(Runnable r, int warmup, int minReps, double minSeconds) {
+        double[] s = samples(r, warmup, minReps, minSeconds);
+        int n = s.length;
+        return n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+    }
+
+    /** The sorted wall times (seconds) of the runs behind {@link #median}. */
+    public static double[] samples(Runnable r, int warmup, int minReps, double minSeconds) {
         for (int i = 0; i < warmup; i++) r.run();
         double[] t = new double[1024];
         int n = 0;
@@ -18,6 +25,6 @@ public final class Timer {
         }
         double[] s = Arrays.copyOf(t, n);
         Arrays.sort(s);
-        return n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+        return s;
     }
 }

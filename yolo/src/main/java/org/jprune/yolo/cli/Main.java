@@ -167,8 +167,7 @@ public final class Main implements Runnable {
         Integer img;
         @Option(names = "--batch", defaultValue = "16", description = "Batch size. Default: ${DEFAULT-VALUE}.")
         int batch;
-        @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda[:N] or cuda-emu (`jprune info` lists what this machine has). Default: ${DEFAULT-VALUE}.")
-        String device;
+        @CommandLine.Mixin DeviceOption device;
 
         @Override
         public Integer call() throws Exception {
@@ -179,7 +178,7 @@ public final class Main implements Runnable {
                 throw new IllegalArgumentException(weights + " has " + ckpt.classes() + " classes, " + data + " has " + dc.nc());
             int size = img != null ? img : ckpt.imageSize();
             var ds = org.jprune.yolo.data.YoloDataset.load(dc, split, false);
-            try (Device dev = Device.parse(device); YoloModel m = ckpt.buildModel(dev);
+            try (Device dev = device.open(); YoloModel m = ckpt.buildModel(dev);
                  var loader = new org.jprune.yolo.data.Loader(ds.samples(), batch, size, org.jprune.yolo.data.Loader.Augment.NONE, 0, 2)) {
                 var r = org.jprune.yolo.train.Trainer.evaluate(m, loader, dc.nc());
                 System.out.printf("%-12s %8s %8s %8s %9s%n", "class", "truths", "dets", "AP50", "AP50-95");
@@ -271,8 +270,7 @@ public final class Main implements Runnable {
         int batch;
         @Option(names = {"-o", "--out"}, defaultValue = "runs/detect", description = "Output directory. Default: ${DEFAULT-VALUE}.")
         java.nio.file.Path out;
-        @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda[:N] or cuda-emu (`jprune info` lists what this machine has). Default: ${DEFAULT-VALUE}.")
-        String device;
+        @CommandLine.Mixin DeviceOption device;
 
         @Override
         public Integer call() throws Exception {
@@ -308,7 +306,7 @@ public final class Main implements Runnable {
             var settings = new org.jprune.yolo.eval.Postprocess.Settings(conf, iou, false, 1000);
             int boxes = 0;
             long t0 = System.nanoTime();
-            try (Device dev = Device.parse(device); var det = org.jprune.yolo.infer.Detector.load(weights, dev)) {
+            try (Device dev = device.open(); var det = org.jprune.yolo.infer.Detector.load(weights, dev)) {
                 for (int i = 0; i < images.size(); i += batch) {
                     var paths = images.subList(i, Math.min(images.size(), i + batch));
                     var ims = new java.util.ArrayList<java.awt.image.BufferedImage>();

@@ -31,13 +31,12 @@ final class ServeCmd {
         @Option(names = "--threads-per-call", defaultValue = "0", description = "CPU threads each request uses (0: the cores divided among the "
                 + "requests in flight). Default: ${DEFAULT-VALUE}.")
         int threadsPerCall;
-        @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda[:N] or cuda-emu. Default: ${DEFAULT-VALUE}.")
-        String device;
+        @picocli.CommandLine.Mixin DeviceOption device;
 
         @Override
         public Integer call() throws Exception {
             int t = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-            Device dev = Device.parse(device);
+            Device dev = device.open();
             Detector det;
             try {
                 det = Detector.load(weights, dev);
