@@ -64,16 +64,25 @@ __attribute__((constructor)) static void team_init(void) {
     long n = 0;
     if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
     if (n <= 0) n = sysconf(_SC_NPROCESSORS_ONLN);
-    /* a container's CPU quota (cgroup v2 cpu.max "QUOTA PERIOD", or "max"), rounded up, as the JVM counts it */
+    /* a container's CPU quota, rounded up, as the JVM counts it: cgroup v2 cpu.max "QUOTA PERIOD" (or
+     * "max"), else cgroup v1 cpu.cfs_quota_us / cpu.cfs_period_us (-1: none) */
+    long quota = -1, period = 0;
     FILE *f = fopen("/sys/fs/cgroup/cpu.max", "re");
     if (f) {
         char q[32] = {0};
-        long period = 0;
-        if (fscanf(f, "%31s %ld", q, &period) == 2 && strcmp(q, "max") != 0 && period > 0) {
-            long quota = strtol(q, NULL, 10), c = (quota + period - 1) / period;
-            if (c > 0 && c < n) n = c;
-        }
+        if (fscanf(f, "%31s %ld", q, &period) == 2 && strcmp(q, "max") != 0) quota = strtol(q, NULL, 10);
         fclose(f);
+    } else if ((f = fopen("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "re"))) {
+        if (fscanf(f, "%ld", &quota) != 1) quota = -1;
+        fclose(f);
+        if ((f = fopen("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "re"))) {
+            if (fscanf(f, "%ld", &period) != 1) period = 0;
+            fclose(f);
+        }
+    }
+    if (quota > 0 && period > 0) {
+        long c = (quota + period - 1) / period;
+        if (c > 0 && c < n) n = c;
     }
     g_cores = n > 0 ? (int)n : 1;
     long on = sysconf(_SC_NPROCESSORS_ONLN);
