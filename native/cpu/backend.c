@@ -51,12 +51,13 @@ static jp_status copy(jp_ctx ctx, const char *fn, void *dst, const void *src, in
     char *d = dst;
     const char *s = src;
     int overlap = d < s + bytes && s < d + bytes;
-    if (overlap || jp_team(ctx) < 2 || bytes < (4 << 20)) {
+    const int team = jp_team(ctx);
+    if (overlap || team < 2 || bytes < (4 << 20)) {
         memmove(d, s, (size_t)bytes);
         return JP_OK;
     }
     const int64_t chunk = 1 << 20, chunks = (bytes + chunk - 1) / chunk;
-    JP_PARFOR(jp_team(ctx), chunks, bytes, c, {
+    JP_PARFOR(team, chunks, bytes, c, {
         int64_t off = c * chunk, len = off + chunk < bytes ? chunk : bytes - off;
         memcpy(d + off, s + off, (size_t)len);
     });

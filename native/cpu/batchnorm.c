@@ -67,7 +67,8 @@ CPU_OP(batchnorm_fwd_train)(jp_ctx ctx, const jp_bn_desc *d, float *y, float *sa
     if (st) return st;
     JP_CHECK(y && save_mean && save_invstd && running_mean && running_var && x && gamma && beta, fn, "a required pointer is NULL");
     const int64_t N = d->n, C = d->c, HW = d->hw, cnt = N * HW;
-#pragma omp parallel for num_threads(jp_team(ctx)) if (jp_team(ctx) > 1) schedule(static)
+    const int team = jp_team(ctx);
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
     for (int64_t c = 0; c < C; c++) {
         /* one pass of shifted sums: s = sum(x - K), ss = sum((x - K)^2) with K one of the channel's own
          * values, so mean - K is of the order of the spread and the double sums do not cancel */
@@ -96,7 +97,8 @@ CPU_OP(batchnorm_fwd_infer)(jp_ctx ctx, const jp_bn_desc *d, float *y, const flo
     if (st) return st;
     JP_CHECK(y && x && gamma && beta && running_mean && running_var, fn, "a required pointer is NULL");
     const int64_t N = d->n, C = d->c, HW = d->hw;
-#pragma omp parallel for collapse(2) num_threads(jp_team(ctx)) if (jp_team(ctx) > 1 && N * C * HW > 65536) schedule(static)
+    const int team = jp_team(ctx);
+#pragma omp parallel for collapse(2) num_threads(team) if (team > 1 && N * C * HW > 65536) schedule(static)
     for (int64_t n = 0; n < N; n++)
         for (int64_t c = 0; c < C; c++) {
             const float invstd = 1.f / sqrtf(running_var[c] + d->eps);
@@ -115,7 +117,8 @@ CPU_OP(batchnorm_bwd)(jp_ctx ctx, const jp_bn_desc *d, float *dx, float *dgamma,
     if (st) return st;
     JP_CHECK(dx && dgamma && dbeta && dy && x && gamma && save_mean && save_invstd, fn, "a required pointer is NULL");
     const int64_t N = d->n, C = d->c, HW = d->hw, cnt = N * HW;
-#pragma omp parallel for num_threads(jp_team(ctx)) if (jp_team(ctx) > 1) schedule(static)
+    const int team = jp_team(ctx);
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
     for (int64_t c = 0; c < C; c++) {
         const double mean = save_mean[c], invstd = save_invstd[c];
         double acc[2 * BN_LANES] = {0};

@@ -713,7 +713,8 @@ CPU_OP(csr_count)(jp_ctx ctx, int64_t *nnz, const float *dense, int32_t rows, in
     JP_CHECK(threshold >= 0.f, fn, "threshold must be >= 0 (got %g)", threshold);
     int64_t total = 0;
     const size_t n = (size_t)rows * cols;
-#pragma omp parallel for reduction(+ : total) num_threads(jp_team(ctx)) if (jp_team(ctx) > 1 && n > 65536)
+    const int team = jp_team(ctx);
+#pragma omp parallel for reduction(+ : total) num_threads(team) if (team > 1 && n > 65536)
     for (size_t i = 0; i < n; i++) total += dense[i] > threshold || dense[i] < -threshold;
     *nnz = total;
     return JP_OK;
@@ -769,7 +770,8 @@ static jp_status csr_shifted_plane(jp_ctx ctx, const jp_conv2d_desc *d, float *y
         memset(xp + (size_t)d->n * d->c * plane, 0, ((size_t)Wp + (size_t)d->s * d->dil_w) * sizeof(float));
     }
     int failed = 0;
-#pragma omp parallel num_threads(jp_team(ctx)) if (jp_team(ctx) > 1)
+    const int team = jp_team(ctx);
+#pragma omp parallel num_threads(team) if (team > 1)
     {
         float *acc = jp_scratch(5, ext);
         if (!acc) {
@@ -810,7 +812,8 @@ CPU_OP(conv2d_csr_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const floa
     for (int32_t j = 0; j < nnz; j++) JP_CHECK(col_idx[j] >= 0 && col_idx[j] < cols, fn, "col_idx[%d] = %d outside [0, %d)", j, col_idx[j], cols);
     axpy_row_fn axpy_row = jp_g_isa == JP_ISA_AVX512 ? axpy_row_avx512 : jp_g_isa == JP_ISA_AVX2 ? axpy_row_avx2 : axpy_row_scalar;
     if (d->stride_h == 1 && d->stride_w == 1) return csr_shifted_plane(ctx, d, y, x, row_ptr, col_idx, values, bias, axpy_row);
-#pragma omp parallel for collapse(2) schedule(dynamic, 1) num_threads(jp_team(ctx)) if (jp_team(ctx) > 1)
+    const int team = jp_team(ctx);
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) num_threads(team) if (team > 1)
     for (int n = 0; n < d->n; n++)
         for (int k = 0; k < K; k++) {
             float *yo = y + ((size_t)n * K + k) * P;

@@ -25,8 +25,8 @@ void jp_team_late(int64_t delay_ns);
 #define JP_LATE_NS 1000000 /* a worker this late (1 ms) was off its core: a time slice, not a wake-up */
 #define JP_TEAM_ARRIVE(t0)                                                                        \
     do {                                                                                          \
-        int64_t jp_d_ = jp_now_ns() - (t0); \
-        if (omp_get_thread_num() != 0 && jp_d_ > JP_LATE_NS) jp_team_late(jp_d_);         \
+        const int64_t jp_d_ = jp_now_ns() - (t0);                                                 \
+        if (omp_get_thread_num() != 0 && jp_d_ > JP_LATE_NS) jp_team_late(jp_d_);                 \
     } while (0)
 
 /* Per-OS-thread scratch: slot 0..JP_SCRATCH_SLOTS-1, grown on demand, 64-byte aligned, kept for the

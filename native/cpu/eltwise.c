@@ -162,7 +162,8 @@ CPU_OP(reduce)(jp_ctx ctx, int32_t kind, float *out, const float *x, int64_t n) 
     double acc = 0;
     if (kind == JP_REDUCE_ABSMAX) {
         float m = 0.f;
-#pragma omp parallel for reduction(max : m) num_threads(jp_team(ctx)) if (jp_team(ctx) > 1 && n > 65536) schedule(static)
+        const int team = jp_team(ctx);
+#pragma omp parallel for reduction(max : m) num_threads(team) if (team > 1 && n > 65536) schedule(static)
         for (int64_t i = 0; i < n; i++) { float a = fabsf(x[i]); m = a > m ? a : m; }
         acc = m;
     } else {

@@ -128,8 +128,8 @@ int jp_team_want(const struct jp_ctx_s *ctx) {
 }
 
 int jp_team(const struct jp_ctx_s *ctx) {
-    int want = t_call_threads > 0 ? t_call_threads : ctx->threads;
-    if (want <= 1) return 1;
+    const int want = jp_team_want(ctx);
+    if (want == 1) return 1;
     int lim = atomic_load_explicit(&g_limit, memory_order_relaxed);
     if (lim >= want) return want;
     if (!g_adaptive) return lim; /* pinned (jp_cpu_pin_limit) */

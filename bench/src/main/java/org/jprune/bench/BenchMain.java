@@ -266,15 +266,7 @@ public final class BenchMain {
                     }
                     Object train = "-";
                     if (batch == 16 || smoke) {
-                        var b = randomBatch(batch, size, 80, 9);
-                        var hyp = org.jprune.yolo.loss.Hyp.SCRATCH_LOW.scaled(m.levels(), 80, size);
-                        var loss = new org.jprune.yolo.loss.YoloLoss(80, m.anchorsPx(), m.strides(), hyp);
-                        var sgd = new org.jprune.engine.optim.Sgd(m.graph().parameters(), 0.001, 0.937, 5e-4, true);
-                        double step = Timer.median(() -> {
-                            org.jprune.yolo.train.Trainer.step(m, loss, b);
-                            sgd.step();
-                            m.graph().zeroGrad();
-                        }, 1, smoke ? 1 : 3, smoke ? 0.01 : 2.0);
+                        double step = Timer.median(trainStep(m, randomBatch(batch, size, 80, 9), size), 1, smoke ? 1 : 3, smoke ? 0.01 : 2.0);
                         train = batch / step;
                     }
                     row("yolo", map("size", size, "batch", batch, "infer_ms", inf * 1e3, "infer_ms_per_image", inf * 1e3 / batch, "train_img_per_s", train));
@@ -303,9 +295,7 @@ public final class BenchMain {
             for (double kept : smoke ? new double[] {0.5} : new double[] {0.75, 0.5, 0.25}) {
                 try (org.jprune.yolo.model.YoloModel dense = org.jprune.yolo.model.YoloModel.build(cfg, cpu, 0);
                      org.jprune.yolo.model.YoloModel masked = org.jprune.yolo.model.YoloModel.build(cfg, cpu, 0)) {
-                    var p = new org.jprune.engine.prune.ChannelPruner(masked.dependencyGraph(), new org.jprune.engine.prune.ChannelPruner.Options(false, 8));
-                    p.step(1 - kept, org.jprune.engine.prune.Importance.magnitude(2, org.jprune.engine.prune.Importance.Reduce.SUM));
-                    masked.applyPlan(p.plan());
+                    Serve.pruneUniform(masked, kept);
                     try (org.jprune.yolo.model.YoloModel compact = masked.compact()) {
                         var b = randomBatch(batch, size, 80, 9);
                         Runnable denseStep = trainStep(dense, b, size);
@@ -328,7 +318,7 @@ public final class BenchMain {
     }
 
     /** One training step (forward, loss, backward, SGD step) of a model on a fixed batch. */
-    private static Runnable trainStep(org.jprune.yolo.model.YoloModel m, org.jprune.yolo.data.Loader.Batch b, int size) {
+    static Runnable trainStep(org.jprune.yolo.model.YoloModel m, org.jprune.yolo.data.Loader.Batch b, int size) {
         var hyp = org.jprune.yolo.loss.Hyp.SCRATCH_LOW.scaled(m.levels(), 80, size);
         var loss = new org.jprune.yolo.loss.YoloLoss(80, m.anchorsPx(), m.strides(), hyp);
         var sgd = new org.jprune.engine.optim.Sgd(m.graph().parameters(), 0.001, 0.937, 5e-4, true);

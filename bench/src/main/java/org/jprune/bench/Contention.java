@@ -5,12 +5,8 @@ import java.lang.ProcessBuilder.Redirect;
 import org.jprune.engine.CpuThreads;
 import org.jprune.engine.Device;
 import org.jprune.engine.Tensor;
-import org.jprune.engine.optim.Sgd;
-import org.jprune.yolo.loss.Hyp;
-import org.jprune.yolo.loss.YoloLoss;
 import org.jprune.yolo.model.ModelConfig;
 import org.jprune.yolo.model.YoloModel;
-import org.jprune.yolo.train.Trainer;
 
 /**
  * The CPU backend when it does not have the machine to itself (section {@code contention}): the
@@ -54,14 +50,7 @@ final class Contention extends Section {
                  Tensor x1 = Tensor.randn(cpu, 5, 0.5f, 1, 3, size, size);
                  Tensor x16 = Tensor.randn(cpu, 6, 0.5f, smoke ? 2 : 16, 3, size, size)) {
                 int batch = smoke ? 2 : 16;
-                var b = BenchMain.randomBatch(batch, size, 80, 9);
-                var loss = new YoloLoss(80, m.anchorsPx(), m.strides(), Hyp.SCRATCH_LOW.scaled(m.levels(), 80, size));
-                var sgd = new Sgd(m.graph().parameters(), 0.001, 0.937, 5e-4, true);
-                Runnable train = () -> {
-                    Trainer.step(m, loss, b);
-                    sgd.step();
-                    m.graph().zeroGrad();
-                };
+                Runnable train = BenchMain.trainStep(m, BenchMain.randomBatch(batch, size, 80, 9), size);
                 Runnable infer16 = () -> m.forwardRaw(x16);
                 Runnable infer1 = () -> m.forwardRaw(x1);
                 Runnable[] work = {train, infer16, infer1};

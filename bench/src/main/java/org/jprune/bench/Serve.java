@@ -52,11 +52,16 @@ final class Serve extends Section {
     static YoloModel variant(ModelConfig cfg, Device cpu, double kept) {
         if (kept >= 1) return YoloModel.build(cfg, cpu, 0);
         try (YoloModel masked = YoloModel.build(cfg, cpu, 0)) {
-            var p = new ChannelPruner(masked.dependencyGraph(), new ChannelPruner.Options(false, 8));
-            p.step(1 - kept, Importance.magnitude(2, Importance.Reduce.SUM));
-            masked.applyPlan(p.plan());
+            pruneUniform(masked, kept);
             return masked.compact();
         }
+    }
+
+    /** Masks m to `kept` of every prunable layer's channels (L2 magnitude, multiples of 8): the benchmarks' pruned networks. */
+    static void pruneUniform(YoloModel m, double kept) {
+        var p = new ChannelPruner(m.dependencyGraph(), new ChannelPruner.Options(false, 8));
+        p.step(1 - kept, Importance.magnitude(2, Importance.Reduce.SUM));
+        m.applyPlan(p.plan());
     }
 
     private void versusOnnxRuntime() throws Exception {

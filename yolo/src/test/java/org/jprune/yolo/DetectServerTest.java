@@ -85,7 +85,11 @@ class DetectServerTest {
                     new Bad("bad conf", HttpRequest.newBuilder(u.resolve("/detect?conf=2")).POST(HttpRequest.BodyPublishers.ofString("x")).build(), 400, "conf"),
                     new Bad("conf not a number", HttpRequest.newBuilder(u.resolve("/detect?conf=abc")).POST(HttpRequest.BodyPublishers.ofString("x")).build(), 400, "abc"),
                     new Bad("unknown parameter", HttpRequest.newBuilder(u.resolve("/detect?size=9")).POST(HttpRequest.BodyPublishers.ofString("x")).build(), 400, "size"),
-                    new Bad("unknown endpoint", HttpRequest.newBuilder(u.resolve("/nope")).GET().build(), 404, "/nope"));
+                    new Bad("unknown endpoint", HttpRequest.newBuilder(u.resolve("/nope")).GET().build(), 404, "/nope"),
+                    new Bad("image bomb", HttpRequest.newBuilder(u.resolve("/detect")).POST(HttpRequest.BodyPublishers.ofByteArray(
+                            FuzzTest.pngClaiming(26000, 26000))).build(), 400, "26000x26000"),
+                    new Bad("body over the limit", HttpRequest.newBuilder(u.resolve("/detect")).POST(HttpRequest.BodyPublishers.ofByteArray(
+                            new byte[DetectServer.MAX_BODY + 1])).build(), 413, "over the limit"));
             for (Bad b : bad) {
                 HttpResponse<String> res = client.send(b.req(), HttpResponse.BodyHandlers.ofString());
                 assertEquals(b.status(), res.statusCode(), b.what() + ": " + res.body());
@@ -101,6 +105,33 @@ class DetectServerTest {
             JsonNode health = JSON.readTree(client.send(HttpRequest.newBuilder(u.resolve("/health")).GET().build(), HttpResponse.BodyHandlers.ofString()).body());
             assertEquals(64, health.path("imageSize").asInt());
             assertEquals(3, health.path("classes").size());
+        }
+    }
+
+    @Test
+    void badCommandLinesExitTwoWithOneLine() throws Exception {
+        Path ckpt = dir.resolve("m.safetensors");
+        try (YoloModel m = YoloModel.build(ModelConfig.load("yolov5n").withClasses(2), Device.cpu(), 7)) {
+            Checkpoint.writeModel(ckpt, m, "yolov5n", List.of("a", "b"), 64, Map.of());
+        }
+        String[][] cases = {{"serve", "-w", ckpt.toString(), "--port", "70000"}, {"serve", "-w", ckpt.toString(), "--threads", "0"},
+            {"serve", "-w", dir.resolve("missing.safetensors").toString()}, {"loadtest", "--images", dir.resolve("none").toString()},
+            {"loadtest", "--images", dir.toString(), "--url", "http://example.com:80"}, {"loadtest", "--images", dir.toString(), "-n", "0"}};
+        String[] says = {"70000", "got 0", "missing.safetensors", "none", "loopback", "got 0"};
+        Files.write(dir.resolve("one.png"), FuzzTest.pngClaiming(8, 8));
+        for (int i = 0; i < cases.length; i++) {
+            var err = new java.io.ByteArrayOutputStream();
+            java.io.PrintStream old = System.err;
+            System.setErr(new java.io.PrintStream(err));
+            int code;
+            try {
+                code = Main.execute(cases[i]);
+            } finally {
+                System.setErr(old);
+            }
+            String text = err.toString();
+            assertEquals(2, code, String.join(" ", cases[i]) + ": " + text);
+            assertTrue(text.contains(says[i]) && text.lines().filter(l -> l.startsWith("\tat ")).findAny().isEmpty(), String.join(" ", cases[i]) + ": " + text);
         }
     }
 

@@ -35,6 +35,26 @@ public final class BatchNorm2dLayer implements Layer {
     public boolean folded() { return folded; }
     void setFolded(boolean f) { folded = f; }
 
+    /**
+     * conv's weight and bias with this batch norm folded in, on the host: W * s and beta + (b - mean) * s
+     * per output channel, s = gamma / sqrt(var + eps) (b = 0 without a conv bias). For inference
+     * ({@link Graph#foldBatchNorms()}) and exporters.
+     */
+    public float[][] foldInto(Conv2dLayer conv) {
+        if (conv.outChannels() != channels)
+            throw new IllegalArgumentException("bn " + gamma.name() + ": " + channels + " channels cannot fold into a conv of " + conv.outChannels());
+        float[] w = conv.weight().value().toArray(), b = conv.bias() == null ? null : conv.bias().value().toArray();
+        float[] g = gamma.value().toArray(), be = beta.value().toArray(), mean = runMean.toArray(), var = runVar.toArray();
+        float[] nb = new float[channels];
+        int per = w.length / channels;
+        for (int c = 0; c < channels; c++) {
+            double s = g[c] / Math.sqrt(var[c] + eps);
+            for (int k = 0; k < per; k++) w[c * per + k] = (float) (w[c * per + k] * s);
+            nb[c] = (float) (be[c] + ((b == null ? 0 : b[c]) - mean[c]) * s);
+        }
+        return new float[][] {w, nb};
+    }
+
     public Parameter gamma() { return gamma; }
     public Parameter beta() { return beta; }
     public Tensor runningMean() { return runMean; }

@@ -94,8 +94,6 @@ public final class Conv2dLayer implements Layer {
         if (old != null) for (Tensor t : old) if (t != null) t.close();
     }
 
-    public boolean hasInferenceFold() { return fold != null; }
-
     public void setInferenceCsr(org.jprune.engine.ops.CsrMatrix m, int maxBatch) {
         if (m != null && fold != null) throw new IllegalStateException("conv " + weight.name() + ": batch norm folded for inference; unfold before CSR");
         if (maxBatch < 1) throw new IllegalArgumentException("conv " + weight.name() + ": CSR max batch must be >= 1, got " + maxBatch);

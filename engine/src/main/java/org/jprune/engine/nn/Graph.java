@@ -107,6 +107,14 @@ public final class Graph implements AutoCloseable {
         return new Execution(input, training);
     }
 
+    /** How many nodes read each node's output, a graph output counting as one more reader. */
+    public int[] readers() {
+        int[] readers = new int[nodes.size()];
+        for (Node n : nodes) for (int i : n.inputs()) if (i != INPUT) readers[i]++;
+        for (int o : outputs) readers[o]++;
+        return readers;
+    }
+
     /**
      * Folds every batch norm whose input is a convolution read by nothing else into that convolution,
      * for inference: the conv runs with W * s and (b - mean) * s + beta, s = gamma / sqrt(var + eps),
@@ -116,26 +124,16 @@ public final class Graph implements AutoCloseable {
      * CSR matrix are left alone. Returns the number of batch norms folded.
      */
     public synchronized int foldBatchNorms() {
-        int[] readers = new int[nodes.size()];
-        for (Node n : nodes) for (int i : n.inputs()) if (i != INPUT) readers[i]++;
-        for (int o : outputs) readers[o]++;
+        int[] readers = readers();
         int folded = 0;
         for (Node n : nodes) {
             if (!(n.layer() instanceof BatchNorm2dLayer bn) || bn.folded() || n.inputs().length != 1) continue;
             int src = n.inputs()[0];
             if (src == INPUT || readers[src] != 1 || !(nodes.get(src).layer() instanceof Conv2dLayer conv) || conv.inferenceCsr() != null) continue;
-            float[] w = conv.weight().value().toArray(), g = bn.gamma().value().toArray(), beta = bn.beta().value().toArray();
-            float[] mean = bn.runningMean().toArray(), var = bn.runningVar().toArray();
-            float[] b = conv.bias() == null ? new float[conv.outChannels()] : conv.bias().value().toArray();
-            int k = conv.outChannels(), per = w.length / k;
-            for (int c = 0; c < k; c++) {
-                double sc = g[c] / Math.sqrt((double) var[c] + bn.eps());
-                for (int i = 0; i < per; i++) w[c * per + i] = (float) (w[c * per + i] * sc);
-                b[c] = (float) ((b[c] - mean[c]) * sc + beta[c]);
-            }
-            Tensor fw = Tensor.of(device, w, conv.weight().value().shape()), fb = null;
+            float[][] wb = bn.foldInto(conv);
+            Tensor fw = Tensor.of(device, wb[0], conv.weight().value().shape()), fb = null;
             try {
-                fb = Tensor.of(device, b, k);
+                fb = Tensor.of(device, wb[1], conv.outChannels());
                 conv.setInferenceFold(fw, fb);
             } catch (RuntimeException e) {
                 fw.close();
@@ -173,9 +171,7 @@ public final class Graph implements AutoCloseable {
             int n = nodes.size();
             outs = new Tensor[n];
             ctxs = new Layer.Ctx[n];
-            int[] readers = new int[n];
-            for (Node node : nodes) for (int i : node.inputs()) if (i != INPUT) readers[i]++;
-            for (int o : outputs) readers[o]++;
+            int[] readers = readers();
             try {
                 for (Node node : nodes) {
                     List<Tensor> in = new ArrayList<>();

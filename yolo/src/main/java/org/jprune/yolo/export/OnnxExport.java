@@ -73,10 +73,8 @@ public final class OnnxExport {
         g.addInput(value("images", TensorProto.DataType.FLOAT, "batch", 3, size, size));
         int[][] shapes = graph.shapes(1, 3, size, size);
         List<Graph.Node> nodes = graph.nodes();
-        // consumers per node: a batch norm folds into its conv only when the conv feeds nothing else
-        int[] consumers = new int[nodes.size()];
-        for (Graph.Node n : nodes) for (int i : n.inputs()) if (i >= 0) consumers[i]++;
-        for (int i : graph.outputs()) consumers[i]++;
+        // a batch norm folds into its conv only when the conv feeds nothing else
+        int[] consumers = graph.readers();
         // with fuse: a batch norm that is its conv's only reader is folded into it (the conv is written at the batch norm)
         boolean[] folded = new boolean[nodes.size()];
         for (Graph.Node n : nodes) {
@@ -188,20 +186,11 @@ public final class OnnxExport {
 
     /** A Conv node; with {@code bn}, the batch norm folded in (w' = w gamma / sqrt(var + eps), b' = beta + (b - mean) gamma / sqrt(var + eps)). */
     private String conv(String name, String in, Conv2dLayer c, BatchNorm2dLayer bn) {
-        float[] w = c.weight().value().toArray();
         int[] shape = c.weight().value().shape();
-        int out = shape[0], per = w.length / out;
-        float[] b = c.bias() != null ? c.bias().value().toArray() : null;
-        if (bn != null) {
-            float[] gamma = bn.gamma().value().toArray(), beta = bn.beta().value().toArray(), mean = bn.runningMean().toArray(), var = bn.runningVar().toArray();
-            float[] nb = new float[out];
-            for (int oc = 0; oc < out; oc++) {
-                double s = gamma[oc] / Math.sqrt(var[oc] + bn.eps());
-                for (int k = 0; k < per; k++) w[oc * per + k] = (float) (w[oc * per + k] * s);
-                nb[oc] = (float) (beta[oc] + ((b == null ? 0 : b[oc]) - mean[oc]) * s);
-            }
-            b = nb;
-        }
+        int out = shape[0];
+        float[][] folded = bn == null ? null : bn.foldInto(c);
+        float[] w = folded != null ? folded[0] : c.weight().value().toArray();
+        float[] b = folded != null ? folded[1] : c.bias() != null ? c.bias().value().toArray() : null;
         List<String> ins = new ArrayList<>(List.of(in, initShaped(name + ".weight", w, shape)));
         if (b != null) ins.add(init(name + ".bias", b, out));
         int k = c.kernel(), s = c.stride(), p = c.pad();

@@ -216,12 +216,9 @@ public final class DetectServer implements AutoCloseable {
         else rejected.increment();
         byte[] bytes = JSON.writeValueAsBytes(body);
         ex.getResponseHeaders().set("Content-Type", "application/json");
-        // drain what the client sent so the connection can be reused
-        try (InputStream in = ex.getRequestBody()) {
-            in.skip(Long.MAX_VALUE);
-        } catch (IOException ignored) {
-            // the client went away: nothing to drain
-        }
+        // what the client sent and was not read (a refused body) is left to the exchange's close, which
+        // drains a little for keep-alive and closes the connection past that: an oversized body is
+        // never read to its end
         ex.sendResponseHeaders(status, bytes.length);
         try (OutputStream out = ex.getResponseBody()) {
             out.write(bytes);
