@@ -26,10 +26,11 @@ class AutoPruneTest {
         Path data = dir.resolve("data/data.yaml"), ckpt = TrainerTest.tinyCheckpoint(dir);
         PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
         PruneRun.Strategy s = new PruneRun.Strategy(PruneRun.Method.MAGNITUDE, Importance.Reduce.SUM, true, 1, 1.0, Set.of(), 0, 4, 1);
-        PruneRun.Train t = new PruneRun.Train(data, 64, 4, 4, 1, 1, Hyp.SCRATCH_LOW, "SGD");
+        PruneRun.Train t = new PruneRun.Train(org.jprune.yolo.train.Trainer.Options.builder("unused", data, dir).imgSize(64).batch(4).nbs(4).seed(1).workers(1)
+                .hyp(Hyp.SCRATCH_LOW).build());
         // no step can keep mAP50 at 1.0: 40% -> back off to 20% -> 10% -> 5% < min step: stop, nothing kept
-        AutoPrune.Result fail = new AutoPrune(new AutoPrune.Options(ckpt, dir.resolve("a"), Schedule.Target.PARAMS, 0.5, 0.4, 0.1, 0.02, 1.0,
-                new double[] {0.01, 0.001}, 1, s, PruneRun.Finetune.COMPACT, t), quiet).run();
+        AutoPrune.Result fail = new AutoPrune(new AutoPrune.Options(ckpt, dir.resolve("a"), new AutoPrune.Search(Schedule.Target.PARAMS, 0.5, 0.4, 0.1, 0.02, 1.0,
+                new double[] {0.01, 0.001}, 1, 0), s, PruneRun.Finetune.COMPACT, t), quiet).run();
         assertEquals(3, fail.backoffs());
         assertEquals(0.0, fail.reached());
         assertEquals(6, fail.tries().size(), "two rates per round, three rounds");
@@ -37,8 +38,8 @@ class AutoPruneTest {
         assertEquals(ckpt, fail.model(), "nothing accepted: the starting model");
         assertEquals(java.util.List.of(0.4, 0.4, 0.2, 0.2, 0.1, 0.1), fail.tries().stream().map(AutoPrune.Try::level).toList());
         // a floor every try meets: 40% then the rest to 50%, the better rate kept each time
-        AutoPrune.Result ok = new AutoPrune(new AutoPrune.Options(ckpt, dir.resolve("b"), Schedule.Target.PARAMS, 0.5, 0.4, 0.1, 0.02, 0.0,
-                new double[] {0.01, 0.001}, 1, s, PruneRun.Finetune.COMPACT, t), quiet).run();
+        AutoPrune.Result ok = new AutoPrune(new AutoPrune.Options(ckpt, dir.resolve("b"), new AutoPrune.Search(Schedule.Target.PARAMS, 0.5, 0.4, 0.1, 0.02, 0.0,
+                new double[] {0.01, 0.001}, 1, 0), s, PruneRun.Finetune.COMPACT, t), quiet).run();
         assertEquals(0.5, ok.reached(), 1e-9);
         assertEquals(0, ok.backoffs());
         assertEquals(2, ok.tries().stream().filter(AutoPrune.Try::kept).count());

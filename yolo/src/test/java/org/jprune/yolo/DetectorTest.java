@@ -27,8 +27,8 @@ class DetectorTest {
     @Test
     void manyThreadsOnOneDetectorEqualSingleThreaded() throws Exception {
         Path data = SynthDataset.write(dir.resolve("data"), new SynthDataset.Spec(6, 2, 64, 3));
-        new Trainer(new Trainer.Options(TrainerTest.tinyModel(dir).toString(), data, 1, 4, 64, 1, dir.resolve("run"), 1, true, false,
-                Hyp.SCRATCH_LOW, -1), new PrintStream(new ByteArrayOutputStream())).run();
+        new Trainer(Trainer.Options.builder(TrainerTest.tinyModel(dir).toString(), data, dir.resolve("run")).epochs(1).batch(4).imgSize(64).seed(1)
+                .workers(1).build(), new PrintStream(new ByteArrayOutputStream())).run();
         // low thresholds so an untrained model still returns many boxes to compare
         Postprocess.Settings loose = new Postprocess.Settings(0.001f, 0.6f, true, 50);
         List<BufferedImage> images = new ArrayList<>();
@@ -62,8 +62,8 @@ class DetectorTest {
     @Test
     void detectThenEvalThroughTheCli() throws Exception {
         Path data = SynthDataset.write(dir.resolve("data"), new SynthDataset.Spec(6, 3, 64, 4));
-        new Trainer(new Trainer.Options(TrainerTest.tinyModel(dir).toString(), data, 1, 4, 64, 1, dir.resolve("run"), 1, true, false,
-                Hyp.SCRATCH_LOW, -1), new PrintStream(new ByteArrayOutputStream())).run();
+        new Trainer(Trainer.Options.builder(TrainerTest.tinyModel(dir).toString(), data, dir.resolve("run")).epochs(1).batch(4).imgSize(64).seed(1)
+                .workers(1).build(), new PrintStream(new ByteArrayOutputStream())).run();
         PrintStream old = System.out;
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         System.setOut(new PrintStream(buf));

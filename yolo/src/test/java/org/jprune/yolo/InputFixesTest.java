@@ -119,8 +119,17 @@ class InputFixesTest {
 
     @Test
     void everyCommandPrintsItsHelpAndUsageErrorsAreOneLine() {
-        for (String[] c : new String[][] {{"train"}, {"val"}, {"eval"}, {"detect"}, {"study"}, {"prune"}, {"sensitivity"}, {"info"}, {"data", "check"}, {"data", "synth"},
-                {"model", "summary"}}) {
+        // every command of the tree, derived from it (a new command is covered without being listed here)
+        List<String[]> commands = new ArrayList<>();
+        java.util.ArrayDeque<picocli.CommandLine> todo = new java.util.ArrayDeque<>(List.of(new picocli.CommandLine(new Main())));
+        while (!todo.isEmpty()) {
+            picocli.CommandLine cl = todo.pop();
+            todo.addAll(cl.getSubcommands().values());
+            String q = cl.getCommandSpec().qualifiedName(" ");
+            commands.add(q.equals("jprune") ? new String[0] : q.substring("jprune ".length()).split(" "));
+        }
+        assertTrue(commands.size() >= 16, commands.size() + " commands");
+        for (String[] c : commands) {
             String[] args = java.util.Arrays.copyOf(c, c.length + 1);
             args[c.length] = "--help";
             PrintStream old = System.out;

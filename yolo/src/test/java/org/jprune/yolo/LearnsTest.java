@@ -27,8 +27,8 @@ class LearnsTest {
     void tinyYoloLearnsTheEasySet() throws Exception {
         Path data = SynthDataset.write(dir.resolve("data"), new SynthDataset.Spec(EPOCH_IMAGES, 50, 128, 0, SynthDataset.Difficulty.EASY));
         Hyp hyp = Hyp.SCRATCH_LOW.with(List.of("lr0=0.003", "warmup_epochs=1", "mosaic=0", "cls=4", "scale=0.25"));
-        Trainer.Options o = new Trainer.Options("yolov5n", data, EPOCHS, 16, 128, 0, dir.resolve("run"), 2, true, false,
-                hyp, -1, 16, null, null, "AdamW");
+        Trainer.Options o = Trainer.Options.builder("yolov5n", data, dir.resolve("run")).epochs(EPOCHS).batch(16).nbs(16).imgSize(128).hyp(hyp)
+                .optimizer(org.jprune.yolo.train.OptimizerKind.ADAMW).build();
         List<Trainer.EpochStats> stats = new Trainer(o, new PrintStream(new ByteArrayOutputStream())).run();
         double best = stats.stream().mapToDouble(Trainer.EpochStats::map50).max().orElse(0);
         assertTrue(best >= MIN_MAP50, "mAP50 " + best + " < " + MIN_MAP50 + "; by epoch: " + stats.stream().map(s -> String.format("%.3f", s.map50())).toList());

@@ -77,8 +77,8 @@ class PruneCommandTest {
     void gradualUnstructuredPruningKeepsExactZerosAndPicksKernels() throws Exception {
         Path data = SynthDataset.write(dir.resolve("data"), new SynthDataset.Spec(8, 4, 64, 5));
         Path model = TrainerTest.tinyModel(dir);
-        List<Study.Row> rows = new Study(new Study.Options(model.toString(), data, 64, 4, 4, 1, 2, new double[] {0.5, 0.8}, true, 1, dir.resolve("u"), 2,
-                org.jprune.yolo.loss.Hyp.SCRATCH_LOW, "SGD", "model", "gmp", 0, 4, 1, null), new PrintStream(new ByteArrayOutputStream())).run();
+        List<Study.Row> rows = new Study(StudyTest.options(model, data, dir.resolve("u"), 2, 0.5, 0.8)
+                .withStrategy(org.jprune.yolo.train.PruneRun.Strategy.named("gmp", true, 0, 4, 1)), new PrintStream(new ByteArrayOutputStream())).run();
         assertEquals(3, rows.size());
         assertTrue(rows.get(2).paramsRemoved() > rows.get(1).paramsRemoved() && rows.get(1).paramsRemoved() > 0.3, rows.toString());
         Path file = dir.resolve("u/step-2/model.safetensors");

@@ -26,8 +26,7 @@ class StudyTest {
     void studyPrunesIterativelyAndReportsEveryLevel() throws Exception {
         Path data = SynthDataset.write(dir.resolve("data"), new SynthDataset.Spec(8, 4, 64, 5));
         Path model = TrainerTest.tinyModel(dir);
-        List<Study.Row> rows = new Study(new Study.Options(model.toString(), data, 64, 4, 4, 1, 1, new double[] {0.3, 0.6}, true, 1,
-                dir.resolve("study"), 2, org.jprune.yolo.loss.Hyp.SCRATCH_LOW, "SGD"), new PrintStream(new ByteArrayOutputStream())).run();
+        List<Study.Row> rows = new Study(options(model, data, dir.resolve("study"), 1, 0.3, 0.6), new PrintStream(new ByteArrayOutputStream())).run();
         assertEquals(3, rows.size());
         assertEquals(0.0, rows.get(0).level());
         assertTrue(rows.get(1).level() > 0.2 && rows.get(2).level() > rows.get(1).level(), rows.toString());
@@ -46,8 +45,8 @@ class StudyTest {
 
         // group-regularization pruning from the baseline just trained (not trained again)
         Path baseline = dir.resolve("study/baseline/last.safetensors");
-        List<Study.Row> reg = new Study(new Study.Options(model.toString(), data, 64, 4, 4, 1, 1, new double[] {0.3, 0.6}, true, 1,
-                dir.resolve("reg"), 2, org.jprune.yolo.loss.Hyp.SCRATCH_LOW, "SGD", "model", "group-reg", 1e-3, 4, 1, baseline),
+        List<Study.Row> reg = new Study(options(model, data, dir.resolve("reg"), 1, 0.3, 0.6)
+                .withStrategy(PruneRun.Strategy.named("group-reg", true, 1e-3, 4, 1)).withBaseline(baseline),
                 new PrintStream(new ByteArrayOutputStream())).run();
         assertEquals(3, reg.size());
         assertEquals(rows.get(0).map50(), reg.get(0).map50(), 1e-9, "the given baseline is evaluated as trained");
@@ -71,8 +70,9 @@ class StudyTest {
     void maskedFineTuningKeepsThePlanAndTheCompactModelScoresTheSame() throws Exception {
         Path data = SynthDataset.write(dir.resolve("data"), new SynthDataset.Spec(8, 4, 64, 5));
         Path model = TrainerTest.tinyModel(dir);
-        List<Study.Row> rows = new Study(new Study.Options(model.toString(), data, 64, 4, 4, 1, 1, new double[] {0.5}, true, 1, dir.resolve("s"), 2,
-                org.jprune.yolo.loss.Hyp.SCRATCH_LOW, "SGD", "model", "slimming", 1e-4, 4, 1, null, Schedule.Target.PARAMS, PruneRun.Finetune.MASKED),
+        List<Study.Row> rows = new Study(new Study.Options(options(model, data, dir.resolve("s"), 1, 0.5).training(),
+                Schedule.of(Schedule.Target.PARAMS, new double[] {0.5}, new int[] {1}), PruneRun.Strategy.named("slimming", true, 1e-4, 4, 1),
+                PruneRun.Finetune.MASKED, PruneRun.Tuning.NONE, null),
                 new PrintStream(new ByteArrayOutputStream())).run();
         assertEquals(2, rows.size());
         assertTrue(rows.get(1).paramsRemoved() >= 0.5 && rows.get(1).paramsRemoved() < 0.65, rows.toString());
@@ -94,11 +94,21 @@ class StudyTest {
 
     @Test
     void badStudyOptionsAreRefused() {
-        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> new Study.Options("m", dir, 64, 4, 4, 1, 1,
-                new double[] {0.3}, true, 1, dir, 2, org.jprune.yolo.loss.Hyp.SCRATCH_LOW, "SGD", "model", "lasso", 1e-3, 4, 1, null));
-        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> new Study.Options("m", dir, 64, 4, 4, 1, 1,
-                new double[] {0.3}, true, 1, dir, 2, org.jprune.yolo.loss.Hyp.SCRATCH_LOW, "SGD", "model", "group-reg", -1, 4, 1, null));
-        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> new Study.Options("m", dir, 64, 4, 4, 1, 1,
-                new double[] {1.2}, true, 1, dir, 2, org.jprune.yolo.loss.Hyp.SCRATCH_LOW, "SGD", "model", "magnitude", 1e-3, 4, 1, null));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> PruneRun.Strategy.named("lasso", true, 1e-3, 4, 1));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> PruneRun.Strategy.named("group-reg", true, -1, 4, 1));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Schedule.of(Schedule.Target.CHANNELS, new double[] {1.2}, new int[] {1}));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Trainer.Options.builder("m", dir, dir).imgSize(65).build());
+        org.junit.jupiter.api.Assertions.assertThrows(NullPointerException.class, () -> Study.Options.of(null, Schedule.of(Schedule.Target.CHANNELS,
+                new double[] {0.3}, new int[] {1})));
+    }
+
+    /**
+     * A study of the tiny model at 64 px, batch 4 (nominal 4), seed 1, 1 baseline epoch and
+     * {@code finetune} epochs per level; structured magnitude pruning, levels of channels.
+     */
+    static Study.Options options(Path model, Path data, Path out, int finetune, double... levels) {
+        Trainer.Options t = Trainer.Options.builder(model.toString(), data, out).epochs(1).batch(4).nbs(4).imgSize(64).seed(1)
+                .anchors(org.jprune.yolo.train.AnchorMode.MODEL).build();
+        return Study.Options.of(t, Schedule.of(Schedule.Target.CHANNELS, levels, new int[] {finetune}));
     }
 }

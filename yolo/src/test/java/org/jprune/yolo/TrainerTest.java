@@ -12,6 +12,7 @@ import java.util.List;
 import org.jprune.engine.io.SafeTensors;
 import org.jprune.yolo.data.SynthDataset;
 import org.jprune.yolo.loss.Hyp;
+import org.jprune.yolo.train.AnchorMode;
 import org.jprune.yolo.train.Trainer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,14 +35,14 @@ class TrainerTest {
      */
     static Path tinyCheckpoint(Path dir) throws Exception {
         Path data = SynthDataset.write(dir.resolve("data"), new SynthDataset.Spec(8, 4, 64, 5));
-        new Trainer(new Trainer.Options(tinyModel(dir).toString(), data, 1, 4, 64, 1, dir.resolve("t"), 2, true, false, Hyp.SCRATCH_LOW, -1, 4, null, null, "SGD",
-                "model"), new PrintStream(new ByteArrayOutputStream())).run();
+        new Trainer(Trainer.Options.builder(tinyModel(dir).toString(), data, dir.resolve("t")).epochs(1).batch(4).nbs(4).imgSize(64).seed(1)
+                .anchors(AnchorMode.MODEL).build(), new PrintStream(new ByteArrayOutputStream())).run();
         return dir.resolve("t/last.safetensors");
     }
 
     Trainer.Options opts(Path data, Path model, Path out, int epochs, boolean resume, int stopAfter) {
-        return new Trainer.Options(model.toString(), data, epochs, 4, 64, 3, out, 2, true, resume, Hyp.SCRATCH_LOW, stopAfter, 64, null, null,
-                "SGD", "evolve");
+        return Trainer.Options.builder(model.toString(), data, out).epochs(epochs).batch(4).imgSize(64).seed(3).resume(resume).stopAfterEpochs(stopAfter)
+                .anchors(AnchorMode.EVOLVE).build();
     }
 
     @Test
@@ -76,7 +77,7 @@ class TrainerTest {
         }
         // --resume with another image size is refused, naming both
         IllegalArgumentException img = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> new Trainer(
-                new Trainer.Options(model.toString(), data, 3, 4, 96, 3, dir.resolve("b"), 2, true, true, Hyp.SCRATCH_LOW, -1, 64, null, null, "SGD", "evolve"),
+                opts(data, model, dir.resolve("b"), 3, true, -1).toBuilder().imgSize(96).build(),
                 quiet).run());
         assertTrue(img.getMessage().contains("64") && img.getMessage().contains("96"), img.getMessage());
         new Trainer(opts(data, model, dir.resolve("b"), 3, true, -1), quiet).run();   // --resume

@@ -20,8 +20,7 @@ final class ServeCmd {
     @Command(name = "serve", mixinStandardHelpOptions = true, description = "Serve a checkpoint (dense or compact) over HTTP until stopped: "
             + "POST /detect with an image body answers JSON boxes (?conf=&iou=&max=), GET /health, GET /stats (requests, native memory).")
     static final class Serve implements Callable<Integer> {
-        @Option(names = {"-w", "--weights"}, required = true, description = "A checkpoint written by train or prune.")
-        Path weights;
+        @picocli.CommandLine.Mixin WeightsOption weights;
         @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to listen on. Default: ${DEFAULT-VALUE} (loopback only).")
         String host;
         @Option(names = "--port", defaultValue = "8080", description = "Port (0: any free one). Default: ${DEFAULT-VALUE}.")
@@ -39,7 +38,7 @@ final class ServeCmd {
             Device dev = device.open();
             Detector det;
             try {
-                det = Detector.load(weights, dev);
+                det = Detector.load(weights.weights, dev);
             } catch (java.io.IOException | RuntimeException e) {
                 dev.close();
                 throw e;
@@ -61,7 +60,7 @@ final class ServeCmd {
                 stopped.countDown();
             }, "jprune-serve-stop"));
             System.out.printf(Locale.ROOT, "serving %s (%d px, %d classes) at %s with %d request threads; POST /detect, GET /health, GET /stats; Ctrl-C stops%n",
-                    weights, det.inputSize(), det.classNames().size(), server.url(), t);
+                    weights.weights, det.inputSize(), det.classNames().size(), server.url(), t);
             stopped.await();
             return 0;
         }

@@ -42,6 +42,39 @@ public final class Annotations {
     }
 
 
+    /** Ground truth read by {@link #readGroundTruth}; vocPixels: VOC's 1-based pixel convention applies when evaluating. */
+    public record GroundTruth(Set set, boolean vocPixels) {}
+
+    /**
+     * Ground truth from a file or folder: a COCO instances JSON, a folder of VOC XML files, or images with
+     * YOLO labels. format: coco, voc or yolo; null chooses from the path (.json: coco, a folder holding
+     * .xml files: voc, else yolo). names: the class names in index order (needed for voc and yolo).
+     */
+    public static GroundTruth readGroundTruth(Path gt, String format, List<String> names, List<YoloDataset.Problem> problems) throws IOException {
+        String f = format != null ? format.strip().toLowerCase(Locale.ROOT) : gt.toString().endsWith(".json") ? "coco" : Files.isDirectory(gt) && hasXml(gt) ? "voc" : "yolo";
+        switch (f) {
+            case "coco" -> {
+                return new GroundTruth(readCoco(gt, gt.toAbsolutePath().getParent(), problems), false);
+            }
+            case "voc", "yolo" -> {
+                if (names == null || names.isEmpty()) throw new IllegalArgumentException("ground truth format " + f + " needs the class names");
+                if (f.equals("yolo")) return new GroundTruth(new Set(readYolo(YoloDataset.listImages(gt), names.size(), problems), names), false);
+                List<Path> xmls;
+                try (var s = Files.walk(gt)) {
+                    xmls = s.filter(p -> p.toString().endsWith(".xml")).sorted().toList();
+                }
+                return new GroundTruth(new Set(readVoc(xmls, names, problems), names), true);
+            }
+            default -> throw new IllegalArgumentException("ground truth format must be yolo, voc or coco, got '" + format + "'");
+        }
+    }
+
+    private static boolean hasXml(Path dir) throws IOException {
+        try (var s = Files.walk(dir)) {
+            return s.anyMatch(p -> p.toString().endsWith(".xml"));
+        }
+    }
+
     // ------------------------------------------------------------------ YOLO txt
 
     /** YOLO txt labels of these images (label path by Ultralytics' images/ -> labels/ rule), boxes in pixels. */

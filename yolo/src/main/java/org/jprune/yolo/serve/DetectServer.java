@@ -43,6 +43,8 @@ import org.jprune.yolo.infer.Detector;
  */
 public final class DetectServer implements AutoCloseable {
     public static final int MAX_BODY = 32 << 20;
+    /** A refused body is read (and dropped) up to this many bytes past the limit before the 413; past that the connection closes. */
+    static final long MAX_DISCARD = 32L << 20;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Detector detector;
@@ -142,11 +144,13 @@ public final class DetectServer implements AutoCloseable {
             }
             String len = ex.getRequestHeaders().getFirst("Content-Length");
             if (len != null && len.matches("\\d{1,18}") && Long.parseLong(len) > MAX_BODY) {
+                discard(ex.getRequestBody(), Long.parseLong(len) <= MAX_BODY + MAX_DISCARD ? MAX_DISCARD + MAX_BODY : 0);
                 answer(ex, 413, error("body of " + len + " bytes is over the limit of " + MAX_BODY));
                 return;
             }
             byte[] body = readBounded(ex.getRequestBody());
             if (body == null) {
+                discard(ex.getRequestBody(), MAX_DISCARD);
                 answer(ex, 413, error("body is over the limit of " + MAX_BODY + " bytes"));
                 return;
             }
@@ -205,6 +209,20 @@ public final class DetectServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Reads and drops up to {@code max} bytes of a refused body, so that a client that sends its whole
+     * body before reading the answer (as Java's HttpClient does) gets the 413 instead of a reset
+     * connection; a body longer than that is cut off by closing the connection.
+     */
+    private static void discard(InputStream in, long max) throws IOException {
+        byte[] buf = new byte[64 << 10];
+        for (long left = max; left > 0; ) {
+            int n = in.read(buf, 0, (int) Math.min(buf.length, left));
+            if (n < 0) return;
+            left -= n;
+        }
+    }
+
     /** The body, or null when it is longer than MAX_BODY. */
     private static byte[] readBounded(InputStream in) throws IOException {
         byte[] b = in.readNBytes(MAX_BODY + 1);
@@ -216,9 +234,9 @@ public final class DetectServer implements AutoCloseable {
         else rejected.increment();
         byte[] bytes = JSON.writeValueAsBytes(body);
         ex.getResponseHeaders().set("Content-Type", "application/json");
-        // what the client sent and was not read (a refused body) is left to the exchange's close, which
-        // drains a little for keep-alive and closes the connection past that: an oversized body is
-        // never read to its end
+        // a refused body's unread rest (past MAX_DISCARD) is left to the exchange's close, which drains a
+        // little for keep-alive and closes the connection past that: a huge body is never read to its end
+        if (status == 413) ex.getResponseHeaders().set("Connection", "close");
         ex.sendResponseHeaders(status, bytes.length);
         try (OutputStream out = ex.getResponseBody()) {
             out.write(bytes);

@@ -24,19 +24,16 @@ import org.jprune.yolo.data.YoloDataset;
  */
 public final class AutoPrune {
     /**
-     * target and steps are fractions of the original network's {@code schedule target} (channels,
-     * parameters or FLOPs); lrs are the lr0 values tried after every step; minMap50: an absolute floor
-     * instead of baseline - maxDrop (NaN: the drop); epochBudget: the most epochs (fine-tuning and
+     * The search: goal, firstStep and minStep are fractions of the original network's {@code target}
+     * (channels, parameters or FLOPs); maxDrop: the mAP50 a step may lose against the starting model;
+     * minMap50: an absolute floor instead (NaN: use the drop); lrs: the lr0 values tried after every
+     * step, {@code epochs} of fine-tuning each; epochBudget: the most epochs (fine-tuning and
      * regularized, over every try) the run may spend, 0 for no limit.
      */
-    public record Options(Path weights, Path out, Schedule.Target target, double goal, double firstStep, double minStep, double maxDrop, double minMap50,
-                          double[] lrs, int epochs, PruneRun.Strategy method, PruneRun.Finetune finetune, PruneRun.Train train, int epochBudget) {
-        public Options(Path weights, Path out, Schedule.Target target, double goal, double firstStep, double minStep, double maxDrop, double minMap50,
-                       double[] lrs, int epochs, PruneRun.Strategy method, PruneRun.Finetune finetune, PruneRun.Train train) {
-            this(weights, out, target, goal, firstStep, minStep, maxDrop, minMap50, lrs, epochs, method, finetune, train, 0);
-        }
-
-        public Options {
+    public record Search(Schedule.Target target, double goal, double firstStep, double minStep, double maxDrop, double minMap50, double[] lrs, int epochs,
+                         int epochBudget) {
+        public Search {
+            java.util.Objects.requireNonNull(target, "target");
             if (epochBudget < 0) throw new IllegalArgumentException("epoch budget must be >= 0 (0: none), got " + epochBudget);
             if (!(goal > 0 && goal < 1)) throw new IllegalArgumentException("target size must be in (0, 1), got " + goal);
             if (!(firstStep > 0 && firstStep <= goal)) throw new IllegalArgumentException("first step must be in (0, target], got " + firstStep);
@@ -47,6 +44,29 @@ public final class AutoPrune {
             if (epochs < 1) throw new IllegalArgumentException("fine-tuning epochs per try must be >= 1, got " + epochs);
             lrs = lrs.clone();
         }
+
+        @Override
+        public double[] lrs() { return lrs.clone(); }
+    }
+
+    /** A run: start from {@code weights}, write under {@code out}; how to prune, fine-tune and train each try. */
+    public record Options(Path weights, Path out, Search search, PruneRun.Strategy method, PruneRun.Finetune finetune, PruneRun.Train train) {
+        public Options {
+            java.util.Objects.requireNonNull(search, "search");
+            java.util.Objects.requireNonNull(method, "method");
+            java.util.Objects.requireNonNull(finetune, "finetune");
+            java.util.Objects.requireNonNull(train, "train");
+        }
+
+        Schedule.Target target() { return search.target(); }
+        double goal() { return search.goal(); }
+        double firstStep() { return search.firstStep(); }
+        double minStep() { return search.minStep(); }
+        double maxDrop() { return search.maxDrop(); }
+        double minMap50() { return search.minMap50(); }
+        double[] lrs() { return search.lrs(); }
+        int epochs() { return search.epochs(); }
+        int epochBudget() { return search.epochBudget(); }
     }
 
     /** One try: the level it pruned to, the rate, its mAP50 / mAP50-95 and parameters, whether it was kept, and its pruning step. */
@@ -117,7 +137,7 @@ public final class AutoPrune {
         Checkpoint c = Checkpoint.read(o.weights());
         YoloDataset.DataConfig dc = YoloDataset.readConfig(o.train().data());
         if (c.classes() != dc.nc()) throw new IllegalArgumentException(o.weights() + " has " + c.classes() + " classes, " + o.train().data() + " has " + dc.nc());
-        try (var m = c.buildModel();
+        try (var m = c.buildModel(o.train().device());
              Loader loader = new Loader(YoloDataset.load(dc, "val", false).samples(), o.train().batch(), o.train().imgSize(), Loader.Augment.NONE, o.train().seed(),
                      o.train().workers())) {
             return Trainer.evaluate(m, loader, dc.nc()).map50();

@@ -95,24 +95,44 @@ public final class PruneRun {
             return new Strategy(Method.MAGNITUDE, Importance.Reduce.SUM, global, 8, 1.0, Set.of(), 5e-4, 4, 1, false);
         }
 
+        /**
+         * A method by its command-line name (magnitude, group-reg, slimming, unstructured, or gmp:
+         * unstructured with a gradual ramp), coupled scores summed, layers kept at multiples of 8.
+         */
+        public static Strategy named(String method, boolean global, double reg, double regAlpha, int regEpochs) {
+            boolean gmp = method.strip().equalsIgnoreCase("gmp");
+            return new Strategy(Method.parse(gmp ? "unstructured" : method), Importance.Reduce.SUM, global, 8, 1.0, Set.of(), reg, regAlpha, regEpochs, gmp);
+        }
+
         ChannelPruner.Options pruner() { return new ChannelPruner.Options(global, roundTo, maxLayerRatio, ignored); }
     }
 
     /**
-     * Training settings of the fine-tuning (and regularized) epochs. distill: the weight of knowledge
+     * Training settings of the fine-tuning (and regularized) epochs: {@code base} gives the data, image
+     * size, batch, nominal batch, seed, workers, hyperparameters, optimizer and device (its model, output
+     * folder, epochs and starting checkpoint are set per step). distill: the weight of knowledge
      * distillation from the unpruned starting model during fine-tuning (0: none; see
      * {@link YoloModel#distillFrom}).
      */
-    public record Train(Path data, int imgSize, int batch, int nbs, long seed, int workers, Hyp hyp, String optimizer, double distill) {
+    public record Train(Trainer.Options base, double distill) {
         public Train {
+            java.util.Objects.requireNonNull(base, "base");
             if (!(distill >= 0) || Double.isInfinite(distill)) throw new IllegalArgumentException("distillation weight must be finite and >= 0, got " + distill);
         }
 
-        public Train(Path data, int imgSize, int batch, int nbs, long seed, int workers, Hyp hyp, String optimizer) {
-            this(data, imgSize, batch, nbs, seed, workers, hyp, optimizer, 0);
-        }
+        public Train(Trainer.Options base) { this(base, 0); }
 
-        public Train withHyp(Hyp h) { return new Train(data, imgSize, batch, nbs, seed, workers, h, optimizer, distill); }
+        public Path data() { return base.data(); }
+        public int imgSize() { return base.imgSize(); }
+        public int batch() { return base.batch(); }
+        public int nbs() { return base.nbs(); }
+        public long seed() { return base.seed(); }
+        public int workers() { return base.workers(); }
+        public Hyp hyp() { return base.hyp(); }
+        public OptimizerKind optimizer() { return base.optimizer(); }
+        public org.jprune.engine.Device device() { return base.device(); }
+
+        public Train withHyp(Hyp h) { return new Train(base.toBuilder().hyp(h).build(), distill); }
     }
 
     /**
@@ -128,8 +148,8 @@ public final class PruneRun {
         }
 
         /** The fine-tuning's settings from a training's: its hyperparameters with the overrides, and the distillation. */
-        public Train apply(Path data, int imgSize, int batch, int nbs, long seed, int workers, Hyp hyp, String optimizer) {
-            return new Train(data, imgSize, batch, nbs, seed, workers, hyp.with(this.hyp), optimizer, distill);
+        public Train apply(Trainer.Options training) {
+            return new Train(training.toBuilder().hyp(training.hyp().with(hyp)).build(), distill);
         }
     }
 
@@ -256,7 +276,7 @@ public final class PruneRun {
             double gflops;
             boolean sparseWeights;
             List<SparseKernels.Choice> kernels = List.of();
-            try (YoloModel m = Checkpoint.read(trained).buildModel();
+            try (YoloModel m = Checkpoint.read(trained).buildModel(o.train().device());
                  YoloModel c = m.plan() == null || !m.plan().weightMasks().isEmpty() ? null : m.compact()) {
                 YoloModel out = c != null ? c : m;
                 Checkpoint.writeModel(model, out, modelName, names, o.train().imgSize(), Map.of(Original.KEY, orig.format()));
@@ -432,8 +452,8 @@ public final class PruneRun {
     private Trainer.Options trainerOptions(Path dir, int epochs, Path init, java.util.function.Consumer<YoloModel> prepare, String modelName) {
         Train t = o.train();
         Hyp h = t.hyp().warmupBiasLr() > t.hyp().lr0() ? t.hyp().with(List.of("warmup_bias_lr=" + t.hyp().lr0())) : t.hyp();
-        return new Trainer.Options(modelName, t.data(), epochs, t.batch(), t.imgSize(), t.seed(), dir, t.workers(), true, false, h, -1, t.nbs(),
-                init, prepare, t.optimizer(), "model");
+        return t.base().toBuilder().model(modelName).out(dir).epochs(epochs).cosine(true).resume(false).hyp(h).stopAfterEpochs(-1).initFrom(init)
+                .prepare(prepare).anchors(AnchorMode.MODEL).build();
     }
 
     private CocoEval.Result evaluate(YoloModel m) throws IOException {

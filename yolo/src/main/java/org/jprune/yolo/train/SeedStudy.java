@@ -173,16 +173,17 @@ public final class SeedStudy {
         for (Section s : sections) {
             Baseline b = bases.get(s.family());
             int[] epochs = scaled(s.epochs(), scale);
-            PruneRun.Strategy strategy = Study.Options.strategy(s.method(), true, s.method().equals("slimming") ? 1e-4 : 5e-4, 4, 1);
-            PruneRun.Train train = FINETUNE.apply(b.data(), b.img(), 16, 16, o.seed(), o.workers(), Hyp.SCRATCH_LOW.with(HYP), "AdamW");
+            PruneRun.Strategy strategy = PruneRun.Strategy.named(s.method(), true, s.method().equals("slimming") ? 1e-4 : 5e-4, 4, 1);
             Path dir = o.out().resolve(s.key());
+            PruneRun.Train train = FINETUNE.apply(training(b.model(), b.data(), b.img(), dir).build());
             log.printf(Locale.ROOT, "== %s: %s%n", s.label(), s.auto() ? "budget " + epochs[0] + " epochs" : "levels " + levels(s.levels()) + ", epochs "
                     + java.util.Arrays.toString(epochs));
             if (s.auto()) {
                 int perTry = Math.max(1, (int) Math.round(2 * Math.min(1, scale)));
                 double[] lrs = AUTO_LRS;
-                AutoPrune.Result r = new AutoPrune(new AutoPrune.Options(b.weights(), dir, Schedule.Target.PARAMS, s.levels()[0], 0.2, 0.025, 0.02, Double.NaN,
-                        lrs, perTry, strategy, PruneRun.Finetune.COMPACT, train, Math.max(epochs[0], perTry * lrs.length)), log).run();
+                AutoPrune.Search search = new AutoPrune.Search(Schedule.Target.PARAMS, s.levels()[0], 0.2, 0.025, 0.02, Double.NaN, lrs, perTry,
+                        Math.max(epochs[0], perTry * lrs.length));
+                AutoPrune.Result r = new AutoPrune(new AutoPrune.Options(b.weights(), dir, search, strategy, PruneRun.Finetune.COMPACT, train), log).run();
                 int step = 0, spent = 0, triesSince = 0, backoffsSince = 0;
                 for (int round = 1; round <= r.tries().stream().mapToInt(AutoPrune.Try::round).max().orElse(0); round++) {
                     final int rd = round;
@@ -307,11 +308,16 @@ public final class SeedStudy {
         return yaml;
     }
 
+    /** The study's training settings (baselines and fine-tuning): batch 16 = nominal batch, AdamW, the study's hyperparameters. */
+    private Trainer.Options.Builder training(String model, Path data, int img, Path dir) {
+        return Trainer.Options.builder(model, data, dir).batch(16).nbs(16).imgSize(img).seed(o.seed()).workers(o.workers()).hyp(Hyp.SCRATCH_LOW.with(HYP))
+                .optimizer(OptimizerKind.ADAMW);
+    }
+
     private Baseline train(String family, String model, Path data, int img, int epochs) throws IOException {
         Path dir = o.out().resolve(family).resolve("baseline");
         log.printf("== baseline (%s): %s, %d epochs at %d px%n", family, model, epochs, img);
-        List<Trainer.EpochStats> st = new Trainer(new Trainer.Options(model, data, epochs, 16, img, o.seed(), dir, o.workers(), true, false,
-                Hyp.SCRATCH_LOW.with(HYP), -1, 16, null, null, "AdamW", "evolve"), log).run();
+        List<Trainer.EpochStats> st = new Trainer(training(model, data, img, dir).epochs(epochs).anchors(AnchorMode.EVOLVE).build(), log).run();
         Trainer.EpochStats last = st.get(st.size() - 1);
         double secs = st.stream().mapToDouble(Trainer.EpochStats::seconds).average().orElseThrow();
         Path weights = dir.resolve("last.safetensors");

@@ -9,10 +9,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
+import java.util.Objects;
 import org.jprune.engine.Device;
 import org.jprune.engine.Tensor;
-import org.jprune.engine.prune.Importance;
 import org.jprune.engine.prune.Schedule;
 import org.jprune.yolo.data.Loader;
 import org.jprune.yolo.data.YoloDataset;
@@ -32,55 +31,34 @@ import org.jprune.yolo.model.YoloModel;
  * for {@code regEpochs}, then the smallest |gamma|).
  */
 public final class Study {
-    public static final List<String> METHODS = List.of("magnitude", "group-reg", "slimming", "unstructured", "gmp");
-
     /**
-     * baseline: a checkpoint to start from instead of training one (its row is evaluated on the
-     * validation split); null: train it. levels: of {@code target} (channels, parameters or FLOPs
-     * removed), increasing.
+     * training: the baseline's training (model, data, image size, batch, seed, workers, hyperparameters,
+     * optimizer, anchors, device; its output folder is the study's); fine-tuning takes the same settings
+     * with {@code tuning}'s overrides. schedule: levels of its target (channels, parameters or FLOPs
+     * removed), increasing, with each step's fine-tuning epochs. baseline: a checkpoint to start from
+     * instead of training one (its row is evaluated on the validation split); null: train it.
      */
-    public record Options(String model, Path data, int imgSize, int batch, int nbs, int epochs, int finetuneEpochs, double[] levels,
-                          boolean global, long seed, Path out, int workers, Hyp hyp, String optimizer, String anchors,
-                          String method, double reg, double regAlpha, int regEpochs, Path baseline, Schedule.Target target,
-                          PruneRun.Finetune finetune, PruneRun.Tuning tuning) {
-        public Options(String model, Path data, int imgSize, int batch, int nbs, int epochs, int finetuneEpochs, double[] levels,
-                       boolean global, long seed, Path out, int workers, Hyp hyp, String optimizer, String anchors,
-                       String method, double reg, double regAlpha, int regEpochs, Path baseline, Schedule.Target target, PruneRun.Finetune finetune) {
-            this(model, data, imgSize, batch, nbs, epochs, finetuneEpochs, levels, global, seed, out, workers, hyp, optimizer, anchors, method, reg, regAlpha,
-                    regEpochs, baseline, target, finetune, PruneRun.Tuning.NONE);
-        }
-
+    public record Options(Trainer.Options training, Schedule schedule, PruneRun.Strategy strategy, PruneRun.Finetune finetune, PruneRun.Tuning tuning,
+                          Path baseline) {
         public Options {
-            if (tuning == null) throw new IllegalArgumentException("tuning is null");
-            if (!METHODS.contains(method)) throw new IllegalArgumentException("method must be one of " + METHODS + ", got " + method);
-            schedule(target, levels, finetuneEpochs); // checks the levels
-            strategy(method, global, reg, regAlpha, regEpochs);
-            if (finetune == null) throw new IllegalArgumentException("fine-tuning mode is null");
+            Objects.requireNonNull(training, "training");
+            Objects.requireNonNull(schedule, "schedule");
+            Objects.requireNonNull(strategy, "strategy");
+            Objects.requireNonNull(finetune, "fine-tuning mode");
+            Objects.requireNonNull(tuning, "tuning");
         }
 
-        public Options(String model, Path data, int imgSize, int batch, int nbs, int epochs, int finetuneEpochs, double[] levels,
-                       boolean global, long seed, Path out, int workers, Hyp hyp, String optimizer, String anchors,
-                       String method, double reg, double regAlpha, int regEpochs, Path baseline) {
-            this(model, data, imgSize, batch, nbs, epochs, finetuneEpochs, levels, global, seed, out, workers, hyp, optimizer, anchors,
-                    method, reg, regAlpha, regEpochs, baseline, Schedule.Target.CHANNELS, PruneRun.Finetune.COMPACT);
+        /** Structured magnitude pruning ranked globally, the compact network fine-tuned as trained. */
+        public static Options of(Trainer.Options training, Schedule schedule) {
+            return new Options(training, schedule, PruneRun.Strategy.magnitude(true), PruneRun.Finetune.COMPACT, PruneRun.Tuning.NONE, null);
         }
 
-        public Options(String model, Path data, int imgSize, int batch, int nbs, int epochs, int finetuneEpochs, double[] levels,
-                       boolean global, long seed, Path out, int workers, Hyp hyp, String optimizer) {
-            this(model, data, imgSize, batch, nbs, epochs, finetuneEpochs, levels, global, seed, out, workers, hyp, optimizer, "auto",
-                    "magnitude", 5e-4, 4, 1, null);
-        }
+        public Options withStrategy(PruneRun.Strategy s) { return new Options(training, schedule, s, finetune, tuning, baseline); }
+        public Options withFinetune(PruneRun.Finetune f) { return new Options(training, schedule, strategy, f, tuning, baseline); }
+        public Options withTuning(PruneRun.Tuning t) { return new Options(training, schedule, strategy, finetune, t, baseline); }
+        public Options withBaseline(Path b) { return new Options(training, schedule, strategy, finetune, tuning, b); }
 
-        /** gmp is unstructured pruning with a gradual (cubic) ramp during each step's fine-tuning. */
-        static PruneRun.Strategy strategy(String method, boolean global, double reg, double regAlpha, int regEpochs) {
-            boolean gmp = method.equals("gmp");
-            return new PruneRun.Strategy(PruneRun.Method.parse(gmp ? "unstructured" : method), Importance.Reduce.SUM, global, 8, 1.0, Set.of(), reg, regAlpha,
-                    regEpochs, gmp);
-        }
-
-        static Schedule schedule(Schedule.Target target, double[] levels, int finetuneEpochs) {
-            return Schedule.of(target, levels, new int[] {finetuneEpochs});
-        }
+        Path out() { return training.out(); }
     }
 
     /** One row: the baseline (step 0) or a step's compact model. Latencies are medians in ms (batch 16: per batch). */
@@ -100,6 +78,7 @@ public final class Study {
     }
 
     public List<Row> run() throws IOException {
+        Trainer.Options t = o.training();
         Path baseDir = o.out().resolve("baseline");
         Path base;
         double[] baseMap = null; // a trained baseline's last epoch scored its EMA weights on the validation split already
@@ -107,10 +86,9 @@ public final class Study {
             log.printf("== baseline: %s (given, not trained)%n", o.baseline());
             base = o.baseline();
         } else {
-            log.printf("== baseline: %s, %d epochs, %s%s%n", o.model(), o.epochs(), o.optimizer(), o.hyp().diff().isEmpty() ? "" : ", hyp " + o.hyp().diff());
+            log.printf("== baseline: %s, %d epochs, %s%s%n", t.model(), t.epochs(), t.optimizer(), t.hyp().diff().isEmpty() ? "" : ", hyp " + t.hyp().diff());
             long t0 = System.nanoTime();
-            List<Trainer.EpochStats> st = new Trainer(new Trainer.Options(o.model(), o.data(), o.epochs(), o.batch(), o.imgSize(), o.seed(), baseDir,
-                    o.workers(), true, false, o.hyp(), -1, o.nbs(), null, null, o.optimizer(), o.anchors()), log).run();
+            List<Trainer.EpochStats> st = new Trainer(t.toBuilder().out(baseDir).build(), log).run();
             double secs = (System.nanoTime() - t0) / 1e9;
             log.printf(Locale.ROOT, "== baseline trained in %d min %02d s (training and per-epoch validation): mAP50 %.3f, mAP50-95 %.3f%n",
                     (int) secs / 60, (int) secs % 60, st.get(st.size() - 1).map50(), st.get(st.size() - 1).map5095());
@@ -123,30 +101,28 @@ public final class Study {
         long baseParams;
         double baseGflops;
         Checkpoint bc = Checkpoint.read(base);
-        int baseEpochs = o.baseline() == null ? o.epochs() : bc.metadata().containsKey("epoch") ? bc.intMeta("epoch") + 1 : 0;
-        try (YoloModel m = bc.buildModel()) {
+        int baseEpochs = o.baseline() == null ? t.epochs() : bc.metadata().containsKey("epoch") ? bc.intMeta("epoch") + 1 : 0;
+        try (YoloModel m = bc.buildModel(t.device())) {
             if (baseMap == null) {
-                YoloDataset.DataConfig dc = YoloDataset.readConfig(o.data());
-                if (bc.classes() != dc.nc()) throw new IllegalArgumentException(base + " has " + bc.classes() + " classes, " + o.data() + " has " + dc.nc());
-                try (Loader loader = new Loader(YoloDataset.load(dc, "val", false).samples(), o.batch(), o.imgSize(), Loader.Augment.NONE, o.seed(), o.workers())) {
+                YoloDataset.DataConfig dc = YoloDataset.readConfig(t.data());
+                if (bc.classes() != dc.nc()) throw new IllegalArgumentException(base + " has " + bc.classes() + " classes, " + t.data() + " has " + dc.nc());
+                try (Loader loader = new Loader(YoloDataset.load(dc, "val", false).samples(), t.batch(), t.imgSize(), Loader.Augment.NONE, t.seed(), t.workers())) {
                     var r = Trainer.evaluate(m, loader, dc.nc());
                     baseMap = new double[] {r.map50(), r.map5095()};
                 }
                 log.printf(Locale.ROOT, "== baseline: mAP50 %.3f, mAP50-95 %.3f%n", baseMap[0], baseMap[1]);
             }
-            Checkpoint.writeModel(baseModel, m, bc.model(), bc.names(), o.imgSize(), Map.of());
+            Checkpoint.writeModel(baseModel, m, bc.model(), bc.names(), t.imgSize(), Map.of());
             baseParams = m.parameterCount();
-            baseGflops = m.gflops(o.imgSize());
+            baseGflops = m.gflops(t.imgSize());
         }
 
-        PruneRun.Strategy strategy = Options.strategy(o.method(), o.global(), o.reg(), o.regAlpha(), o.regEpochs());
-        List<PruneRun.Step> steps = new PruneRun(new PruneRun.Options(base, o.out(), Options.schedule(o.target(), o.levels(), o.finetuneEpochs()), strategy,
-                o.finetune(), o.tuning().apply(o.data(), o.imgSize(), o.batch(), o.nbs(), o.seed(), o.workers(), o.hyp(), o.optimizer())), log).run();
+        List<PruneRun.Step> steps = new PruneRun(new PruneRun.Options(base, o.out(), o.schedule(), o.strategy(), o.finetune(), o.tuning().apply(t)), log).run();
 
         List<Path> files = new ArrayList<>(List.of(baseModel));
         steps.forEach(s -> files.add(s.model()));
-        log.printf("== latency: %d models side by side, batch 1 and 16 at %d px, %d cores%n", files.size(), o.imgSize(), Runtime.getRuntime().availableProcessors());
-        double[][] lat = Latency.sideBySide(files, o.imgSize(), 16);
+        log.printf("== latency: %d models side by side, batch 1 and 16 at %d px, %s%n", files.size(), t.imgSize(), t.device().describe());
+        double[][] lat = Latency.sideBySide(files, t.imgSize(), 16, t.device());
         List<Row> rows = new ArrayList<>();
         rows.add(new Row(0, 0, 0, 0, baseMap[0], baseMap[1], baseParams, baseGflops, Files.size(baseModel), lat[0][0], lat[0][1], Double.NaN, baseEpochs));
         for (int i = 0; i < steps.size(); i++) {
@@ -160,27 +136,29 @@ public final class Study {
     }
 
     private String methodLine() {
-        String rank = o.global() ? "global" : "uniform";
-        String how = switch (o.method()) {
-            case "group-reg" -> String.format(Locale.ROOT, "group-regularization pruning (%d regularized epoch(s) per step, lambda %g, alpha %g; group L2 norm, %s, round to 8)",
-                    o.regEpochs(), o.reg(), o.regAlpha(), rank);
-            case "slimming" -> String.format(Locale.ROOT, "BN-scale slimming (%d epoch(s) of L1 on BN gamma per step, lambda %g; |gamma|, %s, round to 8)",
-                    o.regEpochs(), o.reg(), rank);
-            case "unstructured", "gmp" -> String.format(Locale.ROOT, "unstructured magnitude pruning of the conv weights (%s, %s; stem and head kept; "
+        PruneRun.Strategy st = o.strategy();
+        String rank = st.global() ? "global" : "uniform";
+        String how = switch (st.method()) {
+            case GROUP_REG -> String.format(Locale.ROOT, "group-regularization pruning (%d regularized epoch(s) per step, lambda %g, alpha %g; group L2 norm, %s, round to %d)",
+                    st.regEpochs(), st.reg(), st.regAlpha(), rank, st.roundTo());
+            case SLIMMING -> String.format(Locale.ROOT, "BN-scale slimming (%d epoch(s) of L1 on BN gamma per step, lambda %g; |gamma|, %s, round to %d)",
+                    st.regEpochs(), st.reg(), rank, st.roundTo());
+            case UNSTRUCTURED -> String.format(Locale.ROOT, "unstructured magnitude pruning of the conv weights (%s, %s; stem and head kept; "
                     + "levels are the pruned fraction of those weights, parameters count the nonzeros; each conv runs CSR or dense at inference, whichever is faster)",
-                    o.method().equals("gmp") ? "gradual, GMP cubic ramp over the first half of each step's fine-tuning" : "one shot per step",
-                    o.global() ? "global" : "per layer");
-            default -> String.format(Locale.ROOT, "structured magnitude pruning (L2, %s, round to 8)", rank);
+                    st.gradual() ? "gradual, GMP cubic ramp over the first half of each step's fine-tuning" : "one shot per step",
+                    st.global() ? "global" : "per layer");
+            case MAGNITUDE -> String.format(Locale.ROOT, "structured magnitude pruning (L2, %s, round to %d)", rank, st.roundTo());
         };
-        if (o.method().equals("unstructured") || o.method().equals("gmp")) return how;
-        return how + ", levels of " + o.target().label() + ", fine-tuning the " + (o.finetune() == PruneRun.Finetune.COMPACT ? "compact" : "masked (channel-sparse)")
+        if (st.method() == PruneRun.Method.UNSTRUCTURED) return how;
+        return how + ", levels of " + o.schedule().target().label() + ", fine-tuning the " + (o.finetune() == PruneRun.Finetune.COMPACT ? "compact" : "masked (channel-sparse)")
                 + " network" + (o.tuning().hyp().isEmpty() ? "" : " with " + String.join(",", o.tuning().hyp()))
                 + (o.tuning().distill() > 0 ? String.format(Locale.ROOT, ", distilled from the unpruned model (weight %g)", o.tuning().distill()) : "");
     }
 
     private void write(List<Row> rows) throws IOException {
         StringBuilder md = new StringBuilder();
-        md.append(String.format(Locale.ROOT, "Pruning study: %s on %s, %dx%d, %s%n%n", o.model(), o.data(), o.imgSize(), o.imgSize(), methodLine()));
+        Trainer.Options t = o.training();
+        md.append(String.format(Locale.ROOT, "Pruning study: %s on %s, %dx%d, %s%n%n", t.model(), t.data(), t.imgSize(), t.imgSize(), methodLine()));
         md.append("| Step | Channels pruned | Params removed | FLOPs removed | mAP50 | mAP50-95 | Parameters | GFLOPs | File (MB) "
                 + "| Latency b1 (ms) | Latency b16 (ms) | Speed-up b1 / b16 | Fine-tune img/s | Epochs |\n"
                 + "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -201,7 +179,7 @@ public final class Study {
             if (s.kernels().isEmpty()) continue;
             md.append(String.format(Locale.ROOT, "%nStep %d, per convolution (%d px): weight density, dense and CSR forward time at batch 1 and 16 "
                     + "(median of 5, ms), and the kernel the model runs:%n%n| layer | density | b1 dense / CSR | b1 CSR speed-up | b16 dense / CSR "
-                    + "| b16 CSR speed-up | runs |%n|---|---|---|---|---|---|---|%n", s.index(), o.imgSize()));
+                    + "| b16 CSR speed-up | runs |%n|---|---|---|---|---|---|---|%n", s.index(), t.imgSize()));
             for (var k : s.kernels())
                 md.append(Double.isNaN(k.csrMs())
                         ? String.format(Locale.ROOT, "| %s | %.0f%% | - | - | - | - | dense (not measured: denser than 60%%) |%n", k.layer(), k.density() * 100)
@@ -209,9 +187,9 @@ public final class Study {
                                 k.csrMs(), k.denseMs() / k.csrMs(), k.denseMs16(), k.csrMs16(), k.denseMs16() / k.csrMs16(),
                                 k.csrMaxBatch() == Integer.MAX_VALUE ? "CSR" : k.csr() ? "CSR up to batch " + k.csrMaxBatch() : "dense"));
         }
-        md.append(String.format(Locale.ROOT, "%nLatency: median of the models' CPU forward passes (compact for structured pruning; weight-sparse ones run each conv CSR or dense as measured; %d cores), measured in one run, the models taking "
+        md.append(String.format(Locale.ROOT, "%nLatency: median of the models' forward passes on %s (compact for structured pruning; weight-sparse ones run each conv CSR or dense as measured), measured in one run, the models taking "
                 + "turns (baseline first), so the speed-ups are same-run ratios. Models: %s/baseline/model.safetensors and %s/step-N/model.safetensors.%n",
-                Runtime.getRuntime().availableProcessors(), o.out(), o.out()));
+                t.device().describe(), o.out(), o.out()));
         Files.createDirectories(o.out());
         org.jprune.engine.io.SafeTensors.atomicWrite(o.out().resolve("study.md"), md.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         org.jprune.engine.io.SafeTensors.atomicWrite(o.out().resolve("study.csv"), csv.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
@@ -219,7 +197,7 @@ public final class Study {
         log.print(md);
     }
 
-    /** Side-by-side CPU latency of model files. */
+    /** Side-by-side latency of model files. */
     public static final class Latency {
         private Latency() {}
 
@@ -227,10 +205,13 @@ public final class Study {
          * Median forward time (ms) of each model at batch 1 and at batch {@code batch}, the models taking
          * turns in every round so that machine noise spreads evenly over them: [model][0 = b1, 1 = bN].
          */
-        public static double[][] sideBySide(List<Path> models, int img, int batch) throws IOException {
+        public static double[][] sideBySide(List<Path> models, int img, int batch) throws IOException { return sideBySide(models, img, batch, Device.cpu()); }
+
+        /** {@link #sideBySide(List, int, int)} on {@code device} (each forward pass ends with its outputs on the host). */
+        public static double[][] sideBySide(List<Path> models, int img, int batch, Device device) throws IOException {
             List<YoloModel> ms = new ArrayList<>();
-            try (Tensor x1 = Tensor.randn(Device.cpu(), 1, 1f, 1, 3, img, img); Tensor xb = Tensor.randn(Device.cpu(), 2, 1f, batch, 3, img, img)) {
-                for (Path p : models) ms.add(Checkpoint.read(p).buildModel());
+            try (Tensor x1 = Tensor.randn(device, 1, 1f, 1, 3, img, img); Tensor xb = Tensor.randn(device, 2, 1f, batch, 3, img, img)) {
+                for (Path p : models) ms.add(Checkpoint.read(p).buildModel(device));
                 int rounds1 = 15, roundsB = 5;
                 double[][][] t = new double[ms.size()][2][];
                 for (int i = 0; i < ms.size(); i++) { t[i][0] = new double[rounds1]; t[i][1] = new double[roundsB]; }

@@ -11,7 +11,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.SplittableRandom;
+import java.util.function.Consumer;
 import org.jprune.engine.Device;
 import org.jprune.engine.Tensor;
 import org.jprune.engine.io.SafeTensors;
@@ -45,40 +47,84 @@ import org.jprune.yolo.model.YoloModel;
  */
 public final class Trainer {
     /**
-     * nbs: nominal batch (gradients accumulate to it; YOLOv5 uses 64). initFrom: a checkpoint whose EMA
-     * weights start the run (fine-tuning); prepare: called on the model before training starts (the
-     * pruning study sets its masks there). stopAfterEpochs: stop early (tests simulate a kill), -1 none.
+     * What a run trains, how, and where. Built with {@link #builder}: only the model, the data and the
+     * output folder have no default. nbs: nominal batch (gradients accumulate to it; YOLOv5 uses 64).
+     * initFrom: a checkpoint whose EMA weights start the run (fine-tuning); prepare: called on the
+     * model before training starts (the pruning study sets its masks there). stopAfterEpochs: stop
+     * early (tests simulate a kill), -1 none. device: where the model trains (the caller owns it;
+     * checkpoints are the same whichever device wrote them).
      */
-    public record Options(String model, Path data, int epochs, int batch, int imgSize, long seed, Path out, int workers,
-                          boolean cosine, boolean resume, Hyp hyp, int stopAfterEpochs, int nbs, Path initFrom,
-                          java.util.function.Consumer<YoloModel> prepare, String optimizer, String anchors) {
-        public static final List<String> OPTIMIZERS = List.of("SGD", "AdamW");
-        /**
-         * model: the config's anchors; auto: YOLOv5's check_anchors (fit new ones only when under 98% of
-         * the training boxes can match, and keep them only if more can); evolve: always fit (k-means +
-         * genetic search) and keep them if their fitness is higher. A fine-tuning run (initFrom) keeps the
-         * anchors of its checkpoint.
-         */
-        public static final List<String> ANCHORS = List.of("model", "auto", "evolve");
-
+    public record Options(String model, Path data, Path out, int epochs, int batch, int nbs, int imgSize, long seed, int workers,
+                          boolean cosine, Hyp hyp, OptimizerKind optimizer, AnchorMode anchors, boolean resume, Path initFrom,
+                          Consumer<YoloModel> prepare, int stopAfterEpochs, Device device) {
         public Options {
-            if (!OPTIMIZERS.contains(optimizer)) throw new IllegalArgumentException("optimizer must be one of " + OPTIMIZERS + ", got " + optimizer);
-            if (!ANCHORS.contains(anchors)) throw new IllegalArgumentException("anchors must be one of " + ANCHORS + ", got " + anchors);
+            Objects.requireNonNull(model, "model");
+            Objects.requireNonNull(data, "data");
+            Objects.requireNonNull(out, "out");
+            Objects.requireNonNull(hyp, "hyp");
+            Objects.requireNonNull(optimizer, "optimizer");
+            Objects.requireNonNull(anchors, "anchors");
+            Objects.requireNonNull(device, "device");
             if (epochs <= 0) throw new IllegalArgumentException("epochs must be > 0, got " + epochs);
             if (batch <= 0) throw new IllegalArgumentException("batch must be > 0, got " + batch);
             if (nbs <= 0) throw new IllegalArgumentException("nominal batch must be > 0, got " + nbs);
+            if (workers <= 0) throw new IllegalArgumentException("workers must be > 0, got " + workers);
             if (imgSize <= 0 || imgSize % 32 != 0) throw new IllegalArgumentException("image size must be a positive multiple of 32, got " + imgSize);
         }
 
-        public Options(String model, Path data, int epochs, int batch, int imgSize, long seed, Path out, int workers, boolean cosine,
-                       boolean resume, Hyp hyp, int stopAfterEpochs) {
-            this(model, data, epochs, batch, imgSize, seed, out, workers, cosine, resume, hyp, stopAfterEpochs, 64, null, null, "SGD", "auto");
+        /** Defaults: 30 epochs, batch 16, nbs 64, 256 px, seed 0, 2 workers, cosine LR, hyp.scratch-low, SGD, auto anchors, CPU. */
+        public static Builder builder(String model, Path data, Path out) { return new Builder(model, data, out); }
+
+        /** A builder holding these options (to derive a variant). */
+        public Builder toBuilder() {
+            return new Builder(model, data, out).epochs(epochs).batch(batch).nbs(nbs).imgSize(imgSize).seed(seed).workers(workers).cosine(cosine)
+                    .hyp(hyp).optimizer(optimizer).anchors(anchors).resume(resume).initFrom(initFrom).prepare(prepare).stopAfterEpochs(stopAfterEpochs)
+                    .device(device);
         }
 
-        public Options(String model, Path data, int epochs, int batch, int imgSize, long seed, Path out, int workers, boolean cosine,
-                       boolean resume, Hyp hyp, int stopAfterEpochs, int nbs, Path initFrom, java.util.function.Consumer<YoloModel> prepare,
-                       String optimizer) {
-            this(model, data, epochs, batch, imgSize, seed, out, workers, cosine, resume, hyp, stopAfterEpochs, nbs, initFrom, prepare, optimizer, "auto");
+        public static final class Builder {
+            private String model;
+            private Path data, out, initFrom;
+            private int epochs = 30, batch = 16, nbs = 64, imgSize = 256, workers = 2, stopAfterEpochs = -1;
+            private long seed;
+            private boolean cosine = true, resume;
+            private Hyp hyp = Hyp.SCRATCH_LOW;
+            private OptimizerKind optimizer = OptimizerKind.SGD;
+            private AnchorMode anchors = AnchorMode.AUTO;
+            private Consumer<YoloModel> prepare;
+            private Device device = Device.cpu();
+
+            private Builder(String model, Path data, Path out) {
+                this.model = model;
+                this.data = data;
+                this.out = out;
+            }
+
+            public Builder model(String v) { model = v; return this; }
+            public Builder data(Path v) { data = v; return this; }
+            public Builder out(Path v) { out = v; return this; }
+            public Builder epochs(int v) { epochs = v; return this; }
+            public Builder batch(int v) { batch = v; return this; }
+            public Builder nbs(int v) { nbs = v; return this; }
+            public Builder imgSize(int v) { imgSize = v; return this; }
+            public Builder seed(long v) { seed = v; return this; }
+            public Builder workers(int v) { workers = v; return this; }
+            /** Cosine (true, the default) or linear LR decay. */
+            public Builder cosine(boolean v) { cosine = v; return this; }
+            public Builder hyp(Hyp v) { hyp = v; return this; }
+            public Builder optimizer(OptimizerKind v) { optimizer = v; return this; }
+            public Builder anchors(AnchorMode v) { anchors = v; return this; }
+            /** Continue the run in {@code out} from its last checkpoint, exactly. */
+            public Builder resume(boolean v) { resume = v; return this; }
+            public Builder initFrom(Path v) { initFrom = v; return this; }
+            public Builder prepare(Consumer<YoloModel> v) { prepare = v; return this; }
+            public Builder stopAfterEpochs(int v) { stopAfterEpochs = v; return this; }
+            public Builder device(Device v) { device = v; return this; }
+
+            public Options build() {
+                return new Options(model, data, out, epochs, batch, nbs, imgSize, seed, workers, cosine, hyp, optimizer, anchors, resume, initFrom, prepare,
+                        stopAfterEpochs, device);
+            }
         }
     }
 
@@ -169,7 +215,7 @@ public final class Trainer {
     }
 
     private List<EpochStats> run(YoloDataset.DataConfig dc, YoloDataset train, YoloDataset val) throws IOException {
-        Device cpu = Device.cpu();
+        Device dev = o.device();
         // the checkpoint this run starts from (read once): the resumed run's last or the fine-tuning
         // parent; it gives the anchors, a compacted parent's widths, and its pruning plan carries over
         Path lastFile = o.out().resolve("last.safetensors");
@@ -181,7 +227,7 @@ public final class Trainer {
         Compactor.Spec widths = parent == null ? null : parent.widths();
         // a pruned parent's original size travels on, so a later prune still counts against the original
         originalSize = parent == null ? null : parent.metadata().get(PruneRun.Original.KEY);
-        try (YoloModel model = YoloModel.build(cfg, cpu, o.seed(), widths); YoloModel evalModel = YoloModel.build(cfg, cpu, o.seed(), widths);
+        try (YoloModel model = YoloModel.build(cfg, dev, o.seed(), widths); YoloModel evalModel = YoloModel.build(cfg, dev, o.seed(), widths);
              Loader trainLoader = new Loader(train.samples(), o.batch(), o.imgSize(), Loader.Augment.from(o.hyp()), o.seed(), o.workers());
              Loader valLoader = new Loader(val.samples(), o.batch(), o.imgSize(), Loader.Augment.NONE, o.seed(), o.workers())) {
             if (o.initFrom() != null && !o.resume()) parent.loadEmaInto(model);
@@ -194,14 +240,14 @@ public final class Trainer {
 
     /**
      * The run's anchors: a resumed run's or a fine-tuning parent's from their checkpoint, else per
-     * {@link Options#anchors} (YOLOv5's autoanchor: box sizes at the training size, anchor_t from hyp).
+     * {@link Options#anchors} ({@link AnchorMode}) (YOLOv5's autoanchor: box sizes at the training size, anchor_t from hyp).
      */
     private ModelConfig anchors(ModelConfig cfg, YoloDataset train, Checkpoint parent) throws IOException {
         if (parent != null) {
             String a = parent.metadata().get("anchors");
             return a == null ? cfg : cfg.withAnchors(Anchors.parse(a));
         }
-        if (o.anchors().equals("model")) return cfg;
+        if (o.anchors() == AnchorMode.MODEL) return cfg;
         List<float[]> sizes = new ArrayList<>();
         SplittableRandom r = new SplittableRandom(o.seed());
         for (YoloDataset.Sample s : train.samples()) {
@@ -218,10 +264,10 @@ public final class Trainer {
         float[] current = Anchors.flatten(cfg.anchors());
         Anchors.Fit before = Anchors.fit(wh, current, thr);
         log.printf(Locale.ROOT, "anchors: %.2f anchors/target, best possible recall %.4f, fitness %.4f with the model's%n", before.aat(), before.bpr(), before.fitness());
-        if (o.anchors().equals("auto") && before.bpr() > 0.98) return cfg;
+        if (o.anchors() == AnchorMode.AUTO && before.bpr() > 0.98) return cfg;
         List<int[]> levels = Anchors.toLevels(Anchors.evolve(wh, current.length / 2, thr, 1000, o.seed()), cfg.anchors().size());
         Anchors.Fit after = Anchors.fit(wh, Anchors.flatten(levels), thr);
-        boolean better = o.anchors().equals("auto") ? after.bpr() > before.bpr() : after.fitness() > before.fitness();
+        boolean better = o.anchors() == AnchorMode.AUTO ? after.bpr() > before.bpr() : after.fitness() > before.fitness();
         log.printf(Locale.ROOT, "anchors: fitted %s: %.2f anchors/target, best possible recall %.4f, fitness %.4f (%s)%n", Anchors.format(levels),
                 after.aat(), after.bpr(), after.fitness(), better ? "used" : "not better, kept the model's");
         return better ? cfg.withAnchors(levels) : cfg;
@@ -234,7 +280,7 @@ public final class Trainer {
         List<Parameter> biases = new ArrayList<>(), rest = new ArrayList<>();
         for (Parameter p : model.graph().parameters()) (p.name().endsWith(".bias") ? biases : rest).add(p);
         Optimizer optBias, optRest;
-        if (o.optimizer().equals("AdamW")) {
+        if (o.optimizer() == OptimizerKind.ADAMW) {
             optBias = new AdamW(biases, hyp.lr0(), hyp.momentum(), 0.999, 1e-8, wd);
             optRest = new AdamW(rest, hyp.lr0(), hyp.momentum(), 0.999, 1e-8, wd);
         } else {
@@ -461,7 +507,7 @@ public final class Trainer {
         meta.put("last_opt_step", String.valueOf(st.lastOptStep));
         meta.put("best_fitness", String.valueOf(st.bestFitness));
         meta.put("ema_updates", String.valueOf(ema.updates()));
-        meta.put("optimizer", o.optimizer());
+        meta.put("optimizer", o.optimizer().label());
         meta.put("adam_steps", String.valueOf(st.adamSteps));
         meta.put("hyp", o.hyp().diff());
         SafeTensors.write(file, all, meta);
@@ -493,7 +539,7 @@ public final class Trainer {
         st.bestFitness = c.doubleMeta("best_fitness");
         ema.setUpdates(c.longMeta("ema_updates"));
         String opt = meta.getOrDefault("optimizer", "SGD");
-        if (!opt.equals(o.optimizer())) throw new IOException(file + ": checkpoint was trained with " + opt + ", not " + o.optimizer());
+        if (OptimizerKind.parse(opt) != o.optimizer()) throw new IOException(file + ": checkpoint was trained with " + opt + ", not " + o.optimizer());
         st.adamSteps = meta.containsKey("adam_steps") ? c.intMeta("adam_steps") : 0;
         return st;
     }
