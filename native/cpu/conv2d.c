@@ -27,8 +27,12 @@
  *  v9 images in parallel: a training batch is split into one range of images per thread, and each
  *     thread runs its images' GEMMs single-threaded (see BATCH_RANGES); backward-filter sums per range
  *     and adds the ranges in order. Batches smaller than the thread count keep the threads inside the GEMM.
- *  v10 1x1 convs on planes up to 20x20: the images of a range side by side in one GEMM (pointwise_small). */
+ *  v10 1x1 convs on planes up to 20x20: the images of a range side by side in one GEMM (pointwise_small).
+ *  v11 inference epilogue (jp_conv2d_fwd_act): the activation runs over each image's output rows right
+ *     after its GEMM, on the thread that wrote them, instead of as a separate pass over the whole batch
+ *     once it has left the caches (an epilogue struct, jp_conv_epi, carries bias and activation). */
 #include "cpu.h"
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,13 +231,23 @@ static float *range_parts(int ranges, size_t size) { return ranges > 1 ? jp_scra
 
 #define SET_FAIL(f) __atomic_store_n(&(f), 1, __ATOMIC_RELAXED)
 
-/* y[n][out(j)] = bias[out(j)] + sum_{i,r,s} wsel[j][i][r][s] * x[n][in(i)][sh*oh + r*dh - ph][sw*ow + s*dw - pw];
+/* What a forward conv does to its output after the GEMM: add the bias (nullable), then the activation
+ * (JP_ACT_*; identity for training and the backward passes). */
+typedef struct jp_conv_epi {
+    const float *bias;
+    int32_t act;
+    float alpha;
+} jp_conv_epi;
+
+static const jp_conv_epi NO_EPI = {NULL, JP_ACT_IDENTITY, 0.f};
+
+/* y[n][out(j)] = act(bias[out(j)] + sum_{i,r,s} wsel[j][i][r][s] * x[n][in(i)][sh*oh + r*dh - ph][sw*ow + s*dw - pw]) (ep);
  * x has xc channels of H x W, y has yc channels of the output size; a NULL list means 0..n-1; y's
  * unlisted channels are zeroed. The GEMM runs over an Ho x Wq grid (Wq >= Wo: the phase planes' width),
  * whose extra columns are dropped. */
 static jp_status conv_indirect(jp_ctx ctx, const char *fn, int N, const float *x, int xc, int H, int W,
                                const int32_t *in_idx, int n_in, const float *wsel, int R, int S, int ph, int pw,
-                               int dh, int dw, int sh, int sw, float *y, int yc, const int32_t *out_idx, int n_out, const float *bias) {
+                               int dh, int dw, int sh, int sw, float *y, int yc, const int32_t *out_idx, int n_out, const jp_conv_epi *ep) {
     const int Hp = H + 2 * ph, Wp = W + 2 * pw, Hq = (Hp + sh - 1) / sh, Wq = (Wp + sw - 1) / sw;
     const int Ho = (Hp - dh * (R - 1) - 1) / sh + 1, Wo = (Wp - dw * (S - 1) - 1) / sw + 1, RS = R * S, nt = jp_team(ctx);
     const size_t plane = (size_t)Hq * Wq, ext = (size_t)Ho * Wq, tail = (size_t)(S - 1) * dw + 32, P = (size_t)Ho * Wo;
@@ -264,18 +278,24 @@ static jp_status conv_indirect(jp_ctx ctx, const char *fn, int N, const float *x
                 }
                 float *yn = y + (size_t)n * yc * P, *acc = in_place ? yn : yext;
                 JP_PARFOR(it, n_out, (int64_t)n_out * (int64_t)ext, j, {
-                    const float b = bias ? bias[out_idx ? out_idx[j] : j] : 0.f;
+                    const float b = ep->bias ? ep->bias[out_idx ? out_idx[j] : j] : 0.f;
                     float *row = acc + j * ext;
                     for (size_t p = 0; p < ext; p++) row[p] = b;
                 });
                 jp_igemm(it, n_out, (int)ext, kdim, apk, brow, acc, (int)ext);
-                if (in_place) continue;
+                if (in_place) {
+                    if (ep->act != JP_ACT_IDENTITY) {
+                        JP_PARFOR(it, n_out, (int64_t)n_out * (int64_t)ext, j, { jp_act_rows(ep->act, ep->alpha, yn + j * ext, (int64_t)ext); });
+                    }
+                    continue;
+                }
                 if (out_idx) zero_unlisted(yn, yc, out_idx, n_out, P);
                 JP_PARFOR(it, n_out, (int64_t)n_out * (int64_t)P, j, {
                     float *dst = yn + (size_t)(out_idx ? out_idx[j] : j) * P;
                     const float *src = yext + j * ext;
                     if (Wo == Wq) memcpy(dst, src, P * sizeof(float));
                     else for (int oh = 0; oh < Ho; oh++) memcpy(dst + (size_t)oh * Wo, src + (size_t)oh * Wq, (size_t)Wo * sizeof(float));
+                    if (ep->act != JP_ACT_IDENTITY) jp_act_rows(ep->act, ep->alpha, dst, (int64_t)P);
                 });
             }
         }
@@ -381,6 +401,12 @@ static void add_bias(float *y, const float *bias, const int32_t *out_idx, int n_
     }
 }
 
+/* the epilogue over n_out rows of P outputs (bias indexed from ep->bias + boff) */
+static void apply_epi(float *y, const jp_conv_epi *ep, size_t boff, int n_out, size_t P) {
+    if (ep->bias) add_bias(y, ep->bias + boff, NULL, n_out, P);
+    if (ep->act != JP_ACT_IDENTITY) jp_act_rows(ep->act, ep->alpha, y, (int64_t)n_out * (int64_t)P);
+}
+
 /* ---------------- v10: pointwise convs on small planes, one GEMM per range of images ----------------
  * A 1x1 conv on a 5x5 or 10x10 plane is, per image, a GEMM with 25 or 100 columns: too few to fill the
  * 16-wide tiles (25 = 16 + 9) or to pay for the packing, and backward-filter gets a depth of 25. The
@@ -400,21 +426,22 @@ static void gather_images(float *dst, const float *src, int nb, int C, size_t P)
         for (int i = 0; i < nb; i++) memcpy(dst + ((size_t)c * nb + i) * P, src + ((size_t)i * C + c) * P, P * sizeof(float));
 }
 
-/* dst[i][c][p] = src[c][i*P + p] (+ bias[c]) */
-static void scatter_images(float *dst, const float *src, int nb, int C, size_t P, const float *bias) {
+/* dst[i][c][p] = act(src[c][i*P + p] + bias[c]) (ep) */
+static void scatter_images(float *dst, const float *src, int nb, int C, size_t P, const jp_conv_epi *ep) {
     for (int c = 0; c < C; c++)
         for (int i = 0; i < nb; i++) {
             float *o = dst + ((size_t)i * C + c) * P;
             const float *q = src + ((size_t)c * nb + i) * P;
-            if (!bias) memcpy(o, q, P * sizeof(float));
-            else for (size_t p = 0; p < P; p++) o[p] = q[p] + bias[c];
+            if (!ep->bias) memcpy(o, q, P * sizeof(float));
+            else for (size_t p = 0; p < P; p++) o[p] = q[p] + ep->bias[c];
+            if (ep->act != JP_ACT_IDENTITY) jp_act_rows(ep->act, ep->alpha, o, (int64_t)P);
         }
 }
 
-/* dir 0: y = W x + b; dir 1: dx = W^T dy; dir 2: dw = dy x^T summed over the batch (per range, then
- * the ranges in order). `a` is x (0, 2) or dy (1); `out` is y, dx or dw. */
+/* dir 0: y = act(W x + b) (ep); dir 1: dx = W^T dy; dir 2: dw = dy x^T summed over the batch (per range,
+ * then the ranges in order). `a` is x (0, 2) or dy (1); `out` is y, dx or dw. */
 static jp_status pointwise_small(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, int dir, float *out, const float *a,
-                                 const float *b, const float *bias) {
+                                 const float *b, const jp_conv_epi *ep) {
     const int C = d->c, K = d->k, nt = jp_team(ctx), N = d->n;
     const size_t P = (size_t)d->h * d->w;
     const int chunk = P == 0 || P >= PW_BATCH_COLS ? 1 : (int)(PW_BATCH_COLS / P);
@@ -447,7 +474,7 @@ static jp_status pointwise_small(jp_ctx ctx, const char *fn, const jp_conv2d_des
                     err = jp_sgemm_core(it, 0, 1, K, C, cols, 1.f, os, cols, as, cols, n == n0 ? 0.f : 1.f, acc, C);
                 }
                 if (err) { SET_FAIL(fail); break; }
-                if (dir != 2) scatter_images(out + (size_t)n * out_ch * P, os, nb, out_ch, P, dir == 0 ? bias : NULL);
+                if (dir != 2) scatter_images(out + (size_t)n * out_ch * P, os, nb, out_ch, P, dir == 0 ? ep : &NO_EPI);
             }
         }
     });
@@ -456,15 +483,14 @@ static jp_status pointwise_small(jp_ctx ctx, const char *fn, const jp_conv2d_des
     return JP_OK;
 }
 
-CPU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias) {
-    static const char *fn = "jp_conv2d_fwd";
+static jp_status conv_fwd(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const jp_conv_epi *ep) {
     jp_status st = jp_check_conv2d(fn, d);
     if (st) return st;
     JP_CHECK(y && x && w, fn, "y, x or w is NULL");
-    if (pointwise_batched(d)) return pointwise_small(ctx, fn, d, 0, y, x, w, bias);
+    if (pointwise_batched(d)) return pointwise_small(ctx, fn, d, 0, y, x, w, ep);
     if (use_indirect(d))
         return conv_indirect(ctx, fn, d->n, x, d->c, d->h, d->w, NULL, d->c, w, d->r, d->s, d->pad_h, d->pad_w, d->dil_h, d->dil_w,
-                             d->stride_h, d->stride_w, y, d->k, NULL, d->k, bias);
+                             d->stride_h, d->stride_w, y, d->k, NULL, d->k, ep);
     const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = jp_team(ctx);
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
     const int pw = is_pointwise(d);
@@ -479,10 +505,23 @@ CPU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x
                 if (!pw) jp_im2col(d, xg, NULL, cpg, col, it);
                 if (jp_sgemm_core(it, 0, 0, kpg, (int)P, cpg * RS, 1.f, w + (size_t)g * kpg * cpg * RS, cpg * RS,
                                   pw ? xg : col, (int)P, 0.f, yg, (int)P)) { SET_FAIL(fail); n = n1; break; }
-                if (bias) add_bias(yg, bias + (size_t)g * kpg, NULL, kpg, P);
+                apply_epi(yg, ep, (size_t)g * kpg, kpg, P);
             }
     });
     return fail ? NOMEM(fn) : JP_OK;
+}
+
+CPU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias) {
+    const jp_conv_epi ep = {bias, JP_ACT_IDENTITY, 0.f};
+    return conv_fwd(ctx, "jp_conv2d_fwd", d, y, x, w, &ep);
+}
+
+CPU_OP(conv2d_fwd_act)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias, int32_t act, float alpha) {
+    static const char *fn = "jp_conv2d_fwd_act";
+    JP_CHECK(act >= JP_ACT_IDENTITY && act <= JP_ACT_SILU, fn, "unknown activation kind %d", act);
+    JP_CHECK(act != JP_ACT_LEAKY_RELU || isfinite(alpha), fn, "leaky ReLU slope is not finite");
+    const jp_conv_epi ep = {bias, act, alpha};
+    return conv_fwd(ctx, fn, d, y, x, w, &ep);
 }
 
 CPU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w) {
@@ -490,14 +529,14 @@ CPU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const fl
     jp_status st = jp_check_conv2d(fn, d);
     if (st) return st;
     JP_CHECK(dx && dy && w, fn, "dx, dy or w is NULL");
-    if (pointwise_batched(d)) return pointwise_small(ctx, fn, d, 1, dx, dy, w, NULL);
+    if (pointwise_batched(d)) return pointwise_small(ctx, fn, d, 1, dx, dy, w, &NO_EPI);
     if (bwd_data_indirect(d, d->c)) {
         float *wr = jp_scratch(3, (size_t)d->k * d->c * d->r * d->s);
         if (!wr) return NOMEM(fn);
         rotate_weights(d, wr, w, NULL, d->c, NULL, d->k);
         return conv_indirect(ctx, fn, d->n, dy, d->k, jp_conv_out_h(d), jp_conv_out_w(d), NULL, d->k, wr, d->r, d->s,
                              d->dil_h * (d->r - 1) - d->pad_h, d->dil_w * (d->s - 1) - d->pad_w, d->dil_h, d->dil_w, 1, 1,
-                             dx, d->c, NULL, d->c, NULL);
+                             dx, d->c, NULL, d->c, &NO_EPI);
     }
     const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = jp_team(ctx);
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
@@ -528,7 +567,7 @@ CPU_OP(conv2d_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float 
     if (st) return st;
     JP_CHECK(dw && dy && x, fn, "dw, dy or x is NULL");
     if (pointwise_batched(d)) {
-        st = pointwise_small(ctx, fn, d, 2, dw, x, dy, NULL);
+        st = pointwise_small(ctx, fn, d, 2, dw, x, dy, &NO_EPI);
         if (st || !db) return st;
         return cpu_sum_channels(ctx, db, dy, d->n, d->k, (int64_t)d->h * d->w);
     }
@@ -610,7 +649,7 @@ CPU_OP(conv2d_cs_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float
         if (!wsel) return NOMEM(fn);
         gather_weights(d, wsel, w, in_idx, n_in, out_idx, n_out);
         return conv_indirect(ctx, fn, d->n, x, d->c, d->h, d->w, in_idx, n_in, wsel, d->r, d->s, d->pad_h, d->pad_w, d->dil_h,
-                             d->dil_w, d->stride_h, d->stride_w, y, d->k, out_idx, n_out, bias);
+                             d->dil_w, d->stride_h, d->stride_w, y, d->k, out_idx, n_out, &(jp_conv_epi){bias, JP_ACT_IDENTITY, 0.f});
     }
     float *col = jp_scratch(2, (size_t)n_in * RS * P), *ws = jp_scratch(3, (size_t)n_out * n_in * RS),
           *ys = jp_scratch(4, (size_t)n_out * P);
@@ -643,7 +682,7 @@ CPU_OP(conv2d_cs_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const
         rotate_weights(d, wr, w, in_idx, n_in, out_idx, n_out);
         return conv_indirect(ctx, fn, d->n, dy, d->k, jp_conv_out_h(d), jp_conv_out_w(d), out_idx, n_out, wr, d->r, d->s,
                              d->dil_h * (d->r - 1) - d->pad_h, d->dil_w * (d->s - 1) - d->pad_w, d->dil_h, d->dil_w, 1, 1,
-                             dx, d->c, in_idx, n_in, NULL);
+                             dx, d->c, in_idx, n_in, &NO_EPI);
     }
     float *col = jp_scratch(2, (size_t)n_in * RS * P), *ws = jp_scratch(3, (size_t)n_out * n_in * RS),
           *dys = jp_scratch(4, (size_t)n_out * P);

@@ -1,5 +1,6 @@
 /* Elementwise ops, activations and reductions for the CPU backend. */
 #include "cpu.h"
+#include "../src/pointwise.h"
 #include <math.h>
 #include <string.h>
 
@@ -88,6 +89,15 @@ static void silu_fwd_block(float *restrict y, const float *restrict x, int64_t n
     }
 }
 
+/* the same in place (the conv epilogue's; silu_fwd_block's restrict forbids y == x) */
+JP_CLONES_NTM
+static void silu_inplace_block(float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const float sg = 1.f / (1.f + exp_poly(-y[i]));
+        y[i] = y[i] * sg;
+    }
+}
+
 JP_CLONES_NTM
 static void silu_bwd_block(float *restrict dx, const float *restrict dy, const float *restrict x, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
@@ -97,6 +107,14 @@ static void silu_bwd_block(float *restrict dx, const float *restrict dy, const f
 }
 
 #define SILU_BLOCK 4096
+
+void jp_act_rows(int32_t kind, float alpha, float *y, int64_t n) {
+    switch (kind) {
+    case JP_ACT_SILU: silu_inplace_block(y, n); break;
+    case JP_ACT_IDENTITY: break;
+    default: for (int64_t i = 0; i < n; i++) y[i] = jp_act_value(kind, alpha, y[i]); break;
+    }
+}
 
 CPU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x, int64_t n) {
     static const char *fn = "jp_act_fwd";
@@ -112,15 +130,7 @@ CPU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x,
         });
         return JP_OK;
     }
-    JP_PARFOR(jp_team(ctx), n, n, i, {
-        float v = x[i];
-        switch (kind) {
-        case JP_ACT_RELU: y[i] = v > 0.f ? v : 0.f; break;
-        case JP_ACT_LEAKY_RELU: y[i] = v > 0.f ? v : alpha * v; break;
-        case JP_ACT_SILU: y[i] = v / (1.f + expf(-v)); break;
-        default: y[i] = v;
-        }
-    });
+    JP_PARFOR(jp_team(ctx), n, n, i, y[i] = jp_act_value(kind, alpha, x[i]););
     return JP_OK;
 }
 
@@ -138,19 +148,7 @@ CPU_OP(act_bwd)(jp_ctx ctx, int32_t kind, float alpha, float *dx, const float *d
         });
         return JP_OK;
     }
-    JP_PARFOR(jp_team(ctx), n, n, i, {
-        float v = x[i], g = dy[i];
-        switch (kind) {
-        case JP_ACT_RELU: dx[i] = v > 0.f ? g : 0.f; break;
-        case JP_ACT_LEAKY_RELU: dx[i] = v > 0.f ? g : alpha * g; break;
-        case JP_ACT_SILU: {
-            float sg = 1.f / (1.f + expf(-v));
-            dx[i] = g * sg * (1.f + v * (1.f - sg));
-            break;
-        }
-        default: dx[i] = g;
-        }
-    });
+    JP_PARFOR(jp_team(ctx), n, n, i, dx[i] = jp_act_grad(kind, alpha, x[i], dy[i]););
     return JP_OK;
 }
 

@@ -23,6 +23,7 @@
 
 extern "C" {
 #include "../src/internal.h"
+#include "../src/pointwise.h"
 }
 
 namespace jpcuda {

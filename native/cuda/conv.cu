@@ -50,6 +50,8 @@ struct FwdProblem {
     const float *x, *w, *bias;
     const int32_t *in_idx, *out_idx;  // nullable (dense)
     int M, Ncols, Kred;               // per group
+    int act;                          // JP_ACT_* applied after the bias (inference epilogue); 0 identity
+    float alpha;                      // leaky ReLU's slope
     struct Col { int valid, n, h0, w0, pq; };
     __device__ Col col(int, int c) const {
         Col r;
@@ -78,7 +80,7 @@ struct FwdProblem {
     }
     __device__ void store(int grp, int, int m, const Col &c, float v) const {
         const int k = kout(grp, m);
-        y[((int64_t)c.n * g.K + k) * g.P * g.Q + c.pq] = v + (bias ? bias[k] : 0.f);
+        y[((int64_t)c.n * g.K + k) * g.P * g.Q + c.pq] = jp_act_value(act, alpha, v + (bias ? bias[k] : 0.f));
     }
 };
 
@@ -356,6 +358,7 @@ int filter_split(const Ctx *c, int tiles, int kred) {
 
 /* cuDNN entries (cudnn.cu) */
 extern "C" jp_status jp_cudnn_conv_fwd(Ctx *c, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias);
+CU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x, int64_t n);
 extern "C" jp_status jp_cudnn_conv_bwd_data(Ctx *c, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w);
 extern "C" jp_status jp_cudnn_conv_bwd_filter(Ctx *c, const jp_conv2d_desc *d, float *dw, const float *dy, const float *x);
 
@@ -387,7 +390,27 @@ CU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x,
     Ctx *c = impl(ctx);
     if (c->conv_impl == CONV_CUDNN) return jp_cudnn_conv_fwd(c, d, y, x, w, bias);
     ConvGeom g = geom(d);
-    FwdProblem pr{g, y, x, w, bias, nullptr, nullptr, g.Kg, g.N * g.P * g.Q, g.Cg * g.R * g.S};
+    FwdProblem pr{g, y, x, w, bias, nullptr, nullptr, g.Kg, g.N * g.P * g.Q, g.Cg * g.R * g.S, JP_ACT_IDENTITY, 0.f};
+    return run_igemm(c, fn, pr, g.G, slice_len(pr.Kred, 1));
+}
+
+/* the activation in the GEMM's store (one store per output: the forward conv never splits K); with
+ * cuDNN as the provider, its conv and then the activation kernel */
+CU_OP(conv2d_fwd_act)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias, int32_t act, float alpha) {
+    static const char *fn = "jp_conv2d_fwd_act";
+    jp_status st = jp_check_conv2d(fn, d);
+    if (st) return st;
+    JP_CHECK(y && x && w, fn, "y, x or w is NULL");
+    JP_CHECK(act >= JP_ACT_IDENTITY && act <= JP_ACT_SILU, fn, "unknown activation kind %d", act);
+    JP_CHECK(act != JP_ACT_LEAKY_RELU || isfinite(alpha), fn, "leaky ReLU slope is not finite");
+    Ctx *c = impl(ctx);
+    if (c->conv_impl == CONV_CUDNN) {
+        st = jp_cudnn_conv_fwd(c, d, y, x, w, bias);
+        if (st || act == JP_ACT_IDENTITY) return st;
+        return cu_act_fwd(ctx, act, alpha, y, y, (int64_t)d->n * d->k * jp_conv_out_h(d) * jp_conv_out_w(d));
+    }
+    ConvGeom g = geom(d);
+    FwdProblem pr{g, y, x, w, bias, nullptr, nullptr, g.Kg, g.N * g.P * g.Q, g.Cg * g.R * g.S, act, alpha};
     return run_igemm(c, fn, pr, g.G, slice_len(pr.Kred, 1));
 }
 
@@ -499,7 +522,7 @@ CU_OP(conv2d_cs_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float 
         JP_LAUNCH(k_cs_bias, grid1d(c, n), dim3(256), c->stream, y, bias, out_idx, n_out, g.K, PQ, n);
         return launched(fn);
     }
-    FwdProblem pr{g, y, x, w, bias, in_idx, out_idx, n_out, g.N * g.P * g.Q, n_in * g.R * g.S};
+    FwdProblem pr{g, y, x, w, bias, in_idx, out_idx, n_out, g.N * g.P * g.Q, n_in * g.R * g.S, JP_ACT_IDENTITY, 0.f};
     return run_igemm(c, fn, pr, 1, slice_len(pr.Kred, 1));
 }
 

@@ -66,30 +66,10 @@ CU_OP(axpy)(jp_ctx ctx, float *y, const float *x, float alpha, int64_t n) {
 /* ---------------- activations ---------------- */
 
 __global__ void k_act_fwd(int kind, float alpha, float *y, const float *x, int64_t n) {
-    JP_GRID_STRIDE(i, n) {
-        float v = x[i];
-        switch (kind) {
-        case JP_ACT_RELU: y[i] = v > 0.f ? v : 0.f; break;
-        case JP_ACT_LEAKY_RELU: y[i] = v > 0.f ? v : alpha * v; break;
-        case JP_ACT_SILU: y[i] = v / (1.f + expf(-v)); break;
-        default: y[i] = v;
-        }
-    }
+    JP_GRID_STRIDE(i, n) y[i] = jp_act_value(kind, alpha, x[i]);
 }
 __global__ void k_act_bwd(int kind, float alpha, float *dx, const float *dy, const float *x, int64_t n) {
-    JP_GRID_STRIDE(i, n) {
-        float v = x[i], g = dy[i];
-        switch (kind) {
-        case JP_ACT_RELU: dx[i] = v > 0.f ? g : 0.f; break;
-        case JP_ACT_LEAKY_RELU: dx[i] = v > 0.f ? g : alpha * g; break;
-        case JP_ACT_SILU: {
-            float sg = 1.f / (1.f + expf(-v));
-            dx[i] = g * sg * (1.f + v * (1.f - sg));
-            break;
-        }
-        default: dx[i] = g;
-        }
-    }
+    JP_GRID_STRIDE(i, n) dx[i] = jp_act_grad(kind, alpha, x[i], dy[i]);
 }
 
 CU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x, int64_t n) {

@@ -194,6 +194,9 @@ JP_API jp_status jp_mem_stats(jp_ctx ctx, int64_t *in_use_host, int64_t *reserve
 JP_API jp_status jp_sgemm(jp_ctx ctx, const jp_gemm_desc *d, float *c, const float *a, const float *b);
 /* y[n][k][ho][wo] = conv(x, w) + bias; w is [k][c/groups][r][s]; bias nullable */
 JP_API jp_status jp_conv2d_fwd(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias);
+/* y = act(conv(x, w) + bias), the activation (JP_ACT_*, alpha: leaky ReLU's slope) applied in the
+ * convolution's epilogue while the output is in cache: inference's conv + (folded BN +) activation */
+JP_API jp_status jp_conv2d_fwd_act(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias, int32_t act, float alpha);
 JP_API jp_status jp_conv2d_bwd_data(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w);
 /* dw overwritten; db (nullable) overwritten with the sum of dy over n, ho, wo */
 JP_API jp_status jp_conv2d_bwd_filter(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float *db, const float *dy, const float *x);

@@ -39,13 +39,13 @@ final class Serve extends Section {
     }
 
     /** Median seconds of a, b measured a, b, a, b (better median of each). */
-    private double[] sideBySide(Runnable a, Runnable b, int reps, double seconds) {
-        double ta = Double.MAX_VALUE, tb = Double.MAX_VALUE;
-        for (int round = 0; round < 2; round++) {
-            ta = Math.min(ta, Timer.median(a, 1, reps, seconds));
-            tb = Math.min(tb, Timer.median(b, 1, reps, seconds));
-        }
-        return new double[] {ta, tb};
+    /** Median seconds per call of each runnable, taking turns over two rounds (the better round each). */
+    private double[] sideBySide(int reps, double seconds, Runnable... rs) {
+        double[] t = new double[rs.length];
+        java.util.Arrays.fill(t, Double.MAX_VALUE);
+        for (int round = 0; round < 2; round++)
+            for (int i = 0; i < rs.length; i++) t[i] = Math.min(t[i], Timer.median(rs[i], 1, reps, seconds));
+        return t;
     }
 
     /** The model with `kept` of every prunable layer's channels (magnitude, multiples of 8), compacted; kept 1: the dense one. */
@@ -71,11 +71,13 @@ final class Serve extends Section {
                 "The model is exported by `jprune export` (opset 13, Detect decode inside, conv+BN not fused in the file: ONNX Runtime fuses "
                         + "them itself) and run by ONNX Runtime " + OrtEnvironment.getEnvironment().getVersion() + " (CPU execution provider, "
                         + cores + " intra-op threads, all graph optimizations). jprune runs the same weights: forward pass in eval mode plus the "
-                        + "same decode into the (batch, boxes, 5 + classes) output, batch norms folded into the convolutions as the Detector runs it. Inputs are prepared beforehand for both. Compact: 50% of "
+                        + "same decode into the (batch, boxes, 5 + classes) output, as the Detector runs it: batch norms folded into the convolutions "
+                        + "and the activations fused into their epilogues (jp_conv2d_fwd_act). Inputs are prepared beforehand for both. Compact: 50% of "
                         + "every prunable layer's channels removed by magnitude and the network compacted. Ratios are ONNX Runtime's time over "
-                        + "ours (above 1: jprune is faster), measured side by side.",
-                "model", "size", "variant", "params", "b1 jprune ms", "b1 ORT ms", "b1 ratio", "b" + big + " jprune img/s", "b" + big + " ORT img/s",
-                "b" + big + " ratio");
+                        + "ours (above 1: jprune is faster), measured side by side; 'fusion' is the same model with the activations as separate ops "
+                        + "(batch norms still folded) over the fused one, in the same rounds.",
+                "model", "size", "variant", "params", "b1 jprune ms", "b1 ORT ms", "b1 ratio", "b1 fusion", "b" + big + " jprune img/s",
+                "b" + big + " ORT img/s", "b" + big + " ratio", "b" + big + " fusion");
         try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
             so.setIntraOpNumThreads(cores);
             so.setInterOpNumThreads(1);
@@ -84,14 +86,17 @@ final class Serve extends Section {
                 ModelConfig cfg = ModelConfig.load(name).withClasses(80);
                 for (int size : smoke ? new int[] {64} : new int[] {320, 640}) {
                     for (double kept : smoke ? new double[] {0.5} : new double[] {1.0, 0.5}) {
-                        try (YoloModel m = variant(cfg, cpu, kept);
+                        try (YoloModel m = variant(cfg, cpu, kept); YoloModel plain = variant(cfg, cpu, kept);
                              OrtSession s = ENV.createSession(OnnxExport.toBytes(m, names(80), new OnnxExport.Options(size, 13, false)), so)) {
                             m.graph().foldBatchNorms(); // as the Detector runs it
+                            m.graph().fuseActivations();
+                            plain.graph().foldBatchNorms();
                             int[] g = m.grid(size);
-                            double[] t1 = time(m, s, size, 1, g), tb = time(m, s, size, big, g);
+                            double[] t1 = time(m, plain, s, size, 1, g), tb = time(m, plain, s, size, big, g);
                             report.row("serve_ort", Report.map("model", name, "size", size, "variant", kept < 1 ? "compact 50%" : "dense",
-                                    "params", m.parameterCount(), "b1_jprune_ms", t1[0] * 1e3, "b1_ort_ms", t1[1] * 1e3, "b1_ratio", t1[1] / t1[0],
-                                    "bN_jprune_img_s", big / tb[0], "bN_ort_img_s", big / tb[1], "bN_ratio", tb[1] / tb[0]));
+                                    "params", m.parameterCount(), "b1_jprune_ms", t1[0] * 1e3, "b1_ort_ms", t1[2] * 1e3, "b1_ratio", t1[2] / t1[0],
+                                    "b1_fusion", t1[1] / t1[0], "bN_jprune_img_s", big / tb[0], "bN_ort_img_s", big / tb[2], "bN_ratio", tb[2] / tb[0],
+                                    "bN_fusion", tb[1] / tb[0]));
                         }
                     }
                 }
@@ -99,7 +104,8 @@ final class Serve extends Section {
         }
     }
 
-    private double[] time(YoloModel m, OrtSession s, int size, int batch, int[] g) throws Exception {
+    /** Seconds per batch: {m (fused), plain (activations separate), ONNX Runtime}. */
+    private double[] time(YoloModel m, YoloModel plain, OrtSession s, int size, int batch, int[] g) throws Exception {
         float[] x = new float[batch * 3 * size * size];
         SplittableRandom r = new SplittableRandom(batch);
         for (int i = 0; i < x.length; i++) x[i] = (float) r.nextDouble();
@@ -107,6 +113,7 @@ final class Serve extends Section {
              OnnxTensor in = OnnxTensor.createTensor(ENV, FloatBuffer.wrap(x), new long[] {batch, 3, size, size})) {
             Map<String, OnnxTensor> feed = Map.of("images", in);
             Runnable ours = () -> Postprocess.decode(m.forwardRaw(t), batch, g, g, m.strides(), m.anchorsPx(), m.classes());
+            Runnable unfused = () -> Postprocess.decode(plain.forwardRaw(t), batch, g, g, plain.strides(), plain.anchorsPx(), plain.classes());
             Runnable ort = () -> {
                 try (OrtSession.Result res = s.run(feed)) {
                     if (((float[][][]) res.get(0).getValue()).length != batch) throw new IllegalStateException("ORT output batch");
@@ -116,7 +123,7 @@ final class Serve extends Section {
             };
             int reps = smoke ? 1 : batch == 1 ? 10 : 3;
             double secs = smoke ? 0.01 : batch == 1 ? 1.0 : 2.0;
-            return sideBySide(ours, ort, reps, secs);
+            return sideBySide(reps, secs, ours, unfused, ort);
         }
     }
 

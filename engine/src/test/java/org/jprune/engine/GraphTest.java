@@ -59,7 +59,9 @@ class GraphTest {
                 int add = g.add("add", new org.jprune.engine.nn.SimpleLayers.AddLayer(), b2, c2); // c2 has two readers: not folded
                 int c3 = g.add("c3", new org.jprune.engine.nn.Conv2dLayer(d, "c3", 8, 4, 1, 1, 0, 1, true, 3), add);
                 int b3 = g.add("b3", new org.jprune.engine.nn.BatchNorm2dLayer(d, "b3", 4, 1e-3f, 0.03f), c3);
-                g.setOutputs(b3, a1);
+                int c4 = g.add("c4", new org.jprune.engine.nn.Conv2dLayer(d, "c4", 8, 5, 3, 1, 1, 1, true, 4), a1);
+                int a4 = g.add("a4", new org.jprune.engine.nn.SimpleLayers.ActLayer(org.jprune.engine.ops.Activation.LEAKY_RELU, 0.1f), c4);
+                g.setOutputs(b3, a1, a4);
                 // non-trivial statistics and affine parameters
                 long seed = 10;
                 for (Graph.Node n : g.nodes())
@@ -75,19 +77,28 @@ class GraphTest {
                 List<float[]> ref = new ArrayList<>(), got = new ArrayList<>();
                 try (Tensor x = Tensor.randn(d, 4, 1f, 2, 3, 12, 12)) {
                     try (Graph.Execution ex = g.forward(x, false)) {
-                        ref.add(ex.output(0).toArray());
-                        ref.add(ex.output(1).toArray());
+                        for (int i = 0; i < 3; i++) ref.add(ex.output(i).toArray());
                     }
                     assertEquals(2, g.foldBatchNorms(), "b1 and b3 fold; bn0 (graph input) and b2 (conv with two readers) do not");
                     assertEquals(0, g.foldBatchNorms(), "folding twice changes nothing");
                     try (Graph.Execution ex = g.forward(x, false)) {
-                        got.add(ex.output(0).toArray());
-                        got.add(ex.output(1).toArray());
+                        for (int i = 0; i < 3; i++) got.add(ex.output(i).toArray());
                     }
-                    for (int i = 0; i < 2; i++) assertClose(d.kind() + " folded output " + i, ref.get(i), got.get(i), 1e-4, 1e-4);
+                    for (int i = 0; i < 3; i++) assertClose(d.kind() + " folded output " + i, ref.get(i), got.get(i), 1e-4, 1e-4);
+                    // activations into the conv epilogues: a1 through the folded b1 into c1, a4 straight into c4
+                    assertEquals(2, g.fuseActivations(), "a1 (after folded b1) and a4 (after c4) fuse");
+                    assertEquals(0, g.fuseActivations(), "fusing twice changes nothing");
+                    got.clear();
+                    try (Graph.Execution ex = g.forward(x, false)) {
+                        for (int i = 0; i < 3; i++) got.add(ex.output(i).toArray());
+                    }
+                    for (int i = 0; i < 3; i++) assertClose(d.kind() + " fused output " + i, ref.get(i), got.get(i), 1e-4, 1e-4);
                     var e = assertThrows(IllegalStateException.class, () -> g.forward(x, true).close());
                     assertTrue(e.getMessage().contains("folded"), e.getMessage());
-                    g.unfoldBatchNorms();
+                    g.unfoldBatchNorms(); // unfuses too: a1 would otherwise run before b1
+                    try (Graph.Execution ex = g.forward(x, false)) {
+                        for (int i = 0; i < 3; i++) assertClose(d.kind() + " unfolded output " + i, ref.get(i), ex.output(i).toArray(), 1e-6, 1e-6);
+                    }
                     try (Graph.Execution ex = g.forward(x, true)) {
                         assertArrayEquals(new int[] {2, 4, 6, 6}, ex.output(0).shape());
                     }

@@ -111,6 +111,40 @@ class KernelsTest {
         }
     }
 
+    /**
+     * conv + activation in one op (the epilogue: jp_conv2d_fwd_act) equals the reference's conv then
+     * activation, for every activation and every path of the forward conv (indirect, im2col, grouped,
+     * 1x1 images side by side, batches split over threads; with and without a bias).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void conv2dWithFusedActivation(Backend b) {
+        int[][] all = java.util.stream.Stream.concat(java.util.Arrays.stream(CONVS), java.util.Arrays.stream(BATCH_CONVS)).toArray(int[][]::new);
+        for (int i = 0; i < all.length; i++) {
+            Conv2dDesc d = desc(all[i]);
+            org.jprune.engine.ops.Activation act = org.jprune.engine.ops.Activation.values()[1 + i % 3];
+            boolean withBias = i % 4 != 3;
+            compare(b, "conv2d + " + act + (withBias ? "" : " (no bias)") + " " + d, dev -> {
+                try (Tensor x = t(dev, 21, d.n(), d.c(), d.h(), d.w()); Tensor w = t(dev, 22, d.k(), d.c() / d.groups(), d.r(), d.s());
+                     Tensor bias = withBias ? t(dev, 23, d.k()) : null; Tensor y = Tensor.empty(dev, d.n(), d.k(), d.outH(), d.outW())) {
+                    Conv2d.forward(d, y, x, w, bias, act, 0.1f);
+                    return new float[][] {y.toArray()};
+                }
+            });
+        }
+        // an unknown activation code is refused by the native op, naming it
+        b.activate();
+        try (b) {
+            Conv2dDesc d = desc(CONVS[0]);
+            try (Tensor x = t(b.device(), 21, d.n(), d.c(), d.h(), d.w()); Tensor w = t(b.device(), 22, d.k(), d.c(), d.r(), d.s());
+                 Tensor y = Tensor.empty(b.device(), d.n(), d.k(), d.outH(), d.outW())) {
+                var e = org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class,
+                        () -> b.device().kernels().conv2dFwdAct(d, y.buf(), x.buf(), w.buf(), null, 9, 0f));
+                org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("9"), e.getMessage());
+            }
+        }
+    }
+
     // batches large enough that the CPU backend splits them over threads (images in parallel, conv2d.c v9):
     // 3x3 s1 (indirect), 3x3 s2 (phase planes fwd/bwd-filter, im2col bwd-data), 1x1 below and above the
     // packed-GEMM cut (k >= 192) on small planes (images side by side, v10) and on planes over 400 pixels,

@@ -32,6 +32,14 @@ public interface Kernels {
 
     void sgemm(GemmDesc d, Buf c, Buf a, Buf b);
     void conv2dFwd(Conv2dDesc d, Buf y, Buf x, Buf w, Buf bias);
+    /**
+     * y = act(conv(x, w) + bias) (jp_conv2d_fwd_act: the activation in the conv's epilogue). The default
+     * is the two ops one after the other, which is what a backend without the fused kernel computes.
+     */
+    default void conv2dFwdAct(Conv2dDesc d, Buf y, Buf x, Buf w, Buf bias, int act, float alpha) {
+        conv2dFwd(d, y, x, w, bias);
+        actFwd(act, alpha, y, y, d.outputSize());
+    }
     void conv2dBwdData(Conv2dDesc d, Buf dx, Buf dy, Buf w);
     void conv2dBwdFilter(Conv2dDesc d, Buf dw, Buf db, Buf dy, Buf x);
     void conv2dCsFwd(Conv2dDesc d, Buf y, Buf x, Buf w, Buf bias, Buf inIdx, int nIn, Buf outIdx, int nOut);

@@ -166,6 +166,9 @@ public final class NativeKernels implements Kernels {
     @Override public void conv2dFwd(Conv2dDesc d, Buf y, Buf x, Buf w, Buf bias) {
         check(jp_conv2d_fwd(ctx, conv(d), p(y), p(x), p(w), p(bias)), "jp_conv2d_fwd");
     }
+    @Override public void conv2dFwdAct(Conv2dDesc d, Buf y, Buf x, Buf w, Buf bias, int act, float alpha) {
+        check(jp_conv2d_fwd_act(ctx, conv(d), p(y), p(x), p(w), p(bias), act, alpha), "jp_conv2d_fwd_act");
+    }
     @Override public void conv2dBwdData(Conv2dDesc d, Buf dx, Buf dy, Buf w) {
         check(jp_conv2d_bwd_data(ctx, conv(d), p(dx), p(dy), p(w)), "jp_conv2d_bwd_data");
     }

@@ -25,6 +25,8 @@ public final class Conv2dLayer implements Layer {
     private volatile org.jprune.engine.ops.CsrMatrix csr; // inference on the nonzero weights (unstructured pruning)
     private volatile int csrMaxBatch;                    // CSR for inference batches up to this size
     private volatile Tensor[] fold;                      // {weight, bias} with the next batch norm folded in (inference only)
+    private volatile org.jprune.engine.ops.Activation inferenceAct; // the next activation, fused (inference only); null none
+    private float inferenceAlpha;                        // its slope (leaky ReLU); written before inferenceAct
 
     public Conv2dLayer(Device device, String name, int in, int out, int kernel, int stride, int pad, int groups, boolean bias, long seed) {
         if (in <= 0 || out <= 0 || kernel <= 0 || stride <= 0 || pad < 0 || groups <= 0 || in % groups != 0 || out % groups != 0)
@@ -81,7 +83,6 @@ public final class Conv2dLayer implements Layer {
      */
     public void setInferenceCsr(org.jprune.engine.ops.CsrMatrix m) { setInferenceCsr(m, Integer.MAX_VALUE); }
 
-    /** As {@link #setInferenceCsr(org.jprune.engine.ops.CsrMatrix)}, for inference batches of at most {@code maxBatch} images only. */
     /**
      * Inference (not training) runs with these weight and bias tensors (the layer owns them from now on)
      * instead of its parameters: its batch norm folded in ({@link Graph#foldBatchNorms()}); null drops them.
@@ -94,6 +95,22 @@ public final class Conv2dLayer implements Layer {
         if (old != null) for (Tensor t : old) if (t != null) t.close();
     }
 
+    /**
+     * Inference (not training) applies this activation to the output (null: none), in the convolution's
+     * epilogue where the dense kernel runs (else right after it): the activation that follows this conv
+     * is fused into it ({@link Graph#fuseActivations()}), which then passes its input through.
+     */
+    public void setInferenceActivation(org.jprune.engine.ops.Activation act, float alpha) {
+        if (act == org.jprune.engine.ops.Activation.LEAKY_RELU && !Float.isFinite(alpha))
+            throw new IllegalArgumentException("conv " + weight.name() + ": leaky ReLU slope is " + alpha);
+        inferenceAlpha = alpha;
+        inferenceAct = act == org.jprune.engine.ops.Activation.IDENTITY ? null : act;
+    }
+
+    /** The activation inference applies after this conv (fused), or null. */
+    public org.jprune.engine.ops.Activation inferenceActivation() { return inferenceAct; }
+
+    /** As {@link #setInferenceCsr(org.jprune.engine.ops.CsrMatrix)}, for inference batches of at most {@code maxBatch} images only. */
     public void setInferenceCsr(org.jprune.engine.ops.CsrMatrix m, int maxBatch) {
         if (m != null && fold != null) throw new IllegalStateException("conv " + weight.name() + ": batch norm folded for inference; unfold before CSR");
         if (maxBatch < 1) throw new IllegalArgumentException("conv " + weight.name() + ": CSR max batch must be >= 1, got " + maxBatch);
@@ -134,9 +151,16 @@ public final class Conv2dLayer implements Layer {
             b = f[1];
         }
         org.jprune.engine.ops.CsrMatrix m = csr;
+        org.jprune.engine.ops.Activation act = ctx.training() ? null : inferenceAct;
+        float alpha = inferenceAlpha;
+        boolean fused = false;
         if (!ctx.training() && m != null && d.n() <= csrMaxBatch) Conv2d.forwardCsr(d, y, x, m, b);
         else if (activeIn != null) Conv2d.forwardChannelSparse(d, y, x, w, b, activeIn, activeOut);
-        else Conv2d.forward(d, y, x, w, b);
+        else if (act != null) {
+            Conv2d.forward(d, y, x, w, b, act, alpha);
+            fused = true;
+        } else Conv2d.forward(d, y, x, w, b);
+        if (act != null && !fused) org.jprune.engine.ops.Act.forward(act, alpha, y, y);
         if (ctx.training()) ctx.save(new Object[] {d, x});
         return y;
     }

@@ -104,6 +104,10 @@ public final class Graph implements AutoCloseable {
     public Execution forward(Tensor input, boolean training) {
         if (input.device() != device) throw new IllegalArgumentException("graph on " + device + " got input on " + input.device());
         shapes(input.shape()); // fail in Java, naming the node, before running anything
+        if (training)  // before any layer runs: a batch norm ahead of the folded one would update its statistics
+            for (Node n : nodes)
+                if (n.layer() instanceof BatchNorm2dLayer bn && bn.folded())
+                    throw new IllegalStateException("node " + n.name() + ": batch norm folded into its conv for inference; Graph.unfoldBatchNorms() before training");
         return new Execution(input, training);
     }
 
@@ -146,8 +150,48 @@ public final class Graph implements AutoCloseable {
         return folded;
     }
 
-    /** Undoes {@link #foldBatchNorms()}: batch norms run again and the folded copies are freed. */
+    /**
+     * Fuses every activation whose input is a convolution, or a folded batch norm of one, read by
+     * nothing else into that convolution, for inference: the conv applies it in its epilogue (while the
+     * output is in cache) and the activation passes its input through. Training passes are unchanged
+     * (they run the activation layers). Call after {@link #foldBatchNorms()}: an activation behind a
+     * batch norm that is not folded stays a separate op. Returns the number of activations fused.
+     */
+    public synchronized int fuseActivations() {
+        int[] readers = readers();
+        int fused = 0;
+        for (Node n : nodes) {
+            if (!(n.layer() instanceof SimpleLayers.ActLayer act) || act.fused() || n.inputs().length != 1) continue;
+            int src = n.inputs()[0];
+            if (src == INPUT || readers[src] != 1) continue;
+            int conv = src;
+            if (nodes.get(src).layer() instanceof BatchNorm2dLayer bn) {
+                if (!bn.folded()) continue;
+                conv = nodes.get(src).inputs()[0];
+            }
+            if (conv == INPUT || readers[conv] != 1 || !(nodes.get(conv).layer() instanceof Conv2dLayer c) || c.inferenceActivation() != null) continue;
+            c.setInferenceActivation(act.kind(), act.alpha());
+            act.setFused(true);
+            fused++;
+        }
+        return fused;
+    }
+
+    /** Undoes {@link #fuseActivations()}: activations run as their own ops again. */
+    public synchronized void unfuseActivations() {
+        for (Node n : nodes) {
+            if (n.layer() instanceof SimpleLayers.ActLayer act && act.fused()) {
+                act.setFused(false);
+                int src = n.inputs()[0];
+                int conv = nodes.get(src).layer() instanceof BatchNorm2dLayer ? nodes.get(src).inputs()[0] : src;
+                if (nodes.get(conv).layer() instanceof Conv2dLayer c) c.setInferenceActivation(null, 0f);
+            }
+        }
+    }
+
+    /** Undoes {@link #foldBatchNorms()} (and {@link #fuseActivations()}): batch norms run again and the folded copies are freed. */
     public synchronized void unfoldBatchNorms() {
+        unfuseActivations(); // an activation fused through a batch norm would otherwise run before it
         for (Node n : nodes) {
             if (n.layer() instanceof BatchNorm2dLayer bn && bn.folded()) {
                 bn.setFolded(false);
@@ -177,8 +221,9 @@ public final class Graph implements AutoCloseable {
                     List<Tensor> in = new ArrayList<>();
                     for (int i : node.inputs()) in.add(i == INPUT ? input : outs[i]);
                     int[] ins = node.inputs();
-                    if (!training && node.layer() instanceof BatchNorm2dLayer bn && bn.folded() && ins[0] != INPUT && readers[ins[0]] == 1) {
-                        // folded into its conv: the conv's output is this node's, handed over without a copy
+                    if (!training && ins.length == 1 && ins[0] != INPUT && readers[ins[0]] == 1
+                            && (node.layer() instanceof BatchNorm2dLayer bn && bn.folded() || node.layer() instanceof SimpleLayers.ActLayer a && a.fused())) {
+                        // folded or fused into its conv: the conv's output is this node's, handed over without a copy
                         outs[node.id()] = outs[ins[0]];
                         outs[ins[0]] = null;
                         readers[ins[0]] = 0;

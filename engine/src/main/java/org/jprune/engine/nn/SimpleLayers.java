@@ -24,9 +24,14 @@ public final class SimpleLayers {
         private final Activation kind;
         private final float alpha;
 
+        private volatile boolean fused;
+
         public ActLayer(Activation kind, float alpha) { this.kind = kind; this.alpha = alpha; }
 
         public Activation kind() { return kind; }
+        /** Whether inference passes the input through (the conv before it applies this activation: {@link Graph#fuseActivations()}). */
+        public boolean fused() { return fused; }
+        void setFused(boolean f) { fused = f; }
         /** The negative slope of a leaky ReLU. */
         public float alpha() { return alpha; }
         @Override public String type() { return "act"; }

@@ -44,6 +44,16 @@ public final class Conv2d {
         x.device().kernels().conv2dFwd(d, y.buf(), x.buf(), w.buf(), bias == null ? null : bias.buf());
     }
 
+    /**
+     * y = act(conv(x, w) + bias) in one op: the activation runs in the convolution's epilogue, while
+     * each image's output is still in cache (inference: conv + folded batch norm + activation).
+     */
+    public static void forward(Conv2dDesc d, Tensor y, Tensor x, Tensor w, Tensor bias, Activation act, float alpha) {
+        checkTensors("conv2d_fwd_act", d, y, x, w, bias);
+        if (act == Activation.LEAKY_RELU && !Float.isFinite(alpha)) throw new IllegalArgumentException("conv2d_fwd_act: leaky ReLU slope is " + alpha);
+        x.device().kernels().conv2dFwdAct(d, y.buf(), x.buf(), w.buf(), bias == null ? null : bias.buf(), act.code, alpha);
+    }
+
     public static void backwardData(Conv2dDesc d, Tensor dx, Tensor dy, Tensor w) {
         checkTensors("conv2d_bwd_data", d, dy, dx, w, null);
         dx.device().kernels().conv2dBwdData(d, dx.buf(), dy.buf(), w.buf());

@@ -43,6 +43,7 @@ public final class Detector implements AutoCloseable {
         this.names = List.copyOf(names);
         this.onCpu = model.graph().device().kind() == DeviceKind.CPU;
         model.graph().foldBatchNorms(); // inference only: each batch norm folded into its conv
+        model.graph().fuseActivations(); // and the activation after it run in the conv's epilogue
         this.cores = onCpu ? CpuThreads.stats().cores() : 1;
     }
 
