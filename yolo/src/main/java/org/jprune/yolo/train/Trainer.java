@@ -289,7 +289,9 @@ public final class Trainer {
         }
         LrSchedule lf = o.cosine() ? LrSchedule.cosine(o.epochs(), hyp.lrf()) : LrSchedule.linear(o.epochs(), hyp.lrf());
         YoloLoss loss = new YoloLoss(nc, model.anchorsPx(), model.strides(), hyp);
-        int nb = trainLoader.batchesPerEpoch(), nw = (int) Math.max(Math.round(hyp.warmupEpochs() * nb), 100);
+        // warmup iterations: max(warmup_epochs, 100 iterations) as YOLOv5; warmup_epochs 0 turns it off (as Ultralytics 8),
+        // e.g. for fine-tuning a trained network, which otherwise spends a short run's every step below lr0
+        int nb = trainLoader.batchesPerEpoch(), nw = hyp.warmupEpochs() > 0 ? (int) Math.max(Math.round(hyp.warmupEpochs() * nb), 100) : -1;
         Path last = o.out().resolve("last.safetensors"), best = o.out().resolve("best.safetensors"), csv = o.out().resolve("results.csv");
         List<EpochStats> stats = new ArrayList<>();
         try (Ema ema = new Ema(model.graph().stateDict(), 0.9999, 2000)) {
