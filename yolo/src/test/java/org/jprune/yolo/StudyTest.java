@@ -103,6 +103,29 @@ class StudyTest {
     }
 
     /**
+     * Fine-tuning runs without the warmup unless its overrides set one: with warmup_epochs=0 the first
+     * epoch trains at lr0 itself (cosine factor 1), with YOLOv5's 100-iteration floor it ends far below.
+     */
+    @Test
+    void fineTuningRunsWithoutWarmupUnlessAsked() throws Exception {
+        Trainer.Options t = Trainer.Options.builder("m", dir, dir).build(); // hyp.scratch-low: 3 warmup epochs
+        assertEquals(0.0, PruneRun.Tuning.NONE.apply(t).hyp().warmupEpochs());
+        assertEquals(0.0, new PruneRun.Tuning(List.of("lr0=0.001"), 0).apply(t).hyp().warmupEpochs());
+        assertEquals(0.001, new PruneRun.Tuning(List.of("lr0=0.001"), 0).apply(t).hyp().lr0(), 1e-12);
+        assertEquals(1.0, new PruneRun.Tuning(List.of(" Warmup_Epochs = 1"), 0).apply(t).hyp().warmupEpochs());
+
+        Path data = SynthDataset.write(dir.resolve("data"), new SynthDataset.Spec(8, 4, 64, 5));
+        Trainer.Options.Builder b = Trainer.Options.builder(TrainerTest.tinyModel(dir).toString(), data, dir.resolve("w")).epochs(2).batch(4).nbs(4)
+                .imgSize(64).seed(1).anchors(org.jprune.yolo.train.AnchorMode.MODEL);
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+        double none = new Trainer(b.out(dir.resolve("none")).hyp(org.jprune.yolo.loss.Hyp.SCRATCH_LOW.with(List.of("warmup_epochs=0"))).build(), quiet)
+                .run().get(0).lr();
+        double warm = new Trainer(b.out(dir.resolve("warm")).hyp(org.jprune.yolo.loss.Hyp.SCRATCH_LOW).build(), quiet).run().get(0).lr();
+        assertEquals(0.01, none, 1e-9, "no warmup: epoch 1 at lr0");
+        assertTrue(warm < 0.001, "2 of 100 warmup iterations: far under lr0, got " + warm);
+    }
+
+    /**
      * A study of the tiny model at 64 px, batch 4 (nominal 4), seed 1, 1 baseline epoch and
      * {@code finetune} epochs per level; structured magnitude pruning, levels of channels.
      */

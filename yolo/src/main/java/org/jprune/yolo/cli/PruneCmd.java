@@ -10,10 +10,8 @@ import java.util.concurrent.Callable;
 import org.jprune.engine.Device;
 import org.jprune.engine.prune.Importance;
 import org.jprune.engine.prune.Schedule;
-import org.jprune.yolo.loss.Hyp;
 import org.jprune.yolo.train.AutoPrune;
 import org.jprune.yolo.train.Checkpoint;
-import org.jprune.yolo.train.OptimizerKind;
 import org.jprune.yolo.train.PruneRun;
 import org.jprune.yolo.train.Sensitivity;
 import org.jprune.yolo.train.Trainer;
@@ -45,18 +43,7 @@ final class PruneCmd implements Callable<Integer> {
     List<String> ignored = new ArrayList<>();
     @Option(names = "--img", description = "Input size (default: the checkpoint's).")
     Integer img;
-    @Option(names = "--batch", defaultValue = "16", description = "Batch size. Default: ${DEFAULT-VALUE}.")
-    int batch;
-    @Option(names = "--nbs", defaultValue = "64", description = "Nominal batch. Default: ${DEFAULT-VALUE}.")
-    int nbs;
-    @Option(names = "--seed", defaultValue = "0", description = "Seed. Default: ${DEFAULT-VALUE}.")
-    long seed;
-    @Option(names = "--workers", defaultValue = "2", description = "Image decoding threads. Default: ${DEFAULT-VALUE}.")
-    int workers;
-    @Option(names = "--optimizer", defaultValue = "SGD", description = "SGD or AdamW. Default: ${DEFAULT-VALUE}.")
-    String optimizer;
-    @Option(names = "--hyp", split = ",", description = "Overrides of hyp.scratch-low, e.g. --hyp lr0=0.003.")
-    List<String> hyp = new ArrayList<>();
+    @Mixin RunOptions run;
     @Option(names = {"-o", "--out"}, defaultValue = "runs/prune", description = "Output directory. Default: ${DEFAULT-VALUE}.")
     Path out;
     @Option(names = "--auto", description = "Automatic mode: prune towards the one --levels value in steps (--first-step, halved after each "
@@ -92,8 +79,7 @@ final class PruneCmd implements Callable<Integer> {
         }
         try (Device dev = device.open()) {
             // the fine-tuning's training settings; the model, epochs and folders are set per step
-            Trainer.Options training = Trainer.Options.builder(ckpt.model(), data, out).imgSize(size).batch(batch).nbs(nbs).seed(seed).workers(workers)
-                    .hyp(Hyp.SCRATCH_LOW.with(hyp)).optimizer(OptimizerKind.parse(optimizer)).device(dev).build();
+            Trainer.Options training = run.applyTo(Trainer.Options.builder(ckpt.model(), data, out)).imgSize(size).device(dev).build();
             PruneRun.Train train = p.tuning().apply(training);
             if (auto) {
                 double first = Math.min(firstStep, levels[0]);

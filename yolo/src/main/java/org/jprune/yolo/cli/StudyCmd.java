@@ -63,7 +63,7 @@ final class StudyCmd implements Callable<Integer> {
                     throw new IllegalArgumentException("--preset seed sets " + opt.longestName() + " itself; drop it (it takes only " + new TreeSet<>(PRESET_OPTIONS) + ")");
             if (data != null && !Files.isRegularFile(data)) throw new IllegalArgumentException("--data " + data + ": no such file");
             new SeedStudy(new SeedStudy.Options(out == null ? Path.of("runs/study-seed") : out, quick, budget == null ? Double.NaN : budget, data, baseline,
-                    t.seed, t.workers, Set.copyOf(sections)), System.out).run();
+                    t.run.seed, t.run.workers, Set.copyOf(sections)), System.out).run();
             return 0;
         }
         if (quick || budget != null || !sections.isEmpty()) throw new IllegalArgumentException("--quick, --budget and --sections go with --preset seed");

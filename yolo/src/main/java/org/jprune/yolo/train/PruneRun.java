@@ -137,7 +137,11 @@ public final class PruneRun {
 
     /**
      * What the fine-tuning changes from the baseline's training: hyperparameter overrides (e.g. lr0=0.001)
-     * and the distillation weight (0: none).
+     * and the distillation weight (0: none). Fine-tuning starts from trained weights, so it runs without
+     * the warmup (warmup_epochs=0) unless the overrides set warmup_epochs: a short run's warmup keeps
+     * every step under lr0 and ends at its highest rate (on the main command's baseline, 2 epochs after
+     * each of the 50 / 70 / 90% steps: mAP50 0.887 / 0.877 / 0.734 with the warmup, 0.889 / 0.878 /
+     * 0.755 without; one 50% step with 4 epochs: 0.896 with, 0.899 without).
      */
     public record Tuning(List<String> hyp, double distill) {
         public static final Tuning NONE = new Tuning(List.of(), 0);
@@ -147,9 +151,12 @@ public final class PruneRun {
             if (!(distill >= 0) || Double.isInfinite(distill)) throw new IllegalArgumentException("distillation weight must be finite and >= 0, got " + distill);
         }
 
-        /** The fine-tuning's settings from a training's: its hyperparameters with the overrides, and the distillation. */
+        /** The fine-tuning's settings from a training's: its hyperparameters with the overrides (and no warmup unless they set one), and the distillation. */
         public Train apply(Trainer.Options training) {
-            return new Train(training.toBuilder().hyp(training.hyp().with(hyp)).build(), distill);
+            List<String> h = new ArrayList<>();
+            if (hyp.stream().noneMatch(kv -> kv.split("=", 2)[0].strip().equalsIgnoreCase("warmup_epochs"))) h.add("warmup_epochs=0");
+            h.addAll(hyp);
+            return new Train(training.toBuilder().hyp(training.hyp().with(h)).build(), distill);
         }
     }
 
