@@ -276,32 +276,22 @@ public final class Trainer {
     private List<EpochStats> loop(YoloModel model, YoloModel evalModel, Loader trainLoader, Loader valLoader, int nc, Checkpoint parent) throws IOException {
         Hyp hyp = o.hyp().scaled(model.levels(), nc, o.imgSize());
         int accumulateTarget = Math.max((int) Math.round((double) o.nbs() / o.batch()), 1);
-        double wd = hyp.weightDecay() * o.batch() * accumulateTarget / o.nbs();
-        List<Parameter> biases = new ArrayList<>(), rest = new ArrayList<>();
-        for (Parameter p : model.graph().parameters()) (p.name().endsWith(".bias") ? biases : rest).add(p);
-        Optimizer optBias, optRest;
-        if (o.optimizer() == OptimizerKind.ADAMW) {
-            optBias = new AdamW(biases, hyp.lr0(), hyp.momentum(), 0.999, 1e-8, wd);
-            optRest = new AdamW(rest, hyp.lr0(), hyp.momentum(), 0.999, 1e-8, wd);
-        } else {
-            optBias = new Sgd(biases, hyp.lr0(), hyp.momentum(), wd, true);
-            optRest = new Sgd(rest, hyp.lr0(), hyp.momentum(), wd, true);
-        }
+        Groups opt = Groups.of(model, o.optimizer(), hyp, hyp.weightDecay() * o.batch() * accumulateTarget / o.nbs());
         LrSchedule lf = o.cosine() ? LrSchedule.cosine(o.epochs(), hyp.lrf()) : LrSchedule.linear(o.epochs(), hyp.lrf());
         YoloLoss loss = new YoloLoss(nc, model.anchorsPx(), model.strides(), hyp);
         // warmup iterations: max(warmup_epochs, 100 iterations) as YOLOv5; warmup_epochs 0 turns it off (as Ultralytics 8),
         // e.g. for fine-tuning a trained network, which otherwise spends a short run's every step below lr0
         int nb = trainLoader.batchesPerEpoch(), nw = hyp.warmupEpochs() > 0 ? (int) Math.max(Math.round(hyp.warmupEpochs() * nb), 100) : -1;
-        Path last = o.out().resolve("last.safetensors"), best = o.out().resolve("best.safetensors"), csv = o.out().resolve("results.csv");
         List<EpochStats> stats = new ArrayList<>();
         try (Ema ema = new Ema(model.graph().stateDict(), 0.9999, 2000)) {
             State st = new State();
             List<String> csvRows = new ArrayList<>();
             if (o.resume()) {
+                Path last = o.out().resolve("last.safetensors");
                 st = restore(parent, last, model, ema);
-                for (Optimizer opt : List.of(optBias, optRest)) if (opt instanceof AdamW adam) adam.setStepCount(st.adamSteps);
+                opt.setAdamSteps(st.adamSteps);
                 log.printf("resuming from %s after epoch %d%n", last, st.epoch);
-                csvRows.addAll(csvRowsUpTo(csv, st.epoch)); // rows of epochs after last's were not committed: they are run again
+                csvRows.addAll(csvRowsUpTo(o.out().resolve("results.csv"), st.epoch)); // rows of epochs after last's were not committed: they are run again
             }
             int epochsDone = 0;
             for (int epoch = st.epoch + 1; epoch < o.epochs(); epoch++) {
@@ -314,62 +304,107 @@ public final class Trainer {
                 for (int i = 0; it.hasNext(); i++) {
                     Loader.Batch b = it.next();
                     long ni = i + (long) nb * epoch;
-                    double target = hyp.lr0() * lf.factor(epoch);
-                    int accumulate = accumulateTarget;
-                    if (ni <= nw) {
-                        accumulate = Math.max(1, (int) Math.round(LrSchedule.warmup((int) ni, nw, 1, (double) o.nbs() / o.batch())));
-                        optBias.setLr(LrSchedule.warmup((int) ni, nw, hyp.warmupBiasLr(), target));
-                        optRest.setLr(LrSchedule.warmup((int) ni, nw, 0, target));
-                        double m = LrSchedule.warmup((int) ni, nw, hyp.warmupMomentum(), hyp.momentum());
-                        setMomentum(optBias, m);
-                        setMomentum(optRest, m);
-                    } else {
-                        optBias.setLr(target);
-                        optRest.setLr(target);
-                        setMomentum(optBias, hyp.momentum());
-                        setMomentum(optRest, hyp.momentum());
-                    }
+                    int accumulate = opt.schedule(ni, nw, hyp.lr0() * lf.factor(epoch), hyp, accumulateTarget, (double) o.nbs() / o.batch());
                     YoloLoss.Result r = step(model, loss, b);
                     sums[0] += r.box() / b.n(); sums[1] += r.obj() / b.n(); sums[2] += r.cls() / b.n();
                     images += b.n();
                     bar.update(i + 1, sums, images);
                     if (ni - st.lastOptStep >= accumulate) {
                         model.beforeOptimizerStep();
-                        optBias.step();
-                        optRest.step();
+                        opt.step();
                         model.graph().zeroGrad();
                         ema.update(model.graph().stateDict());
                         st.lastOptStep = ni;
                     }
                 }
                 double secs = (System.nanoTime() - t0) / 1e9;
-                maskEma(model, ema);
-                CocoEval.Result m = validate(evalModel, ema, valLoader, nc);
-                st.epoch = epoch;
-                double fitness = 0.1 * m.map50() + 0.9 * m.map5095();
-                boolean isBest = fitness > st.bestFitness;
-                if (isBest) st.bestFitness = fitness;
-                if (optRest instanceof AdamW adam) st.adamSteps = adam.stepCount();
-                EpochStats es = new EpochStats(epoch, sums[0] / nb, sums[1] / nb, sums[2] / nb, m.map50(), m.map5095(), optRest.lr(), images / secs, secs);
-                stats.add(es);
-                // the epoch's files in an order that any kill leaves consistent: best and the results row
-                // first, last.safetensors (what --resume continues from) as the commit point; a resume
-                // after a kill before it runs this epoch again and rewrites the same best and row
-                if (isBest) save(best, model, ema, st);
-                csvRows.add(csvRow(es));
-                writeCsv(csv, csvRows);
-                save(last, model, ema, st);
-                try {
-                    org.jprune.yolo.report.Plots.results(csv, o.out().resolve("results.png"));
-                } catch (IOException | RuntimeException e) {
-                    log.println("warning: results.png not written: " + e.getMessage());
-                }
-                log.printf(Locale.ROOT, "epoch %d/%d  box %.4f  obj %.4f  cls %.4f  mAP50 %.3f  mAP50-95 %.3f  lr %.5f  %.1f img/s  %.0f s%n",
-                        epoch + 1, o.epochs(), es.box(), es.obj(), es.cls(), es.map50(), es.map5095(), es.lr(), es.imgPerSec(), secs);
+                stats.add(endEpoch(epoch, new double[] {sums[0] / nb, sums[1] / nb, sums[2] / nb}, images / secs, secs, model, evalModel, ema, valLoader,
+                        nc, st, opt, csvRows));
                 if (++epochsDone == o.stopAfterEpochs()) break; // used by the resume test to simulate an interruption
             }
         }
         return stats;
+    }
+
+    /**
+     * The end of an epoch: the EMA weights validated, then the epoch's files in an order that any kill
+     * leaves consistent: best and the results row first, last.safetensors (what --resume continues
+     * from) as the commit point; a resume after a kill before it runs this epoch again and rewrites the
+     * same best and row.
+     */
+    private EpochStats endEpoch(int epoch, double[] losses, double imgPerSec, double secs, YoloModel model, YoloModel evalModel, Ema ema,
+                                Loader valLoader, int nc, State st, Groups opt, List<String> csvRows) throws IOException {
+        maskEma(model, ema);
+        CocoEval.Result m = validate(evalModel, ema, valLoader, nc);
+        st.epoch = epoch;
+        double fitness = 0.1 * m.map50() + 0.9 * m.map5095();
+        boolean isBest = fitness > st.bestFitness;
+        if (isBest) st.bestFitness = fitness;
+        st.adamSteps = opt.adamSteps();
+        EpochStats es = new EpochStats(epoch, losses[0], losses[1], losses[2], m.map50(), m.map5095(), opt.lr(), imgPerSec, secs);
+        Path csv = o.out().resolve("results.csv");
+        if (isBest) save(o.out().resolve("best.safetensors"), model, ema, st);
+        csvRows.add(csvRow(es));
+        writeCsv(csv, csvRows);
+        save(o.out().resolve("last.safetensors"), model, ema, st);
+        try {
+            org.jprune.yolo.report.Plots.results(csv, o.out().resolve("results.png"));
+        } catch (IOException | RuntimeException e) {
+            log.println("warning: results.png not written: " + e.getMessage());
+        }
+        log.printf(Locale.ROOT, "epoch %d/%d  box %.4f  obj %.4f  cls %.4f  mAP50 %.3f  mAP50-95 %.3f  lr %.5f  %.1f img/s  %.0f s%n",
+                epoch + 1, o.epochs(), es.box(), es.obj(), es.cls(), es.map50(), es.map5095(), es.lr(), es.imgPerSec(), secs);
+        return es;
+    }
+
+    /**
+     * YOLOv5's two parameter groups, biases and the rest (where only conv weights decay), each with its
+     * optimizer, and the per-iteration schedule of their rate and momentum.
+     */
+    private record Groups(Optimizer bias, Optimizer rest) {
+        static Groups of(YoloModel model, OptimizerKind kind, Hyp hyp, double weightDecay) {
+            List<Parameter> biases = new ArrayList<>(), rest = new ArrayList<>();
+            for (Parameter p : model.graph().parameters()) (p.name().endsWith(".bias") ? biases : rest).add(p);
+            return kind == OptimizerKind.ADAMW
+                    ? new Groups(new AdamW(biases, hyp.lr0(), hyp.momentum(), 0.999, 1e-8, weightDecay), new AdamW(rest, hyp.lr0(), hyp.momentum(), 0.999, 1e-8, weightDecay))
+                    : new Groups(new Sgd(biases, hyp.lr0(), hyp.momentum(), weightDecay, true), new Sgd(rest, hyp.lr0(), hyp.momentum(), weightDecay, true));
+        }
+
+        /**
+         * Sets iteration ni's rates and momentum: during the warmup (ni <= nw) the biases fall from
+         * warmup_bias_lr and the rest rise from 0 towards the epoch's {@code target}, momentum rises from
+         * warmup_momentum; after it, the target and the momentum. Returns the iterations to accumulate
+         * (1 rising to the nominal batch's during the warmup).
+         */
+        int schedule(long ni, int nw, double target, Hyp hyp, int accumulateTarget, double nbsOverBatch) {
+            if (ni > nw) {
+                set(target, target, hyp.momentum());
+                return accumulateTarget;
+            }
+            set(LrSchedule.warmup((int) ni, nw, hyp.warmupBiasLr(), target), LrSchedule.warmup((int) ni, nw, 0, target),
+                    LrSchedule.warmup((int) ni, nw, hyp.warmupMomentum(), hyp.momentum()));
+            return Math.max(1, (int) Math.round(LrSchedule.warmup((int) ni, nw, 1, nbsOverBatch)));
+        }
+
+        private void set(double biasLr, double restLr, double momentum) {
+            bias.setLr(biasLr);
+            rest.setLr(restLr);
+            setMomentum(bias, momentum);
+            setMomentum(rest, momentum);
+        }
+
+        void step() {
+            bias.step();
+            rest.step();
+        }
+
+        double lr() { return rest.lr(); }
+
+        int adamSteps() { return rest instanceof AdamW adam ? adam.stepCount() : 0; }
+
+        void setAdamSteps(int n) {
+            for (Optimizer opt : List.of(bias, rest)) if (opt instanceof AdamW adam) adam.setStepCount(n);
+        }
     }
 
     /**
