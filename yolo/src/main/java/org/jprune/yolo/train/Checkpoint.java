@@ -17,9 +17,11 @@ import org.jprune.yolo.model.ModelConfig;
 import org.jprune.yolo.model.YoloModel;
 
 /**
- * A training checkpoint written by {@link Trainer}: one safetensors file holding model/, ema/, grad/
- * and optim/ tensors, with the run's facts in its metadata. Read once here by everything that loads
- * one (resume, fine-tuning, val, the Detector).
+ * A training checkpoint: one safetensors file holding model/, ema/, grad/ and optim/ tensors, with the
+ * run's facts in its metadata. Both sides live here: {@link #writeTraining} (each epoch of a
+ * {@link Trainer} run) and {@link #restoreTraining} (its resume), {@link #writeModel} (the weights-only
+ * compact models of pruning), and {@link #read} for everything that loads one (resume, fine-tuning,
+ * val, the Detector).
  */
 public final class Checkpoint {
     public static final String FORMAT = "jprune-yolo-checkpoint/1";
@@ -83,6 +85,56 @@ public final class Checkpoint {
             if (m.contains(file.toString())) throw e;
             throw new IOException(file + ": " + m, e);
         }
+    }
+
+    /** A training run's counters, saved with its tensors so that a resume continues exactly. */
+    static final class TrainingState {
+        int epoch = -1;
+        long lastOptStep = -1;
+        double bestFitness = -1;
+        int adamSteps;
+    }
+
+    /**
+     * Writes a training checkpoint: the model's state (model/), the EMA (ema/), pending gradients
+     * (grad/) and optimizer state (optim/PARAM/KEY), with {@code runMeta} (the model's metadata and the
+     * run's facts) and the counters, atomically.
+     */
+    static void writeTraining(Path file, YoloModel model, org.jprune.engine.optim.Ema ema, TrainingState st, Map<String, String> runMeta) throws IOException {
+        Map<String, Tensor> all = new LinkedHashMap<>();
+        model.graph().stateDict().forEach((k, v) -> all.put("model/" + k, v));
+        ema.state().forEach((k, v) -> all.put("ema/" + k, v));
+        for (org.jprune.engine.nn.Parameter p : model.graph().parameters()) {
+            all.put("grad/" + p.name(), p.grad());
+            p.stateMap().forEach((k, v) -> all.put("optim/" + p.name() + "/" + k, v));
+        }
+        Map<String, String> meta = new LinkedHashMap<>(runMeta);
+        meta.put("epoch", String.valueOf(st.epoch));
+        meta.put("last_opt_step", String.valueOf(st.lastOptStep));
+        meta.put("best_fitness", String.valueOf(st.bestFitness));
+        meta.put("ema_updates", String.valueOf(ema.updates()));
+        meta.put("adam_steps", String.valueOf(st.adamSteps));
+        SafeTensors.write(file, all, meta);
+    }
+
+    /** Puts what {@link #writeTraining} saved back into a model of the same architecture and its EMA; returns the counters. */
+    TrainingState restoreTraining(YoloModel model, org.jprune.engine.optim.Ema ema) throws IOException {
+        Map<String, Tensor> targets = new LinkedHashMap<>();
+        model.graph().stateDict().forEach((k, v) -> targets.put("model/" + k, v));
+        ema.state().forEach((k, v) -> targets.put("ema/" + k, v));
+        for (org.jprune.engine.nn.Parameter p : model.graph().parameters()) {
+            targets.put("grad/" + p.name(), p.grad());
+            for (String key : tensors().keySet())
+                if (key.startsWith("optim/" + p.name() + "/")) targets.put(key, p.state(key.substring(("optim/" + p.name() + "/").length())));
+        }
+        copyInto(targets);
+        TrainingState st = new TrainingState();
+        st.epoch = intMeta("epoch");
+        st.lastOptStep = longMeta("last_opt_step");
+        st.bestFitness = doubleMeta("best_fitness");
+        ema.setUpdates(longMeta("ema_updates"));
+        st.adamSteps = metadata().containsKey("adam_steps") ? intMeta("adam_steps") : 0;
+        return st;
     }
 
     /** Copies the EMA weights (what YOLOv5 also saves as the model) into a model of the same architecture. */

@@ -284,7 +284,7 @@ public final class Trainer {
         int nb = trainLoader.batchesPerEpoch(), nw = hyp.warmupEpochs() > 0 ? (int) Math.max(Math.round(hyp.warmupEpochs() * nb), 100) : -1;
         List<EpochStats> stats = new ArrayList<>();
         try (Ema ema = new Ema(model.graph().stateDict(), 0.9999, 2000)) {
-            State st = new State();
+            Checkpoint.TrainingState st = new Checkpoint.TrainingState();
             List<String> csvRows = new ArrayList<>();
             if (o.resume()) {
                 Path last = o.out().resolve("last.safetensors");
@@ -333,7 +333,7 @@ public final class Trainer {
      * same best and row.
      */
     private EpochStats endEpoch(int epoch, double[] losses, double imgPerSec, double secs, YoloModel model, YoloModel evalModel, Ema ema,
-                                Loader valLoader, int nc, State st, Groups opt, List<String> csvRows) throws IOException {
+                                Loader valLoader, int nc, Checkpoint.TrainingState st, Groups opt, List<String> csvRows) throws IOException {
         maskEma(model, ema);
         CocoEval.Result m = validate(evalModel, ema, valLoader, nc);
         st.epoch = epoch;
@@ -522,36 +522,17 @@ public final class Trainer {
 
     // ---------------------------------------------------------------- checkpoints
 
-    static final class State {
-        int epoch = -1;
-        long lastOptStep = -1;
-        double bestFitness = -1;
-        int adamSteps;
-    }
-
-    private void save(Path file, YoloModel model, Ema ema, State st) throws IOException {
-        Map<String, Tensor> all = new LinkedHashMap<>();
-        model.graph().stateDict().forEach((k, v) -> all.put("model/" + k, v));
-        ema.state().forEach((k, v) -> all.put("ema/" + k, v));
-        for (Parameter p : model.graph().parameters()) {
-            all.put("grad/" + p.name(), p.grad());
-            p.stateMap().forEach((k, v) -> all.put("optim/" + p.name() + "/" + k, v));
-        }
+    private void save(Path file, YoloModel model, Ema ema, Checkpoint.TrainingState st) throws IOException {
         Map<String, String> meta = Checkpoint.modelMetadata(model, o.model(), names, o.imgSize());
         meta.put("data", o.data().toAbsolutePath().normalize().toString());
         if (originalSize != null) meta.put(PruneRun.Original.KEY, originalSize);
-        meta.put("epoch", String.valueOf(st.epoch));
-        meta.put("last_opt_step", String.valueOf(st.lastOptStep));
-        meta.put("best_fitness", String.valueOf(st.bestFitness));
-        meta.put("ema_updates", String.valueOf(ema.updates()));
         meta.put("optimizer", o.optimizer().label());
-        meta.put("adam_steps", String.valueOf(st.adamSteps));
         meta.put("hyp", o.hyp().diff());
-        SafeTensors.write(file, all, meta);
+        Checkpoint.writeTraining(file, model, ema, st, meta);
     }
 
     /** The state of checkpoint {@code c} (read from {@code file}; null when there is none). */
-    private State restore(Checkpoint c, Path file, YoloModel model, Ema ema) throws IOException {
+    private Checkpoint.TrainingState restore(Checkpoint c, Path file, YoloModel model, Ema ema) throws IOException {
         if (c == null) throw new IOException("--resume: no checkpoint " + file);
         if (c.imageSize() != o.imgSize())
             throw new IllegalArgumentException("--resume: " + file + " was trained at --img " + c.imageSize() + ", not " + o.imgSize());
@@ -560,25 +541,9 @@ public final class Trainer {
             throw new IllegalArgumentException("--resume: " + file + " was trained on --data " + data + ", not " + o.data().toAbsolutePath().normalize());
         if (!o.model().equals(c.model()) || model.classes() != c.classes())
             throw new IOException(file + ": checkpoint is for model " + c.model() + " with " + c.classes() + " classes, not " + o.model());
-        Map<String, Tensor> targets = new LinkedHashMap<>();
-        model.graph().stateDict().forEach((k, v) -> targets.put("model/" + k, v));
-        ema.state().forEach((k, v) -> targets.put("ema/" + k, v));
-        for (Parameter p : model.graph().parameters()) {
-            targets.put("grad/" + p.name(), p.grad());
-            for (String key : c.tensors().keySet())
-                if (key.startsWith("optim/" + p.name() + "/")) targets.put(key, p.state(key.substring(("optim/" + p.name() + "/").length())));
-        }
-        c.copyInto(targets);
-        Map<String, String> meta = c.metadata();
-        State st = new State();
-        st.epoch = c.intMeta("epoch");
-        st.lastOptStep = c.longMeta("last_opt_step");
-        st.bestFitness = c.doubleMeta("best_fitness");
-        ema.setUpdates(c.longMeta("ema_updates"));
-        String opt = meta.getOrDefault("optimizer", "SGD");
+        String opt = c.metadata().getOrDefault("optimizer", "SGD");
         if (OptimizerKind.parse(opt) != o.optimizer()) throw new IOException(file + ": checkpoint was trained with " + opt + ", not " + o.optimizer());
-        st.adamSteps = meta.containsKey("adam_steps") ? c.intMeta("adam_steps") : 0;
-        return st;
+        return c.restoreTraining(model, ema);
     }
 
     static final String CSV_HEADER = "epoch,train/box_loss,train/obj_loss,train/cls_loss,metrics/mAP_0.5,metrics/mAP_0.5:0.95,lr,img_per_s,seconds";
