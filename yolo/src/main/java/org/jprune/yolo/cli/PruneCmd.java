@@ -54,7 +54,7 @@ final class PruneCmd implements Callable<Integer> {
     double maxDrop;
     @Option(names = "--min-map50", description = "--auto: an absolute mAP50 floor instead of --max-drop.")
     Double minMap50;
-    @Option(names = "--lrs", defaultValue = "0.003,0.001", split = ",", description = "--auto: lr0 values tried after each step. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--lrs", defaultValue = "0.002,0.001", split = ",", description = "--auto: lr0 values tried after each step. Default: ${DEFAULT-VALUE}.")
     double[] lrs;
     @Option(names = "--first-step", defaultValue = "0.2", description = "--auto: the first step (fraction of the original). Default: ${DEFAULT-VALUE}.")
     double firstStep;
