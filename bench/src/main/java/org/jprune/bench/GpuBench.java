@@ -94,6 +94,7 @@ public final class GpuBench {
         // the quick sections first: on a time-boxed lease the long per-layer conv table comes last
         if (want("mask")) masks();
         if (want("yolo")) yolo();
+        if (want("infer")) inference();
         if (want("cs")) channelSparse();
         if (want("csr")) csr();
         if (want("conv")) conv(cudnn, tf32);
@@ -268,6 +269,31 @@ public final class GpuBench {
                 double[] t = sideBySide((Runnable) k[1], () -> y.copyFrom(x));
                 double gbs = (double) k[2] / t[0] / 1e9, copy = copyBytes / t[1] / 1e9;
                 report.row("mask", map("kernel", k[0], "gb_per_s", gbs, "copy_gb_per_s", copy, "ratio", gbs / copy));
+            }
+        }
+    }
+
+    /**
+     * YOLOv5s inference as the Detector runs it on a GPU (batch norms folded, each activation in its
+     * conv's epilogue: jp_conv2d_fwd_act) against the activations as separate kernels, side by side.
+     */
+    private void inference() throws java.io.IOException {
+        int size = smoke ? 64 : 640;
+        report.section("YOLOv5s inference: activations fused into the conv epilogue vs separate kernels (" + size + " x " + size + ", 80 classes)",
+                "Forward pass to the raw head outputs on the host, batch norms folded in both; 'fused': each SiLU applied in the GEMM's store "
+                        + "(one pass over the output fewer, one launch fewer per conv); ratio = separate / fused (above 1: fusing is faster).",
+                "batch", "fused ms", "separate ms", "ratio");
+        org.jprune.yolo.model.ModelConfig cfg = org.jprune.yolo.model.ModelConfig.load("yolov5s").withClasses(80);
+        try (org.jprune.yolo.model.YoloModel fused = org.jprune.yolo.model.YoloModel.build(cfg, dev, 0);
+             org.jprune.yolo.model.YoloModel separate = org.jprune.yolo.model.YoloModel.build(cfg, dev, 0)) {
+            fused.graph().foldBatchNorms();
+            fused.graph().fuseActivations();
+            separate.graph().foldBatchNorms();
+            for (int batch : smoke ? new int[] {2} : new int[] {1, 16}) {
+                try (Tensor x = rand(batch, batch, 3, size, size)) {
+                    double[] t = sideBySide(() -> fused.forwardRaw(x), () -> separate.forwardRaw(x));
+                    report.row("infer_fusion", map("batch", batch, "fused_ms", t[0] * 1e3, "separate_ms", t[1] * 1e3, "ratio", t[1] / t[0]));
+                }
             }
         }
     }
