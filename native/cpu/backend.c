@@ -1,7 +1,10 @@
-/* The CPU backend table: host memory, 64-byte aligned; every op of ops.def. */
+/* The CPU backend: the ISA it runs (detected once, lowered by JPRUNE_ISA or jp_cpu_set_isa), the
+ * per-thread scratch every kernel borrows, and the table: host memory, 64-byte aligned; every op of
+ * ops.def. (Thread counts and the adaptive team limit: team.c.) */
 #include "cpu.h"
-#include <stdio.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +12,68 @@
 #define JP_OP(name, params, args) jp_status cpu_##name params;
 #include "../src/ops.def"
 #undef JP_OP
+
+/* ---- ISA ---- */
+int jp_g_isa = JP_ISA_SCALAR;
+static int g_isa_supported = JP_ISA_SCALAR;
+
+static int parse_isa(const char *s) {
+    if (!s) return -1;
+    if (!strcmp(s, "scalar")) return JP_ISA_SCALAR;
+    if (!strcmp(s, "avx2")) return JP_ISA_AVX2;
+    if (!strcmp(s, "avx512")) return JP_ISA_AVX512;
+    return -1;
+}
+
+__attribute__((constructor)) static void isa_init(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) g_isa_supported = JP_ISA_AVX512;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) g_isa_supported = JP_ISA_AVX2;
+    jp_g_isa = g_isa_supported;
+    /* JPRUNE_ISA lowers the ISA for the whole process: the switchable slow path */
+    int want = parse_isa(getenv("JPRUNE_ISA"));
+    if (want >= 0 && want < jp_g_isa) jp_g_isa = want;
+}
+
+JP_API int32_t jp_cpu_isa_supported(void) { return g_isa_supported; }
+JP_API int32_t jp_cpu_isa(void) { return jp_g_isa; }
+JP_API jp_status jp_cpu_set_isa(int32_t isa) {
+    JP_CHECK(isa >= JP_ISA_SCALAR && isa <= g_isa_supported, "jp_cpu_set_isa",
+             "isa %d not supported here (best is %d)", isa, g_isa_supported);
+    jp_g_isa = isa;
+    return JP_OK;
+}
+
+/* ---- per-thread scratch, freed by a pthread key destructor when the thread exits ---- */
+typedef struct { float *p[JP_SCRATCH_SLOTS]; size_t cap[JP_SCRATCH_SLOTS]; } scratch_t;
+static pthread_key_t g_scratch_key;
+static pthread_once_t g_scratch_once = PTHREAD_ONCE_INIT;
+static void scratch_free(void *v) {
+    scratch_t *s = v;
+    for (int i = 0; i < JP_SCRATCH_SLOTS; i++) free(s->p[i]);
+    free(s);
+}
+static void scratch_key_init(void) { pthread_key_create(&g_scratch_key, scratch_free); }
+
+float *jp_scratch(int slot, size_t floats) {
+    pthread_once(&g_scratch_once, scratch_key_init);
+    scratch_t *s = pthread_getspecific(g_scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s) return NULL;
+        pthread_setspecific(g_scratch_key, s);
+    }
+    if (floats == 0) floats = 1;
+    if (floats > s->cap[slot]) {
+        free(s->p[slot]);
+        size_t cap = floats + floats / 4 + 64;
+        size_t bytes = (cap * sizeof(float) + 63) & ~(size_t)63;
+        s->p[slot] = aligned_alloc(64, bytes);
+        s->cap[slot] = s->p[slot] ? cap : 0;
+    }
+    return s->p[slot];
+}
+
 
 static _Atomic int64_t g_in_use;
 
