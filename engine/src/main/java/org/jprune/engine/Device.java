@@ -159,6 +159,37 @@ public final class Device implements AutoCloseable {
         kernels.setOption(key, value);
     }
 
+    /**
+     * What this device can do: the ops of the ABI it lacks (none for every backend built today), the
+     * convolution providers it accepts ({@code native}, and {@code cudnn} where cuDNN loaded) and
+     * whether it runs TF32 tensor-core convolutions.
+     */
+    public record Capabilities(java.util.List<String> missingOps, java.util.List<String> convProviders, boolean tf32) {}
+
+    /** Probes {@link Capabilities} by trying each option and setting the defaults (conv=native, tf32=0) back. */
+    public synchronized Capabilities capabilities() {
+        checkOpen();
+        java.util.List<String> conv = new java.util.ArrayList<>(java.util.List.of("native"));
+        if (accepts("conv", "cudnn")) conv.add("cudnn");
+        boolean tf32 = accepts("tf32", "1");
+        return new Capabilities(kernels.missingOps(), java.util.List.copyOf(conv), tf32);
+    }
+
+    private boolean accepts(String key, String value) {
+        try {
+            kernels.setOption(key, value);
+            return true;
+        } catch (RuntimeException e) {
+            return false;
+        } finally {
+            try {
+                kernels.setOption(key, key.equals("conv") ? "native" : "0");
+            } catch (RuntimeException ignored) {
+                // the default is always accepted
+            }
+        }
+    }
+
     /** Returns cached, unused blocks to the backend. */
     public void emptyCache() { allocator.emptyCache(); }
 

@@ -54,7 +54,19 @@ class DeviceOptionTest {
         if (!NativeLibrary.backendFiles().get("cuda").startsWith("present") || !canOpenCuda())
             assertEquals(2, Main.execute("detect", "-w", ckpt.toString(), "--source", images.toString(), "-o", dir.resolve("nogpu").toString(), "--device", "cuda"));
 
+        // what each device can do, as `jprune info` prints it: every op of the ABI, the providers and TF32 it accepts
+        Device.Capabilities cpuCaps = Device.cpu().capabilities();
+        assertEquals(List.of(), cpuCaps.missingOps());
+        assertEquals(List.of("native"), cpuCaps.convProviders());
+        assertTrue(!cpuCaps.tf32());
+        assertEquals(0, Main.execute("info"));
+
         Assumptions.assumeTrue(NativeLibrary.backendFiles().get("cuda-emu").startsWith("present"), "cuda-emu plugin not built");
+        try (Device emu = Device.parse("cuda-emu")) {
+            Device.Capabilities c = emu.capabilities();
+            assertEquals(List.of(), c.missingOps());
+            assertEquals(List.of("native"), c.convProviders(), "cuda-emu has no cuDNN");
+        }
         try (Device emu = Device.parse("cuda-emu"); YoloModel a = Checkpoint.read(ckpt).buildModel(); YoloModel b = Checkpoint.read(ckpt).buildModel(emu)) {
             assertEquals(DeviceKind.CUDA_EMU, b.graph().device().kind());
             float[] x = Tensor.randnArray(5, 1f, 2 * 3 * 64 * 64);

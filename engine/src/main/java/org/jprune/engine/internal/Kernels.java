@@ -30,6 +30,9 @@ public interface Kernels {
     /** {in use, reserved} bytes of backend memory (jp_mem_stats); the reference backend reports zeros. */
     long[] memStats();
 
+    /** The ops of the ABI's table this backend has no entry for (jp_ctx_implements); empty for a complete one. */
+    default java.util.List<String> missingOps() { return java.util.List.of(); }
+
     void sgemm(GemmDesc d, Buf c, Buf a, Buf b);
     void conv2dFwd(Conv2dDesc d, Buf y, Buf x, Buf w, Buf bias);
     /**

@@ -57,6 +57,13 @@ public final class NativeKernels implements Kernels {
     /** The raw context, for the benchmarks and the op-coverage test. */
     public MemorySegment context() { return ctx; }
 
+    @Override
+    public java.util.List<String> missingOps() {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        for (int i = 0, n = jp_op_count(); i < n; i++) if (jp_ctx_implements(ctx, i) == 0) out.add(cstring(jp_op_name(i)));
+        return out;
+    }
+
     @Override public Buf allocFloats(long n) { return alloc(n * 4); }
     @Override public Buf allocInts(long n) { return alloc(n * 4); }
 
