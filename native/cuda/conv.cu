@@ -15,6 +15,20 @@
  * and stages 16-deep slices of A and B in shared memory. Each thread decodes its B column once per
  * block (the (n, p, q) or (c, r, s) split), not per element. The TF32 kernel (sm_80+, not emulated)
  * runs the same tiles through WMMA 16x16x8 tensor-core fragments.
+ *
+ * Version log (bench: scripts/device/gpu-suite.sh, bench/results/gpu-<gpu>-<date>.md; checker:
+ * KernelsTest on cuda-emu and cuda, CudaIT against the CPU backend on every YOLOv5s layer):
+ *  v1 one implicit-GEMM kernel for fwd / bwd-data / bwd-filter and sgemm, problems as structs,
+ *     64x64 tiles, 4x4 per thread, 16-deep shared-memory slices; channel-sparse as index lists.
+ *  v2 bwd-data by output phase (one launch per stride phase, only the taps that reach it); bwd-filter
+ *     split over the reduction (n, p, q) with the slices summed.
+ *  v3 TF32 through WMMA 16x16x8 (sm_80+), selectable with tf32=1; cuDNN as provider conv=cudnn.
+ *     Measured on an H200 (2026-11-29, YOLOv5s layers at 640, batch 16, geometric mean of cuDNN time
+ *     / ours): FP32 forward 0.83, forward + backward 0.44; TF32 0.24 / 0.16, slower than our FP32
+ *     (issue 15 lists the next steps: double-buffered shared memory, vectorised and async loads).
+ *  v4 the forward's store applies an activation (jp_conv2d_fwd_act: inference's conv + folded BN +
+ *     SiLU in one kernel, one pass over the output fewer); the forward never splits K, so each output
+ *     is stored once. Not yet measured on a GPU (the suite's `infer` section does).
  */
 #include "common.cuh"
 
