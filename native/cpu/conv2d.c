@@ -34,7 +34,6 @@
  *     Measured (bench serve section, YOLOv5n/s 320/640, 2 cores): 0.91-1.03x of conv + act_fwd, so the
  *     Detector does not fuse on the CPU: SiLU costs its arithmetic (exp, divide), not the memory pass. */
 #include "cpu.h"
-#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -520,8 +519,8 @@ CPU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x
 
 CPU_OP(conv2d_fwd_act)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias, int32_t act, float alpha) {
     static const char *fn = "jp_conv2d_fwd_act";
-    JP_CHECK(act >= JP_ACT_IDENTITY && act <= JP_ACT_SILU, fn, "unknown activation kind %d", act);
-    JP_CHECK(act != JP_ACT_LEAKY_RELU || isfinite(alpha), fn, "leaky ReLU slope is not finite");
+    jp_status st = jp_check_conv_act(fn, act, alpha);
+    if (st) return st;
     const jp_conv_epi ep = {bias, act, alpha};
     return conv_fwd(ctx, fn, d, y, x, w, &ep);
 }

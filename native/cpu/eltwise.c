@@ -54,11 +54,6 @@ JP_PARFOR(jp_team(ctx), n, n, i, y[i] += alpha * x[i];);
     return JP_OK;
 }
 
-static jp_status check_act(const char *fn, int32_t kind) {
-    JP_CHECK(kind >= JP_ACT_IDENTITY && kind <= JP_ACT_SILU, fn, "unknown activation kind %d", kind);
-    return JP_OK;
-}
-
 /* exp(x) without libm calls, so loops over it vectorise (Cephes expf: x = k ln2 + r, |r| <= ln2/2,
  * degree-7 polynomial for e^r, 2^k through the exponent bits); relative error ~1e-7 on [-87, 88]. */
 __attribute__((optimize("no-trapping-math"))) static inline float exp_poly(float x) {
@@ -118,7 +113,7 @@ void jp_act_rows(int32_t kind, float alpha, float *y, int64_t n) {
 
 CPU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x, int64_t n) {
     static const char *fn = "jp_act_fwd";
-    jp_status st = check_act(fn, kind);
+    jp_status st = jp_check_act(fn, kind);
     if (st) return st;
     CHECK_N(fn, n);
     JP_CHECK((y && x) || n == 0, fn, "y or x is NULL");
@@ -136,7 +131,7 @@ CPU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x,
 
 CPU_OP(act_bwd)(jp_ctx ctx, int32_t kind, float alpha, float *dx, const float *dy, const float *x, int64_t n) {
     static const char *fn = "jp_act_bwd";
-    jp_status st = check_act(fn, kind);
+    jp_status st = jp_check_act(fn, kind);
     if (st) return st;
     CHECK_N(fn, n);
     JP_CHECK((dx && dy && x) || n == 0, fn, "dx, dy or x is NULL");

@@ -396,27 +396,13 @@ static jp_status bias_grad(jp_ctx ctx, const char *fn, float *db, const float *d
     return st;
 }
 
-CU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias) {
-    static const char *fn = "jp_conv2d_fwd";
+/* y = act(conv(x, w) + bias): the activation in the GEMM's store (one store per output: the forward
+ * never splits K); with cuDNN as the provider, its conv and then the activation kernel */
+static jp_status conv_fwd(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias,
+                          int32_t act, float alpha) {
     jp_status st = jp_check_conv2d(fn, d);
     if (st) return st;
     JP_CHECK(y && x && w, fn, "y, x or w is NULL");
-    Ctx *c = impl(ctx);
-    if (c->conv_impl == CONV_CUDNN) return jp_cudnn_conv_fwd(c, d, y, x, w, bias);
-    ConvGeom g = geom(d);
-    FwdProblem pr{g, y, x, w, bias, nullptr, nullptr, g.Kg, g.N * g.P * g.Q, g.Cg * g.R * g.S, JP_ACT_IDENTITY, 0.f};
-    return run_igemm(c, fn, pr, g.G, slice_len(pr.Kred, 1));
-}
-
-/* the activation in the GEMM's store (one store per output: the forward conv never splits K); with
- * cuDNN as the provider, its conv and then the activation kernel */
-CU_OP(conv2d_fwd_act)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias, int32_t act, float alpha) {
-    static const char *fn = "jp_conv2d_fwd_act";
-    jp_status st = jp_check_conv2d(fn, d);
-    if (st) return st;
-    JP_CHECK(y && x && w, fn, "y, x or w is NULL");
-    JP_CHECK(act >= JP_ACT_IDENTITY && act <= JP_ACT_SILU, fn, "unknown activation kind %d", act);
-    JP_CHECK(act != JP_ACT_LEAKY_RELU || isfinite(alpha), fn, "leaky ReLU slope is not finite");
     Ctx *c = impl(ctx);
     if (c->conv_impl == CONV_CUDNN) {
         st = jp_cudnn_conv_fwd(c, d, y, x, w, bias);
@@ -426,6 +412,17 @@ CU_OP(conv2d_fwd_act)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float
     ConvGeom g = geom(d);
     FwdProblem pr{g, y, x, w, bias, nullptr, nullptr, g.Kg, g.N * g.P * g.Q, g.Cg * g.R * g.S, act, alpha};
     return run_igemm(c, fn, pr, g.G, slice_len(pr.Kred, 1));
+}
+
+CU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias) {
+    return conv_fwd(ctx, "jp_conv2d_fwd", d, y, x, w, bias, JP_ACT_IDENTITY, 0.f);
+}
+
+CU_OP(conv2d_fwd_act)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias, int32_t act, float alpha) {
+    static const char *fn = "jp_conv2d_fwd_act";
+    jp_status st = jp_check_conv_act(fn, act, alpha);
+    if (st) return st;
+    return conv_fwd(ctx, fn, d, y, x, w, bias, act, alpha);
 }
 
 /* backward-data, one launch per output phase (BwdDataProblem): pr has g, the pointers and M set,

@@ -74,7 +74,8 @@ __global__ void k_act_bwd(int kind, float alpha, float *dx, const float *dy, con
 
 CU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x, int64_t n) {
     static const char *fn = "jp_act_fwd";
-    JP_CHECK(kind >= JP_ACT_IDENTITY && kind <= JP_ACT_SILU, fn, "unknown activation kind %d", kind);
+    jp_status st = jp_check_act(fn, kind);
+    if (st) return st;
     CHECK_N(fn, n);
     JP_CHECK((y && x) || n == 0, fn, "y or x is NULL");
     if (!n) return JP_OK;
@@ -84,7 +85,8 @@ CU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x, 
 }
 CU_OP(act_bwd)(jp_ctx ctx, int32_t kind, float alpha, float *dx, const float *dy, const float *x, int64_t n) {
     static const char *fn = "jp_act_bwd";
-    JP_CHECK(kind >= JP_ACT_IDENTITY && kind <= JP_ACT_SILU, fn, "unknown activation kind %d", kind);
+    jp_status st = jp_check_act(fn, kind);
+    if (st) return st;
     CHECK_N(fn, n);
     JP_CHECK((dx && dy && x) || n == 0, fn, "dx, dy or x is NULL");
     if (!n) return JP_OK;

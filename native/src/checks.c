@@ -1,5 +1,6 @@
 /* Argument checks every backend shares (compiled into libjprune and into each plugin). */
 #include "internal.h"
+#include <math.h>
 
 jp_status jp_check_conv2d(const char *fn, const jp_conv2d_desc *d) {
     JP_CHECK_PTR(d, fn);
@@ -12,6 +13,18 @@ jp_status jp_check_conv2d(const char *fn, const jp_conv2d_desc *d) {
              "groups=%d must divide c=%d and k=%d", d->groups, d->c, d->k);
     JP_CHECK(jp_conv_out_h(d) > 0 && jp_conv_out_w(d) > 0, fn, "empty output (%dx%d) for input %dx%d kernel %dx%d",
              jp_conv_out_h(d), jp_conv_out_w(d), d->h, d->w, d->r, d->s);
+    return JP_OK;
+}
+
+jp_status jp_check_act(const char *fn, int32_t kind) {
+    JP_CHECK(kind >= JP_ACT_IDENTITY && kind <= JP_ACT_SILU, fn, "unknown activation kind %d", kind);
+    return JP_OK;
+}
+
+jp_status jp_check_conv_act(const char *fn, int32_t act, float alpha) {
+    jp_status st = jp_check_act(fn, act);
+    if (st) return st;
+    JP_CHECK(act != JP_ACT_LEAKY_RELU || isfinite(alpha), fn, "leaky ReLU slope is not finite");
     return JP_OK;
 }
 

@@ -41,6 +41,10 @@ jp_status jp_fail(jp_status status, const char *fn, const char *fmt, ...)
 
 /* shared argument checks, used by every backend before it touches memory */
 jp_status jp_check_conv2d(const char *fn, const jp_conv2d_desc *d);
+/* kind is a JP_ACT_* */
+jp_status jp_check_act(const char *fn, int32_t kind);
+/* a conv epilogue's activation (jp_conv2d_fwd_act): a JP_ACT_* kind, and a finite leaky ReLU slope */
+jp_status jp_check_conv_act(const char *fn, int32_t act, float alpha);
 jp_status jp_check_index_list(const char *fn, const char *what, const int32_t *idx_host, int32_t n, int32_t limit);
 jp_status jp_check_oci(const char *fn, int64_t outer, int64_t channels, int64_t inner);
 jp_status jp_check_bn(const char *fn, const jp_bn_desc *d);
