@@ -153,14 +153,13 @@ public final class Conv2dLayer implements Layer {
         org.jprune.engine.ops.CsrMatrix m = csr;
         org.jprune.engine.ops.Activation act = ctx.training() ? null : inferenceAct;
         float alpha = inferenceAlpha;
-        boolean fused = false;
         if (!ctx.training() && m != null && d.n() <= csrMaxBatch) Conv2d.forwardCsr(d, y, x, m, b);
         else if (activeIn != null) Conv2d.forwardChannelSparse(d, y, x, w, b, activeIn, activeOut);
         else if (act != null) {
             Conv2d.forward(d, y, x, w, b, act, alpha);
-            fused = true;
+            act = null; // applied in the epilogue
         } else Conv2d.forward(d, y, x, w, b);
-        if (act != null && !fused) org.jprune.engine.ops.Act.forward(act, alpha, y, y);
+        if (act != null) org.jprune.engine.ops.Act.forward(act, alpha, y, y); // the sparse kernels have no epilogue
         if (ctx.training()) ctx.save(new Object[] {d, x});
         return y;
     }

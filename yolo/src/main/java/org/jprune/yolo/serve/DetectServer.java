@@ -121,7 +121,7 @@ public final class DetectServer implements AutoCloseable {
         Device dev = detector.device();
         Device.NativeMemory mem = dev.nativeMemory();
         var alloc = dev.memoryStats();
-        // native: every live host allocation of the CPU backend (weights, live tensors, blocks the caching
+        // native: every live allocation of the detector's device (weights, live tensors, blocks the caching
         // allocator keeps for reuse); tensors: blocks leased to live tensors; cached: blocks kept for reuse
         return JSON.createObjectNode().put("answered", answered.sum()).put("rejected", rejected.sum()).put("inFlight", inFlight.get())
                 .put("nativeBytesInUse", mem.inUse()).put("nativeBytesReserved", mem.reserved()).put("tensorBytesInUse", alloc.inUseBytes())
@@ -143,8 +143,9 @@ public final class DetectServer implements AutoCloseable {
                 return;
             }
             String len = ex.getRequestHeaders().getFirst("Content-Length");
-            if (len != null && len.matches("\\d{1,18}") && Long.parseLong(len) > MAX_BODY) {
-                discard(ex.getRequestBody(), Long.parseLong(len) <= MAX_BODY + MAX_DISCARD ? MAX_DISCARD + MAX_BODY : 0);
+            long declared = len != null && len.matches("\\d{1,18}") ? Long.parseLong(len) : -1;
+            if (declared > MAX_BODY) {
+                discard(ex.getRequestBody(), declared <= MAX_BODY + MAX_DISCARD ? declared : 0);
                 answer(ex, 413, error("body of " + len + " bytes is over the limit of " + MAX_BODY));
                 return;
             }
