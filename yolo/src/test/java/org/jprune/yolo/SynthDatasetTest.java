@@ -113,6 +113,24 @@ class SynthDatasetTest {
         assertTrue(Files.isRegularFile(dir.resolve("t/last.safetensors")));
         assertEquals(2, Main.execute("train", "--data", data, "--hyp", "bogus=1"));
         assertEquals(2, Main.execute("study", "--data", data, "--levels", "0.5,1.2"));
+        // the typed options (RunOptions, TrainingOptions, DeviceOption) on train, study and prune: exit 2, one line naming the value
+        String ckpt = dir.resolve("t/last.safetensors").toString();
+        for (String[] bad : new String[][] {{"sideways", "train", "--data", data, "--anchors", "sideways"}, {"Adam9", "train", "--data", data, "--optimizer", "Adam9"},
+                {"33", "train", "--data", data, "--img", "33"}, {"cuda:x", "study", "--data", data, "--device", "cuda:x"},
+                {"Adam9", "prune", "-w", ckpt, "--data", data, "--optimizer", "Adam9"}, {"65", "prune", "-w", ckpt, "--data", data, "--img", "65"},
+                {"nowhere", "prune", "-w", ckpt, "--data", data, "--device", "nowhere"}}) {
+            java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+            java.io.PrintStream old = System.err;
+            System.setErr(new java.io.PrintStream(err));
+            int code;
+            try {
+                code = Main.execute(java.util.Arrays.copyOfRange(bad, 1, bad.length));
+            } finally {
+                System.setErr(old);
+            }
+            assertEquals(2, code, String.join(" ", bad));
+            assertTrue(err.toString().contains(bad[0]) && err.toString().lines().count() <= 2 && !err.toString().contains("\tat "), err.toString());
+        }
     }
 
     /**
