@@ -190,7 +190,7 @@ public final class BenchMain {
         cpu.setThreads(0);
     }
 
-    private static MemorySegment seg(Tensor t) { return MemorySegment.ofAddress(t.buf().address).reinterpret(t.numel() * 4); }
+    private static MemorySegment seg(Tensor t) { return t.hostSegment(); }
 
     private Optional<ConvBaseline> torch(StringBuilder why) {
         try {

@@ -1,5 +1,7 @@
 package org.jprune.engine;
 
+import org.jprune.engine.internal.Access;
+import org.jprune.engine.internal.Buf;
 import org.jprune.engine.internal.CachingAllocator;
 import org.jprune.engine.internal.KernelProfile;
 import org.jprune.engine.internal.Kernels;
@@ -12,6 +14,14 @@ import org.jprune.engine.internal.ReferenceKernels;
  * device that the caller owns and closes. Thread-safe: ops may run on one device from many threads.
  */
 public final class Device implements AutoCloseable {
+    static {
+        Access.install(new Access.Engine() {
+            @Override public Buf buf(Tensor t) { return t.buf(); }
+            @Override public Kernels kernels(Device d) { return d.kernels(); }
+            @Override public CachingAllocator allocator(Device d) { return d.allocator(); }
+        });
+    }
+
     private static volatile Device cpu, reference;
 
     private final DeviceKind kind;
@@ -137,7 +147,7 @@ public final class Device implements AutoCloseable {
         kernels.sync();
     }
 
-    public CachingAllocator.MemoryStats memoryStats() { return allocator.stats(); }
+    public MemoryStats memoryStats() { return allocator.stats(); }
 
     /** Backend memory as the native side counts it (device memory for CUDA): bytes held by live allocations and bytes reserved. */
     public record NativeMemory(long inUse, long reserved) {}
@@ -193,14 +203,14 @@ public final class Device implements AutoCloseable {
     /** Returns cached, unused blocks to the backend. */
     public void emptyCache() { allocator.emptyCache(); }
 
-    /** Engine-internal: the kernel table. */
-    public Kernels kernels() {
+    /** Engine-internal (package-private; other engine packages use {@link Access}): the kernel table. */
+    Kernels kernels() {
         checkOpen();
         return kernels;
     }
 
     /** Engine-internal: the caching allocator. */
-    public CachingAllocator allocator() {
+    CachingAllocator allocator() {
         checkOpen();
         return allocator;
     }

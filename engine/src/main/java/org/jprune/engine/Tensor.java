@@ -87,14 +87,26 @@ public final class Tensor implements AutoCloseable {
     public long numel() { return numel; }
     public boolean isClosed() { return closed || (base != null && base.isClosed()); }
 
-    /** Engine-internal: the storage, after checking the tensor is open. */
-    public Buf buf() {
+    /** Engine-internal (package-private; other engine packages use {@link org.jprune.engine.internal.Access}): the storage, after checking the tensor is open. */
+    Buf buf() {
         if (isClosed()) throw new IllegalStateException("tensor " + Arrays.toString(shape) + " is closed");
         device.checkOpen();
         return buf;
     }
 
     Kernels k() { return device.kernels(); }
+
+    /**
+     * The tensor's memory, for handing a CPU tensor to another native library without a copy (a BLAS
+     * baseline in the benchmarks, an image decoder). CPU devices only; valid while the tensor is open,
+     * and the caller orders its accesses with the engine's ops itself (no op may write the tensor
+     * meanwhile).
+     */
+    public java.lang.foreign.MemorySegment hostSegment() {
+        if (device.kind() != DeviceKind.CPU)
+            throw new UnsupportedOperationException("hostSegment: tensor " + this + " is not in host memory of a native CPU device");
+        return java.lang.foreign.MemorySegment.ofAddress(buf().address).reinterpret(numel * Float.BYTES);
+    }
 
     public float[] toArray() {
         float[] out = new float[(int) numel];

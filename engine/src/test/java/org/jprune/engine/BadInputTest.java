@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import org.jprune.engine.internal.Buf;
-import org.jprune.engine.ops.Act;
 import org.jprune.engine.ops.Activation;
 import org.jprune.engine.ops.ChannelIndex;
 import org.jprune.engine.ops.Channels;
@@ -75,9 +74,9 @@ class BadInputTest {
     void nullClosedAndMixedDevices() {
         Tensor closed = Tensor.zeros(cpu, 4);
         closed.close();
-        throwsWith(IllegalStateException.class, "act_fwd: x Tensor[4]@cpu:0 is closed", () -> Act.forward(Activation.RELU, 0, closed));
+        throwsWith(IllegalStateException.class, "act_fwd: x Tensor[4]@cpu:0 is closed", () -> Activation.RELU.forward(0, closed));
         throwsWith(IllegalStateException.class, "is closed", closed::toArray);
-        throwsWith(IllegalArgumentException.class, "act_fwd: x is null", () -> Act.forward(Activation.RELU, 0, null));
+        throwsWith(IllegalArgumentException.class, "act_fwd: x is null", () -> Activation.RELU.forward(0, null));
         try (Tensor a = Tensor.zeros(cpu, 4); Tensor r = Tensor.zeros(Device.reference(), 4); Tensor y = Tensor.zeros(cpu, 4)) {
             throwsWith(IllegalArgumentException.class, "add: tensors on different devices (cpu:0 and reference:0)", () -> Eltwise.add(y, a, r));
             throwsWith(IllegalArgumentException.class, "concat: tensors on different devices", () -> {

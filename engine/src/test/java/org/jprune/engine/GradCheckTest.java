@@ -14,7 +14,6 @@ import org.jprune.engine.nn.Conv2dLayer;
 import org.jprune.engine.nn.Graph;
 import org.jprune.engine.nn.Parameter;
 import org.jprune.engine.nn.SimpleLayers;
-import org.jprune.engine.ops.Act;
 import org.jprune.engine.ops.Activation;
 import org.jprune.engine.ops.BatchNorm;
 import org.jprune.engine.ops.BnDesc;
@@ -153,9 +152,9 @@ class GradCheckTest {
             float[] v = random(10, 200, -3f, 3f);
             for (int i = 0; i < v.length; i++) if (Math.abs(v[i]) < 1e-3f) v[i] = 0.5f; // stay off the kink
             try (Tensor x = Tensor.of(REF, v, 200)) {
-                check("act " + a, new Tensor[] {x}, () -> Act.forward(a, 0.1f, x), dy -> {
+                check("act " + a, new Tensor[] {x}, () -> a.forward(0.1f, x), dy -> {
                     Tensor dx = Tensor.empty(REF, 200);
-                    Act.backward(a, 0.1f, dx, dy, x);
+                    a.backward(0.1f, dx, dy, x);
                     return new Tensor[] {dx};
                 }, 200);
             }

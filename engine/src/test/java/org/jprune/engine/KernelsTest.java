@@ -8,7 +8,6 @@ import java.util.SplittableRandom;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.jprune.engine.TestSupport.Backend;
-import org.jprune.engine.ops.Act;
 import org.jprune.engine.ops.Activation;
 import org.jprune.engine.ops.BatchNorm;
 import org.jprune.engine.ops.BnDesc;
@@ -328,8 +327,8 @@ class KernelsTest {
         for (Activation a : Activation.values())
             compare(b, "act " + a, dev -> {
                 try (Tensor x = Tensor.of(dev, random(71, 1001, -6f, 6f), 1001); Tensor dy = t(dev, 72, 1001);
-                     Tensor y = Act.forward(a, 0.1f, x); Tensor dx = Tensor.empty(dev, 1001)) {
-                    Act.backward(a, 0.1f, dx, dy, x);
+                     Tensor y = a.forward(0.1f, x); Tensor dx = Tensor.empty(dev, 1001)) {
+                    a.backward(0.1f, dx, dy, x);
                     return new float[][] {y.toArray(), dx.toArray()};
                 }
             }, 1e-5, 1e-5);

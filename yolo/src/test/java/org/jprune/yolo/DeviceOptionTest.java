@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import javax.imageio.ImageIO;
-import org.jprune.bindings.NativeLibrary;
+import org.jprune.engine.Backends;
 import org.jprune.engine.Device;
 import org.jprune.engine.DeviceKind;
 import org.jprune.engine.Tensor;
@@ -51,7 +51,7 @@ class DeviceOptionTest {
             }
             assertTrue(err.toString().contains(bad[1]), err.toString());
         }
-        if (!NativeLibrary.backendFiles().get("cuda").startsWith("present") || !canOpenCuda())
+        if (!Backends.present("cuda") || !canOpenCuda())
             assertEquals(2, Main.execute("detect", "-w", ckpt.toString(), "--source", images.toString(), "-o", dir.resolve("nogpu").toString(), "--device", "cuda"));
 
         // what each device can do, as `jprune info` prints it: every op of the ABI, the providers and TF32 it accepts
@@ -61,7 +61,7 @@ class DeviceOptionTest {
         assertTrue(!cpuCaps.tf32());
         assertEquals(0, Main.execute("info"));
 
-        Assumptions.assumeTrue(NativeLibrary.backendFiles().get("cuda-emu").startsWith("present"), "cuda-emu plugin not built");
+        Assumptions.assumeTrue(Backends.present("cuda-emu"), "cuda-emu plugin not built");
         try (Device emu = Device.parse("cuda-emu")) {
             Device.Capabilities c = emu.capabilities();
             assertEquals(List.of(), c.missingOps());

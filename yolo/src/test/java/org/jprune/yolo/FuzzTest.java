@@ -286,10 +286,16 @@ class FuzzTest {
         assertTrue(max * 255 > 20 && max * 255 < 60, "the stored grey value 50, not a colour-converted ~122; got " + max * 255);
     }
 
-    /** Runs the CLI in a child JVM (a native crash kills only it) and returns {exit code, stderr}. */
+    /**
+     * Runs the CLI in a child JVM (a native crash kills only it) and returns {exit code, stderr}. The
+     * child runs on the class path, as {@code java -jar jprune.jar} does, with this JVM's modules and
+     * class path (the test runner puts the project's modules on the module path).
+     */
     static Object[] cli(Path dir, String... args) throws Exception {
+        String classPath = java.util.stream.Stream.of(System.getProperty("jdk.module.path"), System.getProperty("java.class.path"))
+                .filter(s -> s != null && !s.isEmpty()).collect(java.util.stream.Collectors.joining(java.io.File.pathSeparator));
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
-                "-Xmx512m", "-cp", System.getProperty("java.class.path"), "org.jprune.yolo.cli.Main"));
+                "-Xmx512m", "-cp", classPath, "org.jprune.yolo.cli.Main"));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         byte[] err = p.getErrorStream().readAllBytes();

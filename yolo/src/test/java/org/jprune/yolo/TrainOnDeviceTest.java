@@ -7,7 +7,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
-import org.jprune.bindings.NativeLibrary;
+import org.jprune.engine.Backends;
 import org.jprune.engine.Device;
 import org.jprune.yolo.cli.Main;
 import org.jprune.yolo.data.SynthDataset;
@@ -29,7 +29,7 @@ class TrainOnDeviceTest {
 
     @BeforeEach
     void needsTheEmulator() {
-        Assumptions.assumeTrue(NativeLibrary.backendFiles().get("cuda-emu").startsWith("present"), "cuda-emu plugin not built");
+        Assumptions.assumeTrue(Backends.present("cuda-emu"), "cuda-emu plugin not built");
     }
 
     @Test

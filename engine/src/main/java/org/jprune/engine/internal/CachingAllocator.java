@@ -1,5 +1,6 @@
 package org.jprune.engine.internal;
 
+import org.jprune.engine.MemoryStats;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
@@ -70,7 +71,4 @@ public final class CachingAllocator {
     }
 
     public synchronized MemoryStats stats() { return new MemoryStats(inUse, cached, peak, backendAllocs); }
-
-    /** Bytes held by live tensors, bytes cached for reuse, the peak of the first, and backend allocations made. */
-    public record MemoryStats(long inUseBytes, long cachedBytes, long peakBytes, long backendAllocations) {}
 }

@@ -159,7 +159,7 @@ public final class Conv2dLayer implements Layer {
             Conv2d.forward(d, y, x, w, b, act, alpha);
             act = null; // applied in the epilogue
         } else Conv2d.forward(d, y, x, w, b);
-        if (act != null) org.jprune.engine.ops.Act.forward(act, alpha, y, y); // the sparse kernels have no epilogue
+        if (act != null) act.forward(alpha, y, y); // the sparse kernels have no epilogue
         if (ctx.training()) ctx.save(new Object[] {d, x});
         return y;
     }

@@ -7,7 +7,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.jprune.engine.Tensor;
-import org.jprune.engine.ops.Act;
 import org.jprune.engine.ops.Activation;
 import org.jprune.engine.ops.ChannelIndex;
 import org.jprune.engine.ops.Channels;
@@ -42,14 +41,14 @@ public final class SimpleLayers {
         public Tensor forward(List<Tensor> inputs, Ctx ctx) {
             Tensor x = inputs.get(0);
             if (ctx.training()) ctx.save(x);
-            return Act.forward(kind, alpha, x);
+            return kind.forward(alpha, x);
         }
 
         @Override
         public List<Tensor> backward(Tensor dy, Ctx ctx) {
             Tensor x = ctx.saved();
             Tensor dx = Tensor.empty(x.device(), x.shape());
-            Act.backward(kind, alpha, dx, dy, x);
+            kind.backward(alpha, dx, dy, x);
             return Collections.singletonList(dx);
         }
 

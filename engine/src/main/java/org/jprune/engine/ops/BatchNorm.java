@@ -1,5 +1,7 @@
 package org.jprune.engine.ops;
 
+import static org.jprune.engine.internal.Access.buf;
+import static org.jprune.engine.internal.Access.kernels;
 import org.jprune.engine.Tensor;
 
 /** Batch norm over [n][c][h][w] (or [n][c]), per-channel statistics; forward and backward together. */
@@ -26,12 +28,12 @@ public final class BatchNorm {
     public static void forwardTrain(BnDesc d, Tensor y, Tensor saveMean, Tensor saveInvstd, Tensor runMean, Tensor runVar,
                                     Tensor x, Tensor gamma, Tensor beta) {
         check("batchnorm_fwd_train", d, y, x, saveMean, saveInvstd, runMean, runVar, gamma, beta);
-        x.device().kernels().batchnormFwdTrain(d, y.buf(), saveMean.buf(), saveInvstd.buf(), runMean.buf(), runVar.buf(), x.buf(), gamma.buf(), beta.buf());
+        kernels(x.device()).batchnormFwdTrain(d, buf(y), buf(saveMean), buf(saveInvstd), buf(runMean), buf(runVar), buf(x), buf(gamma), buf(beta));
     }
 
     public static void forwardInfer(BnDesc d, Tensor y, Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar) {
         check("batchnorm_fwd_infer", d, y, x, gamma, beta, runMean, runVar);
-        x.device().kernels().batchnormFwdInfer(d, y.buf(), x.buf(), gamma.buf(), beta.buf(), runMean.buf(), runVar.buf());
+        kernels(x.device()).batchnormFwdInfer(d, buf(y), buf(x), buf(gamma), buf(beta), buf(runMean), buf(runVar));
     }
 
     public static void backward(BnDesc d, Tensor dx, Tensor dgamma, Tensor dbeta, Tensor dy, Tensor x, Tensor gamma,
@@ -39,6 +41,6 @@ public final class BatchNorm {
         check("batchnorm_bwd", d, dx, x, dgamma, dbeta, gamma, saveMean, saveInvstd);
         Checks.size("batchnorm_bwd", "dy", dy, x.numel());
         Checks.sameDevice("batchnorm_bwd", x, dy);
-        x.device().kernels().batchnormBwd(d, dx.buf(), dgamma.buf(), dbeta.buf(), dy.buf(), x.buf(), gamma.buf(), saveMean.buf(), saveInvstd.buf());
+        kernels(x.device()).batchnormBwd(d, buf(dx), buf(dgamma), buf(dbeta), buf(dy), buf(x), buf(gamma), buf(saveMean), buf(saveInvstd));
     }
 }

@@ -1,5 +1,7 @@
 package org.jprune.engine.ops;
 
+import static org.jprune.engine.internal.Access.buf;
+import static org.jprune.engine.internal.Access.kernels;
 import java.util.Arrays;
 import org.jprune.engine.Device;
 import org.jprune.engine.internal.Buf;
@@ -26,8 +28,8 @@ public final class ChannelIndex implements AutoCloseable {
         this.device = device;
         this.indices = indices.clone();
         this.limit = limit;
-        this.buf = device.kernels().allocInts(Math.max(1, indices.length));
-        device.kernels().uploadInts(buf, this.indices, indices.length);
+        this.buf = kernels(device).allocInts(Math.max(1, indices.length));
+        kernels(device).uploadInts(buf, this.indices, indices.length);
     }
 
     public static ChannelIndex all(Device device, int limit) {
@@ -39,7 +41,7 @@ public final class ChannelIndex implements AutoCloseable {
     public int[] indices() { return indices.clone(); }
     public Device device() { return device; }
 
-    public Buf buf(String op) {
+    Buf buf(String op) {
         if (buf == null) throw new IllegalStateException(op + ": channel index list is closed");
         return buf;
     }
@@ -47,7 +49,7 @@ public final class ChannelIndex implements AutoCloseable {
     @Override
     public void close() {
         if (buf != null) {
-            device.kernels().free(buf);
+            kernels(device).free(buf);
             buf = null;
         }
     }

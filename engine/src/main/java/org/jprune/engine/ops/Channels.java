@@ -1,5 +1,7 @@
 package org.jprune.engine.ops;
 
+import static org.jprune.engine.internal.Access.buf;
+import static org.jprune.engine.internal.Access.kernels;
 import java.util.Arrays;
 import java.util.List;
 import org.jprune.engine.Tensor;
@@ -26,7 +28,7 @@ public final class Channels {
         View v = view(op, t, axis);
         Checks.sameDevice(op, t, mask);
         Checks.size(op, "mask", mask, v.channels());
-        t.device().kernels().maskChannels(t.buf(), mask.buf(), v.outer(), v.channels(), v.inner());
+        kernels(t.device()).maskChannels(buf(t), buf(mask), v.outer(), v.channels(), v.inner());
     }
 
     /** Per-channel L1 (p = 1) or L2 (p = 2) norm along axis, as a new tensor of shape [channels]. */
@@ -35,7 +37,7 @@ public final class Channels {
         if (p != 1 && p != 2) throw new IllegalArgumentException(op + ": p must be 1 or 2, got " + p);
         View v = view(op, t, axis);
         Tensor out = Tensor.empty(t.device(), (int) v.channels());
-        t.device().kernels().channelNorms(out.buf(), t.buf(), v.outer(), v.channels(), v.inner(), p);
+        kernels(t.device()).channelNorms(buf(out), buf(t), v.outer(), v.channels(), v.inner(), p);
         return out;
     }
 
@@ -47,7 +49,7 @@ public final class Channels {
         if (!Arrays.equals(grad.shape(), data.shape()))
             throw new IllegalArgumentException(op + ": grad " + Arrays.toString(grad.shape()) + " and data " + Arrays.toString(data.shape()) + " differ");
         Checks.size(op, "scale", scale, v.channels());
-        data.device().kernels().groupRegGrad(grad.buf(), data.buf(), scale.buf(), lambda, v.outer(), v.channels(), v.inner());
+        kernels(data.device()).groupRegGrad(buf(grad), buf(data), buf(scale), lambda, v.outer(), v.channels(), v.inner());
     }
 
     /** A new tensor holding only the listed channels along axis (compaction). */
@@ -58,7 +60,7 @@ public final class Channels {
         int[] shape = src.shape();
         shape[Checks.axis(op, src, axis)] = idx.size();
         Tensor dst = Tensor.empty(src.device(), shape);
-        src.device().kernels().gatherChannels(dst.buf(), src.buf(), idx.buf(op), idx.size(), v.outer(), v.channels(), v.inner());
+        kernels(src.device()).gatherChannels(buf(dst), buf(src), idx.buf(op), idx.size(), v.outer(), v.channels(), v.inner());
         return dst;
     }
 
@@ -69,7 +71,7 @@ public final class Channels {
         checkIndex(op, idx, v, dst);
         Checks.sameDevice(op, dst, src);
         Checks.size(op, "src", src, v.outer() * idx.size() * v.inner());
-        dst.device().kernels().scatterChannels(dst.buf(), src.buf(), idx.buf(op), idx.size(), v.outer(), v.channels(), v.inner());
+        kernels(dst.device()).scatterChannels(buf(dst), buf(src), idx.buf(op), idx.size(), v.outer(), v.channels(), v.inner());
     }
 
     private static void checkIndex(String op, ChannelIndex idx, View v, Tensor t) {
@@ -95,7 +97,7 @@ public final class Channels {
         off = 0;
         long inner = (long) y.dim(2) * y.dim(3);
         for (Tensor x : xs) {
-            y.device().kernels().channelCopy(y.buf(), y.dim(1), off, x.buf(), x.dim(1), 0, x.dim(1), y.dim(0), inner);
+            kernels(y.device()).channelCopy(buf(y), y.dim(1), off, buf(x), x.dim(1), 0, x.dim(1), y.dim(0), inner);
             off += x.dim(1);
         }
     }
@@ -110,7 +112,7 @@ public final class Channels {
             Checks.sameDevice(op, dy, dx);
             if (off + dx.dim(1) > dy.dim(1) || dx.dim(0) != dy.dim(0) || dx.dim(2) != dy.dim(2) || dx.dim(3) != dy.dim(3))
                 throw new IllegalArgumentException(op + ": slice " + Arrays.toString(dx.shape()) + " at channel " + off + " does not fit " + Arrays.toString(dy.shape()));
-            dy.device().kernels().channelCopy(dx.buf(), dx.dim(1), 0, dy.buf(), dy.dim(1), off, dx.dim(1), dy.dim(0), inner);
+            kernels(dy.device()).channelCopy(buf(dx), dx.dim(1), 0, buf(dy), dy.dim(1), off, dx.dim(1), dy.dim(0), inner);
             off += dx.dim(1);
         }
         if (off != dy.dim(1)) throw new IllegalArgumentException(op + ": slices cover " + off + " of " + dy.dim(1) + " channels");
@@ -120,7 +122,7 @@ public final class Channels {
     public static Tensor sum(Tensor x, int axis) {
         View v = view("sum_channels", x, axis);
         Tensor out = Tensor.empty(x.device(), (int) v.channels());
-        x.device().kernels().sumChannels(out.buf(), x.buf(), v.outer(), v.channels(), v.inner());
+        kernels(x.device()).sumChannels(buf(out), buf(x), v.outer(), v.channels(), v.inner());
         return out;
     }
 }

@@ -1,5 +1,7 @@
 package org.jprune.engine.ops;
 
+import static org.jprune.engine.internal.Access.buf;
+import static org.jprune.engine.internal.Access.kernels;
 import java.util.Arrays;
 import org.jprune.engine.Device;
 import org.jprune.engine.Tensor;
@@ -41,7 +43,7 @@ public final class Conv2d {
 
     public static void forward(Conv2dDesc d, Tensor y, Tensor x, Tensor w, Tensor bias) {
         checkTensors("conv2d_fwd", d, y, x, w, bias);
-        x.device().kernels().conv2dFwd(d, y.buf(), x.buf(), w.buf(), bias == null ? null : bias.buf());
+        kernels(x.device()).conv2dFwd(d, buf(y), buf(x), buf(w), bias == null ? null : buf(bias));
     }
 
     /**
@@ -51,18 +53,18 @@ public final class Conv2d {
     public static void forward(Conv2dDesc d, Tensor y, Tensor x, Tensor w, Tensor bias, Activation act, float alpha) {
         checkTensors("conv2d_fwd_act", d, y, x, w, bias);
         if (act == Activation.LEAKY_RELU && !Float.isFinite(alpha)) throw new IllegalArgumentException("conv2d_fwd_act: leaky ReLU slope is " + alpha);
-        x.device().kernels().conv2dFwdAct(d, y.buf(), x.buf(), w.buf(), bias == null ? null : bias.buf(), act.code, alpha);
+        kernels(x.device()).conv2dFwdAct(d, buf(y), buf(x), buf(w), bias == null ? null : buf(bias), act.code, alpha);
     }
 
     public static void backwardData(Conv2dDesc d, Tensor dx, Tensor dy, Tensor w) {
         checkTensors("conv2d_bwd_data", d, dy, dx, w, null);
-        dx.device().kernels().conv2dBwdData(d, dx.buf(), dy.buf(), w.buf());
+        kernels(dx.device()).conv2dBwdData(d, buf(dx), buf(dy), buf(w));
     }
 
     /** dw (and db if non-null) from dy and x. */
     public static void backwardFilter(Conv2dDesc d, Tensor dw, Tensor db, Tensor dy, Tensor x) {
         checkTensors("conv2d_bwd_filter", d, dy, x, dw, db);
-        x.device().kernels().conv2dBwdFilter(d, dw.buf(), db == null ? null : db.buf(), dy.buf(), x.buf());
+        kernels(x.device()).conv2dBwdFilter(d, buf(dw), db == null ? null : buf(db), buf(dy), buf(x));
     }
 
     // ---- channel-sparse ----
@@ -79,21 +81,21 @@ public final class Conv2d {
         String op = "conv2d_cs_fwd";
         checkTensors(op, d, y, x, w, bias);
         checkSparse(op, d, in, out, x.device());
-        x.device().kernels().conv2dCsFwd(d, y.buf(), x.buf(), w.buf(), bias == null ? null : bias.buf(), in.buf(op), in.size(), out.buf(op), out.size());
+        kernels(x.device()).conv2dCsFwd(d, buf(y), buf(x), buf(w), bias == null ? null : buf(bias), in.buf(op), in.size(), out.buf(op), out.size());
     }
 
     public static void backwardDataChannelSparse(Conv2dDesc d, Tensor dx, Tensor dy, Tensor w, ChannelIndex in, ChannelIndex out) {
         String op = "conv2d_cs_bwd_data";
         checkTensors(op, d, dy, dx, w, null);
         checkSparse(op, d, in, out, dx.device());
-        dx.device().kernels().conv2dCsBwdData(d, dx.buf(), dy.buf(), w.buf(), in.buf(op), in.size(), out.buf(op), out.size());
+        kernels(dx.device()).conv2dCsBwdData(d, buf(dx), buf(dy), buf(w), in.buf(op), in.size(), out.buf(op), out.size());
     }
 
     public static void backwardFilterChannelSparse(Conv2dDesc d, Tensor dw, Tensor db, Tensor dy, Tensor x, ChannelIndex in, ChannelIndex out) {
         String op = "conv2d_cs_bwd_filter";
         checkTensors(op, d, dy, x, dw, db);
         checkSparse(op, d, in, out, x.device());
-        x.device().kernels().conv2dCsBwdFilter(d, dw.buf(), db == null ? null : db.buf(), dy.buf(), x.buf(), in.buf(op), in.size(), out.buf(op), out.size());
+        kernels(x.device()).conv2dCsBwdFilter(d, buf(dw), db == null ? null : buf(db), buf(dy), buf(x), in.buf(op), in.size(), out.buf(op), out.size());
     }
 
     // ---- weight-sparse ----
@@ -109,6 +111,6 @@ public final class Conv2d {
             throw new IllegalArgumentException(op + ": CSR weights are " + w.rows() + "x" + w.cols() + ", expected " + d.k() + "x"
                     + (d.c() / d.groups() * d.r() * d.s()));
         if (w.device() != x.device()) throw new IllegalArgumentException(op + ": CSR weights on another device");
-        x.device().kernels().conv2dCsrFwd(d, y.buf(), x.buf(), w.rowPtr(op), w.colIdx(op), w.values(op), bias == null ? null : bias.buf());
+        kernels(x.device()).conv2dCsrFwd(d, buf(y), buf(x), w.rowPtr(op), w.colIdx(op), w.values(op), bias == null ? null : buf(bias));
     }
 }

@@ -1,5 +1,7 @@
 package org.jprune.engine.ops;
 
+import static org.jprune.engine.internal.Access.buf;
+import static org.jprune.engine.internal.Access.kernels;
 import org.jprune.engine.Device;
 import org.jprune.engine.Tensor;
 import org.jprune.engine.internal.Buf;
@@ -30,12 +32,12 @@ public final class CsrMatrix implements AutoCloseable {
         if (!(threshold >= 0)) throw new IllegalArgumentException(op + ": threshold must be >= 0, got " + threshold);
         int cols = (int) (dense.numel() / rows);
         Device dev = dense.device();
-        long nnz = dev.kernels().csrCount(dense.buf(), rows, cols, threshold);
+        long nnz = kernels(dev).csrCount(buf(dense), rows, cols, threshold);
         if (nnz > Integer.MAX_VALUE) throw new IllegalArgumentException(op + ": " + nnz + " nonzeros exceed 2^31-1");
-        Buf rp = dev.kernels().allocInts(rows + 1);
-        Buf ci = dev.kernels().allocInts(Math.max(1, nnz));
-        Buf v = dev.kernels().allocFloats(Math.max(1, nnz));
-        dev.kernels().csrFromDense(rp, ci, v, dense.buf(), rows, cols, threshold);
+        Buf rp = kernels(dev).allocInts(rows + 1);
+        Buf ci = kernels(dev).allocInts(Math.max(1, nnz));
+        Buf v = kernels(dev).allocFloats(Math.max(1, nnz));
+        kernels(dev).csrFromDense(rp, ci, v, buf(dense), rows, cols, threshold);
         return new CsrMatrix(dev, rows, cols, nnz, rp, ci, v);
     }
 
@@ -49,16 +51,16 @@ public final class CsrMatrix implements AutoCloseable {
         if (b == null) throw new IllegalStateException(op + ": CSR matrix is closed");
         return b;
     }
-    public Buf rowPtr(String op) { return live(op, rowPtr); }
-    public Buf colIdx(String op) { return live(op, colIdx); }
-    public Buf values(String op) { return live(op, values); }
+    Buf rowPtr(String op) { return live(op, rowPtr); }
+    Buf colIdx(String op) { return live(op, colIdx); }
+    Buf values(String op) { return live(op, values); }
 
     @Override
     public void close() {
         if (rowPtr == null) return;
-        device.kernels().free(rowPtr);
-        device.kernels().free(colIdx);
-        device.kernels().free(values);
+        kernels(device).free(rowPtr);
+        kernels(device).free(colIdx);
+        kernels(device).free(values);
         rowPtr = colIdx = values = null;
     }
 }

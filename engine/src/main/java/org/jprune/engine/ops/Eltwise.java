@@ -1,5 +1,7 @@
 package org.jprune.engine.ops;
 
+import static org.jprune.engine.internal.Access.buf;
+import static org.jprune.engine.internal.Access.kernels;
 import org.jprune.engine.Tensor;
 
 /** Elementwise ops and matrix multiply on tensors of equal size. */
@@ -10,14 +12,14 @@ public final class Eltwise {
         Checks.sameDevice("add", y, a, b);
         Checks.size("add", "b", b, a.numel());
         Checks.size("add", "y", y, a.numel());
-        a.device().kernels().add(y.buf(), a.buf(), b.buf(), a.numel());
+        kernels(a.device()).add(buf(y), buf(a), buf(b), a.numel());
     }
 
     public static void mul(Tensor y, Tensor a, Tensor b) {
         Checks.sameDevice("mul", y, a, b);
         Checks.size("mul", "b", b, a.numel());
         Checks.size("mul", "y", y, a.numel());
-        a.device().kernels().mul(y.buf(), a.buf(), b.buf(), a.numel());
+        kernels(a.device()).mul(buf(y), buf(a), buf(b), a.numel());
     }
 
     /** c = alpha * op(a) @ op(b) + beta * c for rank-2 tensors. */
@@ -32,6 +34,6 @@ public final class Eltwise {
         if (k != kb) throw new IllegalArgumentException(op + ": inner dimensions differ (" + k + " vs " + kb + ")");
         Checks.shape(op, "c", c, m, n);
         GemmDesc d = new GemmDesc(m, n, k, transA, transB, a.dim(1), b.dim(1), n, alpha, beta);
-        a.device().kernels().sgemm(d, c.buf(), a.buf(), b.buf());
+        kernels(a.device()).sgemm(d, buf(c), buf(a), buf(b));
     }
 }

@@ -1,5 +1,7 @@
 package org.jprune.engine.ops;
 
+import static org.jprune.engine.internal.Access.buf;
+import static org.jprune.engine.internal.Access.kernels;
 import org.jprune.engine.Tensor;
 import org.jprune.engine.internal.Buf;
 
@@ -29,8 +31,8 @@ public final class MaxPool2d implements AutoCloseable {
         Checks.sameDevice(op, y, x);
         Checks.shape(op, "x", x, d.n(), d.c(), d.h(), d.w());
         Checks.shape(op, "y", y, d.n(), d.c(), d.outH(), d.outW());
-        Buf am = x.device().kernels().allocInts(y.numel());
-        x.device().kernels().maxpoolFwd(d, y.buf(), am, x.buf());
+        Buf am = kernels(x.device()).allocInts(y.numel());
+        kernels(x.device()).maxpoolFwd(d, buf(y), am, buf(x));
         return new MaxPool2d(d, x, am);
     }
 
@@ -40,12 +42,12 @@ public final class MaxPool2d implements AutoCloseable {
         Checks.sameDevice(op, dx, dy, x);
         Checks.shape(op, "dx", dx, d.n(), d.c(), d.h(), d.w());
         Checks.shape(op, "dy", dy, d.n(), d.c(), d.outH(), d.outW());
-        x.device().kernels().maxpoolBwd(d, dx.buf(), dy.buf(), argmax);
+        kernels(x.device()).maxpoolBwd(d, buf(dx), buf(dy), argmax);
     }
 
     @Override
     public void close() {
-        if (argmax != null && !x.device().isClosed()) x.device().kernels().free(argmax);
+        if (argmax != null && !x.device().isClosed()) kernels(x.device()).free(argmax);
         argmax = null;
     }
 }

@@ -1,5 +1,7 @@
 package org.jprune.engine.optim;
 
+import static org.jprune.engine.internal.Access.buf;
+import static org.jprune.engine.internal.Access.kernels;
 import java.util.List;
 import org.jprune.engine.nn.Parameter;
 
@@ -34,10 +36,10 @@ public final class AdamW extends Optimizer {
     public void step() {
         step++;
         for (Parameter p : params) {
-            var k = p.value().device().kernels();
+            var k = kernels(p.value().device());
             k.adamwStep((float) lr, (float) beta1, (float) beta2, (float) eps, p.decay() ? (float) weightDecay : 0f, step,
-                    p.value().buf(), p.state("exp_avg").buf(), p.state("exp_avg_sq").buf(), p.grad().buf(),
-                    p.mask() == null ? null : p.mask().buf(), p.value().numel());
+                    buf(p.value()), buf(p.state("exp_avg")), buf(p.state("exp_avg_sq")), buf(p.grad()),
+                    p.mask() == null ? null : buf(p.mask()), p.value().numel());
         }
     }
 }

@@ -1,5 +1,7 @@
 package org.jprune.engine.optim;
 
+import static org.jprune.engine.internal.Access.buf;
+import static org.jprune.engine.internal.Access.kernels;
 import java.util.List;
 import org.jprune.engine.nn.Parameter;
 
@@ -33,10 +35,10 @@ public final class Sgd extends Optimizer {
     @Override
     public void step() {
         for (Parameter p : params) {
-            var k = p.value().device().kernels();
-            var buf = momentum == 0 ? null : p.state("momentum").buf();
-            k.sgdStep((float) lr, (float) momentum, p.decay() ? (float) weightDecay : 0f, nesterov, p.value().buf(), buf,
-                    p.grad().buf(), p.mask() == null ? null : p.mask().buf(), p.value().numel());
+            var k = kernels(p.value().device());
+            var momentumBuf = momentum == 0 ? null : buf(p.state("momentum"));
+            k.sgdStep((float) lr, (float) momentum, p.decay() ? (float) weightDecay : 0f, nesterov, buf(p.value()), momentumBuf,
+                    buf(p.grad()), p.mask() == null ? null : buf(p.mask()), p.value().numel());
         }
     }
 }
