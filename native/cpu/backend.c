@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JP_OP(name, params, args) jp_status cpu_##name params;
+#define JP_OP(name, params, args, check) jp_status cpu_##name params;
 #include "../src/ops.def"
 #undef JP_OP
 
@@ -79,8 +79,6 @@ static _Atomic int64_t g_in_use;
 
 CPU_OP(malloc)(jp_ctx ctx, int64_t bytes, void **out) {
     (void)ctx;
-    JP_CHECK(out, "jp_malloc", "out_host is NULL");
-    JP_CHECK(bytes >= 0, "jp_malloc", "bytes must be >= 0 (got %lld)", (long long)bytes);
     size_t sz = ((size_t)(bytes > 0 ? bytes : 1) + 63) & ~(size_t)63;
     *out = aligned_alloc(64, sz);
     if (!*out) return jp_fail(JP_ERR_NO_MEMORY, "jp_malloc", "cannot allocate %lld bytes", (long long)bytes);
@@ -96,7 +94,6 @@ CPU_OP(free)(jp_ctx ctx, void *p) {
 /* host memory from jp_malloc, process-wide (every CPU context shares the heap) */
 CPU_OP(mem_stats)(jp_ctx ctx, int64_t *in_use, int64_t *reserved) {
     (void)ctx;
-    JP_CHECK(in_use && reserved, "jp_mem_stats", "in_use_host or reserved_host is NULL");
     *in_use = *reserved = atomic_load(&g_in_use);
     return JP_OK;
 }
@@ -110,8 +107,6 @@ static jp_status cpu_set_option(jp_ctx ctx, const char *key, const char *value) 
 /* Large copies of non-overlapping buffers run in 1 MiB chunks on the context's threads: one core
  * cannot saturate memory bandwidth on its own. Overlapping ranges take memmove. */
 static jp_status copy(jp_ctx ctx, const char *fn, void *dst, const void *src, int64_t bytes) {
-    JP_CHECK(bytes >= 0, fn, "bytes must be >= 0 (got %lld)", (long long)bytes);
-    JP_CHECK((dst && src) || bytes == 0, fn, "dst or src is NULL");
     if (!bytes || dst == src) return JP_OK;
     char *d = dst;
     const char *s = src;
@@ -135,7 +130,7 @@ CPU_OP(sync)(jp_ctx ctx) { (void)ctx; return JP_OK; }
 
 static const jp_backend g_cpu = {
     .label = "cpu",
-#define JP_OP(name, params, args) .name = cpu_##name,
+#define JP_OP(name, params, args, check) .name = cpu_##name,
 #include "../src/ops.def"
 #undef JP_OP
     .destroy = NULL,

@@ -62,10 +62,6 @@ static void bn_dx(float *restrict q, const float *restrict g, const float *restr
 
 CPU_OP(batchnorm_fwd_train)(jp_ctx ctx, const jp_bn_desc *d, float *y, float *save_mean, float *save_invstd,
                             float *running_mean, float *running_var, const float *x, const float *gamma, const float *beta) {
-    static const char *fn = "jp_batchnorm_fwd_train";
-    jp_status st = jp_check_bn(fn, d);
-    if (st) return st;
-    JP_CHECK(y && save_mean && save_invstd && running_mean && running_var && x && gamma && beta, fn, "a required pointer is NULL");
     const int64_t N = d->n, C = d->c, HW = d->hw, cnt = N * HW;
     const int team = jp_team(ctx);
 #pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
@@ -92,10 +88,6 @@ CPU_OP(batchnorm_fwd_train)(jp_ctx ctx, const jp_bn_desc *d, float *y, float *sa
 
 CPU_OP(batchnorm_fwd_infer)(jp_ctx ctx, const jp_bn_desc *d, float *y, const float *x, const float *gamma,
                             const float *beta, const float *running_mean, const float *running_var) {
-    static const char *fn = "jp_batchnorm_fwd_infer";
-    jp_status st = jp_check_bn(fn, d);
-    if (st) return st;
-    JP_CHECK(y && x && gamma && beta && running_mean && running_var, fn, "a required pointer is NULL");
     const int64_t N = d->n, C = d->c, HW = d->hw;
     const int team = jp_team(ctx);
 #pragma omp parallel for collapse(2) num_threads(team) if (team > 1 && N * C * HW > 65536) schedule(static)
@@ -112,10 +104,6 @@ CPU_OP(batchnorm_fwd_infer)(jp_ctx ctx, const jp_bn_desc *d, float *y, const flo
 
 CPU_OP(batchnorm_bwd)(jp_ctx ctx, const jp_bn_desc *d, float *dx, float *dgamma, float *dbeta, const float *dy,
                       const float *x, const float *gamma, const float *save_mean, const float *save_invstd) {
-    static const char *fn = "jp_batchnorm_bwd";
-    jp_status st = jp_check_bn(fn, d);
-    if (st) return st;
-    JP_CHECK(dx && dgamma && dbeta && dy && x && gamma && save_mean && save_invstd, fn, "a required pointer is NULL");
     const int64_t N = d->n, C = d->c, HW = d->hw, cnt = N * HW;
     const int team = jp_team(ctx);
 #pragma omp parallel for num_threads(team) if (team > 1) schedule(static)

@@ -485,9 +485,6 @@ static jp_status pointwise_small(jp_ctx ctx, const char *fn, const jp_conv2d_des
 }
 
 static jp_status conv_fwd(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const jp_conv_epi *ep) {
-    jp_status st = jp_check_conv2d(fn, d);
-    if (st) return st;
-    JP_CHECK(y && x && w, fn, "y, x or w is NULL");
     if (pointwise_batched(d)) return pointwise_small(ctx, fn, d, 0, y, x, w, ep);
     if (use_indirect(d))
         return conv_indirect(ctx, fn, d->n, x, d->c, d->h, d->w, NULL, d->c, w, d->r, d->s, d->pad_h, d->pad_w, d->dil_h, d->dil_w,
@@ -518,18 +515,12 @@ CPU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x
 }
 
 CPU_OP(conv2d_fwd_act)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias, int32_t act, float alpha) {
-    static const char *fn = "jp_conv2d_fwd_act";
-    jp_status st = jp_check_conv_act(fn, act, alpha);
-    if (st) return st;
     const jp_conv_epi ep = {bias, act, alpha};
-    return conv_fwd(ctx, fn, d, y, x, w, &ep);
+    return conv_fwd(ctx, "jp_conv2d_fwd_act", d, y, x, w, &ep);
 }
 
 CPU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w) {
     static const char *fn = "jp_conv2d_bwd_data";
-    jp_status st = jp_check_conv2d(fn, d);
-    if (st) return st;
-    JP_CHECK(dx && dy && w, fn, "dx, dy or w is NULL");
     if (pointwise_batched(d)) return pointwise_small(ctx, fn, d, 1, dx, dy, w, &NO_EPI);
     if (bwd_data_indirect(d, d->c)) {
         float *wr = jp_scratch(3, (size_t)d->k * d->c * d->r * d->s);
@@ -564,9 +555,7 @@ CPU_OP(sum_channels)(jp_ctx ctx, float *out, const float *x, int64_t outer, int6
 
 CPU_OP(conv2d_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float *db, const float *dy, const float *x) {
     static const char *fn = "jp_conv2d_bwd_filter";
-    jp_status st = jp_check_conv2d(fn, d);
-    if (st) return st;
-    JP_CHECK(dw && dy && x, fn, "dw, dy or x is NULL");
+    jp_status st;
     if (pointwise_batched(d)) {
         st = pointwise_small(ctx, fn, d, 2, dw, x, dy, &NO_EPI);
         if (st || !db) return st;
@@ -610,13 +599,11 @@ CPU_OP(conv2d_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float 
 
 /* ---------------- channel-sparse conv ---------------- */
 
+/* the dispatcher checked the descriptor, the counts and the pointers; the index values are read here */
 static jp_status check_cs(const char *fn, const jp_conv2d_desc *d, const int32_t *in_idx, int32_t n_in,
                           const int32_t *out_idx, int32_t n_out) {
-    jp_status st = jp_check_conv2d(fn, d);
-    if (st) return st;
-    JP_CHECK(d->groups == 1, fn, "channel-sparse conv needs groups == 1 (got %d)", d->groups);
-    if ((st = jp_check_index_list(fn, "in_idx", in_idx, n_in, d->c))) return st;
-    return jp_check_index_list(fn, "out_idx", out_idx, n_out, d->k);
+    jp_status st = jp_check_index_values(fn, "in_idx", in_idx, n_in, d->c);
+    return st ? st : jp_check_index_values(fn, "out_idx", out_idx, n_out, d->k);
 }
 
 /* ws[j][i][rs] = w[out_idx[j]][in_idx[i]][rs] */
@@ -642,7 +629,6 @@ CPU_OP(conv2d_cs_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float
     static const char *fn = "jp_conv2d_cs_fwd";
     jp_status st = check_cs(fn, d, in_idx, n_in, out_idx, n_out);
     if (st) return st;
-    JP_CHECK(y && x && w, fn, "y, x or w is NULL");
     const int RS = d->r * d->s, nt = jp_team(ctx);
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
     if (use_indirect_m(d, n_out)) {
@@ -674,7 +660,6 @@ CPU_OP(conv2d_cs_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const
     static const char *fn = "jp_conv2d_cs_bwd_data";
     jp_status st = check_cs(fn, d, in_idx, n_in, out_idx, n_out);
     if (st) return st;
-    JP_CHECK(dx && dy && w, fn, "dx, dy or w is NULL");
     const int RS = d->r * d->s, nt = jp_team(ctx);
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
     if (bwd_data_indirect(d, n_in)) {
@@ -716,7 +701,6 @@ CPU_OP(conv2d_cs_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, flo
     static const char *fn = "jp_conv2d_cs_bwd_filter";
     jp_status st = check_cs(fn, d, in_idx, n_in, out_idx, n_out);
     if (st) return st;
-    JP_CHECK(dw && dy && x, fn, "dw, dy or x is NULL");
     const int RS = d->r * d->s, nt = jp_team(ctx);
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
     if (db) cs_bias_grad(d, db, dy, out_idx, n_out, P);
@@ -747,10 +731,6 @@ CPU_OP(conv2d_cs_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, flo
 /* ---------------- weight-sparse (CSR) conv ---------------- */
 
 CPU_OP(csr_count)(jp_ctx ctx, int64_t *nnz, const float *dense, int32_t rows, int32_t cols, float threshold) {
-    static const char *fn = "jp_csr_count";
-    JP_CHECK(nnz && dense, fn, "nnz_host or dense is NULL");
-    JP_CHECK(rows >= 0 && cols >= 0, fn, "negative size rows=%d cols=%d", rows, cols);
-    JP_CHECK(threshold >= 0.f, fn, "threshold must be >= 0 (got %g)", threshold);
     int64_t total = 0;
     const size_t n = (size_t)rows * cols;
     const int team = jp_team(ctx);
@@ -764,9 +744,6 @@ CPU_OP(csr_from_dense)(jp_ctx ctx, int32_t *row_ptr, int32_t *col_idx, float *va
                        int32_t rows, int32_t cols, float threshold) {
     static const char *fn = "jp_csr_from_dense";
     (void)ctx;
-    JP_CHECK(row_ptr && dense, fn, "row_ptr or dense is NULL");
-    JP_CHECK(rows >= 0 && cols >= 0, fn, "negative size rows=%d cols=%d", rows, cols);
-    JP_CHECK(threshold >= 0.f, fn, "threshold must be >= 0 (got %g)", threshold);
     int64_t nz = 0;
     row_ptr[0] = 0;
     for (int r = 0; r < rows; r++) {
@@ -839,9 +816,6 @@ static jp_status csr_shifted_plane(jp_ctx ctx, const jp_conv2d_desc *d, float *y
 CPU_OP(conv2d_csr_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const int32_t *row_ptr,
                        const int32_t *col_idx, const float *values, const float *bias) {
     static const char *fn = "jp_conv2d_csr_fwd";
-    jp_status st = jp_check_conv2d(fn, d);
-    if (st) return st;
-    JP_CHECK(y && x && row_ptr, fn, "y, x or row_ptr is NULL");
     const int K = d->k, cpg = d->c / d->groups, kpg = K / d->groups, RS = d->r * d->s, cols = cpg * RS;
     const int ho = jp_conv_out_h(d), wo = jp_conv_out_w(d), H = d->h, W = d->w;
     const size_t P = (size_t)ho * wo, HW = (size_t)H * W;

@@ -17,39 +17,28 @@
 JP_CLONES float jp_sum_f(const float *x, int64_t n) { SUM_BODY(v) }
 JP_CLONES float jp_sumsq_f(const float *x, int64_t n) { SUM_BODY(v * v) }
 JP_CLONES float jp_sumabs_f(const float *x, int64_t n) { SUM_BODY(fabsf(v)) }
-#define CHECK_N(fn, n) JP_CHECK((n) >= 0, fn, "n must be >= 0 (got %lld)", (long long)(n))
 
 CPU_OP(fill)(jp_ctx ctx, float *dst, float value, int64_t n) {
-    CHECK_N("jp_fill", n);
-    JP_CHECK(dst || n == 0, "jp_fill", "dst is NULL");
 JP_PARFOR(jp_team(ctx), n, n, i, dst[i] = value;);
     return JP_OK;
 }
 
 CPU_OP(add)(jp_ctx ctx, float *y, const float *a, const float *b, int64_t n) {
-    CHECK_N("jp_add", n);
-    JP_CHECK((y && a && b) || n == 0, "jp_add", "y, a or b is NULL");
 JP_PARFOR(jp_team(ctx), n, n, i, y[i] = a[i] + b[i];);
     return JP_OK;
 }
 
 CPU_OP(mul)(jp_ctx ctx, float *y, const float *a, const float *b, int64_t n) {
-    CHECK_N("jp_mul", n);
-    JP_CHECK((y && a && b) || n == 0, "jp_mul", "y, a or b is NULL");
 JP_PARFOR(jp_team(ctx), n, n, i, y[i] = a[i] * b[i];);
     return JP_OK;
 }
 
 CPU_OP(scale)(jp_ctx ctx, float *y, const float *x, float alpha, int64_t n) {
-    CHECK_N("jp_scale", n);
-    JP_CHECK((y && x) || n == 0, "jp_scale", "y or x is NULL");
 JP_PARFOR(jp_team(ctx), n, n, i, y[i] = alpha * x[i];);
     return JP_OK;
 }
 
 CPU_OP(axpy)(jp_ctx ctx, float *y, const float *x, float alpha, int64_t n) {
-    CHECK_N("jp_axpy", n);
-    JP_CHECK((y && x) || n == 0, "jp_axpy", "y or x is NULL");
 JP_PARFOR(jp_team(ctx), n, n, i, y[i] += alpha * x[i];);
     return JP_OK;
 }
@@ -112,11 +101,6 @@ void jp_act_rows(int32_t kind, float alpha, float *y, int64_t n) {
 }
 
 CPU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x, int64_t n) {
-    static const char *fn = "jp_act_fwd";
-    jp_status st = jp_check_act(fn, kind);
-    if (st) return st;
-    CHECK_N(fn, n);
-    JP_CHECK((y && x) || n == 0, fn, "y or x is NULL");
     if (kind == JP_ACT_SILU) {
         const int64_t nb = (n + SILU_BLOCK - 1) / SILU_BLOCK;
         JP_PARFOR(jp_team(ctx), nb, n, b, {
@@ -130,11 +114,6 @@ CPU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x,
 }
 
 CPU_OP(act_bwd)(jp_ctx ctx, int32_t kind, float alpha, float *dx, const float *dy, const float *x, int64_t n) {
-    static const char *fn = "jp_act_bwd";
-    jp_status st = jp_check_act(fn, kind);
-    if (st) return st;
-    CHECK_N(fn, n);
-    JP_CHECK((dx && dy && x) || n == 0, fn, "dx, dy or x is NULL");
     if (kind == JP_ACT_SILU) {
         const int64_t nb = (n + SILU_BLOCK - 1) / SILU_BLOCK;
         JP_PARFOR(jp_team(ctx), nb, n, b, {
@@ -148,10 +127,6 @@ CPU_OP(act_bwd)(jp_ctx ctx, int32_t kind, float alpha, float *dx, const float *d
 }
 
 CPU_OP(reduce)(jp_ctx ctx, int32_t kind, float *out, const float *x, int64_t n) {
-    static const char *fn = "jp_reduce";
-    JP_CHECK(kind >= JP_REDUCE_SUM && kind <= JP_REDUCE_ABSMAX, fn, "unknown reduction kind %d", kind);
-    CHECK_N(fn, n);
-    JP_CHECK(out && (x || n == 0), fn, "out or x is NULL");
     double acc = 0;
     if (kind == JP_REDUCE_ABSMAX) {
         float m = 0.f;
@@ -179,9 +154,6 @@ CPU_OP(reduce)(jp_ctx ctx, int32_t kind, float *out, const float *x, int64_t n) 
 }
 
 CPU_OP(sum_channels)(jp_ctx ctx, float *out, const float *x, int64_t outer, int64_t channels, int64_t inner) {
-    static const char *fn = "jp_sum_channels";
-    JP_CHECK(outer >= 0 && channels >= 0 && inner >= 0, fn, "negative size");
-    JP_CHECK((out && x) || channels == 0, fn, "out or x is NULL");
     JP_PARFOR(jp_team(ctx), channels, outer * channels * inner, c, {
         double acc = 0;
         for (int64_t o = 0; o < outer; o++) acc += jp_sum_f(x + (o * channels + c) * inner, inner);

@@ -7,10 +7,6 @@
 
 
 CPU_OP(mask_channels)(jp_ctx ctx, float *data, const float *mask, int64_t outer, int64_t channels, int64_t inner) {
-    static const char *fn = "jp_mask_channels";
-    jp_status st = jp_check_oci(fn, outer, channels, inner);
-    if (st) return st;
-    JP_CHECK(data && mask, fn, "data or mask is NULL");
     JP_PARFOR(jp_team(ctx), outer * channels, outer * channels * inner, oc, {
         float m = mask[oc % channels], *p = data + oc * inner;
         if (m == 0.f) memset(p, 0, (size_t)inner * sizeof(float));
@@ -20,11 +16,6 @@ CPU_OP(mask_channels)(jp_ctx ctx, float *data, const float *mask, int64_t outer,
 }
 
 CPU_OP(channel_norms)(jp_ctx ctx, float *out, const float *data, int64_t outer, int64_t channels, int64_t inner, int32_t p) {
-    static const char *fn = "jp_channel_norms";
-    jp_status st = jp_check_oci(fn, outer, channels, inner);
-    if (st) return st;
-    JP_CHECK(out && data, fn, "out or data is NULL");
-    JP_CHECK(p == 1 || p == 2, fn, "p must be 1 or 2 (got %d)", p);
     JP_PARFOR(jp_team(ctx), channels, outer * channels * inner, c, {
         double acc = 0;
         for (int64_t o = 0; o < outer; o++) {
@@ -38,10 +29,6 @@ CPU_OP(channel_norms)(jp_ctx ctx, float *out, const float *data, int64_t outer, 
 
 CPU_OP(group_reg_grad)(jp_ctx ctx, float *grad, const float *data, const float *scale, float lambda,
                        int64_t outer, int64_t channels, int64_t inner) {
-    static const char *fn = "jp_group_reg_grad";
-    jp_status st = jp_check_oci(fn, outer, channels, inner);
-    if (st) return st;
-    JP_CHECK(grad && data && scale, fn, "grad, data or scale is NULL");
     JP_PARFOR(jp_team(ctx), outer * channels, outer * channels * inner, oc, {
         const float f = lambda * scale[oc % channels];
         float *g = grad + oc * inner;
@@ -51,9 +38,8 @@ CPU_OP(group_reg_grad)(jp_ctx ctx, float *grad, const float *data, const float *
     return JP_OK;
 }
 
+/* the dispatcher checked the count and the pointers; the values are read here anyway */
 static jp_status check_idx(const char *fn, const int32_t *idx, int32_t n_idx, int64_t channels) {
-    JP_CHECK(n_idx >= 0, fn, "n_idx must be >= 0 (got %d)", n_idx);
-    JP_CHECK(n_idx == 0 || idx, fn, "idx is NULL with n_idx %d", n_idx);
     for (int32_t j = 0; j < n_idx; j++)
         JP_CHECK(idx[j] >= 0 && idx[j] < channels, fn, "idx[%d] = %d outside [0, %lld)", j, idx[j], (long long)channels);
     return JP_OK;
@@ -62,9 +48,8 @@ static jp_status check_idx(const char *fn, const int32_t *idx, int32_t n_idx, in
 CPU_OP(gather_channels)(jp_ctx ctx, float *dst, const float *src, const int32_t *idx, int32_t n_idx,
                         int64_t outer, int64_t channels, int64_t inner) {
     static const char *fn = "jp_gather_channels";
-    jp_status st = jp_check_oci(fn, outer, channels, inner);
-    if (st || (st = check_idx(fn, idx, n_idx, channels))) return st;
-    JP_CHECK((dst && src) || outer * inner * n_idx == 0, fn, "dst or src is NULL");
+    jp_status st = check_idx(fn, idx, n_idx, channels);
+    if (st) return st;
     JP_PARFOR(jp_team(ctx), outer * n_idx, outer * n_idx * inner, oj, {
         int64_t o = oj / n_idx, j = oj % n_idx;
         memcpy(dst + oj * inner, src + (o * channels + idx[j]) * inner, (size_t)inner * sizeof(float));
@@ -75,9 +60,8 @@ CPU_OP(gather_channels)(jp_ctx ctx, float *dst, const float *src, const int32_t 
 CPU_OP(scatter_channels)(jp_ctx ctx, float *dst, const float *src, const int32_t *idx, int32_t n_idx,
                          int64_t outer, int64_t channels, int64_t inner) {
     static const char *fn = "jp_scatter_channels";
-    jp_status st = jp_check_oci(fn, outer, channels, inner);
-    if (st || (st = check_idx(fn, idx, n_idx, channels))) return st;
-    JP_CHECK((dst && src) || outer * inner * n_idx == 0, fn, "dst or src is NULL");
+    jp_status st = check_idx(fn, idx, n_idx, channels);
+    if (st) return st;
     JP_PARFOR(jp_team(ctx), outer * n_idx, outer * n_idx * inner, oj, {
         int64_t o = oj / n_idx, j = oj % n_idx;
         memcpy(dst + (o * channels + idx[j]) * inner, src + oj * inner, (size_t)inner * sizeof(float));

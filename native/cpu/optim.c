@@ -3,12 +3,6 @@
 #include <math.h>
 
 CPU_OP(sgd_step)(jp_ctx ctx, const jp_sgd_desc *d, float *param, float *buf, const float *grad, const float *mask, int64_t n) {
-    static const char *fn = "jp_sgd_step";
-    JP_CHECK_PTR(d, fn);
-    JP_CHECK(n >= 0, fn, "n must be >= 0 (got %lld)", (long long)n);
-    JP_CHECK(d->lr >= 0.f && d->momentum >= 0.f && d->weight_decay >= 0.f, fn, "lr=%g momentum=%g weight_decay=%g must be >= 0",
-             d->lr, d->momentum, d->weight_decay);
-    JP_CHECK((param && grad && (buf || d->momentum == 0.f)) || n == 0, fn, "param, grad or momentum_buf is NULL");
     const float lr = d->lr, mu = d->momentum, wd = d->weight_decay;
     const int nesterov = d->nesterov;
     JP_PARFOR(jp_team(ctx), n, n, i, {
@@ -25,13 +19,6 @@ CPU_OP(sgd_step)(jp_ctx ctx, const jp_sgd_desc *d, float *param, float *buf, con
 }
 
 CPU_OP(adamw_step)(jp_ctx ctx, const jp_adamw_desc *d, float *param, float *m, float *v, const float *grad, const float *mask, int64_t n) {
-    static const char *fn = "jp_adamw_step";
-    JP_CHECK_PTR(d, fn);
-    JP_CHECK(n >= 0, fn, "n must be >= 0 (got %lld)", (long long)n);
-    JP_CHECK(d->step >= 1, fn, "step must be >= 1 (got %d)", d->step);
-    JP_CHECK(d->beta1 >= 0.f && d->beta1 < 1.f && d->beta2 >= 0.f && d->beta2 < 1.f && d->eps > 0.f, fn,
-             "bad betas (%g, %g) or eps %g", d->beta1, d->beta2, d->eps);
-    JP_CHECK((param && m && v && grad) || n == 0, fn, "param, m, v or grad is NULL");
     const float lr = d->lr, b1 = d->beta1, b2 = d->beta2, eps = d->eps, wd = d->weight_decay;
     const float c1 = 1.f - powf(b1, (float)d->step), c2 = 1.f - powf(b2, (float)d->step);
     JP_PARFOR(jp_team(ctx), n, n, i, {

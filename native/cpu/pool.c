@@ -72,10 +72,8 @@ JP_CLONES static void maxpool_s1_plane(const float *xp, int H, int W, int k, int
 
 CPU_OP(maxpool2d_fwd)(jp_ctx ctx, const jp_pool2d_desc *d, float *y, int32_t *argmax, const float *x) {
     static const char *fn = "jp_maxpool2d_fwd";
-    int ho = 0, wo = 0;
-    jp_status st = jp_check_pool(fn, d, &ho, &wo);
-    if (st) return st;
-    JP_CHECK(y && argmax && x, fn, "y, argmax or x is NULL");
+    int ho, wo;
+    jp_pool_out(d, &ho, &wo);
     const int H = d->h, W = d->w;
     /* every window must hold a valid element (the direct loop writes -FLT_MAX / -1 otherwise): with
      * stride 1 the first window ends at kernel - 1 - pad >= 0 and the last starts at size + pad_end -
@@ -129,11 +127,8 @@ CPU_OP(maxpool2d_fwd)(jp_ctx ctx, const jp_pool2d_desc *d, float *y, int32_t *ar
 }
 
 CPU_OP(maxpool2d_bwd)(jp_ctx ctx, const jp_pool2d_desc *d, float *dx, const float *dy, const int32_t *argmax) {
-    static const char *fn = "jp_maxpool2d_bwd";
-    int ho = 0, wo = 0;
-    jp_status st = jp_check_pool(fn, d, &ho, &wo);
-    if (st) return st;
-    JP_CHECK(dx && dy && argmax, fn, "dx, dy or argmax is NULL");
+    int ho, wo;
+    jp_pool_out(d, &ho, &wo);
     const size_t HW = (size_t)d->h * d->w, P = (size_t)ho * wo;
     const int team = jp_team(ctx);
 #pragma omp parallel for collapse(2) num_threads(team) if (team > 1) schedule(static)
@@ -151,10 +146,6 @@ CPU_OP(maxpool2d_bwd)(jp_ctx ctx, const jp_pool2d_desc *d, float *dx, const floa
 
 
 CPU_OP(upsample_nearest_fwd)(jp_ctx ctx, float *y, const float *x, int32_t n, int32_t c, int32_t h, int32_t w, int32_t scale) {
-    static const char *fn = "jp_upsample_nearest_fwd";
-    jp_status st = jp_check_upsample(fn, n, c, h, w, scale);
-    if (st) return st;
-    JP_CHECK(y && x, fn, "y or x is NULL");
     const int64_t planes = (int64_t)n * c, W2 = (int64_t)w * scale, H2 = (int64_t)h * scale;
     const int team = jp_team(ctx);
 #pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
@@ -171,10 +162,6 @@ CPU_OP(upsample_nearest_fwd)(jp_ctx ctx, float *y, const float *x, int32_t n, in
 }
 
 CPU_OP(upsample_nearest_bwd)(jp_ctx ctx, float *dx, const float *dy, int32_t n, int32_t c, int32_t h, int32_t w, int32_t scale) {
-    static const char *fn = "jp_upsample_nearest_bwd";
-    jp_status st = jp_check_upsample(fn, n, c, h, w, scale);
-    if (st) return st;
-    JP_CHECK(dx && dy, fn, "dx or dy is NULL");
     const int64_t planes = (int64_t)n * c, W2 = (int64_t)w * scale, H2 = (int64_t)h * scale;
     const int team = jp_team(ctx);
 #pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
@@ -193,13 +180,6 @@ CPU_OP(upsample_nearest_bwd)(jp_ctx ctx, float *dx, const float *dy, int32_t n, 
 
 CPU_OP(channel_copy)(jp_ctx ctx, float *dst, int64_t dst_channels, int64_t dst_off, const float *src, int64_t src_channels,
                      int64_t src_off, int64_t count, int64_t outer, int64_t inner) {
-    static const char *fn = "jp_channel_copy";
-    JP_CHECK(outer >= 0 && inner >= 0 && count >= 0, fn, "negative size outer=%lld inner=%lld count=%lld",
-             (long long)outer, (long long)inner, (long long)count);
-    JP_CHECK(dst_off >= 0 && dst_off + count <= dst_channels && src_off >= 0 && src_off + count <= src_channels, fn,
-             "channel range out of bounds: dst [%lld, %lld) of %lld, src [%lld, %lld) of %lld", (long long)dst_off,
-             (long long)(dst_off + count), (long long)dst_channels, (long long)src_off, (long long)(src_off + count), (long long)src_channels);
-    JP_CHECK((dst && src) || outer * count * inner == 0, fn, "dst or src is NULL");
     const int team = jp_team(ctx);
 #pragma omp parallel for num_threads(team) if (team > 1 && outer * count * inner > 65536) schedule(static)
     for (int64_t o = 0; o < outer; o++)

@@ -215,16 +215,7 @@ int jp_sgemm_core(int threads, int ta, int tb, int m, int n, int k, float alpha,
 
 CPU_OP(sgemm)(jp_ctx ctx, const jp_gemm_desc *d, float *c, const float *a, const float *b) {
     static const char *fn = "jp_sgemm";
-    JP_CHECK_PTR(d, fn);
-    JP_CHECK(d->m >= 0 && d->n >= 0 && d->k >= 0, fn, "negative size m=%d n=%d k=%d", d->m, d->n, d->k);
-    int rows_a = d->trans_a ? d->k : d->m, cols_a = d->trans_a ? d->m : d->k;
-    int rows_b = d->trans_b ? d->n : d->k, cols_b = d->trans_b ? d->k : d->n;
-    JP_CHECK(d->lda >= (cols_a > 1 ? cols_a : 1) && d->ldb >= (cols_b > 1 ? cols_b : 1) && d->ldc >= (d->n > 1 ? d->n : 1), fn,
-             "leading dimensions too small (lda=%d ldb=%d ldc=%d for m=%d n=%d k=%d)", d->lda, d->ldb, d->ldc, d->m, d->n, d->k);
-    (void)rows_a; (void)rows_b;
     if (d->m == 0 || d->n == 0) return JP_OK;
-    JP_CHECK_PTR(c, fn);
-    JP_CHECK(d->k == 0 || (a && b), fn, "a or b is NULL");
     if (jp_sgemm_core(jp_team(ctx), d->trans_a, d->trans_b, d->m, d->n, d->k, d->alpha, a, d->lda, b, d->ldb, d->beta, c, d->ldc))
         return jp_fail(JP_ERR_NO_MEMORY, fn, "no memory for packing buffers");
     return JP_OK;

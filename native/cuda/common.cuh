@@ -120,7 +120,7 @@ __device__ __forceinline__ T block_sum(T v, T *shared32) {
 }  // namespace jpcuda
 
 /* every op of the backend, defined across the .cu files */
-#define JP_OP(name, params, args) extern "C" jp_status cu_##name params;
+#define JP_OP(name, params, args, check) extern "C" jp_status cu_##name params;
 #include "../src/ops.def"
 #undef JP_OP
 

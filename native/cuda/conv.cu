@@ -378,13 +378,6 @@ extern "C" jp_status jp_cudnn_conv_bwd_filter(Ctx *c, const jp_conv2d_desc *d, f
 
 CU_OP(sgemm)(jp_ctx ctx, const jp_gemm_desc *d, float *cm, const float *a, const float *b) {
     static const char *fn = "jp_sgemm";
-    JP_CHECK_PTR(d, fn);
-    JP_CHECK(d->m >= 0 && d->n >= 0 && d->k >= 0, fn, "negative size m=%d n=%d k=%d", d->m, d->n, d->k);
-    JP_CHECK(d->ldc >= (d->n > 1 ? d->n : 1), fn, "ldc=%d < n=%d", d->ldc, d->n);
-    JP_CHECK(d->k == 0 || d->lda >= (d->trans_a ? d->m : d->k), fn, "lda=%d too small", d->lda);
-    JP_CHECK(d->k == 0 || d->ldb >= (d->trans_b ? d->k : d->n), fn, "ldb=%d too small", d->ldb);
-    JP_CHECK(cm || d->m * (int64_t)d->n == 0, fn, "c is NULL");
-    JP_CHECK((a && b) || d->k == 0 || d->m * (int64_t)d->n == 0, fn, "a or b is NULL");
     GemmProblem pr{a, b, cm, d->m, d->n, d->k, d->lda, d->ldb, d->ldc, d->trans_a, d->trans_b, d->alpha, d->beta};
     return run_igemm(impl(ctx), fn, pr, 1, slice_len(d->k, 1));
 }
@@ -400,12 +393,9 @@ static jp_status bias_grad(jp_ctx ctx, const char *fn, float *db, const float *d
  * never splits K); with cuDNN as the provider, its conv and then the activation kernel */
 static jp_status conv_fwd(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias,
                           int32_t act, float alpha) {
-    jp_status st = jp_check_conv2d(fn, d);
-    if (st) return st;
-    JP_CHECK(y && x && w, fn, "y, x or w is NULL");
     Ctx *c = impl(ctx);
     if (c->conv_impl == CONV_CUDNN) {
-        st = jp_cudnn_conv_fwd(c, d, y, x, w, bias);
+        jp_status st = jp_cudnn_conv_fwd(c, d, y, x, w, bias);
         if (st || act == JP_ACT_IDENTITY) return st;
         return cu_act_fwd(ctx, act, alpha, y, y, (int64_t)d->n * d->k * jp_conv_out_h(d) * jp_conv_out_w(d));
     }
@@ -419,10 +409,7 @@ CU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x,
 }
 
 CU_OP(conv2d_fwd_act)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias, int32_t act, float alpha) {
-    static const char *fn = "jp_conv2d_fwd_act";
-    jp_status st = jp_check_conv_act(fn, act, alpha);
-    if (st) return st;
-    return conv_fwd(ctx, fn, d, y, x, w, bias, act, alpha);
+    return conv_fwd(ctx, "jp_conv2d_fwd_act", d, y, x, w, bias, act, alpha);
 }
 
 /* backward-data, one launch per output phase (BwdDataProblem): pr has g, the pointers and M set,
@@ -452,9 +439,6 @@ static jp_status bwd_data(Ctx *c, const char *fn, BwdDataProblem pr, int kouts, 
 
 CU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w) {
     static const char *fn = "jp_conv2d_bwd_data";
-    jp_status st = jp_check_conv2d(fn, d);
-    if (st) return st;
-    JP_CHECK(dx && dy && w, fn, "dx, dy or w is NULL");
     Ctx *c = impl(ctx);
     if (c->conv_impl == CONV_CUDNN) return jp_cudnn_conv_bwd_data(c, d, dx, dy, w);
     ConvGeom g = geom(d);
@@ -480,9 +464,7 @@ static jp_status filter_grad(Ctx *c, const char *fn, BwdFilterProblem pr) {
 
 CU_OP(conv2d_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float *db, const float *dy, const float *x) {
     static const char *fn = "jp_conv2d_bwd_filter";
-    jp_status st = jp_check_conv2d(fn, d);
-    if (st) return st;
-    JP_CHECK(dw && dy && x, fn, "dw, dy or x is NULL");
+    jp_status st;
     Ctx *c = impl(ctx);
     ConvGeom g = geom(d);
     if (c->conv_impl == CONV_CUDNN) st = jp_cudnn_conv_bwd_filter(c, d, dw, dy, x);
@@ -492,16 +474,6 @@ CU_OP(conv2d_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float *
 }
 
 /* ---------------- channel-sparse convolution ---------------- */
-
-static jp_status check_cs(const char *fn, const jp_conv2d_desc *d, const int32_t *in_idx, int32_t n_in, const int32_t *out_idx, int32_t n_out) {
-    jp_status st = jp_check_conv2d(fn, d);
-    if (st) return st;
-    JP_CHECK(d->groups == 1, fn, "channel-sparse conv needs groups == 1 (got %d)", d->groups);
-    JP_CHECK(n_in >= 0 && n_in <= d->c, fn, "n_in = %d outside [0, %d]", n_in, d->c);
-    JP_CHECK(n_out >= 0 && n_out <= d->k, fn, "n_out = %d outside [0, %d]", n_out, d->k);
-    JP_CHECK((n_in == 0 || in_idx) && (n_out == 0 || out_idx), fn, "an index list is NULL with a nonzero count");
-    return JP_OK;
-}
 
 static jp_status zero(Ctx *c, const char *fn, float *p, int64_t n) {
     return cuda_status(cudaMemsetAsync(p, 0, (size_t)n * sizeof(float), c->stream), fn, "cudaMemsetAsync");
@@ -519,9 +491,7 @@ __global__ void k_cs_bias(float *y, const float *bias, const int32_t *out_idx, i
 CU_OP(conv2d_cs_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias,
                      const int32_t *in_idx, int32_t n_in, const int32_t *out_idx, int32_t n_out) {
     static const char *fn = "jp_conv2d_cs_fwd";
-    jp_status st = check_cs(fn, d, in_idx, n_in, out_idx, n_out);
-    if (st) return st;
-    JP_CHECK(y && x && w, fn, "y, x or w is NULL");
+    jp_status st;
     Ctx *c = impl(ctx);
     ConvGeom g = geom(d);
     const int64_t PQ = (int64_t)g.P * g.Q;
@@ -540,9 +510,7 @@ CU_OP(conv2d_cs_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float 
 CU_OP(conv2d_cs_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w, const int32_t *in_idx,
                           int32_t n_in, const int32_t *out_idx, int32_t n_out) {
     static const char *fn = "jp_conv2d_cs_bwd_data";
-    jp_status st = check_cs(fn, d, in_idx, n_in, out_idx, n_out);
-    if (st) return st;
-    JP_CHECK(dx && dy && w, fn, "dx, dy or w is NULL");
+    jp_status st;
     Ctx *c = impl(ctx);
     ConvGeom g = geom(d);
     if ((n_in < g.C || n_out == 0) && (st = zero(c, fn, dx, (int64_t)g.N * g.C * g.H * g.W))) return st;
@@ -566,9 +534,7 @@ __global__ void k_cs_db(float *db, const float *dy, const int32_t *out_idx, int 
 CU_OP(conv2d_cs_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float *db, const float *dy, const float *x,
                             const int32_t *in_idx, int32_t n_in, const int32_t *out_idx, int32_t n_out) {
     static const char *fn = "jp_conv2d_cs_bwd_filter";
-    jp_status st = check_cs(fn, d, in_idx, n_in, out_idx, n_out);
-    if (st) return st;
-    JP_CHECK(dw && dy && x, fn, "dw, dy or x is NULL");
+    jp_status st;
     Ctx *c = impl(ctx);
     ConvGeom g = geom(d);
     if ((n_in < g.C || n_out < g.K) && (st = zero(c, fn, dw, (int64_t)g.K * g.C * g.R * g.S))) return st;
@@ -635,18 +601,9 @@ __global__ void k_csr_fill(int32_t *col_idx, float *values, const int32_t *row_p
     }
 }
 
-static jp_status check_csr_args(const char *fn, const float *dense, int32_t rows, int32_t cols, float threshold) {
-    JP_CHECK(dense || (int64_t)rows * cols == 0, fn, "dense is NULL");
-    JP_CHECK(rows >= 0 && cols >= 0, fn, "negative size rows=%d cols=%d", rows, cols);
-    JP_CHECK(threshold >= 0.f, fn, "threshold must be >= 0 (got %g)", threshold);
-    return JP_OK;
-}
-
 CU_OP(csr_count)(jp_ctx ctx, int64_t *nnz, const float *dense, int32_t rows, int32_t cols, float threshold) {
     static const char *fn = "jp_csr_count";
-    JP_CHECK(nnz, fn, "nnz_host is NULL");
-    jp_status st = check_csr_args(fn, dense, rows, cols, threshold);
-    if (st) return st;
+    jp_status st;
     *nnz = 0;
     if (!rows || !cols) return JP_OK;
     Ctx *c = impl(ctx);
@@ -664,9 +621,7 @@ CU_OP(csr_count)(jp_ctx ctx, int64_t *nnz, const float *dense, int32_t rows, int
 CU_OP(csr_from_dense)(jp_ctx ctx, int32_t *row_ptr, int32_t *col_idx, float *values, const float *dense, int32_t rows, int32_t cols,
                       float threshold) {
     static const char *fn = "jp_csr_from_dense";
-    JP_CHECK(row_ptr, fn, "row_ptr is NULL");
-    jp_status st = check_csr_args(fn, dense, rows, cols, threshold);
-    if (st) return st;
+    jp_status st;
     Ctx *c = impl(ctx);
     if (!rows) return cuda_status(cudaMemsetAsync(row_ptr, 0, sizeof(int32_t), c->stream), fn, "cudaMemsetAsync");
     Scratch counts(c, sizeof(int32_t) * (size_t)rows);
@@ -714,9 +669,6 @@ __global__ void __launch_bounds__(256) k_csr_conv(ConvGeom g, float *y, const fl
 CU_OP(conv2d_csr_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const int32_t *row_ptr, const int32_t *col_idx,
                       const float *values, const float *bias) {
     static const char *fn = "jp_conv2d_csr_fwd";
-    jp_status st = jp_check_conv2d(fn, d);
-    if (st) return st;
-    JP_CHECK(y && x && row_ptr, fn, "y, x or row_ptr is NULL");
     /* row_ptr, col_idx and values are device arrays: their structure is the converter's
      * (jp_csr_from_dense) or was validated by the caller; the kernel skips out-of-image taps */
     Ctx *c = impl(ctx);

@@ -11,7 +11,6 @@
 
 using namespace jpcuda;
 
-#define CHECK_N(fn, n) JP_CHECK((n) >= 0, fn, "n must be >= 0 (got %lld)", (long long)(n))
 #define LAUNCHED(fn) return launched(fn)
 
 /* ---------------- fill and elementwise ---------------- */
@@ -23,40 +22,30 @@ __global__ void k_scale(float *y, const float *x, float alpha, int64_t n) { JP_G
 __global__ void k_axpy(float *y, const float *x, float alpha, int64_t n) { JP_GRID_STRIDE(i, n) y[i] += alpha * x[i]; }
 
 CU_OP(fill)(jp_ctx ctx, float *dst, float value, int64_t n) {
-    CHECK_N("jp_fill", n);
-    JP_CHECK(dst || n == 0, "jp_fill", "dst is NULL");
     if (!n) return JP_OK;
     Ctx *c = impl(ctx);
     JP_LAUNCH(k_fill, grid1d(c, n), dim3(256), c->stream, dst, value, n);
     LAUNCHED("jp_fill");
 }
 CU_OP(add)(jp_ctx ctx, float *y, const float *a, const float *b, int64_t n) {
-    CHECK_N("jp_add", n);
-    JP_CHECK((y && a && b) || n == 0, "jp_add", "y, a or b is NULL");
     if (!n) return JP_OK;
     Ctx *c = impl(ctx);
     JP_LAUNCH(k_add, grid1d(c, n), dim3(256), c->stream, y, a, b, n);
     LAUNCHED("jp_add");
 }
 CU_OP(mul)(jp_ctx ctx, float *y, const float *a, const float *b, int64_t n) {
-    CHECK_N("jp_mul", n);
-    JP_CHECK((y && a && b) || n == 0, "jp_mul", "y, a or b is NULL");
     if (!n) return JP_OK;
     Ctx *c = impl(ctx);
     JP_LAUNCH(k_mul, grid1d(c, n), dim3(256), c->stream, y, a, b, n);
     LAUNCHED("jp_mul");
 }
 CU_OP(scale)(jp_ctx ctx, float *y, const float *x, float alpha, int64_t n) {
-    CHECK_N("jp_scale", n);
-    JP_CHECK((y && x) || n == 0, "jp_scale", "y or x is NULL");
     if (!n) return JP_OK;
     Ctx *c = impl(ctx);
     JP_LAUNCH(k_scale, grid1d(c, n), dim3(256), c->stream, y, x, alpha, n);
     LAUNCHED("jp_scale");
 }
 CU_OP(axpy)(jp_ctx ctx, float *y, const float *x, float alpha, int64_t n) {
-    CHECK_N("jp_axpy", n);
-    JP_CHECK((y && x) || n == 0, "jp_axpy", "y or x is NULL");
     if (!n) return JP_OK;
     Ctx *c = impl(ctx);
     JP_LAUNCH(k_axpy, grid1d(c, n), dim3(256), c->stream, y, x, alpha, n);
@@ -74,10 +63,6 @@ __global__ void k_act_bwd(int kind, float alpha, float *dx, const float *dy, con
 
 CU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x, int64_t n) {
     static const char *fn = "jp_act_fwd";
-    jp_status st = jp_check_act(fn, kind);
-    if (st) return st;
-    CHECK_N(fn, n);
-    JP_CHECK((y && x) || n == 0, fn, "y or x is NULL");
     if (!n) return JP_OK;
     Ctx *c = impl(ctx);
     JP_LAUNCH(k_act_fwd, grid1d(c, n), dim3(256), c->stream, kind, alpha, y, x, n);
@@ -85,10 +70,6 @@ CU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x, 
 }
 CU_OP(act_bwd)(jp_ctx ctx, int32_t kind, float alpha, float *dx, const float *dy, const float *x, int64_t n) {
     static const char *fn = "jp_act_bwd";
-    jp_status st = jp_check_act(fn, kind);
-    if (st) return st;
-    CHECK_N(fn, n);
-    JP_CHECK((dx && dy && x) || n == 0, fn, "dx, dy or x is NULL");
     if (!n) return JP_OK;
     Ctx *c = impl(ctx);
     JP_LAUNCH(k_act_bwd, grid1d(c, n), dim3(256), c->stream, kind, alpha, dx, dy, x, n);
@@ -100,12 +81,6 @@ CU_OP(act_bwd)(jp_ctx ctx, int32_t kind, float alpha, float *dx, const float *dy
 
 /* index lists live on the device: their contents were validated by the caller (the Java
  * ChannelIndex checks range and order before upload); kernels still skip out-of-range entries */
-static jp_status check_idx(const char *fn, const int32_t *idx, int32_t n_idx, int64_t channels) {
-    JP_CHECK(n_idx >= 0 && n_idx <= channels, fn, "n_idx = %d outside [0, %lld]", n_idx, (long long)channels);
-    JP_CHECK(n_idx == 0 || idx, fn, "idx is NULL with n_idx %d", n_idx);
-    return JP_OK;
-}
-
 __global__ void k_mask(float *data, const float *mask, int64_t channels, int64_t inner, int64_t n) {
     JP_GRID_STRIDE(i, n) {
         float m = mask[(i / inner) % channels];
@@ -115,9 +90,6 @@ __global__ void k_mask(float *data, const float *mask, int64_t channels, int64_t
 
 CU_OP(mask_channels)(jp_ctx ctx, float *data, const float *mask, int64_t outer, int64_t channels, int64_t inner) {
     static const char *fn = "jp_mask_channels";
-    jp_status st = jp_check_oci(fn, outer, channels, inner);
-    if (st) return st;
-    JP_CHECK(data && mask, fn, "data or mask is NULL");
     const int64_t n = outer * channels * inner;
     if (!n) return JP_OK;
     Ctx *c = impl(ctx);
@@ -146,24 +118,17 @@ __global__ void k_channel_reduce(float *out, const float *x, int64_t outer, int6
 static jp_status channel_reduce(jp_ctx ctx, const char *fn, float *out, const float *x, int64_t outer, int64_t channels, int64_t inner, int p) {
     if (!channels) return JP_OK;
     Ctx *c = impl(ctx);
-    JP_CHECK(channels <= 0x7fffffff, fn, "too many channels (%lld)", (long long)channels);
     JP_LAUNCH(k_channel_reduce, dim3((unsigned)channels), dim3(256), c->stream, out, x, outer, channels, inner, p);
     LAUNCHED(fn);
 }
 
 CU_OP(channel_norms)(jp_ctx ctx, float *out, const float *data, int64_t outer, int64_t channels, int64_t inner, int32_t p) {
     static const char *fn = "jp_channel_norms";
-    jp_status st = jp_check_oci(fn, outer, channels, inner);
-    if (st) return st;
-    JP_CHECK(out && data, fn, "out or data is NULL");
-    JP_CHECK(p == 1 || p == 2, fn, "p must be 1 or 2 (got %d)", p);
     return channel_reduce(ctx, fn, out, data, outer, channels, inner, p);
 }
 
 CU_OP(sum_channels)(jp_ctx ctx, float *out, const float *x, int64_t outer, int64_t channels, int64_t inner) {
     static const char *fn = "jp_sum_channels";
-    JP_CHECK(outer >= 0 && channels >= 0 && inner >= 0, fn, "negative size");
-    JP_CHECK((out && x) || channels == 0, fn, "out or x is NULL");
     return channel_reduce(ctx, fn, out, x, outer, channels, inner, 0);
 }
 
@@ -173,9 +138,6 @@ __global__ void k_group_reg(float *grad, const float *data, const float *scale, 
 
 CU_OP(group_reg_grad)(jp_ctx ctx, float *grad, const float *data, const float *scale, float lambda, int64_t outer, int64_t channels, int64_t inner) {
     static const char *fn = "jp_group_reg_grad";
-    jp_status st = jp_check_oci(fn, outer, channels, inner);
-    if (st) return st;
-    JP_CHECK(grad && data && scale, fn, "grad, data or scale is NULL");
     const int64_t n = outer * channels * inner;
     if (!n) return JP_OK;
     Ctx *c = impl(ctx);
@@ -197,9 +159,6 @@ __global__ void k_gather(float *dst, const float *src, const int32_t *idx, int32
 
 static jp_status gather_scatter(jp_ctx ctx, const char *fn, float *dst, const float *src, const int32_t *idx, int32_t n_idx,
                                 int64_t outer, int64_t channels, int64_t inner, int scatter) {
-    jp_status st = jp_check_oci(fn, outer, channels, inner);
-    if (st || (st = check_idx(fn, idx, n_idx, channels))) return st;
-    JP_CHECK((dst && src) || outer * inner * n_idx == 0, fn, "dst or src is NULL");
     const int64_t n = outer * n_idx * inner;
     if (!n) return JP_OK;
     Ctx *c = impl(ctx);
@@ -254,9 +213,6 @@ __global__ void __launch_bounds__(256) k_bn_train(jp_bn_desc d, float *y, float 
 CU_OP(batchnorm_fwd_train)(jp_ctx ctx, const jp_bn_desc *d, float *y, float *save_mean, float *save_invstd, float *running_mean,
                            float *running_var, const float *x, const float *gamma, const float *beta) {
     static const char *fn = "jp_batchnorm_fwd_train";
-    jp_status st = jp_check_bn(fn, d);
-    if (st) return st;
-    JP_CHECK(y && save_mean && save_invstd && running_mean && running_var && x && gamma && beta, fn, "a required pointer is NULL");
     Ctx *c = impl(ctx);
     JP_LAUNCH(k_bn_train, dim3((unsigned)d->c), dim3(256), c->stream, *d, y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta);
     LAUNCHED(fn);
@@ -273,9 +229,6 @@ __global__ void k_bn_infer(jp_bn_desc d, float *y, const float *x, const float *
 CU_OP(batchnorm_fwd_infer)(jp_ctx ctx, const jp_bn_desc *d, float *y, const float *x, const float *gamma, const float *beta,
                            const float *running_mean, const float *running_var) {
     static const char *fn = "jp_batchnorm_fwd_infer";
-    jp_status st = jp_check_bn(fn, d);
-    if (st) return st;
-    JP_CHECK(y && x && gamma && beta && running_mean && running_var, fn, "a required pointer is NULL");
     const int64_t n = (int64_t)d->n * d->c * d->hw;
     Ctx *c = impl(ctx);
     JP_LAUNCH(k_bn_infer, grid1d(c, n), dim3(256), c->stream, *d, y, x, gamma, beta, running_mean, running_var, n);
@@ -312,9 +265,6 @@ __global__ void __launch_bounds__(256) k_bn_bwd(jp_bn_desc d, float *dx, float *
 CU_OP(batchnorm_bwd)(jp_ctx ctx, const jp_bn_desc *d, float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                      const float *gamma, const float *save_mean, const float *save_invstd) {
     static const char *fn = "jp_batchnorm_bwd";
-    jp_status st = jp_check_bn(fn, d);
-    if (st) return st;
-    JP_CHECK(dx && dgamma && dbeta && dy && x && gamma && save_mean && save_invstd, fn, "a required pointer is NULL");
     Ctx *c = impl(ctx);
     JP_LAUNCH(k_bn_bwd, dim3((unsigned)d->c), dim3(256), c->stream, *d, dx, dgamma, dbeta, dy, x, gamma, save_mean, save_invstd);
     LAUNCHED(fn);
@@ -372,10 +322,8 @@ __global__ void k_maxpool_bwd(jp_pool2d_desc d, int ho, int wo, float *dx, const
 
 CU_OP(maxpool2d_fwd)(jp_ctx ctx, const jp_pool2d_desc *d, float *y, int32_t *argmax, const float *x) {
     static const char *fn = "jp_maxpool2d_fwd";
-    int ho = 0, wo = 0;
-    jp_status st = jp_check_pool(fn, d, &ho, &wo);
-    if (st) return st;
-    JP_CHECK(y && argmax && x, fn, "y, argmax or x is NULL");
+    int ho, wo;
+    jp_pool_out(d, &ho, &wo);
     const int64_t n = (int64_t)d->n * d->c * ho * wo;
     Ctx *c = impl(ctx);
     JP_LAUNCH(k_maxpool_fwd, grid1d(c, n), dim3(256), c->stream, *d, ho, wo, y, argmax, x, n);
@@ -384,10 +332,8 @@ CU_OP(maxpool2d_fwd)(jp_ctx ctx, const jp_pool2d_desc *d, float *y, int32_t *arg
 
 CU_OP(maxpool2d_bwd)(jp_ctx ctx, const jp_pool2d_desc *d, float *dx, const float *dy, const int32_t *argmax) {
     static const char *fn = "jp_maxpool2d_bwd";
-    int ho = 0, wo = 0;
-    jp_status st = jp_check_pool(fn, d, &ho, &wo);
-    if (st) return st;
-    JP_CHECK(dx && dy && argmax, fn, "dx, dy or argmax is NULL");
+    int ho, wo;
+    jp_pool_out(d, &ho, &wo);
     const int64_t n = (int64_t)d->n * d->c * d->h * d->w;
     Ctx *c = impl(ctx);
     JP_LAUNCH(k_maxpool_bwd, grid1d(c, n), dim3(256), c->stream, *d, ho, wo, dx, dy, argmax, n);
@@ -416,9 +362,6 @@ __global__ void k_upsample_bwd(float *dx, const float *dy, int h, int w, int sca
 
 CU_OP(upsample_nearest_fwd)(jp_ctx ctx, float *y, const float *x, int32_t n, int32_t ch, int32_t h, int32_t w, int32_t scale) {
     static const char *fn = "jp_upsample_nearest_fwd";
-    jp_status st = jp_check_upsample(fn, n, ch, h, w, scale);
-    if (st) return st;
-    JP_CHECK(y && x, fn, "y or x is NULL");
     const int64_t total = (int64_t)n * ch * h * w * scale * scale;
     Ctx *c = impl(ctx);
     JP_LAUNCH(k_upsample_fwd, grid1d(c, total), dim3(256), c->stream, y, x, h, w, scale, total);
@@ -426,9 +369,6 @@ CU_OP(upsample_nearest_fwd)(jp_ctx ctx, float *y, const float *x, int32_t n, int
 }
 CU_OP(upsample_nearest_bwd)(jp_ctx ctx, float *dx, const float *dy, int32_t n, int32_t ch, int32_t h, int32_t w, int32_t scale) {
     static const char *fn = "jp_upsample_nearest_bwd";
-    jp_status st = jp_check_upsample(fn, n, ch, h, w, scale);
-    if (st) return st;
-    JP_CHECK(dx && dy, fn, "dx or dy is NULL");
     const int64_t total = (int64_t)n * ch * h * w;
     Ctx *c = impl(ctx);
     JP_LAUNCH(k_upsample_bwd, grid1d(c, total), dim3(256), c->stream, dx, dy, h, w, scale, total);
@@ -447,12 +387,6 @@ __global__ void k_channel_copy(float *dst, int64_t dst_channels, int64_t dst_off
 CU_OP(channel_copy)(jp_ctx ctx, float *dst, int64_t dst_channels, int64_t dst_off, const float *src, int64_t src_channels, int64_t src_off,
                     int64_t count, int64_t outer, int64_t inner) {
     static const char *fn = "jp_channel_copy";
-    JP_CHECK(outer >= 0 && inner >= 0 && count >= 0, fn, "negative size outer=%lld inner=%lld count=%lld", (long long)outer,
-             (long long)inner, (long long)count);
-    JP_CHECK(dst_off >= 0 && dst_off + count <= dst_channels && src_off >= 0 && src_off + count <= src_channels, fn,
-             "channel range out of bounds: dst [%lld, %lld) of %lld, src [%lld, %lld) of %lld", (long long)dst_off,
-             (long long)(dst_off + count), (long long)dst_channels, (long long)src_off, (long long)(src_off + count), (long long)src_channels);
-    JP_CHECK((dst && src) || outer * count * inner == 0, fn, "dst or src is NULL");
     const int64_t n = outer * count * inner;
     if (!n) return JP_OK;
     Ctx *c = impl(ctx);
@@ -503,9 +437,6 @@ __global__ void k_reduce_final(int kind, float *out, const double *partial, int 
 
 CU_OP(reduce)(jp_ctx ctx, int32_t kind, float *out, const float *x, int64_t n) {
     static const char *fn = "jp_reduce";
-    JP_CHECK(kind >= JP_REDUCE_SUM && kind <= JP_REDUCE_ABSMAX, fn, "unknown reduction kind %d", kind);
-    CHECK_N(fn, n);
-    JP_CHECK(out && (x || n == 0), fn, "out or x is NULL");
     Ctx *c = impl(ctx);
     /* a fixed block count (not the GPU's size) keeps the summation order, and so the bits, the same on every GPU */
     int blocks = (int)((n + 255) / 256);
@@ -535,11 +466,6 @@ __global__ void k_sgd(jp_sgd_desc d, float *param, float *buf, const float *grad
 
 CU_OP(sgd_step)(jp_ctx ctx, const jp_sgd_desc *d, float *param, float *buf, const float *grad, const float *mask, int64_t n) {
     static const char *fn = "jp_sgd_step";
-    JP_CHECK_PTR(d, fn);
-    JP_CHECK(n >= 0, fn, "n must be >= 0 (got %lld)", (long long)n);
-    JP_CHECK(d->lr >= 0.f && d->momentum >= 0.f && d->weight_decay >= 0.f, fn, "lr=%g momentum=%g weight_decay=%g must be >= 0", d->lr,
-             d->momentum, d->weight_decay);
-    JP_CHECK((param && grad && (buf || d->momentum == 0.f)) || n == 0, fn, "param, grad or momentum_buf is NULL");
     if (!n) return JP_OK;
     Ctx *c = impl(ctx);
     JP_LAUNCH(k_sgd, grid1d(c, n), dim3(256), c->stream, *d, param, buf, grad, mask, n);
@@ -559,12 +485,6 @@ __global__ void k_adamw(jp_adamw_desc d, float c1, float c2, float *param, float
 
 CU_OP(adamw_step)(jp_ctx ctx, const jp_adamw_desc *d, float *param, float *m, float *v, const float *grad, const float *mask, int64_t n) {
     static const char *fn = "jp_adamw_step";
-    JP_CHECK_PTR(d, fn);
-    JP_CHECK(n >= 0, fn, "n must be >= 0 (got %lld)", (long long)n);
-    JP_CHECK(d->step >= 1, fn, "step must be >= 1 (got %d)", d->step);
-    JP_CHECK(d->beta1 >= 0.f && d->beta1 < 1.f && d->beta2 >= 0.f && d->beta2 < 1.f && d->eps > 0.f, fn, "bad betas (%g, %g) or eps %g",
-             d->beta1, d->beta2, d->eps);
-    JP_CHECK((param && m && v && grad) || n == 0, fn, "param, m, v or grad is NULL");
     if (!n) return JP_OK;
     /* bias corrections on the host in float, as the CPU backend computes them */
     const float c1 = 1.f - powf(d->beta1, (float)d->step), c2 = 1.f - powf(d->beta2, (float)d->step);

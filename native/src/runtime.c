@@ -103,7 +103,7 @@ JP_API int32_t jp_ctx_device(jp_ctx ctx) { return ctx_valid(ctx) ? ctx->device :
 JP_API const char *jp_ctx_describe(jp_ctx ctx) { return ctx_valid(ctx) ? ctx->describe : "invalid context"; }
 
 static const char *const g_op_names[] = {
-#define JP_OP(name, params, args) #name,
+#define JP_OP(name, params, args, check) #name,
 #include "ops.def"
 #undef JP_OP
 };
@@ -120,12 +120,15 @@ JP_API int32_t jp_ctx_implements(jp_ctx ctx, int32_t i) {
     return slots[i] != NULL;
 }
 
-/* The dispatcher: check the context, then call the backend's entry. */
-#define JP_OP(name, params, args)                                                               \
+/* The dispatcher: check the context, run the op's argument check (ops.def's fourth column), then
+ * call the backend's entry. */
+#define JP_UNPAREN(...) __VA_ARGS__
+#define JP_OP(name, params, args, check)                                                        \
     JP_API jp_status jp_##name params {                                                         \
         if (!ctx_valid(ctx)) return jp_fail(JP_ERR_INVALID, "jp_" #name, "invalid or destroyed context"); \
         if (!ctx->be->name) return jp_fail(JP_ERR_UNSUPPORTED, "jp_" #name, "the %s backend has no entry for this op", ctx->be->label); \
-        return ctx->be->name args;                                                              \
+        jp_status st_ = check("jp_" #name, JP_UNPAREN args);                                    \
+        return st_ ? st_ : ctx->be->name args;                                                  \
     }
 #include "ops.def"
 #undef JP_OP

@@ -110,6 +110,55 @@ class BadInputTest {
         }
     }
 
+    /**
+     * The dispatcher checks every op's arguments once (ops.def's check column) before any backend
+     * runs: raw calls with bad counts, kinds and sizes are refused with the same message on every
+     * native backend, whose buffers it never reads.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.MethodSource("org.jprune.engine.TestSupport#nativeBackends")
+    void everyBackendRefusesBadArgumentsWithTheSameMessage(TestSupport.Backend b) {
+        Device dev = b.device();
+        var k = dev.kernels();
+        Buf idx = k.allocInts(4);
+        try (Tensor x = Tensor.zeros(dev, 1, 4, 5, 5); Tensor w = Tensor.zeros(dev, 2, 4, 3, 3); Tensor y = Tensor.zeros(dev, 1, 2, 5, 5);
+             Tensor one = Tensor.zeros(dev, 1)) {
+            k.uploadInts(idx, new int[] {0, 1, 2, 3}, 4);
+            Conv2dDesc d = Conv2d.desc(x, w, 1, 1, 1, 1);
+            Buf xb = x.buf(), yb = y.buf(), wb = w.buf();
+            List<Object[]> cases = List.of(
+                    new Object[] {"jp_act_fwd: unknown activation kind 17", (Executable) () -> k.actFwd(17, 0f, yb, xb, 4)},
+                    new Object[] {"jp_act_bwd: n must be >= 0 (got -1)", (Executable) () -> k.actBwd(1, 0f, xb, xb, xb, -1)},
+                    new Object[] {"jp_conv2d_fwd_act: unknown activation kind 9", (Executable) () -> k.conv2dFwdAct(d, yb, xb, wb, null, 9, 0f)},
+                    new Object[] {"jp_conv2d_fwd_act: leaky ReLU slope is not finite",
+                            (Executable) () -> k.conv2dFwdAct(d, yb, xb, wb, null, Activation.LEAKY_RELU.code, Float.NaN)},
+                    new Object[] {"jp_conv2d_fwd: y, x or w is NULL", (Executable) () -> k.conv2dFwd(d, null, xb, wb, null)},
+                    new Object[] {"jp_conv2d_cs_fwd: in_idx: count 5 outside [0, 4]",
+                            (Executable) () -> k.conv2dCsFwd(d, yb, xb, wb, null, idx, 5, idx, 1)},
+                    new Object[] {"jp_conv2d_cs_bwd_filter: out_idx is NULL with count 2",
+                            (Executable) () -> k.conv2dCsBwdFilter(d, wb, null, yb, xb, idx, 4, null, 2)},
+                    new Object[] {"jp_gather_channels: idx: count 7 outside [0, 4]", (Executable) () -> k.gatherChannels(yb, xb, idx, 7, 1, 4, 25)},
+                    new Object[] {"jp_channel_copy: channel range out of bounds: dst [1, 5) of 4",
+                            (Executable) () -> k.channelCopy(xb, 4, 1, xb, 4, 0, 4, 1, 25)},
+                    new Object[] {"jp_channel_norms: p must be 1 or 2 (got 3)", (Executable) () -> k.channelNorms(xb, wb, 1, 4, 18, 3)},
+                    new Object[] {"jp_reduce: unknown reduction kind 9", (Executable) () -> k.reduce(9, one.buf(), xb, 4)},
+                    new Object[] {"jp_add: n must be >= 0 (got -2)", (Executable) () -> k.add(yb, xb, xb, -2)},
+                    new Object[] {"jp_upsample_nearest_fwd: sizes must be positive (n=1 c=4 h=5 w=5 scale=0)",
+                            (Executable) () -> k.upsampleFwd(yb, xb, 1, 4, 5, 5, 0)},
+                    new Object[] {"jp_adamw_step: step must be >= 1 (got 0)",
+                            (Executable) () -> k.adamwStep(1e-3f, 0.9f, 0.999f, 1e-8f, 0f, 0, xb, xb, xb, xb, null, 4)},
+                    new Object[] {"jp_sgd_step: lr=-1 momentum=0 weight_decay=0 must be >= 0",
+                            (Executable) () -> k.sgdStep(-1f, 0f, 0f, false, xb, null, xb, null, 4)});
+            for (Object[] c : cases) {
+                NativeException e = assertThrows(NativeException.class, (Executable) c[1], (String) c[0]);
+                assertTrue(e.getMessage().contains((String) c[0]), b + ": '" + e.getMessage() + "' lacks '" + c[0] + "'");
+                assertEquals(1, e.status(), e.getMessage());
+            }
+        } finally {
+            k.free(idx);
+        }
+    }
+
     @Test
     void unavailableBackendsSayWhy() {
         BackendUnavailableException e = assertThrows(BackendUnavailableException.class, () -> Device.open(DeviceKind.CUDA, 0));
