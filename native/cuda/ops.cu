@@ -452,16 +452,7 @@ CU_OP(reduce)(jp_ctx ctx, int32_t kind, float *out, const float *x, int64_t n) {
 /* ---------------- optimizers (formulas as the CPU backend's) ---------------- */
 
 __global__ void k_sgd(jp_sgd_desc d, float *param, float *buf, const float *grad, const float *mask, int64_t n) {
-    JP_GRID_STRIDE(i, n) {
-        if (mask && mask[i] == 0.f) { param[i] = 0.f; if (buf) buf[i] = 0.f; continue; }
-        float g = grad[i] + d.weight_decay * param[i];
-        if (d.momentum != 0.f) {
-            float b = d.momentum * buf[i] + g;
-            buf[i] = b;
-            g = d.nesterov ? g + d.momentum * b : b;
-        }
-        param[i] -= d.lr * g;
-    }
+    JP_GRID_STRIDE(i, n) jp_sgd_update(&d, i, param, buf, grad, mask);
 }
 
 CU_OP(sgd_step)(jp_ctx ctx, const jp_sgd_desc *d, float *param, float *buf, const float *grad, const float *mask, int64_t n) {
@@ -473,21 +464,14 @@ CU_OP(sgd_step)(jp_ctx ctx, const jp_sgd_desc *d, float *param, float *buf, cons
 }
 
 __global__ void k_adamw(jp_adamw_desc d, float c1, float c2, float *param, float *m, float *v, const float *grad, const float *mask, int64_t n) {
-    JP_GRID_STRIDE(i, n) {
-        if (mask && mask[i] == 0.f) { param[i] = 0.f; m[i] = 0.f; v[i] = 0.f; continue; }
-        float g = grad[i], p = param[i] * (1.f - d.lr * d.weight_decay);
-        float mi = d.beta1 * m[i] + (1.f - d.beta1) * g, vi = d.beta2 * v[i] + (1.f - d.beta2) * g * g;
-        m[i] = mi;
-        v[i] = vi;
-        param[i] = p - d.lr * (mi / c1) / (sqrtf(vi / c2) + d.eps);
-    }
+    JP_GRID_STRIDE(i, n) jp_adamw_update(&d, c1, c2, i, param, m, v, grad, mask);
 }
 
 CU_OP(adamw_step)(jp_ctx ctx, const jp_adamw_desc *d, float *param, float *m, float *v, const float *grad, const float *mask, int64_t n) {
     static const char *fn = "jp_adamw_step";
     if (!n) return JP_OK;
     /* bias corrections on the host in float, as the CPU backend computes them */
-    const float c1 = 1.f - powf(d->beta1, (float)d->step), c2 = 1.f - powf(d->beta2, (float)d->step);
+    const float c1 = jp_adamw_correction(d->beta1, d->step), c2 = jp_adamw_correction(d->beta2, d->step);
     Ctx *c = impl(ctx);
     JP_LAUNCH(k_adamw, grid1d(c, n), dim3(256), c->stream, *d, c1, c2, param, m, v, grad, mask, n);
     LAUNCHED(fn);

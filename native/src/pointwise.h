@@ -1,6 +1,6 @@
-/* Pointwise math shared by the backends: one definition of each activation and its derivative, for
- * the CPU's scalar loops and epilogues and for the CUDA kernels (nvcc and cuda-emu compile it for the
- * device). The CPU's vectorised SiLU loops (eltwise.c) use a polynomial exp instead of expf; their
+/* Pointwise math shared by the backends: one definition of each activation and its derivative, and
+ * of each optimizer's element update, for the CPU's loops and epilogues and for the CUDA kernels (nvcc
+ * and cuda-emu compile it for the device). The CPU's vectorised SiLU loops (eltwise.c) use a polynomial exp instead of expf; their
  * results agree with these to ~1e-7 relative. */
 #ifndef JPRUNE_POINTWISE_H
 #define JPRUNE_POINTWISE_H
@@ -35,6 +35,44 @@ JP_POINTWISE float jp_act_grad(int kind, float alpha, float v, float g) {
     }
     default: return g;
     }
+}
+
+/* One SGD element update (momentum_buf may be NULL when momentum is 0); a masked element (mask 0)
+ * and its momentum are set to 0, so pruned weights stay pruned. */
+JP_POINTWISE void jp_sgd_update(const jp_sgd_desc *d, int64_t i, float *param, float *momentum_buf, const float *grad,
+                                const float *mask) {
+    if (mask && mask[i] == 0.f) {
+        param[i] = 0.f;
+        if (momentum_buf) momentum_buf[i] = 0.f;
+        return;
+    }
+    float g = grad[i] + d->weight_decay * param[i];
+    if (d->momentum != 0.f) {
+        const float b = d->momentum * momentum_buf[i] + g;
+        momentum_buf[i] = b;
+        g = d->nesterov ? g + d->momentum * b : b;
+    }
+    param[i] -= d->lr * g;
+}
+
+/* AdamW's bias correction 1 - beta^step, in float (the host computes it once per step) */
+JP_POINTWISE float jp_adamw_correction(float beta, int32_t step) { return 1.f - powf(beta, (float)step); }
+
+/* One AdamW element update (decoupled weight decay); c1, c2: the bias corrections of beta1, beta2.
+ * A masked element and its moments are set to 0. */
+JP_POINTWISE void jp_adamw_update(const jp_adamw_desc *d, float c1, float c2, int64_t i, float *param, float *m, float *v,
+                                  const float *grad, const float *mask) {
+    if (mask && mask[i] == 0.f) {
+        param[i] = 0.f;
+        m[i] = 0.f;
+        v[i] = 0.f;
+        return;
+    }
+    const float g = grad[i], p = param[i] * (1.f - d->lr * d->weight_decay);
+    const float mi = d->beta1 * m[i] + (1.f - d->beta1) * g, vi = d->beta2 * v[i] + (1.f - d->beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    param[i] = p - d->lr * (mi / c1) / (sqrtf(vi / c2) + d->eps);
 }
 
 #endif
