@@ -82,6 +82,9 @@ struct Scratch {
     template <class T> T *as() const { return static_cast<T *>(p); }
 };
 
+/* the op returns the status of its launches */
+#define LAUNCHED(fn) return launched(fn)
+
 /* 1-D launch geometry for grid-stride kernels: enough blocks to fill the GPU, never more than the
  * work needs; in emulation one block (the loops cover any grid). */
 inline dim3 grid1d(const Ctx *c, int64_t n, int threads = 256) {

@@ -1,4 +1,4 @@
-/* conv.cu - dense and channel-sparse convolution (forward, backward-data, backward-filter) and
+/* conv2d.cu (the CPU's conv2d.c; conv.cu until 2026-12-02) - dense and channel-sparse convolution (forward, backward-data, backward-filter) and
  * sgemm as one implicit-GEMM kernel, plus weight-sparse (CSR) convolution and its conversion.
  *
  * Implicit GEMM. Each convolution is a matrix product whose operands are never materialised: a
