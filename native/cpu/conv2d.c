@@ -242,13 +242,42 @@ typedef struct jp_conv_epi {
 
 static const jp_conv_epi NO_EPI = {NULL, JP_ACT_IDENTITY, 0.f};
 
-/* y[n][out(j)] = act(bias[out(j)] + sum_{i,r,s} wsel[j][i][r][s] * x[n][in(i)][sh*oh + r*dh - ph][sw*ow + s*dw - pw]) (ep);
- * x has xc channels of H x W, y has yc channels of the output size; a NULL list means 0..n-1; y's
- * unlisted channels are zeroed. The GEMM runs over an Ho x Wq grid (Wq >= Wo: the phase planes' width),
- * whose extra columns are dropped. */
-static jp_status conv_indirect(jp_ctx ctx, const char *fn, int N, const float *x, int xc, int H, int W,
-                               const int32_t *in_idx, int n_in, const float *wsel, int R, int S, int ph, int pw,
-                               int dh, int dw, int sh, int sw, float *y, int yc, const int32_t *out_idx, int n_out, const jp_conv_epi *ep) {
+/* What conv_indirect computes besides the geometry: which channels it reads and writes, the weights
+ * gathered for those lists, and the epilogue. */
+typedef struct {
+    const int32_t *in_idx;  /* input channels read; NULL: 0..n_in-1 */
+    int n_in;
+    const int32_t *out_idx; /* output channels written; NULL: 0..n_out-1 (the unlisted ones are zeroed) */
+    int n_out;
+    const float *wsel;      /* [n_out][n_in][r][s] */
+    const jp_conv_epi *ep;
+} jp_conv_plan;
+
+/* The forward convolution that backward-data is: dy (k channels of the output size) convolved with
+ * the rotated weights, padding dil*(r-1)-pad, stride 1 (callers take this path for stride 1 only). */
+static jp_conv2d_desc bwd_data_as_fwd(const jp_conv2d_desc *d) {
+    jp_conv2d_desc f = *d;
+    f.c = d->k;
+    f.k = d->c;
+    f.h = jp_conv_out_h(d);
+    f.w = jp_conv_out_w(d);
+    f.pad_h = d->dil_h * (d->r - 1) - d->pad_h;
+    f.pad_w = d->dil_w * (d->s - 1) - d->pad_w;
+    f.stride_h = f.stride_w = 1;
+    f.groups = 1;
+    return f;
+}
+
+/* y[n][out(j)] = act(bias[out(j)] + sum_{i,r,s} wsel[j][i][r][s] * x[n][in(i)][sh*oh + r*dh - ph][sw*ow + s*dw - pw]) (ep),
+ * for the geometry of d (groups 1) and the channels of p. The GEMM runs over an Ho x Wq grid (Wq >=
+ * Wo: the phase planes' width), whose extra columns are dropped. */
+static jp_status conv_indirect(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, const jp_conv_plan *p, const float *x, float *y) {
+    const int N = d->n, xc = d->c, H = d->h, W = d->w, yc = d->k, R = d->r, S = d->s, ph = d->pad_h, pw = d->pad_w;
+    const int dh = d->dil_h, dw = d->dil_w, sh = d->stride_h, sw = d->stride_w;
+    const int32_t *in_idx = p->in_idx, *out_idx = p->out_idx;
+    const int n_in = p->n_in, n_out = p->n_out;
+    const float *wsel = p->wsel;
+    const jp_conv_epi *ep = p->ep;
     const int Hp = H + 2 * ph, Wp = W + 2 * pw, Hq = (Hp + sh - 1) / sh, Wq = (Wp + sw - 1) / sw;
     const int Ho = (Hp - dh * (R - 1) - 1) / sh + 1, Wo = (Wp - dw * (S - 1) - 1) / sw + 1, RS = R * S, nt = jp_team(ctx);
     const size_t plane = (size_t)Hq * Wq, ext = (size_t)Ho * Wq, tail = (size_t)(S - 1) * dw + 32, P = (size_t)Ho * Wo;
@@ -487,8 +516,7 @@ static jp_status pointwise_small(jp_ctx ctx, const char *fn, const jp_conv2d_des
 static jp_status conv_fwd(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const jp_conv_epi *ep) {
     if (pointwise_batched(d)) return pointwise_small(ctx, fn, d, 0, y, x, w, ep);
     if (use_indirect(d))
-        return conv_indirect(ctx, fn, d->n, x, d->c, d->h, d->w, NULL, d->c, w, d->r, d->s, d->pad_h, d->pad_w, d->dil_h, d->dil_w,
-                             d->stride_h, d->stride_w, y, d->k, NULL, d->k, ep);
+        return conv_indirect(ctx, fn, d, &(jp_conv_plan){NULL, d->c, NULL, d->k, w, ep}, x, y);
     const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = jp_team(ctx);
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
     const int pw = is_pointwise(d);
@@ -526,9 +554,8 @@ CPU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const fl
         float *wr = jp_scratch(3, (size_t)d->k * d->c * d->r * d->s);
         if (!wr) return NOMEM(fn);
         rotate_weights(d, wr, w, NULL, d->c, NULL, d->k);
-        return conv_indirect(ctx, fn, d->n, dy, d->k, jp_conv_out_h(d), jp_conv_out_w(d), NULL, d->k, wr, d->r, d->s,
-                             d->dil_h * (d->r - 1) - d->pad_h, d->dil_w * (d->s - 1) - d->pad_w, d->dil_h, d->dil_w, 1, 1,
-                             dx, d->c, NULL, d->c, &NO_EPI);
+        const jp_conv2d_desc f = bwd_data_as_fwd(d);
+        return conv_indirect(ctx, fn, &f, &(jp_conv_plan){NULL, d->k, NULL, d->c, wr, &NO_EPI}, dy, dx);
     }
     const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = jp_team(ctx);
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
@@ -635,8 +662,7 @@ CPU_OP(conv2d_cs_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float
         float *wsel = jp_scratch(3, (size_t)n_out * n_in * RS + 1);
         if (!wsel) return NOMEM(fn);
         gather_weights(d, wsel, w, in_idx, n_in, out_idx, n_out);
-        return conv_indirect(ctx, fn, d->n, x, d->c, d->h, d->w, in_idx, n_in, wsel, d->r, d->s, d->pad_h, d->pad_w, d->dil_h,
-                             d->dil_w, d->stride_h, d->stride_w, y, d->k, out_idx, n_out, &(jp_conv_epi){bias, JP_ACT_IDENTITY, 0.f});
+        return conv_indirect(ctx, fn, d, &(jp_conv_plan){in_idx, n_in, out_idx, n_out, wsel, &(jp_conv_epi){bias, JP_ACT_IDENTITY, 0.f}}, x, y);
     }
     float *col = jp_scratch(2, (size_t)n_in * RS * P), *ws = jp_scratch(3, (size_t)n_out * n_in * RS),
           *ys = jp_scratch(4, (size_t)n_out * P);
@@ -666,9 +692,8 @@ CPU_OP(conv2d_cs_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const
         float *wr = jp_scratch(3, (size_t)n_out * n_in * RS + 1);
         if (!wr) return NOMEM(fn);
         rotate_weights(d, wr, w, in_idx, n_in, out_idx, n_out);
-        return conv_indirect(ctx, fn, d->n, dy, d->k, jp_conv_out_h(d), jp_conv_out_w(d), out_idx, n_out, wr, d->r, d->s,
-                             d->dil_h * (d->r - 1) - d->pad_h, d->dil_w * (d->s - 1) - d->pad_w, d->dil_h, d->dil_w, 1, 1,
-                             dx, d->c, in_idx, n_in, &NO_EPI);
+        const jp_conv2d_desc f = bwd_data_as_fwd(d);
+        return conv_indirect(ctx, fn, &f, &(jp_conv_plan){out_idx, n_out, in_idx, n_in, wr, &NO_EPI}, dy, dx);
     }
     float *col = jp_scratch(2, (size_t)n_in * RS * P), *ws = jp_scratch(3, (size_t)n_out * n_in * RS),
           *dys = jp_scratch(4, (size_t)n_out * P);
