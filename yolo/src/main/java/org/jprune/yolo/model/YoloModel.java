@@ -241,103 +241,161 @@ public final class YoloModel implements AutoCloseable {
         int inNode(int idx) { return idx < 0 ? Graph.INPUT : out.get(idx); }
         int inCh(int idx) { return idx < 0 ? 3 : ch.get(idx); }
 
+        /** What building one config row gave: its output node, channels, repeats and the arguments as built (for the summary). */
+        record Built(int out, int channels, int repeats, List<Object> args) {}
+
+        /** Builds one config row of one module type into the graph; from: the resolved input rows. */
+        @FunctionalInterface
+        interface ModuleBuilder { Built build(ModelConfig.Row r, int[] from, int repeats); }
+
+        /** The YAML (Ultralytics) modules, in the order the error message lists them. */
+        Map<String, ModuleBuilder> yamlModules() {
+            Map<String, ModuleBuilder> m = new java.util.LinkedHashMap<>();
+            m.put("Conv", this::convModule);
+            m.put("C3", this::c3Module);
+            m.put("SPPF", this::sppfModule);
+            m.put("nn.Upsample", this::upsampleModule);
+            m.put("Upsample", this::upsampleModule);
+            m.put("Concat", this::concatModule);
+            m.put("Detect", this::detectModule);
+            return m;
+        }
+
+        /**
+         * The darknet sections: convolutional (+ BN when batch_normalize=1, then leaky 0.1 / relu / swish /
+         * linear), maxpool (darknet's padding: size-1 split before/after, so a 2x2 stride-1 pool keeps
+         * the size), route (concat of its layers, then one of `groups` channel groups), shortcut (add),
+         * upsample (nearest) and yolo (marks the convolutional before it as an output level).
+         * Names: module_list.{i}.conv / .bn / .act, as darknet ports name them.
+         */
+        Map<String, ModuleBuilder> darknetSections() {
+            Map<String, ModuleBuilder> m = new java.util.LinkedHashMap<>();
+            m.put("convolutional", this::convolutionalSection);
+            m.put("maxpool", this::maxpoolSection);
+            m.put("route", this::routeSection);
+            m.put("shortcut", this::shortcutSection);
+            m.put("upsample", this::upsampleSection);
+            m.put("yolo", this::yoloSection);
+            return m;
+        }
+
+        /** One loop for both formats: each row goes to its module's builder; the bookkeeping is here. */
         YoloModel build() {
-            if (cfg.format() == ModelConfig.Format.DARKNET) return buildDarknet();
+            boolean darknet = cfg.format() == ModelConfig.Format.DARKNET;
+            Map<String, ModuleBuilder> builders = darknet ? darknetSections() : yamlModules();
             for (ModelConfig.Row r : cfg.rows()) {
                 current = r;
                 int first = graph.nodes().size();
-                long nl = r.number() > 1 ? Math.max(Math.round(r.number() * cfg.depthMultiple()), 1) : r.number();
-                if (nl > Limits.MAX_REPEATS) throw error(r, "repeats " + r.number() + " x depth_multiple " + cfg.depthMultiple() + " = " + nl + ", the limit is " + Limits.MAX_REPEATS);
-                int n = (int) nl;
-                int[] from = new int[r.from().length];
-                for (int i = 0; i < from.length; i++) from[i] = resolve(r, r.from()[i]);
-                String p = "model." + r.index();
-                int o, c2;
-                List<Object> args = new ArrayList<>();
-                switch (r.module()) {
-                    case "Conv", "C3", "SPPF" -> {
-                        if (from.length != 1) throw error(r, "takes one input");
-                        int c1 = inCh(from[0]), in = inNode(from[0]);
-                        if (intArg(r, 0, -1) <= 0) throw error(r, "first argument (output channels) must be > 0");
-                        double want = intArg(r, 0, -1) * cfg.widthMultiple();
-                        if (want > Limits.MAX_CHANNELS) throw error(r, intArg(r, 0, -1) + " channels x width_multiple " + cfg.widthMultiple() + " exceeds " + Limits.MAX_CHANNELS);
-                        c2 = makeDivisible(want, 8);
-                        args.add(c1);
-                        args.add(c2);
-                        if (r.module().equals("Conv")) {
-                            int k = intArg(r, 1, 1), s = intArg(r, 2, 1);
-                            Integer pad = r.args().size() > 3 && r.args().get(3) != null ? intArg(r, 3, 0) : null;
-                            int g = intArg(r, 4, 1);
-                            args.addAll(r.args().subList(1, r.args().size()));
-                            o = in;
-                            for (int i = 0; i < n; i++) { o = conv(n == 1 ? p : p + "." + i, o, i == 0 ? c1 : c2, c2, k, s, pad, g); }
-                        } else if (r.module().equals("C3")) {
-                            boolean shortcut = r.args().size() < 2 || !Boolean.FALSE.equals(r.args().get(1));
-                            args.add(n);
-                            if (r.args().size() > 1) args.add(shortcut);
-                            int c = (int) (c2 * 0.5);
-                            int a = conv(p + ".cv1", in, c1, c, 1, 1, null, 1);
-                            int bb = conv(p + ".cv2", in, c1, c, 1, 1, null, 1);
-                            for (int i = 0; i < n; i++) {
-                                int h1 = conv(p + ".m." + i + ".cv1", a, c, c, 1, 1, null, 1);
-                                int h2 = conv(p + ".m." + i + ".cv2", h1, c, c, 3, 1, null, 1);
-                                a = shortcut ? node(p + ".m." + i + ".add", new SimpleLayers.AddLayer(), a, h2) : h2;
-                            }
-                            int cat = node(p + ".cat", new SimpleLayers.ConcatLayer(), a, bb);
-                            o = conv(p + ".cv3", cat, 2 * c, c2, 1, 1, null, 1);
-                        } else {
-                            int k = intArg(r, 1, 5);
-                            args.add(k);
-                            int c = c1 / 2;
-                            int x = conv(p + ".cv1", in, c1, c, 1, 1, null, 1);
-                            int y1 = node(p + ".m.0", new SimpleLayers.MaxPoolLayer(k, 1, k / 2), x);
-                            int y2 = node(p + ".m.1", new SimpleLayers.MaxPoolLayer(k, 1, k / 2), y1);
-                            int y3 = node(p + ".m.2", new SimpleLayers.MaxPoolLayer(k, 1, k / 2), y2);
-                            int cat = node(p + ".cat", new SimpleLayers.ConcatLayer(), x, y1, y2, y3);
-                            o = conv(p + ".cv2", cat, 4 * c, c2, 1, 1, null, 1);
-                        }
-                    }
-                    case "nn.Upsample", "Upsample" -> {
-                        int scale = r.args().size() > 1 && r.args().get(1) instanceof Integer sc ? sc : 2;
-                        o = node(p, new SimpleLayers.UpsampleLayer(scale), inNode(from[0]));
-                        c2 = inCh(from[0]);
-                        args.addAll(r.args());
-                    }
-                    case "Concat" -> {
-                        int[] ins = new int[from.length];
-                        c2 = 0;
-                        for (int i = 0; i < from.length; i++) { ins[i] = inNode(from[i]); c2 += inCh(from[i]); }
-                        o = node(p, new SimpleLayers.ConcatLayer(), ins);
-                        args.addAll(r.args());
-                    }
-                    case "Detect" -> {
-                        if (detectRow >= 0) throw error(r, "a model has one Detect layer");
-                        if (from.length != cfg.anchors().size())
-                            throw error(r, from.length + " inputs but " + cfg.anchors().size() + " anchor levels");
-                        detectRow = r.index();
-                        detectFrom = from;
-                        int na = cfg.anchors().get(0).length / 2, no = na * (cfg.nc() + 5);
-                        int[] outs = new int[from.length];
-                        List<Integer> chs = new ArrayList<>();
-                        for (int i = 0; i < from.length; i++) {
-                            chs.add(channels(inNode(from[i])));
-                            outs[i] = node(p + ".m." + i, headConvLayer(p + ".m." + i, inNode(from[i]), no, 1, 1, 0, 1, true, false, seed + 104729L * (i + 1)), inNode(from[i]));
-                        }
-                        graph.setOutputs(outs);
-                        o = outs[outs.length - 1];
-                        c2 = no;
-                        args.add(cfg.nc());
-                        args.add(cfg.anchors().stream().map(Arrays::toString).toList());
-                        args.add(chs);
-                    }
-                    default -> throw error(r, "unknown module '" + r.module() + "' (supported: Conv, C3, SPPF, nn.Upsample, Concat, Detect)");
-                }
-                out.add(o);
-                ch.add(c2);
-                modules.add(new Module(r.index(), r.from(), n, r.module(), java.util.Collections.unmodifiableList(new ArrayList<>(args)), first, graph.nodes().size() - 1, c2, o));
+                int[] from = darknet ? r.from() : resolve(r);
+                ModuleBuilder mb = builders.get(r.module());
+                if (mb == null) throw error(r, darknet ? "unknown section"
+                        : "unknown module '" + r.module() + "' (supported: Conv, C3, SPPF, nn.Upsample, Concat, Detect)");
+                Built b = mb.build(r, from, darknet ? 1 : repeats(r));
+                out.add(b.out());
+                ch.add(b.channels());
+                modules.add(new Module(r.index(), darknet ? from : r.from(), b.repeats(), r.module(),
+                        java.util.Collections.unmodifiableList(new ArrayList<>(b.args())), first, graph.nodes().size() - 1, b.channels(), b.out()));
             }
-            if (detectRow < 0) throw new IllegalArgumentException(cfg.source() + ": no Detect layer");
+            if (darknet) graph.setOutputs(yoloOutputs.stream().mapToInt(Integer::intValue).toArray());
+            else if (detectRow < 0) throw new IllegalArgumentException(cfg.source() + ": no Detect layer");
             return finish();
+        }
+
+        /** A YAML row's repeats: number x depth_multiple, rounded, at least 1 (a single module stays single). */
+        int repeats(ModelConfig.Row r) {
+            long nl = r.number() > 1 ? Math.max(Math.round(r.number() * cfg.depthMultiple()), 1) : r.number();
+            if (nl > Limits.MAX_REPEATS) throw error(r, "repeats " + r.number() + " x depth_multiple " + cfg.depthMultiple() + " = " + nl + ", the limit is " + Limits.MAX_REPEATS);
+            return (int) nl;
+        }
+
+        int[] resolve(ModelConfig.Row r) {
+            int[] from = new int[r.from().length];
+            for (int i = 0; i < from.length; i++) from[i] = resolve(r, r.from()[i]);
+            return from;
+        }
+
+        /** Conv, C3 and SPPF: one input, the output width from the first argument times width_multiple (a multiple of 8). */
+        int yamlWidth(ModelConfig.Row r, int[] from) {
+            if (from.length != 1) throw error(r, "takes one input");
+            int c = intArg(r, 0, -1);
+            if (c <= 0) throw error(r, "first argument (output channels) must be > 0");
+            double want = c * cfg.widthMultiple();
+            if (want > Limits.MAX_CHANNELS) throw error(r, c + " channels x width_multiple " + cfg.widthMultiple() + " exceeds " + Limits.MAX_CHANNELS);
+            return makeDivisible(want, 8);
+        }
+
+        String name(ModelConfig.Row r) { return "model." + r.index(); }
+
+        /** Conv(c2, k=1, s=1, p=k/2, g=1), repeated as Ultralytics repeats a plain module. */
+        Built convModule(ModelConfig.Row r, int[] from, int n) {
+            int c2 = yamlWidth(r, from), c1 = inCh(from[0]), k = intArg(r, 1, 1), s = intArg(r, 2, 1), g = intArg(r, 4, 1);
+            Integer pad = r.args().size() > 3 && r.args().get(3) != null ? intArg(r, 3, 0) : null;
+            String p = name(r);
+            int o = inNode(from[0]);
+            for (int i = 0; i < n; i++) o = conv(n == 1 ? p : p + "." + i, o, i == 0 ? c1 : c2, c2, k, s, pad, g);
+            List<Object> args = new ArrayList<>(List.of(c1, c2));
+            args.addAll(r.args().subList(1, r.args().size()));
+            return new Built(o, c2, n, args);
+        }
+
+        /** C3(c2, shortcut=True): cv1 -> n bottlenecks (1x1, 3x3, + residual), cv2 beside it, concat, cv3. */
+        Built c3Module(ModelConfig.Row r, int[] from, int n) {
+            int c2 = yamlWidth(r, from), c1 = inCh(from[0]), in = inNode(from[0]), c = (int) (c2 * 0.5);
+            boolean shortcut = r.args().size() < 2 || !Boolean.FALSE.equals(r.args().get(1));
+            String p = name(r);
+            int a = conv(p + ".cv1", in, c1, c, 1, 1, null, 1);
+            int bb = conv(p + ".cv2", in, c1, c, 1, 1, null, 1);
+            for (int i = 0; i < n; i++) {
+                int h1 = conv(p + ".m." + i + ".cv1", a, c, c, 1, 1, null, 1);
+                int h2 = conv(p + ".m." + i + ".cv2", h1, c, c, 3, 1, null, 1);
+                a = shortcut ? node(p + ".m." + i + ".add", new SimpleLayers.AddLayer(), a, h2) : h2;
+            }
+            int cat = node(p + ".cat", new SimpleLayers.ConcatLayer(), a, bb);
+            List<Object> args = new ArrayList<>(List.of(c1, c2, n));
+            if (r.args().size() > 1) args.add(shortcut);
+            return new Built(conv(p + ".cv3", cat, 2 * c, c2, 1, 1, null, 1), c2, n, args);
+        }
+
+        /** SPPF(c2, k=5): cv1, three chained k x k max pools, concat of the four, cv2. */
+        Built sppfModule(ModelConfig.Row r, int[] from, int n) {
+            int c2 = yamlWidth(r, from), c1 = inCh(from[0]), k = intArg(r, 1, 5), c = c1 / 2;
+            String p = name(r);
+            int x = conv(p + ".cv1", inNode(from[0]), c1, c, 1, 1, null, 1);
+            int y1 = node(p + ".m.0", new SimpleLayers.MaxPoolLayer(k, 1, k / 2), x);
+            int y2 = node(p + ".m.1", new SimpleLayers.MaxPoolLayer(k, 1, k / 2), y1);
+            int y3 = node(p + ".m.2", new SimpleLayers.MaxPoolLayer(k, 1, k / 2), y2);
+            int cat = node(p + ".cat", new SimpleLayers.ConcatLayer(), x, y1, y2, y3);
+            return new Built(conv(p + ".cv2", cat, 4 * c, c2, 1, 1, null, 1), c2, n, List.of(c1, c2, k));
+        }
+
+        Built upsampleModule(ModelConfig.Row r, int[] from, int n) {
+            int scale = r.args().size() > 1 && r.args().get(1) instanceof Integer sc ? sc : 2;
+            return new Built(node(name(r), new SimpleLayers.UpsampleLayer(scale), inNode(from[0])), inCh(from[0]), n, r.args());
+        }
+
+        Built concatModule(ModelConfig.Row r, int[] from, int n) {
+            int[] ins = new int[from.length];
+            int c2 = 0;
+            for (int i = 0; i < from.length; i++) { ins[i] = inNode(from[i]); c2 += inCh(from[i]); }
+            return new Built(node(name(r), new SimpleLayers.ConcatLayer(), ins), c2, n, r.args());
+        }
+
+        /** Detect(nc, anchors): one 1x1 conv with bias per level, na * (5 + nc) outputs each; the graph's outputs. */
+        Built detectModule(ModelConfig.Row r, int[] from, int n) {
+            if (detectRow >= 0) throw error(r, "a model has one Detect layer");
+            if (from.length != cfg.anchors().size()) throw error(r, from.length + " inputs but " + cfg.anchors().size() + " anchor levels");
+            detectRow = r.index();
+            detectFrom = from;
+            int no = na() * (cfg.nc() + 5);
+            String p = name(r);
+            int[] outs = new int[from.length];
+            List<Integer> chs = new ArrayList<>();
+            for (int i = 0; i < from.length; i++) {
+                chs.add(channels(inNode(from[i])));
+                outs[i] = node(p + ".m." + i, headConvLayer(p + ".m." + i, inNode(from[i]), no, 1, 1, 0, 1, true, false, seed + 104729L * (i + 1)), inNode(from[i]));
+            }
+            graph.setOutputs(outs);
+            return new Built(outs[outs.length - 1], no, n, List.of(cfg.nc(), cfg.anchors().stream().map(Arrays::toString).toList(), chs));
         }
 
         String opt(ModelConfig.Row r, String key, String dflt) {
@@ -355,104 +413,86 @@ public final class YoloModel implements AutoCloseable {
             }
         }
 
-        /**
-         * The darknet layers: convolutional (+ BN when batch_normalize=1, then leaky 0.1 / relu / swish /
-         * linear), maxpool (darknet's padding: size-1 split before/after, so a 2x2 stride-1 pool keeps
-         * the size), route (concat of its layers, then one of `groups` channel groups), shortcut (add),
-         * upsample (nearest) and yolo (marks the convolutional before it as an output level).
-         * Names: module_list.{i}.conv / .bn / .act, as darknet ports name them.
-         */
-        YoloModel buildDarknet() {
+        final List<Integer> yoloOutputs = new ArrayList<>(); // darknet: the node before each [yolo]
+
+        String section(ModelConfig.Row r) { return "module_list." + r.index(); }
+        int sectionIn(int[] from) { return from[0] < 0 ? Graph.INPUT : out.get(from[0]); }
+
+        Built convolutionalSection(ModelConfig.Row r, int[] from, int n) {
             List<ModelConfig.Row> rows = cfg.rows();
-            List<Integer> outs = new ArrayList<>();
-            for (ModelConfig.Row r : rows) {
-                current = r;
-                int first = graph.nodes().size();
-                String p = "module_list." + r.index();
-                int[] from = r.from();
-                int in = from[0] < 0 ? Graph.INPUT : out.get(from[0]), c1 = inCh(from[0]);
-                int o, c2;
-                List<Object> args = new ArrayList<>();
-                switch (r.module()) {
-                    case "convolutional" -> {
-                        boolean bn = intOpt(r, "batch_normalize", 0) != 0;
-                        int k = intOpt(r, "size", 1), s = intOpt(r, "stride", 1), g = intOpt(r, "groups", 1);
-                        int pad = intOpt(r, "pad", 0) != 0 ? k / 2 : intOpt(r, "padding", 0);
-                        boolean head = r.index() + 1 < rows.size() && rows.get(r.index() + 1).module().equals("yolo");
-                        c2 = head ? na() * (cfg.nc() + 5) : intOpt(r, "filters", 1);
-                        if (c2 <= 0 || k <= 0 || s <= 0 || g <= 0 || c1 % g != 0 || c2 % g != 0) throw error(r, "bad filters/size/stride/groups");
-                        if (intOpt(r, "dilation", 1) != 1) throw error(r, "dilation is not supported");
-                        String act = opt(r, "activation", "logistic");
-                        Activation a = switch (act) {
-                            case "leaky" -> Activation.LEAKY_RELU;
-                            case "relu" -> Activation.RELU;
-                            case "swish", "silu" -> Activation.SILU;
-                            case "linear" -> Activation.IDENTITY;
-                            default -> throw error(r, "activation '" + act + "' is not supported (leaky, relu, swish, linear)");
-                        };
-                        Conv2dLayer cl = head ? headConvLayer(p + ".conv", in, c2, k, s, pad, g, !bn, bn, seed + graph.nodes().size() * 7919L)
-                                : convLayer(p + ".conv", in, c2, k, s, pad, g, !bn);
-                        o = node(p + ".conv", cl, in);
-                        if (bn) o = node(p + ".bn", new BatchNorm2dLayer(device, p + ".bn", cl.outChannels(), 1e-5f, 0.03f), o);
-                        if (a != Activation.IDENTITY) o = node(p + ".act", new SimpleLayers.ActLayer(a, a == Activation.LEAKY_RELU ? 0.1f : 0f), o);
-                        if (head && (bn || a != Activation.IDENTITY)) throw error(r, "the convolutional before [yolo] must be linear without batch_normalize");
-                        args.addAll(List.of(c1, c2, k, s, act + (bn ? ",bn" : "")));
-                    }
-                    case "maxpool" -> {
-                        int s = intOpt(r, "stride", 1), k = intOpt(r, "size", s), padding = intOpt(r, "padding", k - 1);
-                        o = node(p, new SimpleLayers.MaxPoolLayer(k, s, padding / 2, padding - padding / 2), in);
-                        c2 = c1;
-                        args.addAll(List.of(k, s));
-                    }
-                    case "route" -> {
-                        int[] ins = new int[from.length];
-                        int c = 0;
-                        for (int i = 0; i < from.length; i++) { ins[i] = out.get(from[i]); c += ch.get(from[i]); }
-                        o = ins.length == 1 ? ins[0] : node(p + ".cat", new SimpleLayers.ConcatLayer(), ins);
-                        int groups = intOpt(r, "groups", 1), id = intOpt(r, "group_id", 0);
-                        if (groups <= 0 || c % groups != 0 || id < 0 || id >= groups) throw error(r, "groups=" + groups + " group_id=" + id + " do not divide " + c + " channels");
-                        c2 = c / groups;
-                        if (groups > 1) {
-                            int[] range = widths.slice(p + ".slice", id * c2, c2);
-                            usedWidths.add(p + ".slice");
-                            if (range[0] + range[1] > channels(o))
-                                throw error(r, "widths: slice [" + range[0] + ", " + range[1] + "] does not fit " + channels(o) + " channels");
-                            o = node(p + ".slice", new SimpleLayers.SliceLayer(range[0], range[1]), o);
-                        }
-                        args.add(Arrays.toString(from));
-                        if (groups > 1) args.add("group " + id + "/" + groups);
-                    }
-                    case "shortcut" -> {
-                        if (ch.get(from[1]) != c1) throw error(r, "shortcut of " + c1 + " and " + ch.get(from[1]) + " channels");
-                        if (channels(in) != channels(out.get(from[1])))
-                            throw error(r, "widths: shortcut of " + channels(in) + " and " + channels(out.get(from[1])) + " channels");
-                        o = node(p + ".add", new SimpleLayers.AddLayer(), in, out.get(from[1]));
-                        String act = opt(r, "activation", "linear");
-                        if (!act.equals("linear")) throw error(r, "shortcut activation '" + act + "' is not supported (linear)");
-                        c2 = c1;
-                        args.add(from[1]);
-                    }
-                    case "upsample" -> {
-                        int s = intOpt(r, "stride", 2);
-                        o = node(p, new SimpleLayers.UpsampleLayer(s), in);
-                        c2 = c1;
-                        args.add(s);
-                    }
-                    case "yolo" -> {
-                        o = in;
-                        c2 = c1;
-                        outs.add(in);
-                        args.add(cfg.nc());
-                        args.add(Arrays.toString(cfg.anchors().get(outs.size() - 1)));
-                    }
-                    default -> throw error(r, "unknown section");
-                }
-                out.add(o);
-                ch.add(c2);
-                modules.add(new Module(r.index(), from, 1, r.module(), java.util.Collections.unmodifiableList(new ArrayList<>(args)), first, graph.nodes().size() - 1, c2, o));
+            String p = section(r);
+            int in = sectionIn(from), c1 = inCh(from[0]);
+            boolean bn = intOpt(r, "batch_normalize", 0) != 0;
+            int k = intOpt(r, "size", 1), s = intOpt(r, "stride", 1), g = intOpt(r, "groups", 1);
+            int pad = intOpt(r, "pad", 0) != 0 ? k / 2 : intOpt(r, "padding", 0);
+            boolean head = r.index() + 1 < rows.size() && rows.get(r.index() + 1).module().equals("yolo");
+            int c2 = head ? na() * (cfg.nc() + 5) : intOpt(r, "filters", 1);
+            if (c2 <= 0 || k <= 0 || s <= 0 || g <= 0 || c1 % g != 0 || c2 % g != 0) throw error(r, "bad filters/size/stride/groups");
+            if (intOpt(r, "dilation", 1) != 1) throw error(r, "dilation is not supported");
+            String act = opt(r, "activation", "logistic");
+            Activation a = switch (act) {
+                case "leaky" -> Activation.LEAKY_RELU;
+                case "relu" -> Activation.RELU;
+                case "swish", "silu" -> Activation.SILU;
+                case "linear" -> Activation.IDENTITY;
+                default -> throw error(r, "activation '" + act + "' is not supported (leaky, relu, swish, linear)");
+            };
+            Conv2dLayer cl = head ? headConvLayer(p + ".conv", in, c2, k, s, pad, g, !bn, bn, seed + graph.nodes().size() * 7919L)
+                    : convLayer(p + ".conv", in, c2, k, s, pad, g, !bn);
+            int o = node(p + ".conv", cl, in);
+            if (bn) o = node(p + ".bn", new BatchNorm2dLayer(device, p + ".bn", cl.outChannels(), 1e-5f, 0.03f), o);
+            if (a != Activation.IDENTITY) o = node(p + ".act", new SimpleLayers.ActLayer(a, a == Activation.LEAKY_RELU ? 0.1f : 0f), o);
+            if (head && (bn || a != Activation.IDENTITY)) throw error(r, "the convolutional before [yolo] must be linear without batch_normalize");
+            return new Built(o, c2, n, List.of(c1, c2, k, s, act + (bn ? ",bn" : "")));
+        }
+
+        Built maxpoolSection(ModelConfig.Row r, int[] from, int n) {
+            int s = intOpt(r, "stride", 1), k = intOpt(r, "size", s), padding = intOpt(r, "padding", k - 1);
+            int o = node(section(r), new SimpleLayers.MaxPoolLayer(k, s, padding / 2, padding - padding / 2), sectionIn(from));
+            return new Built(o, inCh(from[0]), n, List.of(k, s));
+        }
+
+        Built routeSection(ModelConfig.Row r, int[] from, int n) {
+            String p = section(r);
+            int[] ins = new int[from.length];
+            int c = 0;
+            for (int i = 0; i < from.length; i++) { ins[i] = out.get(from[i]); c += ch.get(from[i]); }
+            int o = ins.length == 1 ? ins[0] : node(p + ".cat", new SimpleLayers.ConcatLayer(), ins);
+            int groups = intOpt(r, "groups", 1), id = intOpt(r, "group_id", 0);
+            if (groups <= 0 || c % groups != 0 || id < 0 || id >= groups) throw error(r, "groups=" + groups + " group_id=" + id + " do not divide " + c + " channels");
+            int c2 = c / groups;
+            if (groups > 1) {
+                int[] range = widths.slice(p + ".slice", id * c2, c2);
+                usedWidths.add(p + ".slice");
+                if (range[0] + range[1] > channels(o))
+                    throw error(r, "widths: slice [" + range[0] + ", " + range[1] + "] does not fit " + channels(o) + " channels");
+                o = node(p + ".slice", new SimpleLayers.SliceLayer(range[0], range[1]), o);
             }
-            graph.setOutputs(outs.stream().mapToInt(Integer::intValue).toArray());
-            return finish();
+            List<Object> args = new ArrayList<>(List.of(Arrays.toString(from)));
+            if (groups > 1) args.add("group " + id + "/" + groups);
+            return new Built(o, c2, n, args);
+        }
+
+        Built shortcutSection(ModelConfig.Row r, int[] from, int n) {
+            int in = sectionIn(from), c1 = inCh(from[0]);
+            if (ch.get(from[1]) != c1) throw error(r, "shortcut of " + c1 + " and " + ch.get(from[1]) + " channels");
+            if (channels(in) != channels(out.get(from[1])))
+                throw error(r, "widths: shortcut of " + channels(in) + " and " + channels(out.get(from[1])) + " channels");
+            int o = node(section(r) + ".add", new SimpleLayers.AddLayer(), in, out.get(from[1]));
+            String act = opt(r, "activation", "linear");
+            if (!act.equals("linear")) throw error(r, "shortcut activation '" + act + "' is not supported (linear)");
+            return new Built(o, c1, n, List.of(from[1]));
+        }
+
+        Built upsampleSection(ModelConfig.Row r, int[] from, int n) {
+            int s = intOpt(r, "stride", 2);
+            return new Built(node(section(r), new SimpleLayers.UpsampleLayer(s), sectionIn(from)), inCh(from[0]), n, List.of(s));
+        }
+
+        Built yoloSection(ModelConfig.Row r, int[] from, int n) {
+            int in = sectionIn(from);
+            yoloOutputs.add(in);
+            return new Built(in, inCh(from[0]), n, List.of(cfg.nc(), Arrays.toString(cfg.anchors().get(yoloOutputs.size() - 1))));
         }
 
         int na() { return cfg.anchors().get(0).length / 2; }
