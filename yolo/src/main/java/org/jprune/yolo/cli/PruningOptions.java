@@ -53,8 +53,6 @@ final class PruningOptions {
     PruneRun.Strategy strategy() { return strategy(Importance.Reduce.SUM, 8, 1.0, Set.of()); }
 
     PruneRun.Strategy strategy(Importance.Reduce reduce, int roundTo, double maxLayerRatio, Set<String> ignored) {
-        boolean gmp = method.strip().equalsIgnoreCase("gmp");
-        return new PruneRun.Strategy(PruneRun.Method.parse(gmp ? "unstructured" : method), reduce, !uniform, roundTo, maxLayerRatio, ignored, reg, regAlpha,
-                regEpochs, gradualFlag || gmp);
+        return PruneRun.Strategy.named(method, !uniform, reg, regAlpha, regEpochs).withRanking(reduce, roundTo, maxLayerRatio, ignored).withGradual(gradualFlag);
     }
 }

@@ -104,6 +104,16 @@ public final class PruneRun {
             return new Strategy(Method.parse(gmp ? "unstructured" : method), Importance.Reduce.SUM, global, 8, 1.0, Set.of(), reg, regAlpha, regEpochs, gmp);
         }
 
+        /** The same method ranked and bounded otherwise: how coupled scores combine, layer widths' multiple, the per-layer cap, layers left alone. */
+        public Strategy withRanking(Importance.Reduce reduce, int roundTo, double maxLayerRatio, Set<String> ignored) {
+            return new Strategy(method, reduce, global, roundTo, maxLayerRatio, ignored, reg, regAlpha, regEpochs, gradual);
+        }
+
+        /** Unstructured pruning with the gradual (GMP) ramp. */
+        public Strategy withGradual(boolean on) {
+            return new Strategy(method, reduce, global, roundTo, maxLayerRatio, ignored, reg, regAlpha, regEpochs, gradual || on);
+        }
+
         ChannelPruner.Options pruner() { return new ChannelPruner.Options(global, roundTo, maxLayerRatio, ignored); }
     }
 
