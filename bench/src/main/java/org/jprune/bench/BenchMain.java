@@ -111,15 +111,7 @@ public final class BenchMain {
     private static Map<String, Object> map(Object... kv) { return Report.map(kv); }
 
     /** Better of two medians each, measured a, b, a, b. */
-    private double[] sideBySide(Runnable a, Runnable b, double seconds) {
-        int reps = smoke ? 1 : 3;
-        double ta = Double.MAX_VALUE, tb = Double.MAX_VALUE;
-        for (int round = 0; round < 2; round++) {
-            ta = Math.min(ta, Timer.median(a, 1, reps, seconds));
-            if (b != null) tb = Math.min(tb, Timer.median(b, 1, reps, seconds));
-        }
-        return new double[] {ta, tb};
-    }
+    private double[] sideBySide(Runnable a, Runnable b, double seconds) { return Timer.inTurns(2, 1, smoke ? 1 : 3, seconds, a, b); }
 
     private void describeMachine(String argLine) throws IOException {
         machine.put("date", ZonedDateTime.now().toString());

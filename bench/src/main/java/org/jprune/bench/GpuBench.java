@@ -109,18 +109,14 @@ public final class GpuBench {
         }
     }
 
-    private double time(Runnable r) {
-        return Timer.median(() -> { r.run(); dev.sync(); }, smoke ? 0 : 2, smoke ? 1 : 5, smoke ? 0 : 0.15);
-    }
+    /** r followed by a device synchronisation, so a time covers the work, not its launch. */
+    private Runnable synced(Runnable r) { return r == null ? null : () -> { r.run(); dev.sync(); }; }
+
+    private double time(Runnable r) { return Timer.median(synced(r), smoke ? 0 : 2, smoke ? 1 : 5, smoke ? 0 : 0.15); }
 
     /** Better median of each over two alternating rounds. */
     private double[] sideBySide(Runnable a, Runnable b) {
-        double ta = Double.MAX_VALUE, tb = Double.MAX_VALUE;
-        for (int round = 0; round < (smoke ? 1 : 2); round++) {
-            ta = Math.min(ta, time(a));
-            if (b != null) tb = Math.min(tb, time(b));
-        }
-        return new double[] {ta, tb};
+        return Timer.inTurns(smoke ? 1 : 2, smoke ? 0 : 2, smoke ? 1 : 5, smoke ? 0 : 0.15, synced(a), synced(b));
     }
 
     private Tensor rand(long seed, int... shape) { return Tensor.randn(dev, seed, 0.5f, shape); }

@@ -38,15 +38,8 @@ final class Serve extends Section {
         requestThreads();
     }
 
-    /** Median seconds of a, b measured a, b, a, b (better median of each). */
     /** Median seconds per call of each runnable, taking turns over two rounds (the better round each). */
-    private double[] sideBySide(int reps, double seconds, Runnable... rs) {
-        double[] t = new double[rs.length];
-        java.util.Arrays.fill(t, Double.MAX_VALUE);
-        for (int round = 0; round < 2; round++)
-            for (int i = 0; i < rs.length; i++) t[i] = Math.min(t[i], Timer.median(rs[i], 1, reps, seconds));
-        return t;
-    }
+    private double[] sideBySide(int reps, double seconds, Runnable... rs) { return Timer.inTurns(2, 1, reps, seconds, rs); }
 
     /** The model with `kept` of every prunable layer's channels (magnitude, multiples of 8), compacted; kept 1: the dense one. */
     static YoloModel variant(ModelConfig cfg, Device cpu, double kept) {

@@ -27,4 +27,18 @@ public final class Timer {
         Arrays.sort(s);
         return s;
     }
+
+    /**
+     * Side by side: the runnables take turns, {@code rounds} times (a, b, ..., a, b, ...), and each gets
+     * the better of its round medians, so a slow phase of the machine hits all of them alike. A null
+     * runnable (a baseline that is not available) gets {@link Double#MAX_VALUE}.
+     */
+    public static double[] inTurns(int rounds, int warmup, int minReps, double minSeconds, Runnable... rs) {
+        double[] t = new double[rs.length];
+        Arrays.fill(t, Double.MAX_VALUE);
+        for (int round = 0; round < rounds; round++)
+            for (int i = 0; i < rs.length; i++)
+                if (rs[i] != null) t[i] = Math.min(t[i], median(rs[i], warmup, minReps, minSeconds));
+        return t;
+    }
 }
