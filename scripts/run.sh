@@ -5,6 +5,7 @@
 # runs/study/study.md; each step's compact model in runs/study/step-N/model.safetensors). Sizes can be
 # changed through the environment:
 #   TRAIN=4000 VAL=300 IMG=160 EPOCHS=12 FT_EPOCHS=2 FT_HYP=lr0=0.001 TARGET=params LEVELS=0.5,0.7,0.9 MODEL=yolov5n OPT=AdamW ANCHORS=evolve scripts/run.sh
+# (FT_EPOCHS: one count for every step, or one per level, e.g. LEVELS=0.5,0.7,0.8,0.85,0.9 FT_EPOCHS=2,2,2,3,6)
 # Another pruning method on the baseline a first run trained (not trained again), into its own folder:
 #   METHOD=group-reg REG=5e-4 REG_EPOCHS=1 BASELINE=runs/study/baseline/last.safetensors OUT=runs/study-group-reg scripts/run.sh
 # The short schedule is hyp.scratch-low with AdamW (lr0 0.003), stronger box, class and objectness

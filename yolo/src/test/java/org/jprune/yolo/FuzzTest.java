@@ -327,6 +327,7 @@ class FuzzTest {
                 {"detect", "-w", dir.resolve("folder").toString(), "--source", dir.resolve("folder").toString()},
                 {"val", "-w", empty.toString(), "--data", d},
                 {"study", "--data", d, "--levels", "0.5,0.3"},
+                {"study", "--data", d, "--levels", "0.5,0.7", "--finetune-epochs", "1,2,3"},
                 {"prune", "-w", dir.resolve("folder").toString(), "--data", d},
                 {"sensitivity", "-w", empty.toString(), "--data", d},
                 {"sensitivity", "-w", dir.resolve("folder").toString(), "--data", d, "--ratios", "0.5,0.2"},

@@ -25,8 +25,9 @@ final class StudyCmd implements Callable<Integer> {
     @Mixin TrainingOptions t;
     @Option(names = "--data", description = "Data YAML (YOLO txt layout), e.g. from `jprune data synth`; required except with --preset seed.")
     Path data;
-    @Option(names = "--finetune-epochs", defaultValue = "5", description = "Fine-tuning epochs after each pruning step. Default: ${DEFAULT-VALUE}.")
-    int finetune;
+    @Option(names = "--finetune-epochs", defaultValue = "5", split = ",", description = "Fine-tuning epochs after each pruning step: one "
+            + "number for every step, or one per step (as prune takes them). Default: ${DEFAULT-VALUE}.")
+    int[] finetune;
     @Option(names = "--levels", defaultValue = "0.5,0.7,0.9", split = ",",
             description = "Cumulative fractions of the original network (of --target) to remove, increasing. Default: ${DEFAULT-VALUE}.")
     double[] levels;
@@ -68,7 +69,7 @@ final class StudyCmd implements Callable<Integer> {
         }
         if (quick || budget != null || !sections.isEmpty()) throw new IllegalArgumentException("--quick, --budget and --sections go with --preset seed");
         if (data == null) throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--data=<data>'");
-        Schedule schedule = Schedule.of(p.target(), levels, new int[] {finetune});
+        Schedule schedule = Schedule.of(p.target(), levels, finetune);
         try (Device dev = device.open()) {
             Study.Options o = new Study.Options(t.training(t.model, data, out == null ? Path.of("runs/study") : out, dev).build(), schedule, p.strategy(),
                     p.finetune(), p.tuning(), baseline);
