@@ -169,9 +169,12 @@ public final class BenchMain {
             blas.ifPresent(b -> b.setThreads(th));
             for (int[] s : shapes) {
                 int m = s[0], n = s[1], k = s[2];
-                try (Tensor a = Tensor.randn(cpu, 1, 1f, m, k); Tensor b = Tensor.randn(cpu, 2, 1f, k, n); Tensor c = Tensor.zeros(cpu, m, n)) {
+                try (Tensor a = Tensor.randn(cpu, 1, 1f, m, k); Tensor b = Tensor.randn(cpu, 2, 1f, k, n); Tensor c = Tensor.zeros(cpu, m, n);
+                     java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
                     Runnable ours = () -> Eltwise.matmul(c, a, b, false, false, 1f, 0f);
-                    Runnable base = blas.<Runnable>map(bl -> () -> bl.sgemm(false, false, m, n, k, 1f, seg(a), k, seg(b), n, 0f, seg(c), n)).orElse(null);
+                    // OpenBLAS on its own native copies of the same matrices (64-byte aligned, as our allocator's)
+                    MemorySegment sa = seg(arena, a), sb = seg(arena, b), sc = seg(arena, c);
+                    Runnable base = blas.<Runnable>map(bl -> () -> bl.sgemm(false, false, m, n, k, 1f, sa, k, sb, n, 0f, sc, n)).orElse(null);
                     double[] t = sideBySide(ours, base, smoke ? 0.01 : 0.4);
                     double flop = 2.0 * m * n * k;
                     row("sgemm", map("shape", m + "x" + n + "x" + k, "threads", th, "ours_gflops", flop / t[0] / 1e9,
@@ -182,7 +185,11 @@ public final class BenchMain {
         cpu.setThreads(0);
     }
 
-    private static MemorySegment seg(Tensor t) { return t.hostSegment(); }
+    private static MemorySegment seg(java.lang.foreign.Arena arena, Tensor t) {
+        MemorySegment s = arena.allocate(t.numel() * Float.BYTES, 64);
+        MemorySegment.copy(t.toArray(), 0, s, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, (int) t.numel());
+        return s;
+    }
 
     private Optional<ConvBaseline> torch(StringBuilder why) {
         try {

@@ -96,18 +96,6 @@ public final class Tensor implements AutoCloseable {
 
     Kernels k() { return device.kernels(); }
 
-    /**
-     * The tensor's memory, for handing a CPU tensor to another native library without a copy (a BLAS
-     * baseline in the benchmarks, an image decoder). CPU devices only; valid while the tensor is open,
-     * and the caller orders its accesses with the engine's ops itself (no op may write the tensor
-     * meanwhile).
-     */
-    public java.lang.foreign.MemorySegment hostSegment() {
-        if (device.kind() != DeviceKind.CPU)
-            throw new UnsupportedOperationException("hostSegment: tensor " + this + " is not in host memory of a native CPU device");
-        return java.lang.foreign.MemorySegment.ofAddress(buf().address).reinterpret(numel * Float.BYTES);
-    }
-
     public float[] toArray() {
         float[] out = new float[(int) numel];
         k().download(buf(), out, 0, (int) numel);
