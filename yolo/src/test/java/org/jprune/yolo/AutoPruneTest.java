@@ -37,6 +37,19 @@ class AutoPruneTest {
         assertTrue(fail.tries().stream().noneMatch(AutoPrune.Try::kept));
         assertEquals(ckpt, fail.model(), "nothing accepted: the starting model");
         assertEquals(java.util.List.of(0.4, 0.4, 0.2, 0.2, 0.1, 0.1), fail.tries().stream().map(AutoPrune.Try::level).toList());
+        // with retries: each failing round's best try gets 1 more epoch at its rate (same level, nothing
+        // more pruned), then the step is undone as before
+        AutoPrune.Result retried = new AutoPrune(new AutoPrune.Options(ckpt, dir.resolve("r"), new AutoPrune.Search(Schedule.Target.PARAMS, 0.5, 0.4, 0.1, 0.02,
+                1.0, new double[] {0.01}, 1, 0, 1), s, PruneRun.Finetune.COMPACT, t), quiet).run();
+        assertEquals(3, retried.backoffs());
+        assertEquals(java.util.List.of(false, true, false, true, false, true), retried.tries().stream().map(AutoPrune.Try::retry).toList());
+        for (int i = 0; i < 6; i += 2) {
+            AutoPrune.Try first = retried.tries().get(i), again = retried.tries().get(i + 1);
+            assertEquals(first.level(), again.level());
+            assertEquals(first.params(), again.params(), "a retry fine-tunes, it does not prune further");
+        }
+        assertEquals(6, retried.epochs(), "three rounds of one try and one retry, one epoch each");
+        assertTrue(Files.readString(dir.resolve("r/auto.md")).contains("0.01 (+1 epochs)"));
         // a floor every try meets: 40% then the rest to 50%, the better rate kept each time
         AutoPrune.Result ok = new AutoPrune(new AutoPrune.Options(ckpt, dir.resolve("b"), new AutoPrune.Search(Schedule.Target.PARAMS, 0.5, 0.4, 0.1, 0.02, 0.0,
                 new double[] {0.01, 0.001}, 1, 0), s, PruneRun.Finetune.COMPACT, t), quiet).run();

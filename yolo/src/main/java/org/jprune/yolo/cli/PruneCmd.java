@@ -58,6 +58,9 @@ final class PruneCmd implements Callable<Integer> {
     double[] lrs;
     @Option(names = "--first-step", defaultValue = "0.2", description = "--auto: the first step (fraction of the original). Default: ${DEFAULT-VALUE}.")
     double firstStep;
+    @Option(names = "--retry-epochs", defaultValue = "0", description = "--auto: before undoing a step whose best try is under the floor, fine-tune "
+            + "that try this many more epochs at its rate (0: undo at once). Default: ${DEFAULT-VALUE}.")
+    int retryEpochs;
     @Option(names = "--min-step", defaultValue = "0.025", description = "--auto: stop when a halved step is smaller. Default: ${DEFAULT-VALUE}.")
     double minStep;
     @Option(names = "--layer-ratios", description = "A JSON map from conv layer to the fraction of its channels to remove (what `jprune sensitivity` "
@@ -84,7 +87,7 @@ final class PruneCmd implements Callable<Integer> {
             if (auto) {
                 double first = Math.min(firstStep, levels[0]);
                 AutoPrune.Search search = new AutoPrune.Search(p.target(), levels[0], first, Math.min(minStep, first), maxDrop,
-                        minMap50 == null ? Double.NaN : minMap50, lrs, epochs[0], 0);
+                        minMap50 == null ? Double.NaN : minMap50, lrs, epochs[0], 0, retryEpochs);
                 AutoPrune.Result r = new AutoPrune(new AutoPrune.Options(weights.weights, out, search, strategy, p.finetune(), train), System.out).run();
                 System.out.printf(Locale.ROOT, "reached %.1f%% of %s with %d back-off(s); model %s%n", r.reached() * 100, p.target().label(), r.backoffs(), r.model());
                 return 0;

@@ -31,8 +31,15 @@ public final class AutoPrune {
      * regularized, over every try) the run may spend, 0 for no limit.
      */
     public record Search(Schedule.Target target, double goal, double firstStep, double minStep, double maxDrop, double minMap50, double[] lrs, int epochs,
-                         int epochBudget) {
+                         int epochBudget, int retryEpochs) {
+        /** Without retries: a round whose best try is under the floor backs off at once. */
+        public Search(Schedule.Target target, double goal, double firstStep, double minStep, double maxDrop, double minMap50, double[] lrs, int epochs,
+                      int epochBudget) {
+            this(target, goal, firstStep, minStep, maxDrop, minMap50, lrs, epochs, epochBudget, 0);
+        }
+
         public Search {
+            if (retryEpochs < 0) throw new IllegalArgumentException("retry epochs must be >= 0 (0: none), got " + retryEpochs);
             java.util.Objects.requireNonNull(target, "target");
             if (epochBudget < 0) throw new IllegalArgumentException("epoch budget must be >= 0 (0: none), got " + epochBudget);
             if (!(goal > 0 && goal < 1)) throw new IllegalArgumentException("target size must be in (0, 1), got " + goal);
@@ -67,11 +74,20 @@ public final class AutoPrune {
         double[] lrs() { return search.lrs(); }
         int epochs() { return search.epochs(); }
         int epochBudget() { return search.epochBudget(); }
+        int retryEpochs() { return search.retryEpochs(); }
     }
 
-    /** One try: the level it pruned to, the rate, its mAP50 / mAP50-95 and parameters, whether it was kept, and its pruning step. */
-    public record Try(int round, double level, double lr, double map50, double map5095, long params, boolean kept, Path model, PruneRun.Step step) {
-        Try accepted() { return new Try(round, level, lr, map50, map5095, params, true, model, step); }
+    /**
+     * One try: the level it pruned to, the rate, its mAP50 / mAP50-95 and parameters, whether it was
+     * kept, its pruning step, and whether it is a retry (the round's best try fine-tuned further).
+     */
+    public record Try(int round, double level, double lr, double map50, double map5095, long params, boolean kept, Path model, PruneRun.Step step,
+                      boolean retry) {
+        public Try(int round, double level, double lr, double map50, double map5095, long params, boolean kept, Path model, PruneRun.Step step) {
+            this(round, level, lr, map50, map5095, params, kept, model, step, false);
+        }
+
+        Try accepted() { return new Try(round, level, lr, map50, map5095, params, true, model, step, retry); }
     }
 
     /** The path taken; reached: the level of the last accepted step (0 if none); epochs: spent over every try. */
@@ -88,8 +104,9 @@ public final class AutoPrune {
     public Result run() throws IOException {
         double base = baseline();
         double floor = Double.isNaN(o.minMap50()) ? base - o.maxDrop() : o.minMap50();
-        log.printf(Locale.ROOT, "auto: baseline mAP50 %.3f; prune towards %.0f%% of %s, keeping mAP50 >= %.3f; rates %s, %d epoch(s) per try%n", base, o.goal() * 100,
-                o.target().label(), floor, java.util.Arrays.toString(o.lrs()), o.epochs());
+        log.printf(Locale.ROOT, "auto: baseline mAP50 %.3f; prune towards %.0f%% of %s, keeping mAP50 >= %.3f; rates %s, %d epoch(s) per try%s%n", base,
+                o.goal() * 100, o.target().label(), floor, java.util.Arrays.toString(o.lrs()), o.epochs(),
+                o.retryEpochs() > 0 ? String.format(Locale.ROOT, ", %d more for a round's best try under the floor", o.retryEpochs()) : "");
         Path current = o.weights();
         double level = 0, step = o.firstStep();
         int round = 0, backoffs = 0, spent = 0;
@@ -115,6 +132,19 @@ public final class AutoPrune {
                 log.printf(Locale.ROOT, "auto: round %d, %.1f%% of %s, lr0 %s: mAP50 %.3f%n", round, next * 100, o.target().label(), o.lrs()[k], s.map50());
                 tries.add(tr);
                 if (best == null || tr.map50() > best.map50()) best = tr;
+            }
+            if (best.map50() < floor && o.retryEpochs() > 0) {
+                // a short fine-tune can stop short of what the level recovers to: give the round's best
+                // try more epochs at its rate before undoing the step (the level stays; nothing more is pruned)
+                Path dir = o.out().resolve(String.format(Locale.ROOT, "round-%d-retry", round));
+                PruneRun.Train withLr = o.train().withHyp(o.train().hyp().with(List.of("lr0=" + best.lr())));
+                PruneRun.Step s = new PruneRun(new PruneRun.Options(best.model().resolve("last.safetensors"), dir, new Schedule(o.target(), new double[] {next},
+                        new int[] {o.retryEpochs()}), o.method(), o.finetune(), withLr), log).run().get(0);
+                spent += s.epochs();
+                Try tr = new Try(round, next, best.lr(), s.map50(), s.map5095(), s.params(), false, dir.resolve("step-1"), s, true);
+                log.printf(Locale.ROOT, "auto: round %d, %d more epoch(s) at lr0 %s: mAP50 %.3f%n", round, o.retryEpochs(), best.lr(), s.map50());
+                tries.add(tr);
+                if (tr.map50() > best.map50()) best = tr;
             }
             if (best.map50() >= floor) {
                 tries.set(tries.indexOf(best), best.accepted());
@@ -149,7 +179,8 @@ public final class AutoPrune {
                 + "reached %.1f%% with %d back-off(s) in %d epochs. Model: %s%n%n| round | level | lr0 | mAP50 | mAP50-95 | parameters | kept |%n|---|---|---|---|---|---|---|%n",
                 o.weights(), o.goal() * 100, o.target().label(), o.maxDrop(), r.baseline(), r.reached() * 100, r.backoffs(), r.epochs(), r.model()));
         for (Try t : r.tries())
-            md.append(String.format(Locale.ROOT, "| %d | %.1f%% | %s | %.3f | %.3f | %.3f M | %s |%n", t.round(), t.level() * 100, t.lr(), t.map50(), t.map5095(),
+            md.append(String.format(Locale.ROOT, "| %d | %.1f%% | %s | %.3f | %.3f | %.3f M | %s |%n", t.round(), t.level() * 100,
+                    t.retry() ? t.lr() + " (+" + o.retryEpochs() + " epochs)" : String.valueOf(t.lr()), t.map50(), t.map5095(),
                     t.params() / 1e6, t.kept() ? "yes" : ""));
         Files.createDirectories(o.out());
         SafeTensors.atomicWrite(o.out().resolve("auto.md"), md.toString().getBytes(StandardCharsets.UTF_8));
