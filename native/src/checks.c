@@ -8,7 +8,7 @@
 
 /* ---------------- shared helpers ---------------- */
 
-jp_status jp_check_conv2d(const char *fn, const jp_conv2d_desc *d) {
+static jp_status check_conv2d(const char *fn, const jp_conv2d_desc *d) {
     JP_CHECK_PTR(d, fn);
     JP_CHECK(d->n > 0 && d->c > 0 && d->h > 0 && d->w > 0 && d->k > 0 && d->r > 0 && d->s > 0, fn,
              "sizes must be positive (n=%d c=%d h=%d w=%d k=%d r=%d s=%d)", d->n, d->c, d->h, d->w, d->k, d->r, d->s);
@@ -22,7 +22,7 @@ jp_status jp_check_conv2d(const char *fn, const jp_conv2d_desc *d) {
     return JP_OK;
 }
 
-jp_status jp_check_act(const char *fn, int32_t kind) {
+static jp_status check_act(const char *fn, int32_t kind) {
     JP_CHECK(kind >= JP_ACT_IDENTITY && kind <= JP_ACT_SILU, fn, "unknown activation kind %d", kind);
     return JP_OK;
 }
@@ -126,21 +126,21 @@ jp_status jp_chk_sgemm(const char *fn, jp_ctx ctx, const jp_gemm_desc *d, float 
 jp_status jp_chk_conv2d_fwd(const char *fn, jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w,
                             const float *bias) {
     (void)ctx; (void)bias;
-    TRY(jp_check_conv2d(fn, d));
+    TRY(check_conv2d(fn, d));
     JP_CHECK(y && x && w, fn, "y, x or w is NULL");
     return JP_OK;
 }
 
 jp_status jp_chk_conv2d_fwd_act(const char *fn, jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w,
                                 const float *bias, int32_t act, float alpha) {
-    TRY(jp_check_act(fn, act));
+    TRY(check_act(fn, act));
     JP_CHECK(act != JP_ACT_LEAKY_RELU || isfinite(alpha), fn, "leaky ReLU slope is not finite");
     return jp_chk_conv2d_fwd(fn, ctx, d, y, x, w, bias);
 }
 
 jp_status jp_chk_conv2d_bwd_data(const char *fn, jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w) {
     (void)ctx;
-    TRY(jp_check_conv2d(fn, d));
+    TRY(check_conv2d(fn, d));
     JP_CHECK(dx && dy && w, fn, "dx, dy or w is NULL");
     return JP_OK;
 }
@@ -148,14 +148,14 @@ jp_status jp_chk_conv2d_bwd_data(const char *fn, jp_ctx ctx, const jp_conv2d_des
 jp_status jp_chk_conv2d_bwd_filter(const char *fn, jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float *db, const float *dy,
                                    const float *x) {
     (void)ctx; (void)db;
-    TRY(jp_check_conv2d(fn, d));
+    TRY(check_conv2d(fn, d));
     JP_CHECK(dw && dy && x, fn, "dw, dy or x is NULL");
     return JP_OK;
 }
 
 static jp_status check_cs(const char *fn, const jp_conv2d_desc *d, const int32_t *in_idx, int32_t n_in, const int32_t *out_idx,
                           int32_t n_out) {
-    TRY(jp_check_conv2d(fn, d));
+    TRY(check_conv2d(fn, d));
     JP_CHECK(d->groups == 1, fn, "channel-sparse conv needs groups == 1 (got %d)", d->groups);
     TRY(check_index_count(fn, "in_idx", in_idx, n_in, d->c));
     return check_index_count(fn, "out_idx", out_idx, n_out, d->k);
@@ -209,7 +209,7 @@ jp_status jp_chk_csr_from_dense(const char *fn, jp_ctx ctx, int32_t *row_ptr, in
 jp_status jp_chk_conv2d_csr_fwd(const char *fn, jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const int32_t *row_ptr,
                                 const int32_t *col_idx, const float *values, const float *bias) {
     (void)ctx; (void)col_idx; (void)values; (void)bias;
-    TRY(jp_check_conv2d(fn, d));
+    TRY(check_conv2d(fn, d));
     JP_CHECK(y && x && row_ptr, fn, "y, x or row_ptr is NULL");
     return JP_OK;
 }
@@ -276,7 +276,7 @@ jp_status jp_chk_batchnorm_bwd(const char *fn, jp_ctx ctx, const jp_bn_desc *d, 
 
 jp_status jp_chk_act_fwd(const char *fn, jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x, int64_t n) {
     (void)ctx; (void)alpha;
-    TRY(jp_check_act(fn, kind));
+    TRY(check_act(fn, kind));
     CHECK_N(fn, n);
     JP_CHECK((y && x) || n == 0, fn, "y or x is NULL");
     return JP_OK;
@@ -284,7 +284,7 @@ jp_status jp_chk_act_fwd(const char *fn, jp_ctx ctx, int32_t kind, float alpha, 
 
 jp_status jp_chk_act_bwd(const char *fn, jp_ctx ctx, int32_t kind, float alpha, float *dx, const float *dy, const float *x, int64_t n) {
     (void)ctx; (void)alpha;
-    TRY(jp_check_act(fn, kind));
+    TRY(check_act(fn, kind));
     CHECK_N(fn, n);
     JP_CHECK((dx && dy && x) || n == 0, fn, "dx, dy or x is NULL");
     return JP_OK;

@@ -41,8 +41,6 @@ jp_status jp_fail(jp_status status, const char *fn, const char *fmt, ...)
 
 /* Argument checks (checks.c). The dispatcher runs each op's check, named in ops.def, before the
  * backend: (the op's name, then the op's own arguments). */
-jp_status jp_check_conv2d(const char *fn, const jp_conv2d_desc *d);
-jp_status jp_check_act(const char *fn, int32_t kind); /* kind is a JP_ACT_* */
 /* an index list's values, for a backend that reads it on the host: in [0, limit), strictly increasing */
 jp_status jp_check_index_values(const char *fn, const char *what, const int32_t *idx_host, int32_t n, int32_t limit);
 /* the pooled output size of a checked descriptor */

@@ -83,10 +83,8 @@ public final class GpuBench {
         report.machine.put("command", "java -jar benchmarks.jar gpu " + argLine);
         report.machine.put("device", dev.describe());
         report.machine.put("jdk", System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
-        boolean cudnn = setOption("conv", "cudnn");
-        setOption("conv", "native");
-        boolean tf32 = setOption("tf32", "1");
-        setOption("tf32", "0");
+        Device.Capabilities caps = dev.capabilities();
+        boolean cudnn = caps.convProviders().contains("cudnn"), tf32 = caps.tf32();
         report.machine.put("cudnn", cudnn ? "loaded (baseline rows present)" : "absent (native rows only)");
         report.machine.put("tf32", tf32 ? "available" : "unavailable on this device");
         report.header("jprune GPU benchmarks, " + LocalDate.now(), "Made by `scripts/device/gpu-suite.sh` (bench/src/main/java/org/jprune/bench/GpuBench.java). "
@@ -98,15 +96,6 @@ public final class GpuBench {
         if (want("cs")) channelSparse();
         if (want("csr")) csr();
         if (want("conv")) conv(cudnn, tf32);
-    }
-
-    private boolean setOption(String key, String value) {
-        try {
-            dev.setOption(key, value);
-            return true;
-        } catch (IllegalArgumentException e) {
-            return false;
-        }
     }
 
     /** r followed by a device synchronisation, so a time covers the work, not its launch. */

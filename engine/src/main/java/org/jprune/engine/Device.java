@@ -18,7 +18,6 @@ public final class Device implements AutoCloseable {
         Access.install(new Access.Engine() {
             @Override public Buf buf(Tensor t) { return t.buf(); }
             @Override public Kernels kernels(Device d) { return d.kernels(); }
-            @Override public CachingAllocator allocator(Device d) { return d.allocator(); }
         });
     }
 

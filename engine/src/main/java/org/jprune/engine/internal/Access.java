@@ -16,7 +16,6 @@ public final class Access {
     public interface Engine {
         Buf buf(Tensor t);
         Kernels kernels(Device d);
-        CachingAllocator allocator(Device d);
     }
 
     private static volatile Engine engine;
@@ -36,8 +35,6 @@ public final class Access {
 
     /** The device's kernel table, after checking the device is open. */
     public static Kernels kernels(Device d) { return engine().kernels(d); }
-
-    public static CachingAllocator allocator(Device d) { return engine().allocator(d); }
 
     private static Engine engine() {
         Engine e = engine;

@@ -241,8 +241,8 @@ public final class YoloModel implements AutoCloseable {
         int inNode(int idx) { return idx < 0 ? Graph.INPUT : out.get(idx); }
         int inCh(int idx) { return idx < 0 ? 3 : ch.get(idx); }
 
-        /** What building one config row gave: its output node, channels, repeats and the arguments as built (for the summary). */
-        record Built(int out, int channels, int repeats, List<Object> args) {}
+        /** What building one config row gave: its output node, channels and the arguments as built (for the summary). */
+        record Built(int out, int channels, List<Object> args) {}
 
         /** Builds one config row of one module type into the graph; from: the resolved input rows. */
         @FunctionalInterface
@@ -290,10 +290,11 @@ public final class YoloModel implements AutoCloseable {
                 ModuleBuilder mb = builders.get(r.module());
                 if (mb == null) throw error(r, darknet ? "unknown section"
                         : "unknown module '" + r.module() + "' (supported: Conv, C3, SPPF, nn.Upsample, Concat, Detect)");
-                Built b = mb.build(r, from, darknet ? 1 : repeats(r));
+                int n = darknet ? 1 : repeats(r);
+                Built b = mb.build(r, from, n);
                 out.add(b.out());
                 ch.add(b.channels());
-                modules.add(new Module(r.index(), darknet ? from : r.from(), b.repeats(), r.module(),
+                modules.add(new Module(r.index(), darknet ? from : r.from(), n, r.module(),
                         java.util.Collections.unmodifiableList(new ArrayList<>(b.args())), first, graph.nodes().size() - 1, b.channels(), b.out()));
             }
             if (darknet) graph.setOutputs(yoloOutputs.stream().mapToInt(Integer::intValue).toArray());
@@ -335,7 +336,7 @@ public final class YoloModel implements AutoCloseable {
             for (int i = 0; i < n; i++) o = conv(n == 1 ? p : p + "." + i, o, i == 0 ? c1 : c2, c2, k, s, pad, g);
             List<Object> args = new ArrayList<>(List.of(c1, c2));
             args.addAll(r.args().subList(1, r.args().size()));
-            return new Built(o, c2, n, args);
+            return new Built(o, c2, args);
         }
 
         /** C3(c2, shortcut=True): cv1 -> n bottlenecks (1x1, 3x3, + residual), cv2 beside it, concat, cv3. */
@@ -353,7 +354,7 @@ public final class YoloModel implements AutoCloseable {
             int cat = node(p + ".cat", new SimpleLayers.ConcatLayer(), a, bb);
             List<Object> args = new ArrayList<>(List.of(c1, c2, n));
             if (r.args().size() > 1) args.add(shortcut);
-            return new Built(conv(p + ".cv3", cat, 2 * c, c2, 1, 1, null, 1), c2, n, args);
+            return new Built(conv(p + ".cv3", cat, 2 * c, c2, 1, 1, null, 1), c2, args);
         }
 
         /** SPPF(c2, k=5): cv1, three chained k x k max pools, concat of the four, cv2. */
@@ -365,19 +366,19 @@ public final class YoloModel implements AutoCloseable {
             int y2 = node(p + ".m.1", new SimpleLayers.MaxPoolLayer(k, 1, k / 2), y1);
             int y3 = node(p + ".m.2", new SimpleLayers.MaxPoolLayer(k, 1, k / 2), y2);
             int cat = node(p + ".cat", new SimpleLayers.ConcatLayer(), x, y1, y2, y3);
-            return new Built(conv(p + ".cv2", cat, 4 * c, c2, 1, 1, null, 1), c2, n, List.of(c1, c2, k));
+            return new Built(conv(p + ".cv2", cat, 4 * c, c2, 1, 1, null, 1), c2, List.of(c1, c2, k));
         }
 
         Built upsampleModule(ModelConfig.Row r, int[] from, int n) {
             int scale = r.args().size() > 1 && r.args().get(1) instanceof Integer sc ? sc : 2;
-            return new Built(node(name(r), new SimpleLayers.UpsampleLayer(scale), inNode(from[0])), inCh(from[0]), n, r.args());
+            return new Built(node(name(r), new SimpleLayers.UpsampleLayer(scale), inNode(from[0])), inCh(from[0]), r.args());
         }
 
         Built concatModule(ModelConfig.Row r, int[] from, int n) {
             int[] ins = new int[from.length];
             int c2 = 0;
             for (int i = 0; i < from.length; i++) { ins[i] = inNode(from[i]); c2 += inCh(from[i]); }
-            return new Built(node(name(r), new SimpleLayers.ConcatLayer(), ins), c2, n, r.args());
+            return new Built(node(name(r), new SimpleLayers.ConcatLayer(), ins), c2, r.args());
         }
 
         /** Detect(nc, anchors): one 1x1 conv with bias per level, na * (5 + nc) outputs each; the graph's outputs. */
@@ -395,7 +396,7 @@ public final class YoloModel implements AutoCloseable {
                 outs[i] = node(p + ".m." + i, headConvLayer(p + ".m." + i, inNode(from[i]), no, 1, 1, 0, 1, true, false, seed + 104729L * (i + 1)), inNode(from[i]));
             }
             graph.setOutputs(outs);
-            return new Built(outs[outs.length - 1], no, n, List.of(cfg.nc(), cfg.anchors().stream().map(Arrays::toString).toList(), chs));
+            return new Built(outs[outs.length - 1], no, List.of(cfg.nc(), cfg.anchors().stream().map(Arrays::toString).toList(), chs));
         }
 
         String opt(ModelConfig.Row r, String key, String dflt) {
@@ -416,12 +417,11 @@ public final class YoloModel implements AutoCloseable {
         final List<Integer> yoloOutputs = new ArrayList<>(); // darknet: the node before each [yolo]
 
         String section(ModelConfig.Row r) { return "module_list." + r.index(); }
-        int sectionIn(int[] from) { return from[0] < 0 ? Graph.INPUT : out.get(from[0]); }
 
         Built convolutionalSection(ModelConfig.Row r, int[] from, int n) {
             List<ModelConfig.Row> rows = cfg.rows();
             String p = section(r);
-            int in = sectionIn(from), c1 = inCh(from[0]);
+            int in = inNode(from[0]), c1 = inCh(from[0]);
             boolean bn = intOpt(r, "batch_normalize", 0) != 0;
             int k = intOpt(r, "size", 1), s = intOpt(r, "stride", 1), g = intOpt(r, "groups", 1);
             int pad = intOpt(r, "pad", 0) != 0 ? k / 2 : intOpt(r, "padding", 0);
@@ -443,13 +443,13 @@ public final class YoloModel implements AutoCloseable {
             if (bn) o = node(p + ".bn", new BatchNorm2dLayer(device, p + ".bn", cl.outChannels(), 1e-5f, 0.03f), o);
             if (a != Activation.IDENTITY) o = node(p + ".act", new SimpleLayers.ActLayer(a, a == Activation.LEAKY_RELU ? 0.1f : 0f), o);
             if (head && (bn || a != Activation.IDENTITY)) throw error(r, "the convolutional before [yolo] must be linear without batch_normalize");
-            return new Built(o, c2, n, List.of(c1, c2, k, s, act + (bn ? ",bn" : "")));
+            return new Built(o, c2, List.of(c1, c2, k, s, act + (bn ? ",bn" : "")));
         }
 
         Built maxpoolSection(ModelConfig.Row r, int[] from, int n) {
             int s = intOpt(r, "stride", 1), k = intOpt(r, "size", s), padding = intOpt(r, "padding", k - 1);
-            int o = node(section(r), new SimpleLayers.MaxPoolLayer(k, s, padding / 2, padding - padding / 2), sectionIn(from));
-            return new Built(o, inCh(from[0]), n, List.of(k, s));
+            int o = node(section(r), new SimpleLayers.MaxPoolLayer(k, s, padding / 2, padding - padding / 2), inNode(from[0]));
+            return new Built(o, inCh(from[0]), List.of(k, s));
         }
 
         Built routeSection(ModelConfig.Row r, int[] from, int n) {
@@ -470,29 +470,29 @@ public final class YoloModel implements AutoCloseable {
             }
             List<Object> args = new ArrayList<>(List.of(Arrays.toString(from)));
             if (groups > 1) args.add("group " + id + "/" + groups);
-            return new Built(o, c2, n, args);
+            return new Built(o, c2, args);
         }
 
         Built shortcutSection(ModelConfig.Row r, int[] from, int n) {
-            int in = sectionIn(from), c1 = inCh(from[0]);
+            int in = inNode(from[0]), c1 = inCh(from[0]);
             if (ch.get(from[1]) != c1) throw error(r, "shortcut of " + c1 + " and " + ch.get(from[1]) + " channels");
             if (channels(in) != channels(out.get(from[1])))
                 throw error(r, "widths: shortcut of " + channels(in) + " and " + channels(out.get(from[1])) + " channels");
             int o = node(section(r) + ".add", new SimpleLayers.AddLayer(), in, out.get(from[1]));
             String act = opt(r, "activation", "linear");
             if (!act.equals("linear")) throw error(r, "shortcut activation '" + act + "' is not supported (linear)");
-            return new Built(o, c1, n, List.of(from[1]));
+            return new Built(o, c1, List.of(from[1]));
         }
 
         Built upsampleSection(ModelConfig.Row r, int[] from, int n) {
             int s = intOpt(r, "stride", 2);
-            return new Built(node(section(r), new SimpleLayers.UpsampleLayer(s), sectionIn(from)), inCh(from[0]), n, List.of(s));
+            return new Built(node(section(r), new SimpleLayers.UpsampleLayer(s), inNode(from[0])), inCh(from[0]), List.of(s));
         }
 
         Built yoloSection(ModelConfig.Row r, int[] from, int n) {
-            int in = sectionIn(from);
+            int in = inNode(from[0]);
             yoloOutputs.add(in);
-            return new Built(in, inCh(from[0]), n, List.of(cfg.nc(), Arrays.toString(cfg.anchors().get(yoloOutputs.size() - 1))));
+            return new Built(in, inCh(from[0]), List.of(cfg.nc(), Arrays.toString(cfg.anchors().get(yoloOutputs.size() - 1))));
         }
 
         int na() { return cfg.anchors().get(0).length / 2; }

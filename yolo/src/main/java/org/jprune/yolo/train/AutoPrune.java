@@ -123,10 +123,7 @@ public final class AutoPrune {
             Try best = null;
             for (int k = 0; k < o.lrs().length; k++) {
                 Path dir = o.out().resolve(String.format(Locale.ROOT, "round-%d-lr%d", round, k));
-                PruneRun.Train withLr = o.train().withHyp(o.train().hyp().with(List.of("lr0=" + o.lrs()[k])));
-                List<PruneRun.Step> st = new PruneRun(new PruneRun.Options(current, dir, new Schedule(o.target(), new double[] {next}, new int[] {o.epochs()}),
-                        o.method(), o.finetune(), withLr), log).run();
-                PruneRun.Step s = st.get(0);
+                PruneRun.Step s = pruneAndTune(current, dir, next, o.epochs(), o.lrs()[k]);
                 spent += s.epochs();
                 Try tr = new Try(round, next, o.lrs()[k], s.map50(), s.map5095(), s.params(), false, dir.resolve("step-1"), s);
                 log.printf(Locale.ROOT, "auto: round %d, %.1f%% of %s, lr0 %s: mAP50 %.3f%n", round, next * 100, o.target().label(), o.lrs()[k], s.map50());
@@ -137,9 +134,7 @@ public final class AutoPrune {
                 // a short fine-tune can stop short of what the level recovers to: give the round's best
                 // try more epochs at its rate before undoing the step (the level stays; nothing more is pruned)
                 Path dir = o.out().resolve(String.format(Locale.ROOT, "round-%d-retry", round));
-                PruneRun.Train withLr = o.train().withHyp(o.train().hyp().with(List.of("lr0=" + best.lr())));
-                PruneRun.Step s = new PruneRun(new PruneRun.Options(best.model().resolve("last.safetensors"), dir, new Schedule(o.target(), new double[] {next},
-                        new int[] {o.retryEpochs()}), o.method(), o.finetune(), withLr), log).run().get(0);
+                PruneRun.Step s = pruneAndTune(best.model().resolve("last.safetensors"), dir, next, o.retryEpochs(), best.lr());
                 spent += s.epochs();
                 Try tr = new Try(round, next, best.lr(), s.map50(), s.map5095(), s.params(), false, dir.resolve("step-1"), s, true);
                 log.printf(Locale.ROOT, "auto: round %d, %d more epoch(s) at lr0 %s: mAP50 %.3f%n", round, o.retryEpochs(), best.lr(), s.map50());
@@ -161,6 +156,13 @@ public final class AutoPrune {
         Result r = new Result(base, level, List.copyOf(tries), backoffs, level > 0 ? current : o.weights(), spent);
         write(r);
         return r;
+    }
+
+    /** One pruning step from {@code from} to {@code level} (none further if it is there already), then {@code epochs} of fine-tuning at lr0 {@code lr}. */
+    private PruneRun.Step pruneAndTune(Path from, Path dir, double level, int epochs, double lr) throws IOException {
+        PruneRun.Train withLr = o.train().withHyp(o.train().hyp().with(List.of("lr0=" + lr)));
+        return new PruneRun(new PruneRun.Options(from, dir, new Schedule(o.target(), new double[] {level}, new int[] {epochs}), o.method(), o.finetune(),
+                withLr), log).run().get(0);
     }
 
     private double baseline() throws IOException {
