@@ -64,5 +64,7 @@ class AutoPruneTest {
         assertEquals(0, Main.execute("prune", "-w", ckpt.toString(), "--data", data.toString(), "--auto", "--levels", "0.3", "--first-step", "0.3",
                 "--min-map50", "0", "--lrs", "0.01", "--finetune-epochs", "1", "--round-to", "1", "--batch", "4", "-o", dir.resolve("c").toString()));
         assertEquals(2, Main.execute("prune", "-w", ckpt.toString(), "--data", data.toString(), "--auto", "--levels", "0.3,0.5"));
+        assertEquals(2, Main.execute("prune", "-w", ckpt.toString(), "--data", data.toString(), "--auto", "--levels", "0.3", "--retry-epochs", "-1"),
+                "a negative retry count is refused");
     }
 }
