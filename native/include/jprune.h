@@ -140,6 +140,22 @@ typedef struct jp_adamw_desc {
     int32_t step;
 } jp_adamw_desc;
 
+/* One Detect level of the YOLOv5 loss (Ultralytics utils/loss.py ComputeLoss): the raw output and its
+ * gradient are [n][na][no][cells] (no = 5 + classes, cells = ny * nx). The scales are the factors the
+ * loss puts on each term's sum, so loss = scale * sum and grad = scale * d sum: */
+typedef struct jp_yolo_desc {
+    int32_t n;          /* images */
+    int32_t na;         /* anchors per cell */
+    int32_t no;         /* outputs per anchor: x, y, w, h, objectness, classes */
+    int32_t cells;      /* ny * nx */
+    int32_t nx;         /* grid width (a match's cell is gj * nx + gi) */
+    float box_scale;    /* hyp box * batch / matches of the level: per (1 - CIoU) */
+    float obj_scale;    /* hyp obj * batch * balance / (n * na * cells): per objectness BCE */
+    float cls_scale;    /* hyp cls * batch / (matches * classes): per class BCE; 0 skips classes */
+    float cls_pos;      /* class targets after label smoothing: 1 - eps/2 */
+    float cls_neg;      /* eps/2 */
+} jp_yolo_desc;
+
 /* ---- runtime ---- */
 JP_API int32_t jp_abi_version(void);
 JP_API const char *jp_last_error(void);
@@ -268,6 +284,24 @@ JP_API jp_status jp_sum_channels(jp_ctx ctx, float *out, const float *x, int64_t
 JP_API jp_status jp_sgd_step(jp_ctx ctx, const jp_sgd_desc *d, float *param, float *momentum_buf, const float *grad, const float *mask, int64_t n);
 /* decoupled weight decay; bias correction with d->step (1-based) */
 JP_API jp_status jp_adamw_step(jp_ctx ctx, const jp_adamw_desc *d, float *param, float *m, float *v, const float *grad, const float *mask, int64_t n);
+
+/* ---- YOLO detection loss, one Detect level at a time; loss (device, 3 floats) accumulates
+ * {box, objectness, class} (the caller zeroes it once per step) ---- */
+/* grad overwritten: obj_scale * sigmoid(x) on the objectness outputs, 0 elsewhere; loss[1] +=
+ * obj_scale * sum softplus(x) over them: the objectness BCE against target 0 everywhere */
+JP_API jp_status jp_yolo_obj_loss(jp_ctx ctx, const jp_yolo_desc *d, float *loss, float *grad, const float *out);
+/* The matched predictions, after jp_yolo_obj_loss. Matches come in groups, one group per distinct
+ * (image, anchor, cell), in the order the loss assigned them; group g holds matches
+ * group_start[g] .. group_start[g+1]-1 (group_start: n_groups + 1 int32, from 0, strictly
+ * increasing), at group_cell[2g] = image * na + anchor and group_cell[2g+1] = gj * nx + gi. Each
+ * match is JP_YOLO_MATCH floats: target x, y (cell offsets), w, h (grid units), anchor w, h (grid
+ * units), class. Per match: the box (2 sigmoid(xy) - 0.5, (2 sigmoid(wh))^2 anchor) against the
+ * target by CIoU (alpha held constant, as YOLOv5's no_grad): loss[0] += box_scale * (1 - CIoU); the
+ * class BCE against the smoothed one-hot: loss[2] += cls_scale * sum; the group's last match sets
+ * the objectness target t = max(CIoU, 0) (detached): loss[1] += obj_scale * (BCE(x, t) - BCE(x, 0)).
+ * Gradients add into grad; matches of one group add in their order. */
+#define JP_YOLO_MATCH 7
+JP_API jp_status jp_yolo_match_loss(jp_ctx ctx, const jp_yolo_desc *d, float *loss, float *grad, const float *out, const float *match, const int32_t *group_start, const int32_t *group_cell, int32_t n_groups);
 
 #ifdef __cplusplus
 }

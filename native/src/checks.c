@@ -385,3 +385,31 @@ jp_status jp_chk_adamw_step(const char *fn, jp_ctx ctx, const jp_adamw_desc *d, 
     JP_CHECK((param && m && v && grad) || n == 0, fn, "param, m, v or grad is NULL");
     return JP_OK;
 }
+
+static jp_status check_yolo(const char *fn, const jp_yolo_desc *d) {
+    JP_CHECK_PTR(d, fn);
+    JP_CHECK(d->n >= 0 && d->na >= 1 && d->no >= 5 && d->cells >= 1 && d->nx >= 1 && d->cells % d->nx == 0, fn,
+             "bad level: n=%d na=%d no=%d cells=%d nx=%d (need n >= 0, na >= 1, no >= 5, cells a multiple of nx)", d->n, d->na, d->no,
+             d->cells, d->nx);
+    JP_CHECK((int64_t)d->n * d->na * d->no * d->cells <= INT64_MAX / 8, fn, "level too large");
+    JP_CHECK(isfinite(d->box_scale) && isfinite(d->obj_scale) && isfinite(d->cls_scale) && isfinite(d->cls_pos) && isfinite(d->cls_neg), fn,
+             "a scale or class target is not finite");
+    return JP_OK;
+}
+
+jp_status jp_chk_yolo_obj_loss(const char *fn, jp_ctx ctx, const jp_yolo_desc *d, float *loss, float *grad, const float *out) {
+    (void)ctx;
+    TRY(check_yolo(fn, d));
+    JP_CHECK((loss && grad && out) || d->n == 0, fn, "loss, grad or out is NULL");
+    return JP_OK;
+}
+
+jp_status jp_chk_yolo_match_loss(const char *fn, jp_ctx ctx, const jp_yolo_desc *d, float *loss, float *grad, const float *out,
+                                 const float *match, const int32_t *group_start, const int32_t *group_cell, int32_t n_groups) {
+    (void)ctx;
+    TRY(check_yolo(fn, d));
+    JP_CHECK(n_groups >= 0, fn, "n_groups must be >= 0 (got %d)", n_groups);
+    JP_CHECK((loss && grad && out && match && group_start && group_cell) || n_groups == 0, fn,
+             "loss, grad, out, match, group_start or group_cell is NULL");
+    return JP_OK;
+}

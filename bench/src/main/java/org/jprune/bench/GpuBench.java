@@ -91,7 +91,7 @@ public final class GpuBench {
                 + "Ratios compare two implementations timed side by side in this run (alternating, median wall time with a device sync per call, better median of each).");
         // the quick sections first: on a time-boxed lease the long per-layer conv table comes last
         if (want("mask")) masks();
-        if (want("yolo")) yolo();
+        if (want("yolo")) yolo(cudnn);
         if (want("infer")) inference();
         if (want("cs")) channelSparse();
         if (want("csr")) csr();
@@ -283,61 +283,77 @@ public final class GpuBench {
         }
     }
 
-    private void yolo() throws Exception {
+    private void yolo(boolean cudnn) throws Exception {
         int size = smoke ? 64 : 640, batch = smoke ? 2 : 16;
         report.section("YOLOv5s training step (batch " + batch + ", " + size + " x " + size + ", 80 classes)",
-                "Forward, loss (on the host, as in training), backward, SGD step, FP32 native kernels; images per second "
-                        + "(median step). PyTorch's number for the same step on this machine is in torch-step.json beside this file.",
-                "model", "batch", "step ms", "img/s");
+                "Forward, loss, backward, SGD step, FP32; images per second (median step). Loss on the device (what training "
+                        + "uses on a GPU: matching on the host, three floats back) against the loss on the host (outputs down, "
+                        + "gradients up), each with our convolutions and with cuDNN's (conv=cudnn: everything else is ours). "
+                        + "PyTorch's number for the same step on this machine is in torch-step.json beside this file.",
+                "model", "conv", "loss", "batch", "step ms", "img/s");
         org.jprune.yolo.model.ModelConfig cfg = org.jprune.yolo.model.ModelConfig.load("yolov5s").withClasses(80);
         try (org.jprune.yolo.model.YoloModel m = org.jprune.yolo.model.YoloModel.build(cfg, dev, 0)) {
             var b = BenchMain.randomBatch(batch, size, 80, 9);
             var hyp = org.jprune.yolo.loss.Hyp.SCRATCH_LOW.scaled(m.levels(), 80, size);
             var loss = new org.jprune.yolo.loss.YoloLoss(80, m.anchorsPx(), m.strides(), hyp);
             var sgd = new org.jprune.engine.optim.Sgd(m.graph().parameters(), 0.001, 0.937, 5e-4, true);
-            double step = time(() -> {
-                org.jprune.yolo.train.Trainer.step(m, loss, b);
-                sgd.step();
-                m.graph().zeroGrad();
-            });
-            report.row("yolo", map("model", "yolov5s", "batch", batch, "step_ms", step * 1e3, "img_per_s", batch / step));
+            List<String> convs = cudnn ? List.of("native", "cudnn") : List.of("native");
+            for (String conv : convs) {
+                dev.setOption("conv", conv);
+                double[] t = sideBySide(() -> trainStep(m, loss, sgd, b, true), () -> trainStep(m, loss, sgd, b, false));
+                report.row("yolo", map("model", "yolov5s", "conv", conv, "loss", "device", "batch", batch, "step_ms", t[0] * 1e3, "img_per_s", batch / t[0]));
+                report.row("yolo", map("model", "yolov5s", "conv", conv, "loss", "host", "batch", batch, "step_ms", t[1] * 1e3, "img_per_s", batch / t[1]));
+            }
+            dev.setOption("conv", "native");
             phases(m, loss, sgd, b);
         }
     }
 
+    private static void trainStep(org.jprune.yolo.model.YoloModel m, org.jprune.yolo.loss.YoloLoss loss, org.jprune.engine.optim.Sgd sgd,
+                                  org.jprune.yolo.data.Loader.Batch b, boolean deviceLoss) {
+        org.jprune.yolo.train.Trainer.step(m, loss, b, deviceLoss, phase -> {});
+        sgd.step();
+        m.graph().zeroGrad();
+    }
+
     /**
-     * Where one training step's time goes: Trainer.step's six phases and the SGD step, each ended by
-     * a device sync (so the sum exceeds the pipelined step a little). Median of 5 steps per phase.
+     * Where one training step's time goes: Trainer.step's phases and the SGD step, each ended by a
+     * device sync (so the sum exceeds the pipelined step a little), with the loss on the device and on
+     * the host. Median of 5 steps per phase.
      */
     private void phases(org.jprune.yolo.model.YoloModel m, org.jprune.yolo.loss.YoloLoss loss, org.jprune.engine.optim.Sgd sgd,
                         org.jprune.yolo.data.Loader.Batch b) {
-        String[] names = {"upload images (host to device)", "forward", "outputs to host", "loss on the host", "gradients to device",
-                "backward", "SGD step + zero grad"};
         int reps = smoke ? 1 : 5;
-        double[][] t = new double[names.length][reps];
-        for (int rep = 0; rep < reps; rep++) {
-            List<Long> marks = new ArrayList<>(List.of(System.nanoTime()));
-            Runnable mark = () -> {
-                dev.sync();
-                marks.add(System.nanoTime());
-            };
-            org.jprune.yolo.train.Trainer.step(m, loss, b, mark);
-            sgd.step();
-            m.graph().zeroGrad();
-            mark.run();
-            for (int i = 0; i < names.length; i++) t[i][rep] = (marks.get(i + 1) - marks.get(i)) / 1e6;
-        }
         report.section("Where a YOLOv5s training step's time goes (batch " + b.n() + ", " + b.size() + " x " + b.size() + ")",
-                "The step above cut into phases, each ended by a device sync; median of " + reps + " steps per phase. "
-                        + "The loss runs on the host, as in training: its outputs and gradients cross PCIe.",
-                "phase", "ms", "share");
-        double total = 0;
-        double[] med = new double[names.length];
-        for (int i = 0; i < names.length; i++) {
-            java.util.Arrays.sort(t[i]);
-            med[i] = t[i][reps / 2];
-            total += med[i];
+                "The step above cut into phases, each ended by a device sync; median of " + reps + " steps per phase, "
+                        + "with the loss on the device and on the host (where the head's outputs and gradients cross PCIe).",
+                "loss", "phase", "ms", "share");
+        for (boolean deviceLoss : new boolean[] {true, false}) {
+            Map<String, double[]> t = new LinkedHashMap<>();
+            for (int rep = 0; rep < reps; rep++) {
+                long[] last = {System.nanoTime()};
+                int r = rep;
+                java.util.function.Consumer<String> mark = name -> {
+                    dev.sync();
+                    long now = System.nanoTime();
+                    t.computeIfAbsent(name, k -> new double[reps])[r] = (now - last[0]) / 1e6;
+                    last[0] = now;
+                };
+                org.jprune.yolo.train.Trainer.step(m, loss, b, deviceLoss, mark);
+                sgd.step();
+                m.graph().zeroGrad();
+                mark.accept("SGD step + zero grad");
+            }
+            double total = 0;
+            Map<String, Double> med = new LinkedHashMap<>();
+            for (var e : t.entrySet()) {
+                double[] v = e.getValue().clone();
+                java.util.Arrays.sort(v);
+                med.put(e.getKey(), v[reps / 2]);
+                total += v[reps / 2];
+            }
+            for (var e : med.entrySet())
+                report.row("yolo_phase", map("loss", deviceLoss ? "device" : "host", "phase", e.getKey(), "ms", e.getValue(), "share", e.getValue() / total));
         }
-        for (int i = 0; i < names.length; i++) report.row("yolo_phase", map("phase", names[i], "ms", med[i], "share", med[i] / total));
     }
 }

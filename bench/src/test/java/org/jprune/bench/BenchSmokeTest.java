@@ -43,5 +43,14 @@ class BenchSmokeTest {
         JsonNode json = new ObjectMapper().readTree(Files.readString(dir.resolve("emu.json")));
         for (JsonNode r : json.path("rows"))
             if (r.has("img_per_s")) assertTrue(r.path("img_per_s").asDouble() > 0, r.toString());
+        // the step is timed with the loss on the device and on the host, and cut into each one's phases
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (JsonNode r : json.path("rows")) {
+            if (r.has("img_per_s") && r.has("loss")) seen.add("step/" + r.path("loss").asText());
+            if (r.has("phase")) seen.add(r.path("loss").asText() + "/" + r.path("phase").asText());
+        }
+        for (String want : new String[] {"step/device", "step/host", "device/loss on the device", "host/outputs to the host", "host/loss on the host",
+                                         "device/backward", "device/SGD step + zero grad"})
+            assertTrue(seen.contains(want), "no " + want + " in " + seen);
     }
 }

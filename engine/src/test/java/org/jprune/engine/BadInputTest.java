@@ -11,6 +11,7 @@ import org.jprune.engine.ops.ChannelIndex;
 import org.jprune.engine.ops.Channels;
 import org.jprune.engine.ops.Conv2d;
 import org.jprune.engine.ops.Conv2dDesc;
+import org.jprune.engine.ops.DetectionLoss;
 import org.jprune.engine.ops.Eltwise;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
@@ -67,6 +68,34 @@ class BadInputTest {
             Conv2dDesc d = Conv2d.desc(x, w, 1, 1, 1, 1);
             throwsWith(IllegalArgumentException.class, "conv2d_cs_fwd: input index list is over 3 channels, x has 4",
                     () -> Conv2d.forwardChannelSparse(d, y, x, w, null, in, out));
+        }
+    }
+
+    /** one image, one anchor, 5 outputs (one class) on a 5 x 5 grid: the shape of the 1x4x5x5 x above plus one channel */
+    static final DetectionLoss.Level LEVEL = new DetectionLoss.Level(1, 1, 5, 5, 5, 1f, 1f, 0f, 1f, 0f);
+
+    @Test
+    void badMatchLists() {
+        var level = new DetectionLoss.Level(2, 3, 7, 4, 4, 1f, 1f, 1f, 1f, 0f);
+        float[] m = new float[3 * DetectionLoss.MATCH_FIELDS];
+        throwsWith(IllegalArgumentException.class, "groupStart must be strictly increasing, got 1 then 1",
+                () -> new DetectionLoss.Matches(cpu, level, m, new int[] {0, 1, 1}, new int[] {0, 0, 1, 1}, 2));
+        throwsWith(IllegalArgumentException.class, "group 1 is at image*anchors+anchor 6, outside [0, 6)",
+                () -> new DetectionLoss.Matches(cpu, level, m, new int[] {0, 1, 3}, new int[] {0, 0, 6, 1}, 2));
+        throwsWith(IllegalArgumentException.class, "group 0 is at cell 16, outside [0, 16)",
+                () -> new DetectionLoss.Matches(cpu, level, m, new int[] {0, 1}, new int[] {0, 16}, 1));
+        float[] badClass = m.clone();
+        badClass[DetectionLoss.MATCH_FIELDS + 6] = 2;
+        throwsWith(IllegalArgumentException.class, "match 1 has class 2.0, not one of 0 .. 1",
+                () -> new DetectionLoss.Matches(cpu, level, badClass, new int[] {0, 3}, new int[] {0, 0}, 1));
+        throwsWith(IllegalArgumentException.class, "3 matches need 21 floats, got 14",
+                () -> new DetectionLoss.Matches(cpu, level, new float[14], new int[] {0, 3}, new int[] {0, 0}, 1));
+        throwsWith(IllegalArgumentException.class, "detection loss: bad level n=-1",
+                () -> new DetectionLoss.Level(-1, 3, 7, 4, 4, 1f, 1f, 1f, 1f, 0f));
+        throwsWith(IllegalArgumentException.class, "not finite: NaN",
+                () -> new DetectionLoss.Level(1, 3, 7, 4, 4, Float.NaN, 1f, 1f, 1f, 0f));
+        try (Tensor out = Tensor.zeros(cpu, 2, 21, 4, 4); Tensor grad = Tensor.zeros(cpu, 2, 21, 4, 5); Tensor loss = Tensor.zeros(cpu, 3)) {
+            throwsWith(IllegalArgumentException.class, "yolo_obj_loss", () -> DetectionLoss.objectness(level, loss, grad, out));
         }
     }
 
@@ -148,7 +177,10 @@ class BadInputTest {
                     new Object[] {"jp_adamw_step: step must be >= 1 (got 0)",
                             (Executable) () -> k.adamwStep(1e-3f, 0.9f, 0.999f, 1e-8f, 0f, 0, xb, xb, xb, xb, null, 4)},
                     new Object[] {"jp_sgd_step: lr=-1 momentum=0 weight_decay=0 must be >= 0",
-                            (Executable) () -> k.sgdStep(-1f, 0f, 0f, false, xb, null, xb, null, 4)});
+                            (Executable) () -> k.sgdStep(-1f, 0f, 0f, false, xb, null, xb, null, 4)},
+                    new Object[] {"jp_yolo_obj_loss: loss, grad or out is NULL", (Executable) () -> k.yoloObjLoss(LEVEL, null, xb, xb)},
+                    new Object[] {"jp_yolo_match_loss: n_groups must be >= 0 (got -1)",
+                            (Executable) () -> k.yoloMatchLoss(LEVEL, one.buf(), xb, xb, xb, idx, idx, -1)});
             for (Object[] c : cases) {
                 NativeException e = assertThrows(NativeException.class, (Executable) c[1], (String) c[0]);
                 assertTrue(e.getMessage().contains((String) c[0]), b + ": '" + e.getMessage() + "' lacks '" + c[0] + "'");

@@ -16,6 +16,7 @@ import org.jprune.engine.ops.Channels;
 import org.jprune.engine.ops.Conv2d;
 import org.jprune.engine.ops.Conv2dDesc;
 import org.jprune.engine.ops.CsrMatrix;
+import org.jprune.engine.ops.DetectionLoss;
 import org.jprune.engine.ops.Eltwise;
 import org.jprune.engine.ops.MaxPool2d;
 import org.jprune.engine.ops.PoolDesc;
@@ -265,6 +266,54 @@ class KernelsTest {
                     }
                 });
             }
+        }
+    }
+
+    /**
+     * The detection loss ops against the reference: two levels' worth of shapes (one class, where
+     * classes are skipped, and three), groups of one to three matches, each group at a distinct cell,
+     * matches that overlap their box and ones that miss it, logits up to +-8.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void detectionLoss(Backend b) {
+        int[][] levels = {{2, 3, 6, 5, 7}, {3, 2, 8, 4, 4}}; // n, anchors, outputs, ny, nx
+        for (int[] l : levels) {
+            int nc = l[2] - 5;
+            var level = new DetectionLoss.Level(l[0], l[1], l[2], l[3], l[4], 0.7f, 0.013f, nc > 1 ? 0.21f : 0f, 0.95f, 0.05f);
+            java.util.Random r = new java.util.Random(l[2]);
+            int rows = l[0] * l[1], cells = l[3] * l[4];
+            // distinct (row, cell) pairs, 1-3 matches each
+            java.util.List<Integer> spots = new java.util.ArrayList<>();
+            for (int k = 0; k < rows * cells; k++) spots.add(k);
+            java.util.Collections.shuffle(spots, r);
+            int groups = Math.min(9, spots.size());
+            int[] start = new int[groups + 1], cell = new int[2 * groups];
+            java.util.List<Float> m = new java.util.ArrayList<>();
+            for (int g = 0; g < groups; g++) {
+                cell[2 * g] = spots.get(g) / cells;
+                cell[2 * g + 1] = spots.get(g) % cells;
+                int count = 1 + r.nextInt(3);
+                start[g + 1] = start[g] + count;
+                for (int k = 0; k < count; k++) {
+                    float[] f = {-0.5f + 2 * r.nextFloat(), -0.5f + 2 * r.nextFloat(), 0.2f + 4 * r.nextFloat(), 0.2f + 4 * r.nextFloat(),
+                                 0.5f + 3 * r.nextFloat(), 0.5f + 3 * r.nextFloat(), nc > 1 ? r.nextInt(nc) : 0};
+                    for (float v : f) m.add(v);
+                }
+            }
+            float[] match = new float[m.size()];
+            for (int k = 0; k < match.length; k++) match[k] = m.get(k);
+            int[] shape = {l[0], l[1] * l[2], l[3], l[4]};
+            float[] logits = random(61 + l[2], (int) Tensor.numel(shape), -8f, 8f);
+            compare(b, "detection loss " + java.util.Arrays.toString(l), dev -> {
+                try (Tensor out = Tensor.of(dev, logits, shape); Tensor grad = t(dev, 62, shape); Tensor loss = Tensor.zeros(dev, 3);
+                     DetectionLoss.Matches mm = new DetectionLoss.Matches(dev, level, match, start, cell, groups)) {
+                    DetectionLoss.objectness(level, loss, grad, out);
+                    float[] afterObj = grad.toArray();
+                    DetectionLoss.matched(level, loss, grad, out, mm);
+                    return new float[][] {afterObj, grad.toArray(), loss.toArray()};
+                }
+            }, 1e-5, 1e-4);
         }
     }
 

@@ -2,6 +2,7 @@ package org.jprune.engine.internal;
 
 import org.jprune.engine.ops.BnDesc;
 import org.jprune.engine.ops.Conv2dDesc;
+import org.jprune.engine.ops.DetectionLoss;
 import org.jprune.engine.ops.GemmDesc;
 import org.jprune.engine.ops.PoolDesc;
 
@@ -80,6 +81,11 @@ public interface Kernels {
 
     void sgdStep(float lr, float momentum, float weightDecay, boolean nesterov, Buf param, Buf buf, Buf grad, Buf mask, long n);
     void adamwStep(float lr, float beta1, float beta2, float eps, float weightDecay, int step, Buf param, Buf m, Buf v, Buf grad, Buf mask, long n);
+
+    /** jp_yolo_obj_loss: grad overwritten, loss[1] += the scaled objectness BCE against 0 */
+    void yoloObjLoss(DetectionLoss.Level d, Buf loss, Buf grad, Buf out);
+    /** jp_yolo_match_loss: the matched predictions' terms added to loss[0..2] and grad (groupStart, groupCell: int buffers) */
+    void yoloMatchLoss(DetectionLoss.Level d, Buf loss, Buf grad, Buf out, Buf match, Buf groupStart, Buf groupCell, int groups);
 
     default void close() {}
 }

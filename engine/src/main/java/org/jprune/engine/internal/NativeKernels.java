@@ -14,9 +14,11 @@ import org.jprune.bindings.jp_gemm_desc;
 import org.jprune.bindings.jp_pool2d_desc;
 import org.jprune.bindings.jp_adamw_desc;
 import org.jprune.bindings.jp_sgd_desc;
+import org.jprune.bindings.jp_yolo_desc;
 import org.jprune.engine.NativeException;
 import org.jprune.engine.ops.BnDesc;
 import org.jprune.engine.ops.Conv2dDesc;
+import org.jprune.engine.ops.DetectionLoss;
 import org.jprune.engine.ops.GemmDesc;
 import org.jprune.engine.ops.PoolDesc;
 
@@ -268,5 +270,20 @@ public final class NativeKernels implements Kernels {
         jp_adamw_desc.lr(s, lr); jp_adamw_desc.beta1(s, beta1); jp_adamw_desc.beta2(s, beta2); jp_adamw_desc.eps(s, eps);
         jp_adamw_desc.weight_decay(s, weightDecay); jp_adamw_desc.step(s, step);
         check(jp_adamw_step(ctx, s, p(param), p(m), p(v), p(grad), p(mask), n), "jp_adamw_step");
+    }
+
+    private static MemorySegment yolo(DetectionLoss.Level d) {
+        MemorySegment s = DESC.get();
+        jp_yolo_desc.n(s, d.n()); jp_yolo_desc.na(s, d.anchors()); jp_yolo_desc.no(s, d.outputs());
+        jp_yolo_desc.cells(s, d.cells()); jp_yolo_desc.nx(s, d.nx());
+        jp_yolo_desc.box_scale(s, d.boxScale()); jp_yolo_desc.obj_scale(s, d.objScale()); jp_yolo_desc.cls_scale(s, d.clsScale());
+        jp_yolo_desc.cls_pos(s, d.clsPos()); jp_yolo_desc.cls_neg(s, d.clsNeg());
+        return s;
+    }
+    @Override public void yoloObjLoss(DetectionLoss.Level d, Buf loss, Buf grad, Buf out) {
+        check(jp_yolo_obj_loss(ctx, yolo(d), p(loss), p(grad), p(out)), "jp_yolo_obj_loss");
+    }
+    @Override public void yoloMatchLoss(DetectionLoss.Level d, Buf loss, Buf grad, Buf out, Buf match, Buf groupStart, Buf groupCell, int groups) {
+        check(jp_yolo_match_loss(ctx, yolo(d), p(loss), p(grad), p(out), p(match), p(groupStart), p(groupCell), groups), "jp_yolo_match_loss");
     }
 }

@@ -2,6 +2,7 @@ package org.jprune.engine.internal;
 
 import org.jprune.engine.ops.BnDesc;
 import org.jprune.engine.ops.Conv2dDesc;
+import org.jprune.engine.ops.DetectionLoss;
 import org.jprune.engine.ops.GemmDesc;
 import org.jprune.engine.ops.PoolDesc;
 
@@ -379,6 +380,53 @@ public final class ReferenceKernels implements Kernels {
             m.data[i] = beta1 * m.data[i] + (1 - beta1) * g;
             v.data[i] = beta2 * v.data[i] + (1 - beta2) * g * g;
             param.data[i] -= lr * (m.data[i] / c1) / (Math.sqrt(v.data[i] / c2) + eps);
+        }
+    }
+
+    private static double sigmoid(double x) { return 1 / (1 + Math.exp(-x)); }
+    private static double softplus(double x) { return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)); }
+
+    @Override public void yoloObjLoss(DetectionLoss.Level d, Buf loss, Buf grad, Buf out) {
+        int cells = d.cells(), no = d.outputs();
+        double s = 0;
+        for (int r = 0; r < d.n() * d.anchors(); r++)
+            for (int ch = 0; ch < no; ch++)
+                for (int p = 0; p < cells; p++) {
+                    int i = (r * no + ch) * cells + p;
+                    if (ch != 4) { grad.data[i] = 0; continue; }
+                    s += softplus(out.data[i]);
+                    grad.data[i] = d.objScale() * sigmoid(out.data[i]);
+                }
+        loss.data[1] += d.objScale() * s;
+    }
+
+    @Override public void yoloMatchLoss(DetectionLoss.Level d, Buf loss, Buf grad, Buf out, Buf match, Buf groupStart, Buf groupCell, int groups) {
+        int cs = d.cells(), nc = d.outputs() - 5, f = DetectionLoss.MATCH_FIELDS;
+        for (int g = 0; g < groups; g++) {
+            int base = (groupCell.ints[2 * g] * d.outputs()) * cs + groupCell.ints[2 * g + 1];
+            double ciou = 0;
+            for (int m = groupStart.ints[g]; m < groupStart.ints[g + 1]; m++) {
+                double[] t = java.util.Arrays.copyOfRange(match.data, m * f, m * f + f);
+                double sx = sigmoid(out.data[base]), sy = sigmoid(out.data[base + cs]);
+                double sw = sigmoid(out.data[base + 2 * cs]), sh = sigmoid(out.data[base + 3 * cs]);
+                double[] dc = new double[4];
+                ciou = DetectionLoss.ciou(2 * sx - 0.5, 2 * sy - 0.5, 4 * sw * sw * t[4], 4 * sh * sh * t[5], t[0], t[1], t[2], t[3], Double.NaN, dc)[0];
+                loss.data[0] += d.boxScale() * (1 - ciou);
+                grad.data[base] -= d.boxScale() * dc[0] * 2 * sx * (1 - sx);
+                grad.data[base + cs] -= d.boxScale() * dc[1] * 2 * sy * (1 - sy);
+                grad.data[base + 2 * cs] -= d.boxScale() * dc[2] * 8 * sw * sw * (1 - sw) * t[4];
+                grad.data[base + 3 * cs] -= d.boxScale() * dc[3] * 8 * sh * sh * (1 - sh) * t[5];
+                if (d.clsScale() == 0) continue;
+                for (int c = 0; c < nc; c++) {
+                    int i = base + (5 + c) * cs;
+                    double x = out.data[i], y = c == (int) t[6] ? d.clsPos() : d.clsNeg();
+                    loss.data[2] += d.clsScale() * (y * softplus(-x) + (1 - y) * softplus(x));
+                    grad.data[i] += d.clsScale() * (sigmoid(x) - y);
+                }
+            }
+            double tobj = Math.max(ciou, 0);
+            loss.data[1] -= d.objScale() * tobj * out.data[base + 4 * cs];
+            grad.data[base + 4 * cs] -= d.objScale() * tobj;
         }
     }
 }

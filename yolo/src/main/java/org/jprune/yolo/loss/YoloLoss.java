@@ -2,6 +2,9 @@ package org.jprune.yolo.loss;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.jprune.engine.Device;
+import org.jprune.engine.Tensor;
+import org.jprune.engine.ops.DetectionLoss;
 
 /**
  * The YOLOv5 loss (Ultralytics utils/loss.py ComputeLoss) with its gradient, computed on the host in
@@ -17,7 +20,6 @@ import java.util.List;
  * matches x classes, only when nc > 1. Total = (box*lbox + obj*lobj + cls*lcls) * batch size.
  */
 public final class YoloLoss {
-    private static final double EPS = 1e-7;
     private static final double[][] OFFSETS = {{0, 0}, {1, 0}, {0, 1}, {-1, 0}, {0, -1}};
 
     private final int nc, na, nl;
@@ -81,9 +83,6 @@ public final class YoloLoss {
         return out;
     }
 
-    /** 1 if a < b, 0.5 at a tie, else 0: the share of min(a, b)'s gradient that goes to a. */
-    static double less(double a, double b) { return a < b ? 1 : a == b ? 0.5 : 0; }
-
     static double sigmoid(double x) { return 1 / (1 + Math.exp(-x)); }
 
     /** log(1 + exp(x)) without overflow */
@@ -91,6 +90,65 @@ public final class YoloLoss {
 
     /** BCE with logits: y*softplus(-x) + (1-y)*softplus(x); its derivative is sigmoid(x) - y. */
     static double bce(double x, double y) { return y * softplus(-x) + (1 - y) * softplus(x); }
+
+    /**
+     * The same loss computed where the outputs live ({@link DetectionLoss}'s kernels): the matching
+     * stays here (small, branchy), the matches go to the device grouped by the cell they hit (in
+     * Ultralytics' order, so the last match of a cell sets its objectness target), and only the three
+     * loss terms come back. grads: one tensor per level, shaped like its output, overwritten with
+     * dL/d(output). Float where {@link #compute(float[][], int, int[], int[], float[], int, float[][], Frozen)}
+     * is double: the two agree to float rounding (YoloDeviceLossTest).
+     */
+    public Result compute(List<Tensor> outputs, int bs, float[] targets, int nt, List<Tensor> grads) {
+        final int no = nc + 5;
+        int[] ny = new int[nl], nx = new int[nl];
+        for (int i = 0; i < nl; i++) {
+            int[] s = outputs.get(i).shape();
+            if (s.length != 4 || s[0] != bs || s[1] != na * no)
+                throw new IllegalArgumentException("loss: output " + i + " has shape " + java.util.Arrays.toString(s) + ", not [" + bs + ", " + na * no + ", ny, nx]");
+            ny[i] = s[2];
+            nx[i] = s[3];
+        }
+        List<Match> matches = buildTargets(bs, ny, nx, targets, nt);
+        Device dev = outputs.get(0).device();
+        double cp = 1 - 0.5 * hyp.labelSmoothing(), cn = 0.5 * hyp.labelSmoothing();
+        try (Tensor loss = Tensor.zeros(dev, 3)) {
+            int mi = 0;
+            for (int i = 0; i < nl; i++) {
+                int from = mi;
+                while (mi < matches.size() && matches.get(mi).level() == i) mi++;
+                int n = mi - from, plane = ny[i] * nx[i];
+                var level = new DetectionLoss.Level(bs, na, no, ny[i], nx[i], n == 0 ? 0f : (float) (hyp.box() * bs / n),
+                        (float) (hyp.obj() * bs * balance[i] / ((double) bs * na * plane)), nc > 1 && n > 0 ? (float) (hyp.cls() * bs / ((double) n * nc)) : 0f,
+                        (float) cp, (float) cn);
+                DetectionLoss.objectness(level, loss, grads.get(i), outputs.get(i));
+                if (n == 0) continue;
+                // group by (image, anchor, cell) in order of first appearance; a group keeps its matches' order
+                java.util.LinkedHashMap<Long, List<Match>> groups = new java.util.LinkedHashMap<>();
+                for (Match m : matches.subList(from, mi))
+                    groups.computeIfAbsent((long) (m.b() * na + m.a()) * plane + m.gj() * nx[i] + m.gi(), k -> new ArrayList<>()).add(m);
+                float[] flat = new float[n * DetectionLoss.MATCH_FIELDS];
+                int[] start = new int[groups.size() + 1], cell = new int[2 * groups.size()];
+                int g = 0, k = 0;
+                for (List<Match> grp : groups.values()) {
+                    Match first = grp.get(0);
+                    cell[2 * g] = first.b() * na + first.a();
+                    cell[2 * g + 1] = first.gj() * nx[i] + first.gi();
+                    for (Match m : grp) {
+                        int o = k++ * DetectionLoss.MATCH_FIELDS;
+                        flat[o] = (float) m.tx(); flat[o + 1] = (float) m.ty(); flat[o + 2] = (float) m.tw(); flat[o + 3] = (float) m.th();
+                        flat[o + 4] = anchors[i][2 * m.a()]; flat[o + 5] = anchors[i][2 * m.a() + 1]; flat[o + 6] = m.cls();
+                    }
+                    start[++g] = k;
+                }
+                try (var dm = new DetectionLoss.Matches(dev, level, flat, start, cell, groups.size())) {
+                    DetectionLoss.matched(level, loss, grads.get(i), outputs.get(i), dm);
+                }
+            }
+            float[] l = loss.toArray();
+            return new Result(l[0] + l[1] + l[2], l[0], l[1], l[2], matches.size());
+        }
+    }
 
     /**
      * Loss of outputs (per level [bs][na*(5+nc)][ny][nx]) against targets; writes dL/d(output) into
@@ -125,7 +183,7 @@ public final class YoloLoss {
                 double px = 2 * sx - 0.5, py = 2 * sy - 0.5, pw = 4 * sw * sw * aw, ph = 4 * sh * sh * ah;
                 double[] dc = new double[4];
                 double alpha = freeze ? frozen.alpha[mi] : Double.NaN;
-                double[] ci = ciou(px, py, pw, ph, m.tx(), m.ty(), m.tw(), m.th(), alpha, dc);
+                double[] ci = DetectionLoss.ciou(px, py, pw, ph, m.tx(), m.ty(), m.tw(), m.th(), alpha, dc);
                 if (frozen != null && !freeze) frozen.alpha[mi] = ci[1];
                 lbox += (1 - ci[0]) / n;
                 if (!freeze) tobj[m.b() * na * plane + m.a() * plane + m.gj() * nx[i] + m.gi()] = Math.max(0, ci[0]);
@@ -164,55 +222,5 @@ public final class YoloLoss {
         }
         double box = hyp.box() * lbox * bs, obj = hyp.obj() * lobj * bs, cls = hyp.cls() * lcls * bs;
         return new Result(box + obj + cls, box, obj, cls, matches.size());
-    }
-
-    /**
-     * CIoU of box (x, y, w, h) against (tx, ty, tw, th), as YOLOv5's bbox_iou(CIoU=True) computes it;
-     * returns {ciou, alpha} and writes d(ciou)/d(x, y, w, h) into grad with alpha held constant
-     * (alpha = NaN: compute it here).
-     */
-    static double[] ciou(double x, double y, double w, double h, double tx, double ty, double tw, double th, double alpha, double[] grad) {
-        double b1x1 = x - w / 2, b1x2 = x + w / 2, b1y1 = y - h / 2, b1y2 = y + h / 2;
-        double b2x1 = tx - tw / 2, b2x2 = tx + tw / 2, b2y1 = ty - th / 2, b2y2 = ty + th / 2;
-        double w1 = w, h1 = Math.max(h, EPS), w2 = tw, h2 = Math.max(th, EPS);
-        double iwRaw = Math.min(b1x2, b2x2) - Math.max(b1x1, b2x1), ihRaw = Math.min(b1y2, b2y2) - Math.max(b1y1, b2y1);
-        double iw = Math.max(iwRaw, 0), ih = Math.max(ihRaw, 0);
-        double inter = iw * ih, union = w1 * h1 + w2 * h2 - inter + EPS, iou = inter / union;
-        double cw = Math.max(b1x2, b2x2) - Math.min(b1x1, b2x1), ch = Math.max(b1y2, b2y2) - Math.min(b1y1, b2y1);
-        double c2 = cw * cw + ch * ch + EPS;
-        double rho2 = ((b2x1 + b2x2 - b1x1 - b1x2) * (b2x1 + b2x2 - b1x1 - b1x2) + (b2y1 + b2y2 - b1y1 - b1y2) * (b2y1 + b2y2 - b1y1 - b1y2)) / 4;
-        double k = 4 / (Math.PI * Math.PI), delta = Math.atan(w2 / h2) - Math.atan(w1 / h1), v = k * delta * delta;
-        if (Double.isNaN(alpha)) alpha = v / (v - iou + (1 + EPS));
-        double ciou = iou - (rho2 / c2 + v * alpha);
-        if (grad != null) {
-            // d(iw)/d(x, w) and d(ih)/d(y, h), zero where the overlap is clamped; at ties torch.min/max
-            // split the gradient evenly between their arguments, and so do these
-            double diwdx = 0, diwdw = 0, dihdy = 0, dihdh = 0;
-            if (iwRaw > 0) {
-                double r = less(b1x2, b2x2), l = less(b2x1, b1x1);
-                diwdx = r - l;
-                diwdw = 0.5 * r + 0.5 * l;
-            }
-            if (ihRaw > 0) {
-                double b = less(b1y2, b2y2), t = less(b2y1, b1y1);
-                dihdy = b - t;
-                dihdh = 0.5 * b + 0.5 * t;
-            }
-            double dInter[] = {ih * diwdx, iw * dihdy, ih * diwdw, iw * dihdh};
-            double dUnion[] = {-dInter[0], -dInter[1], h1 - dInter[2], (h > EPS ? w1 : 0) - dInter[3]};
-            double rx = less(b2x2, b1x2), lx = less(b1x1, b2x1), by = less(b2y2, b1y2), ty2 = less(b1y1, b2y1);
-            double dcw[] = {rx - lx, 0, 0.5 * rx + 0.5 * lx, 0};
-            double dch[] = {0, by - ty2, 0, 0.5 * by + 0.5 * ty2};
-            double drho2[] = {-2 * (tx - x), -2 * (ty - y), 0, 0};
-            double dd = w1 * w1 + h1 * h1;
-            double dv[] = {0, 0, -2 * k * delta * h1 / dd, h > EPS ? 2 * k * delta * w1 / dd : 0};
-            for (int q = 0; q < 4; q++) {
-                double diou = (dInter[q] * union - inter * dUnion[q]) / (union * union);
-                double dc2 = 2 * cw * dcw[q] + 2 * ch * dch[q];
-                double dpen = (drho2[q] * c2 - rho2 * dc2) / (c2 * c2);
-                grad[q] = diou - dpen - alpha * dv[q];
-            }
-        }
-        return new double[] {ciou, alpha};
     }
 }

@@ -15,6 +15,7 @@ import java.util.Objects;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
 import org.jprune.engine.Device;
+import org.jprune.engine.DeviceKind;
 import org.jprune.engine.Tensor;
 import org.jprune.engine.io.SafeTensors;
 import org.jprune.engine.nn.Graph;
@@ -426,9 +427,23 @@ public final class Trainer {
         else if (opt instanceof AdamW adam) adam.setBeta1(m);
     }
 
-    /** One training step: forward, loss on the host, backward; accumulates parameter gradients (also used by the cross-backend check). */
+    /**
+     * One training step: forward, loss, backward; accumulates parameter gradients (also used by the
+     * cross-backend check). The loss runs where {@link #lossOnDevice} says.
+     */
     public static YoloLoss.Result step(YoloModel model, YoloLoss loss, Loader.Batch b) {
-        return step(model, loss, b, () -> {});
+        return step(model, loss, b, lossOnDevice(model), phase -> {});
+    }
+
+    /**
+     * Whether a step computes the loss on the model's device: on the GPU backends (cuda, cuda-emu),
+     * where the head's outputs and gradients would otherwise cross to the host and back every step;
+     * not on the CPU and reference backends (there the host loss, in double, is the same memory and
+     * keeps every recorded CPU figure), nor with distillation (its teacher's outputs are on the host).
+     */
+    public static boolean lossOnDevice(YoloModel model) {
+        DeviceKind k = model.graph().device().kind();
+        return (k == DeviceKind.CUDA || k == DeviceKind.CUDA_EMU) && model.distillation() == null;
     }
 
     /**
@@ -449,40 +464,54 @@ public final class Trainer {
     private static double sigmoid(double v) { return 1 / (1 + Math.exp(-v)); }
 
     /**
-     * {@link #step(YoloModel, YoloLoss, Loader.Batch)} with {@code mark} run after each of its six
-     * phases: images uploaded, forward, outputs to the host, loss, gradients to the device, backward
-     * (the GPU benchmark syncs and reads the clock there to say where a step's time goes).
+     * {@link #step(YoloModel, YoloLoss, Loader.Batch)} with the loss placed by {@code deviceLoss} and
+     * {@code phase} told the name of each phase as it ends (the GPU benchmark syncs and reads the clock
+     * there to say where a step's time goes). Host loss: images uploaded, forward, outputs to the host,
+     * loss on the host, gradients to the device, backward. Device loss: images uploaded, forward, loss
+     * on the device (matching on the host, matches up, three floats down), backward.
      */
-    public static YoloLoss.Result step(YoloModel model, YoloLoss loss, Loader.Batch b, Runnable mark) {
+    public static YoloLoss.Result step(YoloModel model, YoloLoss loss, Loader.Batch b, boolean deviceLoss, Consumer<String> phase) {
+        if (deviceLoss && model.distillation() != null) throw new IllegalArgumentException("distillation needs the loss on the host");
         Device dev = model.graph().device();
         try (Tensor x = Tensor.of(dev, b.images(), b.n(), 3, b.size(), b.size())) {
-            mark.run();
+            phase.accept("upload images");
             try (Graph.Execution ex = model.graph().forward(x, true)) {
-                mark.run();
+                phase.accept("forward");
                 int levels = model.levels();
-                float[][] outs = new float[levels][], grads = new float[levels][];
-                int[] ny = new int[levels], nx = new int[levels];
-                for (int i = 0; i < levels; i++) {
-                    Tensor t = ex.output(i);
-                    outs[i] = t.toArray();
-                    grads[i] = new float[outs[i].length];
-                    ny[i] = t.dim(2);
-                    nx[i] = t.dim(3);
-                }
-                mark.run();
-                YoloLoss.Result r = loss.compute(outs, b.n(), ny, nx, b.targets(), b.targetCount(), grads, null);
-                if (model.distillation() != null) distill(model.distillation(), x, outs, grads, b.n());
-                mark.run();
                 List<Tensor> g = new ArrayList<>();
                 try {
-                    for (int i = 0; i < levels; i++) g.add(Tensor.of(dev, grads[i], ex.output(i).shape()));
-                    mark.run();
+                    YoloLoss.Result r;
+                    if (deviceLoss) {
+                        List<Tensor> outs = new ArrayList<>();
+                        for (int i = 0; i < levels; i++) {
+                            outs.add(ex.output(i));
+                            g.add(Tensor.empty(dev, ex.output(i).shape()));
+                        }
+                        r = loss.compute(outs, b.n(), b.targets(), b.targetCount(), g);
+                        phase.accept("loss on the device");
+                    } else {
+                        float[][] outs = new float[levels][], grads = new float[levels][];
+                        int[] ny = new int[levels], nx = new int[levels];
+                        for (int i = 0; i < levels; i++) {
+                            Tensor t = ex.output(i);
+                            outs[i] = t.toArray();
+                            grads[i] = new float[outs[i].length];
+                            ny[i] = t.dim(2);
+                            nx[i] = t.dim(3);
+                        }
+                        phase.accept("outputs to the host");
+                        r = loss.compute(outs, b.n(), ny, nx, b.targets(), b.targetCount(), grads, null);
+                        if (model.distillation() != null) distill(model.distillation(), x, outs, grads, b.n());
+                        phase.accept("loss on the host");
+                        for (int i = 0; i < levels; i++) g.add(Tensor.of(dev, grads[i], ex.output(i).shape()));
+                        phase.accept("gradients to the device");
+                    }
                     ex.backward(g);
-                    mark.run();
+                    phase.accept("backward");
+                    return r;
                 } finally {
                     g.forEach(Tensor::close);
                 }
-                return r;
             }
         }
     }
