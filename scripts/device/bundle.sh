@@ -25,7 +25,8 @@ mkdir -p "$out/tests"
 "$JAVA_HOME/bin/jlink" --add-modules java.base,jdk.unsupported,java.management,java.logging,java.xml \
     --strip-debug --no-header-files --no-man-pages --compress=zip-9 --output "$out/jre"
 find "$out/jre" -name '*.so' -exec strip --strip-unneeded {} + 2>/dev/null || true  # libjvm's symbols: ~30% of the runtime
-cp bench/target/benchmarks.jar "$out/"
+"${MVN[@]}" -q -o package -DskipTests -pl bench -Pgpu-bundle  # benchmarks-gpu.jar: without ONNX Runtime (CPU-only baseline)
+cp bench/target/benchmarks-gpu.jar "$out/benchmarks.jar"
 cp -r engine/target/test-classes/. "$out/tests/"
 junit=$HOME/.m2/repository/org/junit/platform/junit-platform-console-standalone/1.14.1/junit-platform-console-standalone-1.14.1.jar
 [[ -f $junit ]] || "${MVN[@]}" -q dependency:get -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1
