@@ -59,6 +59,7 @@ struct Ctx {
     Allocator alloc;
     int conv_impl = CONV_NATIVE;
     int tf32 = 0;
+    int pipeline = 0;  /* 1: the FP32 conv kernel with double-buffered shared memory (conv2d.cu v5) */
     void *cudnn = nullptr;  // cudnnHandle_t, created on first use
     std::mutex cudnn_mu;
 };

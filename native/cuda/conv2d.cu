@@ -29,6 +29,10 @@
  *  v4 the forward's store applies an activation (jp_conv2d_fwd_act: inference's conv + folded BN +
  *     SiLU in one kernel, one pass over the output fewer); the forward never splits K, so each output
  *     is stored once. Not yet measured on a GPU (the suite's `infer` section does).
+ *  v5 FP32 with double-buffered shared memory and register prefetch (k_igemm_db), selectable with
+ *     pipeline=1 beside v4 until a GPU run times both (the suite's conv section has fp32-db rows);
+ *     checked on cuda-emu by the op suite. The TF32 kernel keeps single buffering (not emulated, so
+ *     a change to it could not be checked here).
  */
 #include "common.cuh"
 
@@ -259,6 +263,75 @@ __global__ void __launch_bounds__(THREADS) k_igemm(Prob pr, int groups, int ksli
     }
 }
 
+/* ---- v5: the FP32 kernel with its shared-memory slices double-buffered (option pipeline=1) ----
+ * The next slice's A and B values are read from global memory into registers before the current
+ * slice is multiplied, so their latency hides behind the 16-deep product; they go to the other
+ * shared-memory buffer after it, and one barrier per slice (not two) separates the buffers' turns:
+ * a buffer is written only after every thread has passed the barrier that ended its last use.
+ * Same tiles, loaders and stores as k_igemm; 17 KB of shared memory instead of 8.7. */
+template <class Prob>
+__device__ __forceinline__ void igemm_fetch(const Prob &pr, int grp, int m0, int k0, int kend, int a_k, int a_m, int b_k,
+                                            const typename Prob::Col &bcol, float ra[4], float rb[4]) {
+    for (int i = 0; i < 4; i++) {
+        const int m = a_m + 16 * i, kk = k0 + a_k;
+        ra[i] = (m0 + m < pr.M && kk < kend) ? pr.a(grp, m0 + m, kk) : 0.f;
+    }
+    for (int i = 0; i < 4; i++) {
+        const int kk = k0 + b_k + 4 * i;
+        rb[i] = (bcol.valid && kk < kend) ? pr.b(grp, kk, bcol) : 0.f;
+    }
+}
+
+template <class Prob>
+__global__ void __launch_bounds__(THREADS) k_igemm_db(Prob pr, int groups, int kslice) {
+    __shared__ float As[2][TK][TM + PAD];
+    __shared__ float Bs[2][TK][TN + PAD];
+    const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+    const int grp = blockIdx.z % groups, slice = blockIdx.z / groups;
+    const int m0 = blockIdx.y * TM, n0 = blockIdx.x * TN;
+    const int kbeg = slice * kslice, kend = min(pr.Kred, kbeg + kslice);
+    const int a_k = tid % TK, a_m = tid / TK, b_n = tid % TN, b_k = tid / TN;
+    const typename Prob::Col bcol = pr.col(grp, n0 + b_n);
+    float acc[4][4];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) acc[i][j] = 0.f;
+    float ra[4], rb[4];
+    igemm_fetch(pr, grp, m0, kbeg, kend, a_k, a_m, b_k, bcol, ra, rb);
+    for (int i = 0; i < 4; i++) {
+        As[0][a_k][a_m + 16 * i] = ra[i];
+        Bs[0][b_k + 4 * i][b_n] = rb[i];
+    }
+    __syncthreads();
+    int buf = 0;
+    for (int k0 = kbeg; k0 < kend; k0 += TK, buf ^= 1) {
+        const bool more = k0 + TK < kend;
+        if (more) igemm_fetch(pr, grp, m0, k0 + TK, kend, a_k, a_m, b_k, bcol, ra, rb);
+#pragma unroll
+        for (int k = 0; k < TK; k++) {
+            float av[4], bv[4];
+            for (int i = 0; i < 4; i++) av[i] = As[buf][k][ty + 16 * i];
+            for (int j = 0; j < 4; j++) bv[j] = Bs[buf][k][tx + 16 * j];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) acc[i][j] += av[i] * bv[j];
+        }
+        if (more)
+            for (int i = 0; i < 4; i++) {
+                As[buf ^ 1][a_k][a_m + 16 * i] = ra[i];
+                Bs[buf ^ 1][b_k + 4 * i][b_n] = rb[i];
+            }
+        __syncthreads();
+    }
+    for (int j = 0; j < 4; j++) {
+        const int n = n0 + tx + 16 * j;
+        if (n >= pr.Ncols) continue;
+        const typename Prob::Col c = pr.col(grp, n);
+        for (int i = 0; i < 4; i++) {
+            const int m = m0 + ty + 16 * i;
+            if (m < pr.M) pr.store(grp, slice, m, c, acc[i][j]);
+        }
+    }
+}
+
 #ifndef JP_EMU_BUILD
 /* ---- the TF32 tensor-core kernel (sm_80+): the same tiles and loaders; 8 warps, each a 16 x 32
  * strip of the 64 x 64 tile as two 16x16x8 WMMA accumulators ---- */
@@ -336,6 +409,10 @@ jp_status run_igemm(Ctx *c, const char *fn, const Prob &pr, int groups, int ksli
         return launched(fn);
     }
 #endif
+    if (c->pipeline) {
+        JP_LAUNCH(k_igemm_db<Prob>, grid, dim3(THREADS), c->stream, pr, groups, kslice);
+        return launched(fn);
+    }
     JP_LAUNCH(k_igemm<Prob>, grid, dim3(THREADS), c->stream, pr, groups, kslice);
     return launched(fn);
 }

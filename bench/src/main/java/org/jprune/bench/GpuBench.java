@@ -121,10 +121,11 @@ public final class GpuBench {
         };
     }
 
-    private Runnable withOptions(String conv, String tf32, Runnable r) {
+    private Runnable withOptions(String conv, String tf32, String pipeline, Runnable r) {
         return () -> {
             dev.setOption("conv", conv);
             dev.setOption("tf32", tf32);
+            dev.setOption("pipeline", pipeline);
             r.run();
         };
     }
@@ -132,10 +133,11 @@ public final class GpuBench {
     private void conv(boolean cudnn, boolean tf32) {
         report.section("Dense conv2d: native implicit GEMM vs cuDNN (YOLOv5s layers, 640 x 640 input)",
                 "Per layer: milliseconds per call of forward (fwd) and of forward + backward-data + backward-filter (train). "
-                        + "FP32: our FP32 kernel vs cuDNN with CUDNN_FMA_MATH (no tensor cores). TF32: our WMMA kernel vs cuDNN with CUDNN_TENSOR_OP_MATH. "
+                        + "FP32: our FP32 kernel vs cuDNN with CUDNN_FMA_MATH (no tensor cores); fp32-db: our FP32 kernel with double-buffered "
+                        + "shared memory (pipeline=1, conv2d.cu v5) vs the same cuDNN. TF32: our WMMA kernel vs cuDNN with CUDNN_TENSOR_OP_MATH. "
                         + "speed ratio = cuDNN time / ours (> 1: ours faster).",
                 "layer", "batch", "math", "ours fwd ms", "cuDNN fwd ms", "fwd ratio", "ours train ms", "cuDNN train ms", "train ratio");
-        List<String> maths = new ArrayList<>(List.of("fp32"));
+        List<String> maths = new ArrayList<>(List.of("fp32", "fp32-db"));
         if (tf32) maths.add("tf32");
         Map<String, double[]> logSums = new LinkedHashMap<>(); // math/batch -> {sum log fwd ratio, sum log train ratio, n}
         int[] batches = smoke ? new int[] {1} : this.batches;
@@ -146,11 +148,11 @@ public final class GpuBench {
                      Tensor y = Tensor.empty(dev, batch, l.cout(), d.outH(), d.outW()); Tensor dy = rand(4, y.shape());
                      Tensor dx = Tensor.empty(dev, x.shape()); Tensor dw = Tensor.empty(dev, w.shape()); Tensor db = Tensor.empty(dev, l.cout())) {
                     for (String math : maths) {
-                        String t = math.equals("tf32") ? "1" : "0";
-                        double[] fwd = sideBySide(withOptions("native", t, convOp(d, x, w, b, y, dy, dx, dw, db, false)),
-                                cudnn ? withOptions("cudnn", t, convOp(d, x, w, b, y, dy, dx, dw, db, false)) : null);
-                        double[] train = sideBySide(withOptions("native", t, convOp(d, x, w, b, y, dy, dx, dw, db, true)),
-                                cudnn ? withOptions("cudnn", t, convOp(d, x, w, b, y, dy, dx, dw, db, true)) : null);
+                        String t = math.equals("tf32") ? "1" : "0", pipe = math.equals("fp32-db") ? "1" : "0";
+                        double[] fwd = sideBySide(withOptions("native", t, pipe, convOp(d, x, w, b, y, dy, dx, dw, db, false)),
+                                cudnn ? withOptions("cudnn", t, "0", convOp(d, x, w, b, y, dy, dx, dw, db, false)) : null);
+                        double[] train = sideBySide(withOptions("native", t, pipe, convOp(d, x, w, b, y, dy, dx, dw, db, true)),
+                                cudnn ? withOptions("cudnn", t, "0", convOp(d, x, w, b, y, dy, dx, dw, db, true)) : null);
                         Object rf = cudnn ? fwd[1] / fwd[0] : "-", rt = cudnn ? train[1] / train[0] : "-";
                         report.row("conv2d", map("layer", l.name(), "batch", batch, "math", math, "ours_fwd_ms", fwd[0] * 1e3,
                                 "cudnn_fwd_ms", cudnn ? (Object) (fwd[1] * 1e3) : "-", "fwd_speed_ratio", rf, "ours_train_ms", train[0] * 1e3,
@@ -166,6 +168,7 @@ public final class GpuBench {
             }
         dev.setOption("conv", "native");
         dev.setOption("tf32", "0");
+        dev.setOption("pipeline", "0");
         if (!logSums.isEmpty()) {
             report.md.append("\nGeometric means of the speed ratio (cuDNN time / ours) over the layers (target: train >= 0.7 for FP32 and for TF32):\n\n");
             for (var e : logSums.entrySet()) {
@@ -297,23 +300,32 @@ public final class GpuBench {
             var hyp = org.jprune.yolo.loss.Hyp.SCRATCH_LOW.scaled(m.levels(), 80, size);
             var loss = new org.jprune.yolo.loss.YoloLoss(80, m.anchorsPx(), m.strides(), hyp);
             var sgd = new org.jprune.engine.optim.Sgd(m.graph().parameters(), 0.001, 0.937, 5e-4, true);
-            List<String> convs = cudnn ? List.of("native", "cudnn") : List.of("native");
-            for (String conv : convs) {
-                dev.setOption("conv", conv);
-                double[] t = sideBySide(() -> trainStep(m, loss, sgd, b, true), () -> trainStep(m, loss, sgd, b, false));
-                report.row("yolo", map("model", "yolov5s", "conv", conv, "loss", "device", "batch", batch, "step_ms", t[0] * 1e3, "img_per_s", batch / t[0]));
-                report.row("yolo", map("model", "yolov5s", "conv", conv, "loss", "host", "batch", batch, "step_ms", t[1] * 1e3, "img_per_s", batch / t[1]));
+            // in pairs timed side by side: the loss's placement with our kernels, then our double-buffered
+            // conv kernel against cuDNN's convolutions (both with the loss on the device)
+            String[][][] pairs = {{{"native", "device"}, {"native", "host"}}, {{"native-db", "device"}, cudnn ? new String[] {"cudnn", "device"} : null}};
+            for (String[][] pair : pairs) {
+                double[] t = sideBySide(stepWith(m, loss, sgd, b, pair[0]), pair[1] == null ? null : stepWith(m, loss, sgd, b, pair[1]));
+                for (int i = 0; i < 2; i++)
+                    if (pair[i] != null)
+                        report.row("yolo", map("model", "yolov5s", "conv", pair[i][0], "loss", pair[i][1], "batch", batch, "step_ms", t[i] * 1e3,
+                                "img_per_s", batch / t[i]));
             }
             dev.setOption("conv", "native");
+            dev.setOption("pipeline", "0");
             phases(m, loss, sgd, b);
         }
     }
 
-    private static void trainStep(org.jprune.yolo.model.YoloModel m, org.jprune.yolo.loss.YoloLoss loss, org.jprune.engine.optim.Sgd sgd,
-                                  org.jprune.yolo.data.Loader.Batch b, boolean deviceLoss) {
-        org.jprune.yolo.train.Trainer.step(m, loss, b, deviceLoss, phase -> {});
-        sgd.step();
-        m.graph().zeroGrad();
+    /** One training step with conv = native | native-db (pipeline=1) | cudnn and the loss on the device or the host. */
+    private Runnable stepWith(org.jprune.yolo.model.YoloModel m, org.jprune.yolo.loss.YoloLoss loss, org.jprune.engine.optim.Sgd sgd,
+                              org.jprune.yolo.data.Loader.Batch b, String[] convAndLoss) {
+        return () -> {
+            dev.setOption("conv", convAndLoss[0].equals("cudnn") ? "cudnn" : "native");
+            dev.setOption("pipeline", convAndLoss[0].equals("native-db") ? "1" : "0");
+            org.jprune.yolo.train.Trainer.step(m, loss, b, convAndLoss[1].equals("device"), phase -> {});
+            sgd.step();
+            m.graph().zeroGrad();
+        };
     }
 
     /**

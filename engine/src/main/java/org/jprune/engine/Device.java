@@ -158,8 +158,9 @@ public final class Device implements AutoCloseable {
     }
 
     /**
-     * A backend setting (CUDA: {@code conv} = native | cudnn, {@code tf32} = 0 | 1; the CPU backend
-     * accepts only its defaults).
+     * A backend setting (CUDA: {@code conv} = native | cudnn, {@code tf32} = 0 | 1, {@code pipeline} =
+     * 0 | 1: the FP32 conv kernel with double-buffered shared memory; the CPU backend accepts only its
+     * defaults).
      * @throws IllegalArgumentException naming the reason, for an unknown key or value or one this backend cannot honour
      */
     public void setOption(String key, String value) {

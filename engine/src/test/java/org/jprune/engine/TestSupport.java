@@ -42,13 +42,19 @@ public final class TestSupport {
         return a;
     }
 
-    /** A native backend under test: a device plus the CPU ISA to force while it runs (or -1). */
-    public record Backend(String name, Device device, int isa) implements AutoCloseable {
+    /**
+     * A native backend under test: a device plus the CPU ISA to force while it runs (or -1) and a
+     * backend option to set while it runs ("key=value", reset to "key=0" after; or null).
+     */
+    public record Backend(String name, Device device, int isa, String option) implements AutoCloseable {
+        public Backend(String name, Device device, int isa) { this(name, device, isa, null); }
         public void activate() {
             if (isa >= 0) jprune_h.jp_cpu_set_isa(isa);
+            if (option != null) device.setOption(option.substring(0, option.indexOf('=')), option.substring(option.indexOf('=') + 1));
         }
         @Override public void close() {
             if (isa >= 0) jprune_h.jp_cpu_set_isa(jprune_h.jp_cpu_isa_supported());
+            if (option != null) device.setOption(option.substring(0, option.indexOf('=')), "0");
         }
         @Override public String toString() { return name; }
     }
@@ -59,8 +65,14 @@ public final class TestSupport {
         Device cpu = Device.cpu();
         String[] names = {"scalar", "avx2", "avx512"};
         for (int isa = jprune_h.jp_cpu_isa_supported(); isa >= 0; isa--) out.add(new Backend("cpu-" + names[isa], cpu, isa));
-        device(DeviceKind.CUDA_EMU).ifPresent(d -> out.add(new Backend("cuda-emu", d, -1)));
-        cuda().ifPresent(d -> out.add(new Backend("cuda", d, -1)));
+        device(DeviceKind.CUDA_EMU).ifPresent(d -> {
+            out.add(new Backend("cuda-emu", d, -1));
+            out.add(new Backend("cuda-emu-pipelined", d, -1, "pipeline=1"));  // conv2d.cu v5, double-buffered
+        });
+        cuda().ifPresent(d -> {
+            out.add(new Backend("cuda", d, -1));
+            out.add(new Backend("cuda-pipelined", d, -1, "pipeline=1"));
+        });
         // -Djprune.test.backends=cuda (comma-separated names): scripts/device/gpu-suite.sh runs the
         // op suite under compute-sanitizer on the GPU alone, where every host backend would only add time
         String only = System.getProperty("jprune.test.backends", "");
