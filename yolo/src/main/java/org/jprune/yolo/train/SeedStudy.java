@@ -28,8 +28,8 @@ import org.jprune.yolo.report.Plots;
  *     i.e. 22% ... 78% removed), fine-tuning 3, 4, 5, 6, 7, 8 epochs;</li>
  * <li>the same with group-regularization pruning (one regularized epoch before each step, counted);</li>
  * <li>the same with BN-scale slimming;</li>
- * <li>automatic mode towards the last level with an allowed mAP50 drop of 0.02, two learning rates per step, given the
- *     epochs of (b) in all;</li>
+ * <li>automatic mode towards the last level with an allowed mAP50 drop of 0.02, given the epochs of (b) in all: steps
+ *     of 25% (halved on a back-off), 3 fine-tuning epochs per try at lr0 0.002 and 3 more for a try under the floor;</li>
  * <li>Tiny YOLO (yolov4-tiny and yolov3-tiny) on the face benchmark, pruned by 36% of parameters in two steps (the
  *     seed's 4.70 M to 3.00 M on WIDER Face).</li>
  * </ol>
@@ -67,12 +67,16 @@ public final class SeedStudy {
     /** The training recipe of the main command (scripts/run.sh): AdamW, short schedule, fitted anchors. */
     static final List<String> HYP = List.of("lr0=0.003", "box=0.4", "cls=4.0", "obj=4.0", "warmup_epochs=1", "mosaic=0", "scale=0.25");
     /**
-     * Fine-tuning at lr0 0.001 (the main command's): on its baseline, one step to 50% of parameters with 2
-     * epochs gave mAP50 0.887 at lr0 0.001, 0.879 at 0.003 and 0.881 at 0.0005.
+     * Fine-tuning at lr0 0.002 (the main command's since 2026-12-02): with three epochs per step, 0.002 recovered
+     * more than 0.001 at every level (bench/results/finetune-recipe-2026-12-02-2.md); with two epochs at 50%, 0.001
+     * had been the best (0.887, against 0.879 at 0.003).
      */
-    static final PruneRun.Tuning FINETUNE = new PruneRun.Tuning(List.of("lr0=0.001"), 0);
-    /** The rates automatic mode tries after every step. */
-    static final double[] AUTO_LRS = {0.002, 0.001};
+    static final PruneRun.Tuning FINETUNE = new PruneRun.Tuning(List.of("lr0=0.002"), 0);
+    /** The rate automatic mode fine-tunes with after every step (one rate, more epochs: auto-prune-2026-12-02-2.md). */
+    static final double[] AUTO_LRS = {0.002};
+
+    /** Automatic mode's fine-tuning epochs per try (and per retry) within its budget: 3, fewer when the budget is tiny. */
+    static int autoEpochsPerTry(int budget) { return Math.max(1, Math.min(3, budget / 4)); }
 
     /**
      * data / baseline: the shapes dataset and a trained YOLOv5n on it to use instead of generating and
@@ -179,10 +183,10 @@ public final class SeedStudy {
             log.printf(Locale.ROOT, "== %s: %s%n", s.label(), s.auto() ? "budget " + epochs[0] + " epochs" : "levels " + levels(s.levels()) + ", epochs "
                     + java.util.Arrays.toString(epochs));
             if (s.auto()) {
-                int perTry = Math.max(1, (int) Math.round(2 * Math.min(1, scale)));
+                int perTry = autoEpochsPerTry(epochs[0]);
                 double[] lrs = AUTO_LRS;
-                AutoPrune.Search search = new AutoPrune.Search(Schedule.Target.PARAMS, s.levels()[0], 0.2, 0.025, 0.02, Double.NaN, lrs, perTry,
-                        Math.max(epochs[0], perTry * lrs.length));
+                AutoPrune.Search search = new AutoPrune.Search(Schedule.Target.PARAMS, s.levels()[0], 0.25, 0.05, 0.02, Double.NaN, lrs, perTry,
+                        Math.max(epochs[0], perTry * lrs.length), perTry);
                 AutoPrune.Result r = new AutoPrune(new AutoPrune.Options(b.weights(), dir, search, strategy, PruneRun.Finetune.COMPACT, train), log).run();
                 int step = 0, spent = 0, triesSince = 0, backoffsSince = 0;
                 for (int round = 1; round <= r.tries().stream().mapToInt(AutoPrune.Try::round).max().orElse(0); round++) {
@@ -254,7 +258,7 @@ public final class SeedStudy {
                 double epochSec = bases.get(sec.family()).secondsPerEpoch(), perRun = 5 + 0.25 * epochSec;
                 int[] e = scaled(sec.epochs(), f);
                 if (sec.auto()) {
-                    int perTry = Math.max(1, (int) Math.round(2 * Math.min(1, f))), budget = Math.max(e[0], 2 * perTry);
+                    int perTry = autoEpochsPerTry(e[0]), budget = Math.max(e[0], perTry);
                     s += budget * epochSec * 0.75 + (double) budget / perTry * perRun;
                     continue;
                 }
@@ -378,7 +382,7 @@ public final class SeedStudy {
         md.append(String.format(Locale.ROOT, "Seed study%s (`jprune study --preset seed%s`), sections %s: the experiments of %s on the built-in benchmarks. "
                         + "(a)-(e): %s on the shapes benchmark (%s, %d px); (f): Tiny YOLO on the face benchmark (%d + %d images, %d px, %d baseline epochs). "
                         + "Levels are parameters removed, as the seed's tables; structured pruning with channels ranked globally, rounded to 8, the compact "
-                        + "network fine-tuned (AdamW, lr0 0.001; automatic mode tries 0.002 and 0.001) after every step. Epochs: %s. Whole run: %.0f minutes on %d cores.%n%n",
+                        + "network fine-tuned (AdamW, lr0 0.002) after every step. Epochs: %s. Whole run: %.0f minutes on %d cores.%n%n",
                 o.quick() ? " (quick form)" : "", o.quick() ? " --quick" : "", String.join("", new java.util.TreeSet<>(o.only())), SOURCE, shapes.model(), o.baseline() != null ? "given baseline " + o.baseline()
                         : String.format(Locale.ROOT, "%d + %d images, %d baseline epochs", sz.train(), sz.val(), sz.epochs()), shapes.img(), sz.faceTrain(),
                 sz.faceVal(), sz.faceImg(), sz.faceEpochs(), scale >= 1 ? "the seed's (2 and 3 one-shot; 3, 4, 5, 6, 7, 8 per step; group-reg and slimming add "
