@@ -391,7 +391,9 @@ static jp_status check_yolo(const char *fn, const jp_yolo_desc *d) {
     JP_CHECK(d->n >= 0 && d->na >= 1 && d->no >= 5 && d->cells >= 1 && d->nx >= 1 && d->cells % d->nx == 0, fn,
              "bad level: n=%d na=%d no=%d cells=%d nx=%d (need n >= 0, na >= 1, no >= 5, cells a multiple of nx)", d->n, d->na, d->no,
              d->cells, d->nx);
-    JP_CHECK((int64_t)d->n * d->na * d->no * d->cells <= INT64_MAX / 8, fn, "level too large");
+    /* in double: four int32 factors can overflow int64; exact far beyond the 2^31 limit compared here */
+    JP_CHECK((double)d->n * d->na * d->no * d->cells <= (double)INT32_MAX, fn, "level too large: %d x %d x %d x %d values (at most 2^31 - 1)",
+             d->n, d->na, d->no, d->cells);
     JP_CHECK(isfinite(d->box_scale) && isfinite(d->obj_scale) && isfinite(d->cls_scale) && isfinite(d->cls_pos) && isfinite(d->cls_neg), fn,
              "a scale or class target is not finite");
     return JP_OK;
