@@ -214,6 +214,33 @@ struct GemmProblem {
 
 /* ---- the FP32 tiled kernel ---- */
 
+/* acc += the 16-deep slice As x Bs for thread (tx, ty): rows ty + 16 i, columns tx + 16 j */
+__device__ __forceinline__ void igemm_multiply(const float (*As)[TM + PAD], const float (*Bs)[TN + PAD], int tx, int ty, float acc[4][4]) {
+#pragma unroll
+    for (int k = 0; k < TK; k++) {
+        float av[4], bv[4];
+        for (int i = 0; i < 4; i++) av[i] = As[k][ty + 16 * i];
+        for (int j = 0; j < 4; j++) bv[j] = Bs[k][tx + 16 * j];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) acc[i][j] += av[i] * bv[j];
+    }
+}
+
+/* thread (tx, ty) owns rows ty + 16 i and columns tx + 16 j: strided, so shared-memory reads are
+ * conflict-free and these stores are coalesced across tx */
+template <class Prob>
+__device__ __forceinline__ void igemm_store(const Prob &pr, int grp, int slice, int m0, int n0, int tx, int ty, const float acc[4][4]) {
+    for (int j = 0; j < 4; j++) {
+        const int n = n0 + tx + 16 * j;
+        if (n >= pr.Ncols) continue;
+        const typename Prob::Col c = pr.col(grp, n);
+        for (int i = 0; i < 4; i++) {
+            const int m = m0 + ty + 16 * i;
+            if (m < pr.M) pr.store(grp, slice, m, c, acc[i][j]);
+        }
+    }
+}
+
 /* grid: x = column tiles, y = row tiles, z = groups * split; the reduction slice [k_begin, k_end)
  * of split s is s * kslice .. */
 template <class Prob>
@@ -240,27 +267,10 @@ __global__ void __launch_bounds__(THREADS) k_igemm(Prob pr, int groups, int ksli
             Bs[kr][b_n] = (bcol.valid && kk < kend) ? pr.b(grp, kk, bcol) : 0.f;
         }
         __syncthreads();
-#pragma unroll
-        for (int k = 0; k < TK; k++) {
-            float av[4], bv[4];
-            for (int i = 0; i < 4; i++) av[i] = As[k][ty + 16 * i];
-            for (int j = 0; j < 4; j++) bv[j] = Bs[k][tx + 16 * j];
-            for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 4; j++) acc[i][j] += av[i] * bv[j];
-        }
+        igemm_multiply(As, Bs, tx, ty, acc);
         __syncthreads();
     }
-    /* thread (tx, ty) owns rows ty + 16 i and columns tx + 16 j: strided, so shared-memory reads
-     * above are conflict-free and the stores below are coalesced across tx */
-    for (int j = 0; j < 4; j++) {
-        const int n = n0 + tx + 16 * j;
-        if (n >= pr.Ncols) continue;
-        const typename Prob::Col c = pr.col(grp, n);
-        for (int i = 0; i < 4; i++) {
-            const int m = m0 + ty + 16 * i;
-            if (m < pr.M) pr.store(grp, slice, m, c, acc[i][j]);
-        }
-    }
+    igemm_store(pr, grp, slice, m0, n0, tx, ty, acc);
 }
 
 /* ---- v5: the FP32 kernel with its shared-memory slices double-buffered (option pipeline=1) ----
@@ -306,14 +316,7 @@ __global__ void __launch_bounds__(THREADS) k_igemm_db(Prob pr, int groups, int k
     for (int k0 = kbeg; k0 < kend; k0 += TK, buf ^= 1) {
         const bool more = k0 + TK < kend;
         if (more) igemm_fetch(pr, grp, m0, k0 + TK, kend, a_k, a_m, b_k, bcol, ra, rb);
-#pragma unroll
-        for (int k = 0; k < TK; k++) {
-            float av[4], bv[4];
-            for (int i = 0; i < 4; i++) av[i] = As[buf][k][ty + 16 * i];
-            for (int j = 0; j < 4; j++) bv[j] = Bs[buf][k][tx + 16 * j];
-            for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 4; j++) acc[i][j] += av[i] * bv[j];
-        }
+        igemm_multiply(As[buf], Bs[buf], tx, ty, acc);
         if (more)
             for (int i = 0; i < 4; i++) {
                 As[buf ^ 1][a_k][a_m + 16 * i] = ra[i];
@@ -321,15 +324,7 @@ __global__ void __launch_bounds__(THREADS) k_igemm_db(Prob pr, int groups, int k
             }
         __syncthreads();
     }
-    for (int j = 0; j < 4; j++) {
-        const int n = n0 + tx + 16 * j;
-        if (n >= pr.Ncols) continue;
-        const typename Prob::Col c = pr.col(grp, n);
-        for (int i = 0; i < 4; i++) {
-            const int m = m0 + ty + 16 * i;
-            if (m < pr.M) pr.store(grp, slice, m, c, acc[i][j]);
-        }
-    }
+    igemm_store(pr, grp, slice, m0, n0, tx, ty, acc);
 }
 
 #ifndef JP_EMU_BUILD

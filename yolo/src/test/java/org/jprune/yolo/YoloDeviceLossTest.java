@@ -6,9 +6,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.jprune.engine.BackendUnavailableException;
 import org.jprune.engine.Device;
-import org.jprune.engine.DeviceKind;
 import org.jprune.engine.Tensor;
 import org.jprune.yolo.loss.YoloLoss;
 import org.junit.jupiter.api.Test;
@@ -21,12 +19,8 @@ import org.junit.jupiter.api.Test;
  */
 class YoloDeviceLossTest {
     static List<Device> devices() {
-        List<Device> out = new ArrayList<>(List.of(Device.reference(), Device.cpu()));
-        try {
-            out.add(Device.of(DeviceKind.CUDA_EMU));
-        } catch (BackendUnavailableException e) {
-            System.out.println("[skip] cuda-emu backend: " + e.getMessage());
-        }
+        List<Device> out = new ArrayList<>(List.of(Device.reference()));
+        out.addAll(CrossBackendTest.backends());  // cpu, and cuda-emu where its plugin is built
         return out;
     }
 
