@@ -9,7 +9,7 @@
 # on the GPU: baseline, one pruning step, fine-tuning, compact latency; its log follows the table):
 # the device tool brings back 8 files at most, so the junit reports are left out (tests.txt has the tree).
 # Each stage is time-boxed and a failing stage does not stop the others; the exit status is that of
-# the tests. The boxes add up to 9.5 minutes at most (the first H200 run, without the profile and
+# the tests. The boxes add up to 9.7 minutes at most (the first H200 run, without the profile and
 # study stages, took 3: tests 20 s, benchmarks 110 s), so one call fits a 15-minute lease with room
 # for a second, shorter one: STAGES picks stages (default "tests bench study profile torch memcheck"),
 # and TESTS_S, BENCH_S, STUDY_S, PROFILE_S, TORCH_S, MEMCHECK_S set each box in seconds; BENCH_ARGS
@@ -27,7 +27,7 @@ export JPRUNE_CACHE_DIR="${TMPDIR:-/tmp}/jprune-cache"
 JOPTS=(--enable-native-access=ALL-UNNAMED -Xss4m -Djprune.cache="$JPRUNE_CACHE_DIR")
 CP="$B/tests:$B/benchmarks.jar"
 STAGES=" ${STAGES:-tests bench study profile torch memcheck} "
-TESTS_S=${TESTS_S:-100} BENCH_S=${BENCH_S:-180} STUDY_S=${STUDY_S:-120} PROFILE_S=${PROFILE_S:-60} TORCH_S=${TORCH_S:-60} MEMCHECK_S=${MEMCHECK_S:-50}
+TESTS_S=${TESTS_S:-90} BENCH_S=${BENCH_S:-200} STUDY_S=${STUDY_S:-120} PROFILE_S=${PROFILE_S:-60} TORCH_S=${TORCH_S:-60} MEMCHECK_S=${MEMCHECK_S:-50}
 DEVICE=${DEVICE:-cuda}
 STUDY_ARGS=${STUDY_ARGS:---train 2000 --val 200 --epochs 4 --finetune-epochs 2 --batch 32} STUDY_IMG=${STUDY_IMG:-160}
 BENCH_ARGS=${BENCH_ARGS:---batches 16}
