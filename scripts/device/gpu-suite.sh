@@ -27,7 +27,7 @@ export JPRUNE_CACHE_DIR="${TMPDIR:-/tmp}/jprune-cache"
 JOPTS=(--enable-native-access=ALL-UNNAMED -Xss4m -Djprune.cache="$JPRUNE_CACHE_DIR")
 CP="$B/tests:$B/benchmarks.jar"
 STAGES=" ${STAGES:-tests bench study profile torch memcheck} "
-TESTS_S=${TESTS_S:-90} BENCH_S=${BENCH_S:-200} STUDY_S=${STUDY_S:-120} PROFILE_S=${PROFILE_S:-60} TORCH_S=${TORCH_S:-60} MEMCHECK_S=${MEMCHECK_S:-50}
+TESTS_S=${TESTS_S:-90} BENCH_S=${BENCH_S:-200} STUDY_S=${STUDY_S:-120} PROFILE_S=${PROFILE_S:-60} TORCH_S=${TORCH_S:-75} MEMCHECK_S=${MEMCHECK_S:-45}
 DEVICE=${DEVICE:-cuda}
 STUDY_ARGS=${STUDY_ARGS:---train 2000 --val 200 --epochs 4 --finetune-epochs 2 --batch 32} STUDY_IMG=${STUDY_IMG:-160}
 BENCH_ARGS=${BENCH_ARGS:---batches 16}
