@@ -126,6 +126,8 @@ static jp_status copy(jp_ctx ctx, const char *fn, void *dst, const void *src, in
 CPU_OP(copy_h2d)(jp_ctx ctx, void *dst, const void *src, int64_t bytes) { return copy(ctx, "jp_copy_h2d", dst, src, bytes); }
 CPU_OP(copy_d2h)(jp_ctx ctx, void *dst, const void *src, int64_t bytes) { return copy(ctx, "jp_copy_d2h", dst, src, bytes); }
 CPU_OP(copy_d2d)(jp_ctx ctx, void *dst, const void *src, int64_t bytes) { return copy(ctx, "jp_copy_d2d", dst, src, bytes); }
+/* host memory is the device's here: nothing to overlap */
+CPU_OP(copy_h2d_async)(jp_ctx ctx, void *dst, const void *src, int64_t bytes) { return copy(ctx, "jp_copy_h2d_async", dst, src, bytes); }
 CPU_OP(sync)(jp_ctx ctx) { (void)ctx; return JP_OK; }
 
 static const jp_backend g_cpu = {

@@ -121,6 +121,55 @@ CU_OP(copy_d2h)(jp_ctx ctx, void *dst, const void *src, int64_t bytes) {
 CU_OP(copy_d2d)(jp_ctx ctx, void *dst, const void *src, int64_t bytes) {
     return copy(ctx, "jp_copy_d2d", dst, src, bytes, cudaMemcpyDeviceToDevice, false);
 }
+/* jp_copy_h2d_async: the bytes go to one of two page-locked slots (taking turns; a slot is refilled
+ * once its previous copy has finished, usually long before), then to dst on the copy stream, which
+ * first waits for the mark the previous call left on the compute stream; the compute stream waits
+ * for the copy. Created on first use. */
+static jp_status stage_init(Ctx *c, const char *fn) {
+    if (c->copy_stream) return JP_OK;
+    jp_status st = cuda_status(cudaStreamCreateWithFlags(&c->copy_stream, cudaStreamNonBlocking), fn, "cudaStreamCreate");
+    if (st == JP_OK) st = cuda_status(cudaEventCreateWithFlags(&c->mark, cudaEventDisableTiming), fn, "cudaEventCreate");
+    for (int i = 0; i < 2 && st == JP_OK; i++) st = cuda_status(cudaEventCreateWithFlags(&c->stage[i].done, cudaEventDisableTiming), fn, "cudaEventCreate");
+    return st;
+}
+
+static void stage_destroy(Ctx *c) {
+    if (c->copy_stream) cudaStreamSynchronize(c->copy_stream);
+    for (auto &s : c->stage) {
+        if (s.host) cudaFreeHost(s.host);
+        if (s.done) cudaEventDestroy(s.done);
+    }
+    if (c->mark) cudaEventDestroy(c->mark);
+    if (c->copy_stream) cudaStreamDestroy(c->copy_stream);
+}
+
+CU_OP(copy_h2d_async)(jp_ctx ctx, void *dst, const void *src, int64_t bytes) {
+    static const char *fn = "jp_copy_h2d_async";
+    if (!bytes) return JP_OK;
+    Ctx *c = impl(ctx);
+    std::lock_guard<std::mutex> lock(c->stage_mu);
+    jp_status st = stage_init(c, fn);
+    if (st) return st;
+    Ctx::Stage &slot = c->stage[c->stage_next];
+    c->stage_next ^= 1;
+    if (slot.used && (st = cuda_status(cudaEventSynchronize(slot.done), fn, "cudaEventSynchronize"))) return st;
+    if (slot.bytes < (size_t)bytes) {
+        if (slot.host) cudaFreeHost(slot.host);
+        slot.host = nullptr;
+        slot.bytes = 0;
+        if ((st = cuda_status(cudaHostAlloc(&slot.host, (size_t)bytes, cudaHostAllocDefault), fn, "cudaHostAlloc"))) return st;
+        slot.bytes = (size_t)bytes;
+    }
+    std::memcpy(slot.host, src, (size_t)bytes);
+    if (c->have_mark && (st = cuda_status(cudaStreamWaitEvent(c->copy_stream, c->mark, 0), fn, "cudaStreamWaitEvent"))) return st;
+    if ((st = cuda_status(cudaEventRecord(c->mark, c->stream), fn, "cudaEventRecord"))) return st;
+    c->have_mark = true;
+    if ((st = cuda_status(cudaMemcpyAsync(dst, slot.host, (size_t)bytes, cudaMemcpyHostToDevice, c->copy_stream), fn, "cudaMemcpyAsync"))) return st;
+    if ((st = cuda_status(cudaEventRecord(slot.done, c->copy_stream), fn, "cudaEventRecord"))) return st;
+    slot.used = true;
+    return cuda_status(cudaStreamWaitEvent(c->stream, slot.done, 0), fn, "cudaStreamWaitEvent");
+}
+
 CU_OP(sync)(jp_ctx ctx) { return cuda_status(cudaStreamSynchronize(impl(ctx)->stream), "jp_sync", "cudaStreamSynchronize"); }
 
 extern "C" jp_status jp_cudnn_available(Ctx *c, const char **why);
@@ -167,6 +216,7 @@ static void cu_destroy(jp_ctx ctx) {
     if (!c) return;
     cudaStreamSynchronize(c->stream);
     jp_cudnn_destroy(c);
+    stage_destroy(c);
     c->alloc.empty_cache();
     if (c->stream) cudaStreamDestroy(c->stream);
     delete c;

@@ -62,6 +62,15 @@ struct Ctx {
     int pipeline = 0;  /* 1: the FP32 conv kernel with double-buffered shared memory (conv2d.cu v5) */
     void *cudnn = nullptr;  // cudnnHandle_t, created on first use
     std::mutex cudnn_mu;
+    /* jp_copy_h2d_async: its stream, two page-locked staging slots taking turns, each with the event
+     * of its last copy, and the mark recorded on the compute stream at the previous call */
+    struct Stage { void *host = nullptr; size_t bytes = 0; cudaEvent_t done = nullptr; bool used = false; };
+    cudaStream_t copy_stream = nullptr;
+    Stage stage[2];
+    int stage_next = 0;
+    cudaEvent_t mark = nullptr;
+    bool have_mark = false;
+    std::mutex stage_mu;
 };
 
 inline Ctx *impl(jp_ctx ctx) { return static_cast<Ctx *>(ctx->impl); }

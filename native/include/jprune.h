@@ -200,6 +200,13 @@ JP_API jp_status jp_free(jp_ctx ctx, void *ptr);
 JP_API jp_status jp_copy_h2d(jp_ctx ctx, void *dst, const void *src_host, int64_t bytes);
 JP_API jp_status jp_copy_d2h(jp_ctx ctx, void *dst_host, const void *src, int64_t bytes);
 JP_API jp_status jp_copy_d2d(jp_ctx ctx, void *dst, const void *src, int64_t bytes);
+/* dst (device) = src (host), asynchronously: the host bytes are staged in page-locked memory before
+ * the call returns, and the copy runs on a stream of its own (CUDA), so it overlaps the work already
+ * queued. Work queued after this call waits for the copy. The copy itself waits only for the work
+ * queued before the previous jp_copy_h2d_async of this context: so dst must not be used by work queued
+ * after that point and before this call (the Java InputStager alternates two buffers, each used by the
+ * work of one step). The CPU backend copies at once. */
+JP_API jp_status jp_copy_h2d_async(jp_ctx ctx, void *dst, const void *src_host, int64_t bytes);
 JP_API jp_status jp_fill(jp_ctx ctx, float *dst, float value, int64_t n);
 JP_API jp_status jp_sync(jp_ctx ctx);
 /* bytes of device memory the context's allocations hold now (in_use) and keep from the device,

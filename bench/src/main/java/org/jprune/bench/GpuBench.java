@@ -290,8 +290,8 @@ public final class GpuBench {
         int size = smoke ? 64 : 640, batch = smoke ? 2 : 16;
         report.section("YOLOv5s training step (batch " + batch + ", " + size + " x " + size + ", 80 classes)",
                 "Forward, loss, backward, SGD step, FP32; images per second (median step). Loss on the device (what training "
-                        + "uses on a GPU: matching on the host, three floats back) against the loss on the host (outputs down, "
-                        + "gradients up), each with our convolutions and with cuDNN's (conv=cudnn: everything else is ours). "
+                        + "uses on a GPU: matching on the host, three floats back; images uploaded asynchronously through an InputStager) "
+                        + "against the loss on the host (outputs down, gradients up, images uploaded synchronously), each with our convolutions and with cuDNN's (conv=cudnn: everything else is ours). "
                         + "PyTorch's number for the same step on this machine is in torch-step.json beside this file.",
                 "model", "conv", "loss", "batch", "step ms", "img/s");
         org.jprune.yolo.model.ModelConfig cfg = org.jprune.yolo.model.ModelConfig.load("yolov5s").withClasses(80);
@@ -300,6 +300,7 @@ public final class GpuBench {
             var hyp = org.jprune.yolo.loss.Hyp.SCRATCH_LOW.scaled(m.levels(), 80, size);
             var loss = new org.jprune.yolo.loss.YoloLoss(80, m.anchorsPx(), m.strides(), hyp);
             var sgd = new org.jprune.engine.optim.Sgd(m.graph().parameters(), 0.001, 0.937, 5e-4, true);
+            stager = new org.jprune.engine.InputStager(dev);
             // in pairs timed side by side: the loss's placement with our kernels, then our double-buffered
             // conv kernel against cuDNN's convolutions (both with the loss on the device)
             String[][][] pairs = {{{"native", "device"}, {"native", "host"}}, {{"native-db", "device"}, cudnn ? new String[] {"cudnn", "device"} : null}};
@@ -313,8 +314,14 @@ public final class GpuBench {
             dev.setOption("conv", "native");
             dev.setOption("pipeline", "0");
             phases(m, loss, sgd, b);
+        } finally {
+            if (stager != null) stager.close();
+            stager = null;
         }
     }
+
+    /** The training step's image uploads with the loss on the device, as the Trainer does it (asynchronous on a GPU). */
+    private org.jprune.engine.InputStager stager;
 
     /** One training step with conv = native | native-db (pipeline=1) | cudnn and the loss on the device or the host. */
     private Runnable stepWith(org.jprune.yolo.model.YoloModel m, org.jprune.yolo.loss.YoloLoss loss, org.jprune.engine.optim.Sgd sgd,
@@ -322,7 +329,8 @@ public final class GpuBench {
         return () -> {
             dev.setOption("conv", convAndLoss[0].equals("cudnn") ? "cudnn" : "native");
             dev.setOption("pipeline", convAndLoss[0].equals("native-db") ? "1" : "0");
-            org.jprune.yolo.train.Trainer.step(m, loss, b, convAndLoss[1].equals("device"), phase -> {});
+            boolean deviceLoss = convAndLoss[1].equals("device");
+            org.jprune.yolo.train.Trainer.step(m, loss, b, deviceLoss ? stager : null, deviceLoss, phase -> {});
             sgd.step();
             m.graph().zeroGrad();
         };
@@ -351,7 +359,7 @@ public final class GpuBench {
                     t.computeIfAbsent(name, k -> new double[reps])[r] = (now - last[0]) / 1e6;
                     last[0] = now;
                 };
-                org.jprune.yolo.train.Trainer.step(m, loss, b, deviceLoss, mark);
+                org.jprune.yolo.train.Trainer.step(m, loss, b, deviceLoss ? stager : null, deviceLoss, mark);
                 sgd.step();
                 m.graph().zeroGrad();
                 mark.accept("SGD step + zero grad");

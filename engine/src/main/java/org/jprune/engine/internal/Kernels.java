@@ -18,6 +18,12 @@ public interface Kernels {
     Buf allocInts(long n);
     void free(Buf b);
     void upload(Buf dst, float[] src, int off, int n);
+    /**
+     * upload, asynchronously where the backend can (jp_copy_h2d_async: staged in page-locked memory,
+     * copied on a stream of its own; later work waits for it; the copy waits only for the work queued
+     * before the previous call). Default: the synchronous upload.
+     */
+    default void uploadAsync(Buf dst, float[] src, int off, int n) { upload(dst, src, off, n); }
     void download(Buf src, float[] dst, int off, int n);
     void uploadInts(Buf dst, int[] src, int n);
     void downloadInts(Buf src, int[] dst, int n);

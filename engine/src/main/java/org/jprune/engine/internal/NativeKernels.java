@@ -91,6 +91,18 @@ public final class NativeKernels implements Kernels {
         }
     }
 
+    @Override public void uploadAsync(Buf dst, float[] src, int off, int n) {
+        if (hostMemory) {
+            upload(dst, src, off, n);
+            return;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment stage = a.allocate(JAVA_FLOAT, n);
+            MemorySegment.copy(src, off, stage, JAVA_FLOAT, 0, n);
+            check(jp_copy_h2d_async(ctx, p(dst), stage, 4L * n), "jp_copy_h2d_async");  // staged again natively before it returns
+        }
+    }
+
     @Override public void download(Buf src, float[] dst, int off, int n) {
         if (hostMemory) {
             MemorySegment.copy(MemorySegment.ofAddress(src.address).reinterpret(src.bytes), JAVA_FLOAT, 0, dst, off, n);

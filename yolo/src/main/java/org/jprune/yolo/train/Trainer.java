@@ -16,6 +16,7 @@ import java.util.SplittableRandom;
 import java.util.function.Consumer;
 import org.jprune.engine.Device;
 import org.jprune.engine.DeviceKind;
+import org.jprune.engine.InputStager;
 import org.jprune.engine.Tensor;
 import org.jprune.engine.io.SafeTensors;
 import org.jprune.engine.nn.Graph;
@@ -284,7 +285,9 @@ public final class Trainer {
         // e.g. for fine-tuning a trained network, which otherwise spends a short run's every step below lr0
         int nb = trainLoader.batchesPerEpoch(), nw = hyp.warmupEpochs() > 0 ? (int) Math.max(Math.round(hyp.warmupEpochs() * nb), 100) : -1;
         List<EpochStats> stats = new ArrayList<>();
-        try (Ema ema = new Ema(model.graph().stateDict(), 0.9999, 2000)) {
+        // on a GPU the loss runs on the device and each batch uploads while the last step's backward runs
+        boolean deviceLoss = lossOnDevice(model);
+        try (Ema ema = new Ema(model.graph().stateDict(), 0.9999, 2000); InputStager stager = deviceLoss ? new InputStager(model.graph().device()) : null) {
             Checkpoint.TrainingState st = new Checkpoint.TrainingState();
             List<String> csvRows = new ArrayList<>();
             if (o.resume()) {
@@ -306,7 +309,7 @@ public final class Trainer {
                     Loader.Batch b = it.next();
                     long ni = i + (long) nb * epoch;
                     int accumulate = opt.schedule(ni, nw, hyp.lr0() * lf.factor(epoch), hyp, accumulateTarget, (double) o.nbs() / o.batch());
-                    YoloLoss.Result r = step(model, loss, b);
+                    YoloLoss.Result r = step(model, loss, b, stager, deviceLoss, phase -> {});
                     sums[0] += r.box() / b.n(); sums[1] += r.obj() / b.n(); sums[2] += r.cls() / b.n();
                     images += b.n();
                     bar.update(i + 1, sums, images);
@@ -471,9 +474,20 @@ public final class Trainer {
      * on the device (matching on the host, matches up, three floats down), backward.
      */
     public static YoloLoss.Result step(YoloModel model, YoloLoss loss, Loader.Batch b, boolean deviceLoss, Consumer<String> phase) {
+        return step(model, loss, b, null, deviceLoss, phase);
+    }
+
+    /**
+     * The step with its images uploaded through {@code stager} (asynchronously on a GPU: the copy
+     * overlaps the previous step's queued work), or as a new tensor when it is null.
+     */
+    public static YoloLoss.Result step(YoloModel model, YoloLoss loss, Loader.Batch b, InputStager stager, boolean deviceLoss, Consumer<String> phase) {
         if (deviceLoss && model.distillation() != null) throw new IllegalArgumentException("distillation needs the loss on the host");
         Device dev = model.graph().device();
-        try (Tensor x = Tensor.of(dev, b.images(), b.n(), 3, b.size(), b.size())) {
+        if (stager != null && stager.device() != dev) throw new IllegalArgumentException("the stager uploads to " + stager.device() + ", the model is on " + dev);
+        Tensor staged = stager == null ? null : stager.stage(b.images(), b.n(), 3, b.size(), b.size());
+        try (Tensor owned = staged == null ? Tensor.of(dev, b.images(), b.n(), 3, b.size(), b.size()) : null) {
+            Tensor x = staged != null ? staged : owned;
             phase.accept("upload images");
             try (Graph.Execution ex = model.graph().forward(x, true)) {
                 phase.accept("forward");
