@@ -29,7 +29,10 @@
  *  v4 the forward's store applies an activation (jp_conv2d_fwd_act: inference's conv + folded BN +
  *     SiLU in one kernel, one pass over the output fewer); the forward never splits K, so each output
  *     is stored once. Not yet measured on a GPU (the suite's `infer` section does).
- *  v5 FP32 with double-buffered shared memory and register prefetch (k_igemm_db), selectable with
+ *  v5 index decoding by multiply-high (FastDiv: divisors fixed per launch) instead of integer division,
+ *     in every problem's loaders (v4 and v5 kernels alike); checked on cuda-emu (every conv case of the op
+ *     suite, both kernels), not yet timed on a GPU.
+ *     FP32 with double-buffered shared memory and register prefetch (k_igemm_db), selectable with
  *     pipeline=1 beside v4 until a GPU run times both (the suite's conv section has fp32-db rows);
  *     checked on cuda-emu by the op suite. The TF32 kernel keeps single buffering (not emulated, so
  *     a change to it could not be checked here).
@@ -48,8 +51,25 @@ constexpr int TM = 64, TN = 64, TK = 16, THREADS = 256, PAD = 4;
 
 /* ---- problems ---- */
 
+/* n / d for 0 <= n < 2^31 by a divisor fixed at launch (n % d is n - (n / d) d): a multiply-high, an add and a
+ * shift instead of the ~20-instruction integer division (the on-the-fly im2col divides several times
+ * per loaded value). Round-up magic numbers: with s = ceil(log2 d) and m = floor(2^32 (2^s - d) / d) + 1,
+ * n / d = (umulhi(n, m) + n) >> s, exact for every n < 2^31 (the sum stays under 2^32). */
+struct FastDiv {
+    uint32_t d = 1, m = 1, s = 0;
+    FastDiv() = default;
+    explicit FastDiv(int divisor) {
+        d = (uint32_t)(divisor < 1 ? 1 : divisor);
+        for (s = 0; s < 32; s++)
+            if ((1u << s) >= d) break;
+        m = (uint32_t)((((uint64_t)1 << 32) * (((uint64_t)1 << s) - d)) / d + 1);
+    }
+    __device__ __forceinline__ int div(int n) const { return (int)((__umulhi((uint32_t)n, m) + (uint32_t)n) >> s); }
+};
+
 struct ConvGeom {
     int N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, dh, dw, G, Cg, Kg;
+    FastDiv fRS, fS, fPQ, fQ;  /* by R*S, S, P*Q and Q */
 };
 
 ConvGeom geom(const jp_conv2d_desc *d) {
@@ -58,6 +78,7 @@ ConvGeom geom(const jp_conv2d_desc *d) {
     g.P = jp_conv_out_h(d); g.Q = jp_conv_out_w(d);
     g.sh = d->stride_h; g.sw = d->stride_w; g.ph = d->pad_h; g.pw = d->pad_w; g.dh = d->dil_h; g.dw = d->dil_w;
     g.G = d->groups; g.Cg = d->c / d->groups; g.Kg = d->k / d->groups;
+    g.fRS = FastDiv(g.R * g.S); g.fS = FastDiv(g.S); g.fPQ = FastDiv(g.P * g.Q); g.fQ = FastDiv(g.Q);
     return g;
 }
 
@@ -75,22 +96,22 @@ struct FwdProblem {
         Col r;
         r.valid = c < Ncols;
         int cc = r.valid ? c : 0;
-        int pq = cc % (g.P * g.Q);
-        r.n = cc / (g.P * g.Q);
+        r.n = g.fPQ.div(cc);
+        const int pq = cc - r.n * g.P * g.Q, p = g.fQ.div(pq);
         r.pq = pq;
-        r.h0 = (pq / g.Q) * g.sh - g.ph;
-        r.w0 = (pq % g.Q) * g.sw - g.pw;
+        r.h0 = p * g.sh - g.ph;
+        r.w0 = (pq - p * g.Q) * g.sw - g.pw;
         return r;
     }
     __device__ int kout(int grp, int m) const { return out_idx ? out_idx[m] : grp * g.Kg + m; }
     __device__ float a(int grp, int m, int kk) const {
         const int k = kout(grp, m);
         if (!in_idx) return w[(int64_t)k * Kred + kk];
-        const int rs = g.R * g.S, ci = kk / rs, t = kk % rs;
+        const int rs = g.R * g.S, ci = g.fRS.div(kk), t = kk - ci * rs;
         return w[((int64_t)k * g.Cg + in_idx[ci]) * rs + t];
     }
     __device__ float b(int grp, int kk, const Col &c) const {
-        const int rs = g.R * g.S, ci = kk / rs, t = kk % rs, r = t / g.S, s = t % g.S;
+        const int ci = g.fRS.div(kk), t = kk - ci * g.R * g.S, r = g.fS.div(t), s = t - r * g.S;
         const int ch = grp * g.Cg + (in_idx ? in_idx[ci] : ci);
         const int h = c.h0 + r * g.dh, wv = c.w0 + s * g.dw;
         if (h < 0 || h >= g.H || wv < 0 || wv >= g.W) return 0.f;
@@ -115,24 +136,25 @@ struct BwdDataProblem {
     const int32_t *in_idx, *out_idx;
     int M, Ncols, Kred;
     int hs, ws, fh, fw, Hp, Wp, r0, s0, Rp, Sp;
+    FastDiv fHpWp, fWp, fRpSp, fSp, fsh, fsw;  /* set with the phase (bwd_data) */
     struct Col { int valid, n, h, w; };
     __device__ Col col(int, int c) const {
         Col r;
         r.valid = c < Ncols;
         int cc = r.valid ? c : 0;
-        const int t = cc % (Hp * Wp);
-        r.n = cc / (Hp * Wp);
-        r.h = (t / Wp) * hs + fh;
-        r.w = (t % Wp) * ws + fw;
+        r.n = fHpWp.div(cc);
+        const int t = cc - r.n * Hp * Wp, th = fWp.div(t);
+        r.h = th * hs + fh;
+        r.w = (t - th * Wp) * ws + fw;
         return r;
     }
     __device__ int cin(int grp, int m) const { return in_idx ? in_idx[m] : m; }  // within the group
     /* reduction index kk -> (output channel within the list or group, tap r, tap s) */
     __device__ void tap(int kk, int &ko, int &r, int &s) const {
-        const int rs = Rp * Sp, t = kk % rs;
-        ko = kk / rs;
-        r = r0 + (t / Sp) * hs;
-        s = s0 + (t % Sp) * ws;
+        ko = fRpSp.div(kk);
+        const int t = kk - ko * Rp * Sp, tr = fSp.div(t);
+        r = r0 + tr * hs;
+        s = s0 + (t - tr * Sp) * ws;
     }
     __device__ float a(int grp, int m, int kk) const {
         int ko, r, s;
@@ -144,8 +166,9 @@ struct BwdDataProblem {
         int ko, r, s;
         tap(kk, ko, r, s);
         const int hh = c.h + g.ph - r * g.dh, ww = c.w + g.pw - s * g.dw;
-        if (hh < 0 || ww < 0 || hh % g.sh || ww % g.sw) return 0.f;  // the divisibility never fails for a phase's own taps
-        const int p = hh / g.sh, q = ww / g.sw;
+        if (hh < 0 || ww < 0) return 0.f;
+        const int p = fsh.div(hh), q = fsw.div(ww);
+        if (p * g.sh != hh || q * g.sw != ww) return 0.f;  // never for a phase's own taps
         if (p >= g.P || q >= g.Q) return 0.f;
         const int k = out_idx ? out_idx[ko] : grp * g.Kg + ko;
         return dy[(((int64_t)c.n * g.K + k) * g.P + p) * g.Q + q];
@@ -168,21 +191,21 @@ struct BwdFilterProblem {
         Col r;
         r.valid = c < Ncols;
         int cc = r.valid ? c : 0;
-        const int rs = g.R * g.S, ci = cc / rs, t = cc % rs;
+        const int ci = g.fRS.div(cc), t = cc - ci * g.R * g.S, tr = g.fS.div(t);
         r.col = cc;
         r.ch = grp * g.Cg + (in_idx ? in_idx[ci] : ci);
-        r.hoff = (t / g.S) * g.dh - g.ph;
-        r.woff = (t % g.S) * g.dw - g.pw;
+        r.hoff = tr * g.dh - g.ph;
+        r.woff = (t - tr * g.S) * g.dw - g.pw;
         return r;
     }
     __device__ int kout(int grp, int m) const { return out_idx ? out_idx[m] : grp * g.Kg + m; }
     __device__ float a(int grp, int m, int kk) const {
-        const int PQ = g.P * g.Q, n = kk / PQ, pq = kk % PQ;
+        const int PQ = g.P * g.Q, n = g.fPQ.div(kk), pq = kk - n * PQ;
         return dy[((int64_t)n * g.K + kout(grp, m)) * PQ + pq];
     }
     __device__ float b(int, int kk, const Col &c) const {
-        const int PQ = g.P * g.Q, n = kk / PQ, pq = kk % PQ;
-        const int h = (pq / g.Q) * g.sh + c.hoff, wv = (pq % g.Q) * g.sw + c.woff;
+        const int PQ = g.P * g.Q, n = g.fPQ.div(kk), pq = kk - n * PQ, p = g.fQ.div(pq);
+        const int h = p * g.sh + c.hoff, wv = (pq - p * g.Q) * g.sw + c.woff;
         if (h < 0 || h >= g.H || wv < 0 || wv >= g.W) return 0.f;
         return x[(((int64_t)n * g.C + c.ch) * g.H + h) * g.W + wv];
     }
@@ -503,6 +526,8 @@ static jp_status bwd_data(Ctx *c, const char *fn, BwdDataProblem pr, int kouts, 
             pr.Sp = pr.s0 < g.S ? (g.S - pr.s0 + pr.ws - 1) / pr.ws : 0;
             pr.Ncols = g.N * pr.Hp * pr.Wp;
             pr.Kred = kouts * pr.Rp * pr.Sp;  // 0: no tap reaches an output, the phase's pixels get 0
+            pr.fHpWp = FastDiv(pr.Hp * pr.Wp); pr.fWp = FastDiv(pr.Wp); pr.fRpSp = FastDiv(pr.Rp * pr.Sp); pr.fSp = FastDiv(pr.Sp);
+            pr.fsh = FastDiv(g.sh); pr.fsw = FastDiv(g.sw);
             jp_status st = run_igemm(c, fn, pr, groups, slice_len(pr.Kred, 1));
             if (st) return st;
         }
@@ -514,7 +539,7 @@ CU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const flo
     Ctx *c = impl(ctx);
     if (c->conv_impl == CONV_CUDNN) return jp_cudnn_conv_bwd_data(c, d, dx, dy, w);
     ConvGeom g = geom(d);
-    return bwd_data(c, fn, BwdDataProblem{g, dx, dy, w, nullptr, nullptr, g.Cg, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, g.Kg, g.G);
+    return bwd_data(c, fn, BwdDataProblem{g, dx, dy, w, nullptr, nullptr, g.Cg, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {}, {}, {}, {}, {}, {}}, g.Kg, g.G);
 }
 
 static jp_status filter_grad(Ctx *c, const char *fn, BwdFilterProblem pr) {
@@ -587,7 +612,7 @@ CU_OP(conv2d_cs_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const 
     ConvGeom g = geom(d);
     if ((n_in < g.C || n_out == 0) && (st = zero(c, fn, dx, (int64_t)g.N * g.C * g.H * g.W))) return st;
     if (n_in == 0 || n_out == 0) return JP_OK;
-    return bwd_data(c, fn, BwdDataProblem{g, dx, dy, w, in_idx, out_idx, n_in, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, n_out, 1);
+    return bwd_data(c, fn, BwdDataProblem{g, dx, dy, w, in_idx, out_idx, n_in, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {}, {}, {}, {}, {}, {}}, n_out, 1);
 }
 
 __global__ void k_cs_db(float *db, const float *dy, const int32_t *out_idx, int n_out, int N, int K, int64_t PQ) {

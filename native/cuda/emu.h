@@ -125,6 +125,7 @@ inline void __threadfence() {}
 inline int min(int a, int b) { return a < b ? a : b; }
 inline int max(int a, int b) { return a > b ? a : b; }
 
+inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((unsigned long long)a * b) >> 32); }
 inline float __ldg(const float *p) { return *p; }
 inline int __ldg(const int *p) { return *p; }
 inline float __expf(float x) { return expf(x); }
