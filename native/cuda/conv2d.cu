@@ -29,7 +29,9 @@
  *  v4 the forward's store applies an activation (jp_conv2d_fwd_act: inference's conv + folded BN +
  *     SiLU in one kernel, one pass over the output fewer); the forward never splits K, so each output
  *     is stored once. Not yet measured on a GPU (the suite's `infer` section does).
- *  v5 index decoding by multiply-high (FastDiv: divisors fixed per launch) instead of integer division,
+ *  v5 the forward splits K when its output tiles are too few to fill the GPU (slices summed in order,
+ *     then bias and activation; as backward-filter already did).
+ *     Index decoding by multiply-high (FastDiv: divisors fixed per launch) instead of integer division,
  *     in every problem's loaders (v4 and v5 kernels alike); checked on cuda-emu (every conv case of the op
  *     suite, both kernels), not yet timed on a GPU.
  *     FP32 with double-buffered shared memory and register prefetch (k_igemm_db), selectable with
@@ -91,6 +93,7 @@ struct FwdProblem {
     int M, Ncols, Kred;               // per group
     int act;                          // JP_ACT_* applied after the bias (inference epilogue); 0 identity
     float alpha;                      // leaky ReLU's slope
+    float *partial;                   // split-K: slice sums [split][G][M][Ncols], bias and act applied when they are added; else nullptr
     struct Col { int valid, n, h0, w0, pq; };
     __device__ Col col(int, int c) const {
         Col r;
@@ -117,7 +120,11 @@ struct FwdProblem {
         if (h < 0 || h >= g.H || wv < 0 || wv >= g.W) return 0.f;
         return x[(((int64_t)c.n * g.C + ch) * g.H + h) * g.W + wv];
     }
-    __device__ void store(int grp, int, int m, const Col &c, float v) const {
+    __device__ void store(int grp, int slice, int m, const Col &c, float v) const {
+        if (partial) {
+            partial[(((int64_t)slice * g.G + grp) * M + m) * Ncols + (int64_t)c.n * g.P * g.Q + c.pq] = v;
+            return;
+        }
         const int k = kout(grp, m);
         y[((int64_t)c.n * g.K + k) * g.P * g.Q + c.pq] = jp_act_value(act, alpha, v + (bias ? bias[k] : 0.f));
     }
@@ -449,6 +456,33 @@ __global__ void k_sum_partials(BwdFilterProblem pr, const float *partial, int sp
     }
 }
 
+/* the forward's split-K slices added in order, then bias and activation: y as the unsplit store writes it */
+__global__ void k_fwd_sum_partials(FwdProblem pr, int split, int64_t n) {
+    JP_GRID_STRIDE(t, n) {
+        const int64_t per = (int64_t)pr.M * pr.Ncols;
+        const int grp = (int)(t / per), m = (int)((t % per) / pr.Ncols), col = (int)(t % pr.Ncols);
+        float s = 0.f;
+        for (int k = 0; k < split; k++) s += pr.partial[(int64_t)k * pr.g.G * per + t];
+        const int k = pr.kout(grp, m), PQ = pr.g.P * pr.g.Q, img = pr.g.fPQ.div(col);
+        pr.y[((int64_t)img * pr.g.K + k) * PQ + (col - img * PQ)] = jp_act_value(pr.act, pr.alpha, s + (pr.bias ? pr.bias[k] : 0.f));
+    }
+}
+
+/* split-K for the forward: small planes (inference at batch 1, the 20 x 20 layers at 640 px) give few
+ * output tiles for long reductions (c*r*s up to 4608), so a few blocks would do all the work */
+int fwd_split(const Ctx *c, int tiles, int kred) {
+#ifdef JP_EMU_BUILD
+    (void)c; (void)tiles;
+    int split = kred / 64;  // exercise the partial-sum path in emulation too
+#else
+    int target = c->prop.multiProcessorCount * 2;
+    int split = tiles >= target ? 1 : (target + tiles - 1) / tiles;
+    if (split > kred / 256) split = kred / 256;  // each slice keeps >= 256 reduction steps
+#endif
+    if (split > 16) split = 16;
+    return split < 1 ? 1 : split;
+}
+
 /* split-K for backward-filter: long reductions (n*p*q) over few output tiles need more blocks */
 int filter_split(const Ctx *c, int tiles, int kred) {
 #ifdef JP_EMU_BUILD
@@ -495,8 +529,18 @@ static jp_status conv_fwd(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, f
         return cu_act_fwd(ctx, act, alpha, y, y, (int64_t)d->n * d->k * jp_conv_out_h(d) * jp_conv_out_w(d));
     }
     ConvGeom g = geom(d);
-    FwdProblem pr{g, y, x, w, bias, nullptr, nullptr, g.Kg, g.N * g.P * g.Q, g.Cg * g.R * g.S, act, alpha};
-    return run_igemm(c, fn, pr, g.G, slice_len(pr.Kred, 1));
+    FwdProblem pr{g, y, x, w, bias, nullptr, nullptr, g.Kg, g.N * g.P * g.Q, g.Cg * g.R * g.S, act, alpha, nullptr};
+    const int tiles = ((pr.Ncols + TN - 1) / TN) * ((pr.M + TM - 1) / TM) * g.G;
+    const int kslice = slice_len(pr.Kred, fwd_split(c, tiles, pr.Kred)), split = slices(pr.Kred, kslice);
+    if (split == 1) return run_igemm(c, fn, pr, g.G, kslice);
+    const int64_t per = (int64_t)g.G * pr.M * pr.Ncols;
+    Scratch partial(c, sizeof(float) * (size_t)(per * split));
+    if (!partial.p) return jp_fail(JP_ERR_NO_MEMORY, fn, "no device memory for %d split-K partials of %lld floats", split, (long long)per);
+    pr.partial = partial.as<float>();
+    jp_status st = run_igemm(c, fn, pr, g.G, kslice);
+    if (st) return st;
+    JP_LAUNCH(k_fwd_sum_partials, grid1d(c, per), dim3(256), c->stream, pr, split, per);
+    return launched(fn);
 }
 
 CU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias) {
@@ -600,7 +644,7 @@ CU_OP(conv2d_cs_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float 
         JP_LAUNCH(k_cs_bias, grid1d(c, n), dim3(256), c->stream, y, bias, out_idx, n_out, g.K, PQ, n);
         return launched(fn);
     }
-    FwdProblem pr{g, y, x, w, bias, in_idx, out_idx, n_out, g.N * g.P * g.Q, n_in * g.R * g.S, JP_ACT_IDENTITY, 0.f};
+    FwdProblem pr{g, y, x, w, bias, in_idx, out_idx, n_out, g.N * g.P * g.Q, n_in * g.R * g.S, JP_ACT_IDENTITY, 0.f, nullptr};
     return run_igemm(c, fn, pr, 1, slice_len(pr.Kred, 1));
 }
 
