@@ -50,6 +50,14 @@ class AutoPruneTest {
         }
         assertEquals(6, retried.epochs(), "three rounds of one try and one retry, one epoch each");
         assertTrue(Files.readString(dir.resolve("r/auto.md")).contains("0.01 (+1 epochs)"));
+        // group regularization: a try regularizes one epoch before its step, a retry (nothing to prune) only fine-tunes
+        PruneRun.Strategy gr = new PruneRun.Strategy(PruneRun.Method.GROUP_REG, Importance.Reduce.SUM, true, 1, 1.0, Set.of(), 5e-4, 4, 1);
+        AutoPrune.Result grRetried = new AutoPrune(new AutoPrune.Options(ckpt, dir.resolve("g"), new AutoPrune.Search(Schedule.Target.PARAMS, 0.5, 0.4, 0.4, 0.02,
+                1.0, new double[] {0.01}, 1, 0, 1), gr, PruneRun.Finetune.COMPACT, t), quiet).run();
+        assertEquals(2, grRetried.tries().size(), "one try, one retry, then the halved step is under the minimum");
+        assertEquals(2, grRetried.tries().get(0).step().epochs(), "1 regularized + 1 fine-tuning epoch");
+        assertEquals(1, grRetried.tries().get(1).step().epochs(), "the retry: 1 fine-tuning epoch, no regularization");
+        assertEquals(grRetried.tries().get(0).params(), grRetried.tries().get(1).params());
         // a floor every try meets: 40% then the rest to 50%, the better rate kept each time
         AutoPrune.Result ok = new AutoPrune(new AutoPrune.Options(ckpt, dir.resolve("b"), new AutoPrune.Search(Schedule.Target.PARAMS, 0.5, 0.4, 0.1, 0.02, 0.0,
                 new double[] {0.01, 0.001}, 1, 0), s, PruneRun.Finetune.COMPACT, t), quiet).run();

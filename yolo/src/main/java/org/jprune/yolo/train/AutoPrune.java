@@ -123,7 +123,7 @@ public final class AutoPrune {
             Try best = null;
             for (int k = 0; k < o.lrs().length; k++) {
                 Path dir = o.out().resolve(String.format(Locale.ROOT, "round-%d-lr%d", round, k));
-                PruneRun.Step s = pruneAndTune(current, dir, next, o.epochs(), o.lrs()[k]);
+                PruneRun.Step s = pruneAndTune(current, dir, next, o.epochs(), o.lrs()[k], o.method());
                 spent += s.epochs();
                 Try tr = new Try(round, next, o.lrs()[k], s.map50(), s.map5095(), s.params(), false, dir.resolve("step-1"), s);
                 log.printf(Locale.ROOT, "auto: round %d, %.1f%% of %s, lr0 %s: mAP50 %.3f%n", round, next * 100, o.target().label(), o.lrs()[k], s.map50());
@@ -134,7 +134,7 @@ public final class AutoPrune {
                 // a short fine-tune can stop short of what the level recovers to: give the round's best
                 // try more epochs at its rate before undoing the step (the level stays; nothing more is pruned)
                 Path dir = o.out().resolve(String.format(Locale.ROOT, "round-%d-retry", round));
-                PruneRun.Step s = pruneAndTune(best.model().resolve("last.safetensors"), dir, next, o.retryEpochs(), best.lr());
+                PruneRun.Step s = pruneAndTune(best.model().resolve("last.safetensors"), dir, next, o.retryEpochs(), best.lr(), o.method().unregularized());
                 spent += s.epochs();
                 Try tr = new Try(round, next, best.lr(), s.map50(), s.map5095(), s.params(), false, dir.resolve("step-1"), s, true);
                 log.printf(Locale.ROOT, "auto: round %d, %d more epoch(s) at lr0 %s: mAP50 %.3f%n", round, o.retryEpochs(), best.lr(), s.map50());
@@ -158,10 +158,10 @@ public final class AutoPrune {
         return r;
     }
 
-    /** One pruning step from {@code from} to {@code level} (none further if it is there already), then {@code epochs} of fine-tuning at lr0 {@code lr}. */
-    private PruneRun.Step pruneAndTune(Path from, Path dir, double level, int epochs, double lr) throws IOException {
+    /** One pruning step by {@code method} from {@code from} to {@code level} (none further if it is there already), then {@code epochs} of fine-tuning at lr0 {@code lr}. */
+    private PruneRun.Step pruneAndTune(Path from, Path dir, double level, int epochs, double lr, PruneRun.Strategy method) throws IOException {
         PruneRun.Train withLr = o.train().withHyp(o.train().hyp().with(List.of("lr0=" + lr)));
-        return new PruneRun(new PruneRun.Options(from, dir, new Schedule(o.target(), new double[] {level}, new int[] {epochs}), o.method(), o.finetune(),
+        return new PruneRun(new PruneRun.Options(from, dir, new Schedule(o.target(), new double[] {level}, new int[] {epochs}), method, o.finetune(),
                 withLr), log).run().get(0);
     }
 

@@ -114,6 +114,15 @@ public final class PruneRun {
             return new Strategy(method, reduce, global, roundTo, maxLayerRatio, ignored, reg, regAlpha, regEpochs, gradual || on);
         }
 
+        /**
+         * The same ranking without a regularization phase: what a step to a level the model is already at
+         * runs (automatic mode's retry fine-tunes a try further; nothing more is pruned, so a regularized
+         * epoch would only cost time).
+         */
+        public Strategy unregularized() {
+            return method.regularized() ? new Strategy(Method.MAGNITUDE, reduce, global, roundTo, maxLayerRatio, ignored, reg, regAlpha, regEpochs, gradual) : this;
+        }
+
         ChannelPruner.Options pruner() { return new ChannelPruner.Options(global, roundTo, maxLayerRatio, ignored); }
     }
 
