@@ -120,13 +120,18 @@ struct FwdProblem {
         if (h < 0 || h >= g.H || wv < 0 || wv >= g.W) return 0.f;
         return x[(((int64_t)c.n * g.C + ch) * g.H + h) * g.W + wv];
     }
-    __device__ void store(int grp, int slice, int m, const Col &c, float v) const {
-        if (partial) {
-            partial[(((int64_t)slice * g.G + grp) * M + m) * Ncols + (int64_t)c.n * g.P * g.Q + c.pq] = v;
-            return;
-        }
+    __device__ void write(int grp, int m, int n, int pq, float v) const {
         const int k = kout(grp, m);
-        y[((int64_t)c.n * g.K + k) * g.P * g.Q + c.pq] = jp_act_value(act, alpha, v + (bias ? bias[k] : 0.f));
+        y[((int64_t)n * g.K + k) * g.P * g.Q + pq] = jp_act_value(act, alpha, v + (bias ? bias[k] : 0.f));
+    }
+    __device__ void store(int grp, int slice, int m, const Col &c, float v) const {
+        if (partial) partial[(((int64_t)slice * g.G + grp) * M + m) * Ncols + (int64_t)c.n * g.P * g.Q + c.pq] = v;
+        else write(grp, m, c.n, c.pq, v);
+    }
+    /* the split-K slices' sum for (grp, m, column col), as store would have written it */
+    __device__ void finish(int grp, int m, int col, float v) const {
+        const int n = g.fPQ.div(col);
+        write(grp, m, n, col - n * g.P * g.Q, v);
     }
 };
 
@@ -217,11 +222,11 @@ struct BwdFilterProblem {
         return x[(((int64_t)n * g.C + c.ch) * g.H + h) * g.W + wv];
     }
     __device__ void store(int grp, int slice, int m, const Col &c, float v) const {
-        if (partial) {
-            partial[(((int64_t)slice * g.G + grp) * M + m) * Ncols + c.col] = v;
-            return;
-        }
-        const int rs = g.R * g.S, ci = c.col / rs, t = c.col % rs;
+        if (partial) partial[(((int64_t)slice * g.G + grp) * M + m) * Ncols + c.col] = v;
+        else finish(grp, m, c.col, v);
+    }
+    __device__ void finish(int grp, int m, int col, float v) const {
+        const int rs = g.R * g.S, ci = g.fRS.div(col), t = col - ci * rs;
         dw[((int64_t)kout(grp, m) * g.Cg + (in_idx ? in_idx[ci] : ci)) * rs + t] = v;
     }
 };
@@ -442,30 +447,35 @@ jp_status run_igemm(Ctx *c, const char *fn, const Prob &pr, int groups, int ksli
     return launched(fn);
 }
 
-/* sums split-K partials [split][G][M][cols] into dw (dense or through the index lists) */
-__global__ void k_sum_partials(BwdFilterProblem pr, const float *partial, int split, int64_t n) {
-    JP_GRID_STRIDE(t, n) {
-        const int64_t per = (int64_t)pr.M * pr.Ncols;
-        const int grp = (int)(t / per);
-        const int m = (int)((t % per) / pr.Ncols), col = (int)(t % pr.Ncols);
-        float s = 0.f;
-        for (int k = 0; k < split; k++) s += partial[(int64_t)k * pr.g.G * per + t];
-        const int rs = pr.g.R * pr.g.S, ci = col / rs, tt = col % rs;
-        const int k = pr.out_idx ? pr.out_idx[m] : grp * pr.g.Kg + m;
-        pr.dw[((int64_t)k * pr.g.Cg + (pr.in_idx ? pr.in_idx[ci] : ci)) * rs + tt] = s;
-    }
-}
-
-/* the forward's split-K slices added in order, then bias and activation: y as the unsplit store writes it */
-__global__ void k_fwd_sum_partials(FwdProblem pr, int split, int64_t n) {
+/* split-K partials [split][G][M][cols] added in order; the problem writes each sum where its unsplit
+ * store would have (forward: y with bias and activation; backward-filter: dw, dense or listed) */
+template <class Prob>
+__global__ void k_sum_partials(Prob pr, int split, int64_t n) {
     JP_GRID_STRIDE(t, n) {
         const int64_t per = (int64_t)pr.M * pr.Ncols;
         const int grp = (int)(t / per), m = (int)((t % per) / pr.Ncols), col = (int)(t % pr.Ncols);
         float s = 0.f;
         for (int k = 0; k < split; k++) s += pr.partial[(int64_t)k * pr.g.G * per + t];
-        const int k = pr.kout(grp, m), PQ = pr.g.P * pr.g.Q, img = pr.g.fPQ.div(col);
-        pr.y[((int64_t)img * pr.g.K + k) * PQ + (col - img * PQ)] = jp_act_value(pr.act, pr.alpha, s + (pr.bias ? pr.bias[k] : 0.f));
+        pr.finish(grp, m, col, s);
     }
+}
+
+/* run_igemm with the reduction split as splitter(ctx, output tiles, reduction length) says: one
+ * launch when it says 1, else the slices into scratch partials and one pass adding them */
+template <class Prob>
+jp_status run_split(Ctx *c, const char *fn, Prob pr, int (*splitter)(const Ctx *, int, int)) {
+    const int tiles = ((pr.Ncols + TN - 1) / TN) * ((pr.M + TM - 1) / TM) * pr.g.G;
+    const int kslice = slice_len(pr.Kred, splitter(c, tiles, pr.Kred)), split = slices(pr.Kred, kslice);
+    pr.partial = nullptr;
+    if (split == 1) return run_igemm(c, fn, pr, pr.g.G, kslice);
+    const int64_t per = (int64_t)pr.g.G * pr.M * pr.Ncols;
+    Scratch partial(c, sizeof(float) * (size_t)(per * split));
+    if (!partial.p) return jp_fail(JP_ERR_NO_MEMORY, fn, "no device memory for %d split-K partials of %lld floats", split, (long long)per);
+    pr.partial = partial.as<float>();
+    jp_status st = run_igemm(c, fn, pr, pr.g.G, kslice);
+    if (st) return st;
+    JP_LAUNCH(k_sum_partials<Prob>, grid1d(c, per), dim3(256), c->stream, pr, split, per);
+    return launched(fn);
 }
 
 /* split-K for the forward: small planes (inference at batch 1, the 20 x 20 layers at 640 px) give few
@@ -518,8 +528,8 @@ static jp_status bias_grad(jp_ctx ctx, const char *fn, float *db, const float *d
     return st;
 }
 
-/* y = act(conv(x, w) + bias): the activation in the GEMM's store (one store per output: the forward
- * never splits K); with cuDNN as the provider, its conv and then the activation kernel */
+/* y = act(conv(x, w) + bias): the activation in the GEMM's store (or, when the reduction is split, in
+ * the pass that adds the slices); with cuDNN as the provider, its conv and then the activation kernel */
 static jp_status conv_fwd(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias,
                           int32_t act, float alpha) {
     Ctx *c = impl(ctx);
@@ -530,17 +540,7 @@ static jp_status conv_fwd(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, f
     }
     ConvGeom g = geom(d);
     FwdProblem pr{g, y, x, w, bias, nullptr, nullptr, g.Kg, g.N * g.P * g.Q, g.Cg * g.R * g.S, act, alpha, nullptr};
-    const int tiles = ((pr.Ncols + TN - 1) / TN) * ((pr.M + TM - 1) / TM) * g.G;
-    const int kslice = slice_len(pr.Kred, fwd_split(c, tiles, pr.Kred)), split = slices(pr.Kred, kslice);
-    if (split == 1) return run_igemm(c, fn, pr, g.G, kslice);
-    const int64_t per = (int64_t)g.G * pr.M * pr.Ncols;
-    Scratch partial(c, sizeof(float) * (size_t)(per * split));
-    if (!partial.p) return jp_fail(JP_ERR_NO_MEMORY, fn, "no device memory for %d split-K partials of %lld floats", split, (long long)per);
-    pr.partial = partial.as<float>();
-    jp_status st = run_igemm(c, fn, pr, g.G, kslice);
-    if (st) return st;
-    JP_LAUNCH(k_fwd_sum_partials, grid1d(c, per), dim3(256), c->stream, pr, split, per);
-    return launched(fn);
+    return run_split(c, fn, pr, fwd_split);
 }
 
 CU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias) {
@@ -586,22 +586,7 @@ CU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const flo
     return bwd_data(c, fn, BwdDataProblem{g, dx, dy, w, nullptr, nullptr, g.Cg, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {}, {}, {}, {}, {}, {}}, g.Kg, g.G);
 }
 
-static jp_status filter_grad(Ctx *c, const char *fn, BwdFilterProblem pr) {
-    const int tiles = ((pr.Ncols + TN - 1) / TN) * ((pr.M + TM - 1) / TM) * pr.g.G;
-    const int kslice = slice_len(pr.Kred, filter_split(c, tiles, pr.Kred)), split = slices(pr.Kred, kslice);
-    if (split == 1) {
-        pr.partial = nullptr;
-        return run_igemm(c, fn, pr, pr.g.G, kslice);
-    }
-    const int64_t per = (int64_t)pr.g.G * pr.M * pr.Ncols;
-    Scratch partial(c, sizeof(float) * (size_t)(per * split));
-    if (!partial.p) return jp_fail(JP_ERR_NO_MEMORY, fn, "no device memory for %d split-K partials of %lld floats", split, (long long)per);
-    pr.partial = partial.as<float>();
-    jp_status st = run_igemm(c, fn, pr, pr.g.G, kslice);
-    if (st) return st;
-    JP_LAUNCH(k_sum_partials, grid1d(c, per), dim3(256), c->stream, pr, partial.as<float>(), split, per);
-    return launched(fn);
-}
+static jp_status filter_grad(Ctx *c, const char *fn, BwdFilterProblem pr) { return run_split(c, fn, pr, filter_split); }
 
 CU_OP(conv2d_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float *db, const float *dy, const float *x) {
     static const char *fn = "jp_conv2d_bwd_filter";
