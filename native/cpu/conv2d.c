@@ -268,16 +268,100 @@ static jp_conv2d_desc bwd_data_as_fwd(const jp_conv2d_desc *d) {
     return f;
 }
 
+/* One image of conv_indirect on `it` threads, in one parallel region with at most one barrier: the
+ * threads pad their share of the input channels into the phase planes (xp; direct: brow points into xn
+ * itself), wait for each other once, then each takes a contiguous range of the GEMM's tiles and carries
+ * it from the bias fill through the GEMM to the epilogue (extra columns dropped, the activation), so no
+ * thread waits for another after the planes. With `pack`, the threads also pack the weights into apk
+ * (their share of its row strips) before the barrier. (It was five regions: planes, bias fill, a GEMM with a
+ * barrier per K block, copy-out; at batch 1 on 2 cores a 3x3 64 -> 64 conv at 20x20 ran no faster on
+ * two threads than on one.) The sums are those of one thread: each output gets bias + its K blocks in
+ * order, whatever the split. */
+static void indirect_image(int it, const jp_conv2d_desc *d, const jp_conv_plan *p, int pack, float *apk, const float **brow, float *xp,
+                           float *yext, const float *xn, float *yn, int Hq, int Wq, int Ho, int Wo, int direct, int in_place) {
+    const int H = d->h, W = d->w, ph = d->pad_h, pw = d->pad_w, sh = d->stride_h, sw = d->stride_w, yc = d->k;
+    const int n_in = p->n_in, n_out = p->n_out, kdim = n_in * d->r * d->s;
+    const int32_t *in_idx = p->in_idx, *out_idx = p->out_idx;
+    const jp_conv_epi *ep = p->ep;
+    const size_t plane = (size_t)Hq * Wq, ext = (size_t)Ho * Wq, P = (size_t)Ho * Wo, cin = (size_t)H * W;
+    int MR, NR;
+    jp_igemm_tile_shape(&MR, &NR);
+    const int mstrips = (n_out + MR - 1) / MR;
+    const int64_t tiles = (int64_t)mstrips * (int64_t)((ext + NR - 1) / NR);
+    float *acc = in_place ? yn : yext;
+    if (direct)
+        for (int i = 0; i < n_in; i++) brow[i] = xn + (size_t)(in_idx ? in_idx[i] : i) * cin;
+    if ((double)n_out * (double)ext * kdim < 2e5) it = 1; /* one thread is cheaper than waking the team */
+    if (tiles < it) it = (int)tiles;
+    const int64_t t0 = jp_now_ns();
+#pragma omp parallel num_threads(it) if (it > 1)
+    {
+        JP_TEAM_ARRIVE(t0);
+        const int nth = omp_get_num_threads(), id = omp_get_thread_num();
+        if (!direct) {
+            const int c0 = (int)((int64_t)n_in * id / nth), c1 = (int)((int64_t)n_in * (id + 1) / nth);
+            if (c1 > c0)
+                phase_planes(1, xp + (size_t)c0 * sh * sw * plane, in_idx ? xn : xn + (size_t)c0 * cin, in_idx ? in_idx + c0 : NULL, c1 - c0,
+                             H, W, ph, pw, sh, sw, Hq, Wq);
+        }
+        if (pack) jp_igemm_pack_a_strips(n_out, kdim, p->wsel, kdim, apk, (int)((int64_t)mstrips * id / nth), (int)((int64_t)mstrips * (id + 1) / nth));
+        if (out_idx && id == nth - 1) zero_unlisted(yn, yc, out_idx, n_out, P);
+        if ((!direct || pack) && nth > 1) {
+#pragma omp barrier
+        }
+        /* this thread's tiles: in row strip `is`, the column strips [js0, js1), so in each GEMM row one
+         * contiguous range of columns, filled with the bias before and carried through the epilogue after */
+        const int64_t ta = tiles * id / nth, tb = tiles * (id + 1) / nth;
+        for (int is = 0; is < mstrips; is++) {
+            const int64_t js0 = ta - is <= 0 ? 0 : (ta - is + mstrips - 1) / mstrips, js1 = tb - is <= 0 ? 0 : (tb - is + mstrips - 1) / mstrips;
+            if (js1 <= js0) continue;
+            const size_t q0 = (size_t)js0 * NR, q1 = (size_t)js1 * NR < ext ? (size_t)js1 * NR : ext;
+            for (int j = is * MR, j1 = (is + 1) * MR < n_out ? (is + 1) * MR : n_out; j < j1; j++) {
+                const float b = ep->bias ? ep->bias[out_idx ? out_idx[j] : j] : 0.f;
+                float *row = acc + j * ext;
+                for (size_t q = q0; q < q1; q++) row[q] = b;
+            }
+        }
+        jp_igemm_tiles(n_out, (int)ext, kdim, apk, brow, acc, (int)ext, ta, tb);
+        for (int is = 0; is < mstrips; is++) {
+            const int64_t js0 = ta - is <= 0 ? 0 : (ta - is + mstrips - 1) / mstrips, js1 = tb - is <= 0 ? 0 : (tb - is + mstrips - 1) / mstrips;
+            if (js1 <= js0) continue;
+            const size_t q0 = (size_t)js0 * NR, q1 = (size_t)js1 * NR < ext ? (size_t)js1 * NR : ext;
+            for (int j = is * MR, j1 = (is + 1) * MR < n_out ? (is + 1) * MR : n_out; j < j1; j++) {
+                if (in_place) {
+                    if (ep->act != JP_ACT_IDENTITY) jp_act_rows(ep->act, ep->alpha, yn + j * ext + q0, (int64_t)(q1 - q0));
+                    continue;
+                }
+                const float *src = acc + j * ext;
+                float *dst = yn + (size_t)(out_idx ? out_idx[j] : j) * P;
+                for (size_t q = q0; q < q1;) { /* row by row of the Ho x Wq grid, the extra columns dropped */
+                    const size_t oh = q / Wq, ow = q - oh * Wq, end = (oh + 1) * Wq < q1 ? (oh + 1) * Wq : q1;
+                    if (ow < (size_t)Wo) {
+                        const size_t len = (end < oh * Wq + Wo ? end : oh * Wq + Wo) - q;
+                        memcpy(dst + oh * Wo + ow, src + q, len * sizeof(float));
+                    }
+                    q = end;
+                }
+                if (ep->act != JP_ACT_IDENTITY) { /* the rows just written: whole output rows but the range's ends */
+                    const size_t oh0 = q0 / Wq, oh1 = (q1 + Wq - 1) / Wq;
+                    const size_t a = oh0 * Wo + (q0 - oh0 * Wq < (size_t)Wo ? q0 - oh0 * Wq : (size_t)Wo);
+                    const size_t last = q1 - (oh1 - 1) * Wq, e = (oh1 - 1) * Wo + (last < (size_t)Wo ? last : (size_t)Wo);
+                    if (e > a) jp_act_rows(ep->act, ep->alpha, dst + a, (int64_t)(e - a));
+                }
+            }
+        }
+    }
+}
+
 /* y[n][out(j)] = act(bias[out(j)] + sum_{i,r,s} wsel[j][i][r][s] * x[n][in(i)][sh*oh + r*dh - ph][sw*ow + s*dw - pw]) (ep),
  * for the geometry of d (groups 1) and the channels of p. The GEMM runs over an Ho x Wq grid (Wq >=
  * Wo: the phase planes' width), whose extra columns are dropped. */
 static jp_status conv_indirect(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, const jp_conv_plan *p, const float *x, float *y) {
     const int N = d->n, xc = d->c, H = d->h, W = d->w, yc = d->k, R = d->r, S = d->s, ph = d->pad_h, pw = d->pad_w;
     const int dh = d->dil_h, dw = d->dil_w, sh = d->stride_h, sw = d->stride_w;
-    const int32_t *in_idx = p->in_idx, *out_idx = p->out_idx;
+    const int32_t *out_idx = p->out_idx;
     const int n_in = p->n_in, n_out = p->n_out;
     const float *wsel = p->wsel;
-    const jp_conv_epi *ep = p->ep;
     const int Hp = H + 2 * ph, Wp = W + 2 * pw, Hq = (Hp + sh - 1) / sh, Wq = (Wp + sw - 1) / sw;
     const int Ho = (Hp - dh * (R - 1) - 1) / sh + 1, Wo = (Wp - dw * (S - 1) - 1) / sw + 1, RS = R * S, nt = jp_team(ctx);
     const size_t plane = (size_t)Hq * Wq, ext = (size_t)Ho * Wq, tail = (size_t)(S - 1) * dw + 32, P = (size_t)Ho * Wo;
@@ -286,7 +370,10 @@ static jp_status conv_indirect(jp_ctx ctx, const char *fn, const jp_conv2d_desc 
     const int in_place = Wo == Wq && !out_idx;
     float *apk = jp_scratch(1, jp_igemm_packed_size(n_out, kdim)); /* shared; the workers use slots 2, 4, 6 */
     if (!apk) return NOMEM(fn);
-    jp_igemm_pack_a(n_out, kdim, wsel, kdim, apk);
+    /* with images in parallel the weights are packed here; with the team inside each image, by the team
+     * inside the first image's region */
+    const int prepack = batch_threads(jp_team_want(ctx), N) > 1; /* as BATCH_RANGES decides (not `ranges`: the macro's own) */
+    if (prepack) jp_igemm_pack_a(n_out, kdim, wsel, kdim, apk);
     int fail = 0;
     BATCH_RANGES(jp_team_want(ctx), nt, N, ranges, t, n0, n1, it, {
         float *xp = direct ? NULL : jp_scratch(4, (size_t)n_in * sh * sw * plane + tail);
@@ -299,35 +386,9 @@ static jp_status conv_indirect(jp_ctx ctx, const char *fn, const jp_conv2d_desc 
                 memset(xp + (size_t)n_in * sh * sw * plane, 0, tail * sizeof(float));
                 tap_rows(brow, xp, n_in, R, S, dh, dw, sh, sw, Wq, plane);
             }
-            for (int n = n0; n < n1; n++) {
-                const float *xn = x + (size_t)n * xc * H * W;
-                if (direct) {
-                    for (int i = 0; i < n_in; i++) brow[i] = xn + (size_t)(in_idx ? in_idx[i] : i) * H * W;
-                } else {
-                    phase_planes(it, xp, xn, in_idx, n_in, H, W, ph, pw, sh, sw, Hq, Wq);
-                }
-                float *yn = y + (size_t)n * yc * P, *acc = in_place ? yn : yext;
-                JP_PARFOR(it, n_out, (int64_t)n_out * (int64_t)ext, j, {
-                    const float b = ep->bias ? ep->bias[out_idx ? out_idx[j] : j] : 0.f;
-                    float *row = acc + j * ext;
-                    for (size_t p = 0; p < ext; p++) row[p] = b;
-                });
-                jp_igemm(it, n_out, (int)ext, kdim, apk, brow, acc, (int)ext);
-                if (in_place) {
-                    if (ep->act != JP_ACT_IDENTITY) {
-                        JP_PARFOR(it, n_out, (int64_t)n_out * (int64_t)ext, j, { jp_act_rows(ep->act, ep->alpha, yn + j * ext, (int64_t)ext); });
-                    }
-                    continue;
-                }
-                if (out_idx) zero_unlisted(yn, yc, out_idx, n_out, P);
-                JP_PARFOR(it, n_out, (int64_t)n_out * (int64_t)P, j, {
-                    float *dst = yn + (size_t)(out_idx ? out_idx[j] : j) * P;
-                    const float *src = yext + j * ext;
-                    if (Wo == Wq) memcpy(dst, src, P * sizeof(float));
-                    else for (int oh = 0; oh < Ho; oh++) memcpy(dst + (size_t)oh * Wo, src + (size_t)oh * Wq, (size_t)Wo * sizeof(float));
-                    if (ep->act != JP_ACT_IDENTITY) jp_act_rows(ep->act, ep->alpha, dst, (int64_t)P);
-                });
-            }
+            for (int n = n0; n < n1; n++)
+                indirect_image(it, d, p, !prepack && n == n0, apk, brow, xp, yext, x + (size_t)n * xc * H * W, y + (size_t)n * yc * P, Hq, Wq, Ho, Wo,
+                               direct, in_place);
         }
     });
     return fail ? NOMEM(fn) : JP_OK;

@@ -90,22 +90,44 @@ static void silu_bwd_block(float *restrict dx, const float *restrict dy, const f
     }
 }
 
+/* the sigmoid (Detect's decode, SE gates): the same polynomial exp as SiLU */
+JP_CLONES_NTM
+static void sigmoid_fwd_block(float *restrict y, const float *restrict x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = 1.f / (1.f + exp_poly(-x[i]));
+}
+
+JP_CLONES_NTM
+static void sigmoid_inplace_block(float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = 1.f / (1.f + exp_poly(-y[i]));
+}
+
+JP_CLONES_NTM
+static void sigmoid_bwd_block(float *restrict dx, const float *restrict dy, const float *restrict x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const float sg = 1.f / (1.f + exp_poly(-x[i]));
+        dx[i] = dy[i] * sg * (1.f - sg);
+    }
+}
+
 #define SILU_BLOCK 4096
 
 void jp_act_rows(int32_t kind, float alpha, float *y, int64_t n) {
     switch (kind) {
     case JP_ACT_SILU: silu_inplace_block(y, n); break;
+    case JP_ACT_SIGMOID: sigmoid_inplace_block(y, n); break;
     case JP_ACT_IDENTITY: break;
     default: for (int64_t i = 0; i < n; i++) y[i] = jp_act_value(kind, alpha, y[i]); break;
     }
 }
 
 CPU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x, int64_t n) {
-    if (kind == JP_ACT_SILU) {
+    if (kind == JP_ACT_SILU || kind == JP_ACT_SIGMOID) {
         const int64_t nb = (n + SILU_BLOCK - 1) / SILU_BLOCK;
         JP_PARFOR(jp_team(ctx), nb, n, b, {
             const int64_t o = b * SILU_BLOCK, len = n - o < SILU_BLOCK ? n - o : SILU_BLOCK;
-            silu_fwd_block(y + o, x + o, len);
+            if (kind == JP_ACT_SILU) silu_fwd_block(y + o, x + o, len);
+            else if (y == x) sigmoid_inplace_block(y + o, len);
+            else sigmoid_fwd_block(y + o, x + o, len);
         });
         return JP_OK;
     }
@@ -114,11 +136,12 @@ CPU_OP(act_fwd)(jp_ctx ctx, int32_t kind, float alpha, float *y, const float *x,
 }
 
 CPU_OP(act_bwd)(jp_ctx ctx, int32_t kind, float alpha, float *dx, const float *dy, const float *x, int64_t n) {
-    if (kind == JP_ACT_SILU) {
+    if (kind == JP_ACT_SILU || kind == JP_ACT_SIGMOID) {
         const int64_t nb = (n + SILU_BLOCK - 1) / SILU_BLOCK;
         JP_PARFOR(jp_team(ctx), nb, n, b, {
             const int64_t o = b * SILU_BLOCK, len = n - o < SILU_BLOCK ? n - o : SILU_BLOCK;
-            silu_bwd_block(dx + o, dy + o, x + o, len);
+            if (kind == JP_ACT_SILU) silu_bwd_block(dx + o, dy + o, x + o, len);
+            else sigmoid_bwd_block(dx + o, dy + o, x + o, len);
         });
         return JP_OK;
     }

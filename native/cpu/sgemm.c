@@ -6,6 +6,11 @@
  *  v2 packing + 4x8 scalar micro-kernel (JP_ISA_SCALAR; the compiler may use SSE2).
  *  v3 AVX2/FMA 6x16 micro-kernel: 12 ymm accumulators, 2 B loads, 1 broadcast per row.
  *  v4 AVX-512 12x32 micro-kernel: 24 zmm accumulators, embedded-broadcast FMAs.
+ *  v5 (a fix) the AVX-512 kernels' write-back unrolled: it looped over a variable mr, so GCC kept the 24
+ *     accumulators of ukr_avx512_ind's partial-tile path on the stack and stored them after every FMA
+ *     step; that path (the last column strip of every convolution) ran 3x slower than a full strip and
+ *     made the thread holding it the straggler of every two-thread conv (a 3x3 64 -> 64 conv at 20x20,
+ *     batch 1, 2 cores: 305 -> 110 us; YOLOv5n training at 160 px: 97 -> 107 img/s, same bits).
  * Edge tiles are packed with zero padding, so the micro-kernel always runs full MRxNR and only the
  * write-back is partial. */
 #include "cpu.h"
@@ -84,6 +89,10 @@ static void ukr_avx512(int kc, const float *ap, const float *bp, float *c, int l
     __m512 va = _mm512_set1_ps(alpha);
     __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
     __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+    /* unrolled, so every acc index is a constant: with a loop over a variable mr GCC kept the 24
+     * accumulators on the stack and stored them after every FMA step (the partial-tile path of
+     * ukr_avx512_ind ran 3x slower: the last column strip of every convolution) */
+#pragma GCC unroll 12
     for (int i = 0; i < 12; i++) {
         if (i >= mr) break;
         float *ci = c + (size_t)i * ldc;
@@ -257,7 +266,9 @@ static void ukr_avx512_ind(int kc, const float *ap, const float *const *brow, in
             }
         }
     }
-    for (int i = 0; i < mr; i++) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) { /* unrolled: constant acc indices (see ukr_avx512) */
+        if (i >= mr) break;
         float *ci = c + (size_t)i * ldc;
         _mm512_mask_storeu_ps(ci, m0, _mm512_add_ps(acc[i][0], _mm512_maskz_loadu_ps(m0, ci)));
         _mm512_mask_storeu_ps(ci + 16, m1, _mm512_add_ps(acc[i][1], _mm512_maskz_loadu_ps(m1, ci + 16)));
@@ -343,39 +354,57 @@ size_t jp_igemm_packed_size(int m, int kdim) {
     return (size_t)((m + mr - 1) / mr) * mr * (kdim > 0 ? kdim : 1);
 }
 
-void jp_igemm_pack_a(int m, int kdim, const float *a, int lda, float *packed) {
+void jp_igemm_pack_a_strips(int m, int kdim, const float *a, int lda, float *packed, int s0, int s1) {
     const int MR = igemm_mr();
     const gemm_cfg g = {MR, igemm_nr(), 0, IGEMM_KC, 0, NULL};
     const int mstrips = (m + MR - 1) / MR;
+    if (s1 > mstrips) s1 = mstrips;
     for (int pc = 0; pc < kdim; pc += g.kc) {
         const int kc = kdim - pc < g.kc ? kdim - pc : g.kc;
-        for (int s = 0; s < mstrips; s++) pack_a(&g, m, kc, a, lda, 0, 0, pc, packed + (size_t)mstrips * MR * pc, s);
+        for (int s = s0; s < s1; s++) pack_a(&g, m, kc, a, lda, 0, 0, pc, packed + (size_t)mstrips * MR * pc, s);
+    }
+}
+
+void jp_igemm_pack_a(int m, int kdim, const float *a, int lda, float *packed) { jp_igemm_pack_a_strips(m, kdim, a, lda, packed, 0, INT32_MAX); }
+
+void jp_igemm_tile_shape(int *mr, int *nr) {
+    *mr = igemm_mr();
+    *nr = igemm_nr();
+}
+
+/* Tiles [t0, t1) of the MR x NR tile grid, tile t = js * mstrips + is (the tiles of one column strip in
+ * a row, so consecutive tiles share their B rows); each K block (IGEMM_KC) runs over the whole range
+ * before the next, so the range's packed A block stays in the L1/L2 caches. Every C element gets its K
+ * blocks in order, whatever the range: results do not depend on how the tiles are split. */
+void jp_igemm_tiles(int m, int n, int kdim, const float *packed_a, const float *const *brow, float *c, int ldc, int64_t t0, int64_t t1) {
+    if (m <= 0 || n <= 0 || kdim <= 0 || t0 >= t1) return;
+    const int MR = igemm_mr(), NR = igemm_nr(), avx512 = jp_g_isa == JP_ISA_AVX512, mstrips = (m + MR - 1) / MR;
+    for (int pc = 0; pc < kdim; pc += IGEMM_KC) {
+        const int kc = kdim - pc < IGEMM_KC ? kdim - pc : IGEMM_KC;
+        const float *ap = packed_a + (size_t)mstrips * MR * pc;
+        for (int64_t t = t0; t < t1; t++) {
+            const int js = (int)(t / mstrips), is = (int)(t % mstrips);
+            const int nr = n - js * NR < NR ? n - js * NR : NR, mr = m - is * MR < MR ? m - is * MR : MR;
+            float *ct = c + (size_t)is * MR * ldc + (size_t)js * NR;
+            if (avx512) ukr_avx512_ind(kc, ap + (size_t)is * MR * kc, brow + pc, js * NR, ct, ldc, mr, nr);
+            else ukr_avx2_ind(kc, ap + (size_t)is * MR * kc, brow + pc, js * NR, ct, ldc, mr, nr);
+        }
     }
 }
 
 void jp_igemm(int threads, int m, int n, int kdim, const float *packed_a, const float *const *brow, float *c, int ldc) {
     if (m <= 0 || n <= 0 || kdim <= 0) return;
-    const int MR = igemm_mr(), NR = igemm_nr(), avx512 = jp_g_isa == JP_ISA_AVX512;
-    const int mstrips = (m + MR - 1) / MR, nstrips = (n + NR - 1) / NR;
+    const int MR = igemm_mr(), NR = igemm_nr();
+    const int64_t tiles = (int64_t)((m + MR - 1) / MR) * ((n + NR - 1) / NR);
     if (threads < 1) threads = 1;
     if ((double)m * n * kdim < 2e5) threads = 1;
     const int64_t t0 = jp_now_ns();
+    /* each thread a contiguous range of tiles for every K block: no barrier between the blocks */
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
-    JP_TEAM_ARRIVE(t0);
-    for (int pc = 0; pc < kdim; pc += IGEMM_KC) {
-        const int kc = kdim - pc < IGEMM_KC ? kdim - pc : IGEMM_KC;
-        const float *ap = packed_a + (size_t)mstrips * MR * pc;
-#pragma omp for schedule(static)
-        for (int js = 0; js < nstrips; js++) {
-            const int nr = n - js * NR < NR ? n - js * NR : NR;
-            for (int is = 0; is < mstrips; is++) {
-                const int mr = m - is * MR < MR ? m - is * MR : MR;
-                if (avx512) ukr_avx512_ind(kc, ap + (size_t)is * MR * kc, brow + pc, js * NR, c + (size_t)is * MR * ldc + js * NR, ldc, mr, nr);
-                else ukr_avx2_ind(kc, ap + (size_t)is * MR * kc, brow + pc, js * NR, c + (size_t)is * MR * ldc + js * NR, ldc, mr, nr);
-            }
-        }
-    }
+        JP_TEAM_ARRIVE(t0);
+        const int64_t nth = omp_get_num_threads(), id = omp_get_thread_num();
+        jp_igemm_tiles(m, n, kdim, packed_a, brow, c, ldc, tiles * id / nth, tiles * (id + 1) / nth);
     }
 }
 
@@ -413,7 +442,9 @@ static void ukr_avx512_pa(int kc, const float *const *a, const float *bp, float 
     }
     const __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
     const __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
-    for (int i = 0; i < mr; i++) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) { /* unrolled: constant acc indices (see ukr_avx512) */
+        if (i >= mr) break;
         float *ci = c + (size_t)i * ldc;
         _mm512_mask_storeu_ps(ci, m0, _mm512_add_ps(acc[i][0], _mm512_maskz_loadu_ps(m0, ci)));
         _mm512_mask_storeu_ps(ci + 16, m1, _mm512_add_ps(acc[i][1], _mm512_maskz_loadu_ps(m1, ci + 16)));

@@ -60,6 +60,7 @@ extern "C" {
 #define JP_ACT_RELU 1
 #define JP_ACT_LEAKY_RELU 2
 #define JP_ACT_SILU 3
+#define JP_ACT_SIGMOID 4
 
 /* reductions */
 #define JP_REDUCE_SUM 0

@@ -23,7 +23,7 @@ static jp_status check_conv2d(const char *fn, const jp_conv2d_desc *d) {
 }
 
 static jp_status check_act(const char *fn, int32_t kind) {
-    JP_CHECK(kind >= JP_ACT_IDENTITY && kind <= JP_ACT_SILU, fn, "unknown activation kind %d", kind);
+    JP_CHECK(kind >= JP_ACT_IDENTITY && kind <= JP_ACT_SIGMOID, fn, "unknown activation kind %d", kind);
     return JP_OK;
 }
 

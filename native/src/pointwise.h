@@ -20,6 +20,7 @@ JP_POINTWISE float jp_act_value(int kind, float alpha, float v) {
     case JP_ACT_RELU: return v > 0.f ? v : 0.f;
     case JP_ACT_LEAKY_RELU: return v > 0.f ? v : alpha * v;
     case JP_ACT_SILU: return v / (1.f + expf(-v));
+    case JP_ACT_SIGMOID: return 1.f / (1.f + expf(-v));
     default: return v;
     }
 }
@@ -32,6 +33,10 @@ JP_POINTWISE float jp_act_grad(int kind, float alpha, float v, float g) {
     case JP_ACT_SILU: {
         const float sg = 1.f / (1.f + expf(-v));
         return g * sg * (1.f + v * (1.f - sg));
+    }
+    case JP_ACT_SIGMOID: {
+        const float sg = 1.f / (1.f + expf(-v));
+        return g * sg * (1.f - sg);
     }
     default: return g;
     }

@@ -64,7 +64,8 @@ final class Serve extends Section {
                 "The model is exported by `jprune export` (opset 13, Detect decode inside, conv+BN not fused in the file: ONNX Runtime fuses "
                         + "them itself) and run by ONNX Runtime " + OrtEnvironment.getEnvironment().getVersion() + " (CPU execution provider, "
                         + cores + " intra-op threads, all graph optimizations). jprune runs the same weights: forward pass in eval mode plus the "
-                        + "same decode into the (batch, boxes, 5 + classes) output, as the Detector runs it on the CPU: batch norms folded into the "
+                        + "same decode into the (batch, boxes, 5 + classes) output (YoloModel.predict: the sigmoid on the backend, the box arithmetic in "
+                        + "Java), as the Detector runs it on the CPU: batch norms folded into the "
                         + "convolutions. Inputs are prepared beforehand for both. Compact: 50% of "
                         + "every prunable layer's channels removed by magnitude and the network compacted. Ratios are ONNX Runtime's time over "
                         + "ours (above 1: jprune is faster), measured side by side; 'fusion' is our time over that of the same model with each "
@@ -84,8 +85,7 @@ final class Serve extends Section {
                             m.graph().foldBatchNorms(); // as the Detector runs it on the CPU
                             plain.graph().foldBatchNorms();
                             plain.graph().fuseActivations(); // the alternative: activations in the conv epilogues
-                            int[] g = m.grid(size);
-                            double[] t1 = time(m, plain, s, size, 1, g), tb = time(m, plain, s, size, big, g);
+                            double[] t1 = time(m, plain, s, size, 1), tb = time(m, plain, s, size, big);
                             report.row("serve_ort", Report.map("model", name, "size", size, "variant", kept < 1 ? "compact 50%" : "dense",
                                     "params", m.parameterCount(), "b1_jprune_ms", t1[0] * 1e3, "b1_ort_ms", t1[2] * 1e3, "b1_ratio", t1[2] / t1[0],
                                     "b1_fusion", t1[0] / t1[1], "bN_jprune_img_s", big / tb[0], "bN_ort_img_s", big / tb[2], "bN_ratio", tb[2] / tb[0],
@@ -98,15 +98,15 @@ final class Serve extends Section {
     }
 
     /** Seconds per batch: {m (as the Detector runs it), fused (activations in the conv epilogues), ONNX Runtime}. */
-    private double[] time(YoloModel m, YoloModel fused, OrtSession s, int size, int batch, int[] g) throws Exception {
+    private double[] time(YoloModel m, YoloModel fused, OrtSession s, int size, int batch) throws Exception {
         float[] x = new float[batch * 3 * size * size];
         SplittableRandom r = new SplittableRandom(batch);
         for (int i = 0; i < x.length; i++) x[i] = (float) r.nextDouble();
         try (Tensor t = Tensor.of(cpu, x, batch, 3, size, size);
              OnnxTensor in = OnnxTensor.createTensor(ENV, FloatBuffer.wrap(x), new long[] {batch, 3, size, size})) {
             Map<String, OnnxTensor> feed = Map.of("images", in);
-            Runnable ours = () -> Postprocess.decode(m.forwardRaw(t), batch, g, g, m.strides(), m.anchorsPx(), m.classes());
-            Runnable withFusion = () -> Postprocess.decode(fused.forwardRaw(t), batch, g, g, fused.strides(), fused.anchorsPx(), fused.classes());
+            Runnable ours = () -> m.predict(t);
+            Runnable withFusion = () -> fused.predict(t);
             Runnable ort = () -> {
                 try (OrtSession.Result res = s.run(feed)) {
                     if (((float[][][]) res.get(0).getValue()).length != batch) throw new IllegalStateException("ORT output batch");

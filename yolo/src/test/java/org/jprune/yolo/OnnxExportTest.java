@@ -51,11 +51,12 @@ class OnnxExportTest {
                         float[] x = new float[batch * 3 * img * img];
                         SplittableRandom r = new SplittableRandom(batch);
                         for (int i = 0; i < x.length; i++) x[i] = (float) r.nextDouble();
-                        float[] ours;
+                        float[] decoded, predicted;
                         try (Tensor t = Tensor.of(cpu, x, batch, 3, img, img)) {
                             float[][] raw = m.forwardRaw(t);
                             int[] g = m.grid(img);
-                            ours = Postprocess.decode(raw, batch, g, g, m.strides(), m.anchorsPx(), m.classes());
+                            decoded = Postprocess.decode(raw, batch, g, g, m.strides(), m.anchorsPx(), m.classes());
+                            predicted = m.predict(t); // the sigmoid on the backend
                         }
                         float[][][] theirs;
                         try (OnnxTensor in = OnnxTensor.createTensor(ENV, FloatBuffer.wrap(x), new long[] {batch, 3, img, img});
@@ -64,16 +65,19 @@ class OnnxExportTest {
                         }
                         int rows = theirs[0].length, no = theirs[0][0].length;
                         assertEquals(8, no, "5 + 3 classes");
-                        assertEquals(ours.length, batch * rows * no, "anchors over every level");
                         double max = 0;
+                        for (float[] ours : new float[][] {decoded, predicted}) {
+                        assertEquals(ours.length, batch * rows * no, "anchors over every level");
                         for (int b = 0; b < batch; b++)
                             for (int i = 0; i < rows; i++)
                                 for (int c = 0; c < no; c++) {
                                     float a = ours[(b * rows + i) * no + c], o = theirs[b][i][c];
                                     double d = Math.abs(a - o) / Math.max(1, Math.abs(a));
                                     max = Math.max(max, d);
-                                    if (d > 1e-4) throw new AssertionError(String.format("%s %s batch %d row %d col %d: jprune %g, ONNX Runtime %g", name, kind, b, i, c, a, o));
+                                    if (d > 1e-4) throw new AssertionError(String.format("%s %s batch %d row %d col %d: jprune %g (%s), ONNX Runtime %g", name, kind, b, i, c, a,
+                                            ours == decoded ? "decode" : "predict", o));
                                 }
+                        }
                         System.out.printf("ONNX Runtime == jprune [%s, %s, fuse %s, batch %d]: %d x %d outputs, max |diff| / max(1, |value|) %.2e, %d bytes%n",
                                 name, kind, fuse, batch, rows, no, max, onnx.length);
                     }

@@ -282,6 +282,7 @@ public final class ReferenceKernels implements Kernels {
             case 1 -> Math.max(v, 0);
             case 2 -> v > 0 ? v : alpha * v;
             case 3 -> v / (1 + Math.exp(-v));
+            case 4 -> 1 / (1 + Math.exp(-v));
             default -> v;
         };
     }
@@ -290,6 +291,7 @@ public final class ReferenceKernels implements Kernels {
             case 1 -> v > 0 ? 1 : 0;
             case 2 -> v > 0 ? 1 : alpha;
             case 3 -> { double s = 1 / (1 + Math.exp(-v)); yield s * (1 + v * (1 - s)); }
+            case 4 -> { double s = 1 / (1 + Math.exp(-v)); yield s * (1 - s); }
             default -> 1;
         };
     }

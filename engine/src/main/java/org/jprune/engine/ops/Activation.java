@@ -5,11 +5,11 @@ import static org.jprune.engine.internal.Access.kernels;
 import org.jprune.engine.Tensor;
 
 /**
- * Pointwise activations (ReLU, LeakyReLU, SiLU) and their ops; the code is the ABI's JP_ACT_* value.
+ * Pointwise activations (ReLU, LeakyReLU, SiLU, sigmoid) and their ops; the code is the ABI's JP_ACT_* value.
  * Backward takes the forward input x.
  */
 public enum Activation {
-    IDENTITY(0), RELU(1), LEAKY_RELU(2), SILU(3);
+    IDENTITY(0), RELU(1), LEAKY_RELU(2), SILU(3), SIGMOID(4);
 
     public final int code;
     Activation(int code) { this.code = code; }

@@ -104,6 +104,7 @@ public final class OnnxExport {
                     }
                     case LEAKY_RELU -> node("LeakyRelu", name, List.of(in0), List.of(floatAttr("alpha", a.alpha())));
                     case RELU -> node("Relu", name, List.of(in0), List.of());
+                    case SIGMOID -> node("Sigmoid", name, List.of(in0), List.of());
                     case IDENTITY -> node("Identity", name, List.of(in0), List.of());
                 };
                 case SimpleLayers.MaxPoolLayer p -> out[n.id()] = node("MaxPool", name, List.of(in0), List.of(ints("kernel_shape", p.kernel(), p.kernel()),

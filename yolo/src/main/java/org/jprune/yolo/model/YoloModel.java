@@ -15,6 +15,7 @@ import org.jprune.engine.nn.Parameter;
 import org.jprune.engine.nn.SimpleLayers;
 import org.jprune.engine.ops.Activation;
 import org.jprune.yolo.Limits;
+import org.jprune.yolo.eval.Postprocess;
 import org.jprune.engine.prune.Compactor;
 import org.jprune.engine.prune.DependencyGraph;
 import org.jprune.engine.prune.PruningPlan;
@@ -662,6 +663,27 @@ public final class YoloModel implements AutoCloseable {
         if (config.format() == ModelConfig.Format.DARKNET)
             sb.append(String.format(Locale.ROOT, "darknet: Total BFLOPS %.3f at %dx%d%n", darknetBflops(imgSize), imgSize, imgSize));
         return sb.toString();
+    }
+
+    /**
+     * The decoded predictions of a batch, as {@link Postprocess#decode} lays them out and an ONNX export of
+     * this model returns them (output0): [bs][boxes of every level][5 + nc], boxes in input pixels. The
+     * sigmoid runs on the model's backend (in place on the Detect outputs) before they are downloaded.
+     */
+    public float[] predict(Tensor images) {
+        try (Graph.Execution ex = graph.forward(images, false)) {
+            int bs = (int) images.shape()[0];
+            float[][] probs = new float[strides.length][];
+            int[] ny = new int[strides.length], nx = new int[strides.length];
+            for (int i = 0; i < probs.length; i++) {
+                Tensor o = ex.output(i);
+                ny[i] = (int) o.shape()[2];
+                nx[i] = (int) o.shape()[3];
+                Activation.SIGMOID.forward(0f, o, o);
+                probs[i] = o.toArray();
+            }
+            return Postprocess.decodeSigmoid(probs, bs, ny, nx, strides, anchors, nc);
+        }
     }
 
     /** Runs inference (eval mode) and returns the raw Detect maps as arrays [level][n*na*(5+nc)*h*w]. */
