@@ -32,7 +32,11 @@
  *     after its GEMM, on the thread that wrote them, instead of as a separate pass over the whole batch
  *     once it has left the caches (an epilogue struct, jp_conv_epi, carries bias and activation).
  *     Measured (bench serve section, YOLOv5n/s 320/640, 2 cores): 0.91-1.03x of conv + act_fwd, so the
- *     Detector does not fuse on the CPU: SiLU costs its arithmetic (exp, divide), not the memory pass. */
+ *     Detector does not fuse on the CPU: SiLU costs its arithmetic (exp, divide), not the memory pass.
+ *  v12 one image on the whole team (batch 1): one parallel region per conv (indirect_image) instead of
+ *     five (planes, bias fill, a GEMM with a barrier per K block, copy-out, activation); the threads pad
+ *     their share of the channels and pack their share of the weights, meet once, and carry their own
+ *     range of GEMM tiles from the bias fill to the epilogue (jp_igemm_tiles). Same sums, same bits. */
 #include "cpu.h"
 #include <omp.h>
 #include <stdlib.h>
