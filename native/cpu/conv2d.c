@@ -255,6 +255,7 @@ typedef struct {
     int n_out;
     const float *wsel;      /* [n_out][n_in][r][s] */
     const jp_conv_epi *ep;
+    const float *packed;    /* wsel already packed for jp_igemm (jp_conv2d_pack); NULL: pack it per call */
 } jp_conv_plan;
 
 /* The forward convolution that backward-data is: dy (k channels of the output size) convolved with
@@ -372,12 +373,12 @@ static jp_status conv_indirect(jp_ctx ctx, const char *fn, const jp_conv2d_desc 
     const int kdim = n_in * RS, direct = R == 1 && S == 1 && ph == 0 && pw == 0 && sh == 1 && sw == 1; /* 1x1: rows of x itself */
     /* without extra columns or an output list, the GEMM writes y itself */
     const int in_place = Wo == Wq && !out_idx;
-    float *apk = jp_scratch(1, jp_igemm_packed_size(n_out, kdim)); /* shared; the workers use slots 2, 4, 6 */
-    if (!apk) return NOMEM(fn);
-    /* with images in parallel the weights are packed here; with the team inside each image, by the team
+    /* packed weights: given (jp_conv2d_fwd_packed), or packed here with images in parallel, or by the team
      * inside the first image's region */
-    const int prepack = batch_threads(jp_team_want(ctx), N) > 1; /* as BATCH_RANGES decides (not `ranges`: the macro's own) */
-    if (prepack) jp_igemm_pack_a(n_out, kdim, wsel, kdim, apk);
+    float *apk = p->packed ? (float *)p->packed : jp_scratch(1, jp_igemm_packed_size(n_out, kdim)); /* scratch shared; the workers use slots 2, 4, 6 */
+    if (!apk) return NOMEM(fn);
+    const int prepack = p->packed || batch_threads(jp_team_want(ctx), N) > 1; /* as BATCH_RANGES decides (not `ranges`: the macro's own) */
+    if (prepack && !p->packed) jp_igemm_pack_a(n_out, kdim, wsel, kdim, apk);
     int fail = 0;
     BATCH_RANGES(jp_team_want(ctx), nt, N, ranges, t, n0, n1, it, {
         float *xp = direct ? NULL : jp_scratch(4, (size_t)n_in * sh * sw * plane + tail);
@@ -578,10 +579,12 @@ static jp_status pointwise_small(jp_ctx ctx, const char *fn, const jp_conv2d_des
     return JP_OK;
 }
 
-static jp_status conv_fwd(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const jp_conv_epi *ep) {
+/* packed: w packed for jp_igemm (jp_conv2d_pack), used where the indirect path runs; NULL: packed per call */
+static jp_status conv_fwd(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const jp_conv_epi *ep,
+                          const float *packed) {
     if (pointwise_batched(d)) return pointwise_small(ctx, fn, d, 0, y, x, w, ep);
     if (use_indirect(d))
-        return conv_indirect(ctx, fn, d, &(jp_conv_plan){NULL, d->c, NULL, d->k, w, ep}, x, y);
+        return conv_indirect(ctx, fn, d, &(jp_conv_plan){NULL, d->c, NULL, d->k, w, ep, packed}, x, y);
     const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = jp_team(ctx);
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
     const int pw = is_pointwise(d);
@@ -604,12 +607,57 @@ static jp_status conv_fwd(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, f
 
 CPU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias) {
     const jp_conv_epi ep = {bias, JP_ACT_IDENTITY, 0.f};
-    return conv_fwd(ctx, "jp_conv2d_fwd", d, y, x, w, &ep);
+    return conv_fwd(ctx, "jp_conv2d_fwd", d, y, x, w, &ep, NULL);
 }
 
 CPU_OP(conv2d_fwd_act)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias, int32_t act, float alpha) {
     const jp_conv_epi ep = {bias, act, alpha};
-    return conv_fwd(ctx, "jp_conv2d_fwd_act", d, y, x, w, &ep);
+    return conv_fwd(ctx, "jp_conv2d_fwd_act", d, y, x, w, &ep, NULL);
+}
+
+/* ---------------- v13: weights packed once (inference) ----------------
+ * The packed form is jp_igemm's packing of the [k][c*r*s] weights behind a header that names it (magic,
+ * ISA, k, c*r*s), so a buffer packed for another conv or ISA is refused rather than misread. At batch 1
+ * the packing was 7% of a YOLOv5s forward pass (perf, 320 px): the indirect GEMM packs its weights on
+ * every call, and a Detector's weights never change. */
+#define PACK_HEADER 16 /* floats: keeps the packed block 64-byte aligned */
+#define PACK_MAGIC 0x4B50504A /* "JPPK" */
+
+static int64_t packed_floats(const jp_conv2d_desc *d) {
+    if (!jp_igemm_supported() || d->groups != 1) return 0;
+    return PACK_HEADER + (int64_t)jp_igemm_packed_size(d->k, d->c * d->r * d->s);
+}
+
+CPU_OP(conv2d_packed_size)(jp_ctx ctx, const jp_conv2d_desc *d, int64_t *floats_host) {
+    (void)ctx;
+    *floats_host = packed_floats(d);
+    return JP_OK;
+}
+
+CPU_OP(conv2d_pack)(jp_ctx ctx, const jp_conv2d_desc *d, float *packed, int64_t floats, const float *w) {
+    static const char *fn = "jp_conv2d_pack";
+    (void)ctx;
+    const int64_t need = packed_floats(d);
+    JP_CHECK(need > 0, fn, "this backend has no packed form for this convolution (groups %d)", d->groups);
+    JP_CHECK(floats == need, fn, "packed holds %lld floats, the packed form takes %lld (jp_conv2d_packed_size)", (long long)floats, (long long)need);
+    const int32_t head[4] = {PACK_MAGIC, jp_g_isa, d->k, d->c * d->r * d->s};
+    memset(packed, 0, PACK_HEADER * sizeof(float));
+    memcpy(packed, head, sizeof head);
+    jp_igemm_pack_a(d->k, head[3], w, head[3], packed + PACK_HEADER);
+    return JP_OK;
+}
+
+CPU_OP(conv2d_fwd_packed)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *packed, int64_t floats,
+                          const float *bias, int32_t act, float alpha) {
+    static const char *fn = "jp_conv2d_fwd_packed";
+    const int64_t need = packed_floats(d);
+    int32_t head[4];
+    memcpy(head, packed, sizeof head);
+    JP_CHECK(need > 0 && floats == need && head[0] == PACK_MAGIC && head[1] == jp_g_isa && head[2] == d->k && head[3] == d->c * d->r * d->s, fn,
+             "packed (%lld floats) is not this convolution's packed form (k %d, c*r*s %d, %lld floats; jp_conv2d_pack)", (long long)floats, d->k,
+             d->c * d->r * d->s, (long long)need);
+    const jp_conv_epi ep = {bias, act, alpha};
+    return conv_fwd(ctx, fn, d, y, x, w, &ep, packed + PACK_HEADER);
 }
 
 CPU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w) {
@@ -620,7 +668,7 @@ CPU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const fl
         if (!wr) return NOMEM(fn);
         rotate_weights(d, wr, w, NULL, d->c, NULL, d->k);
         const jp_conv2d_desc f = bwd_data_as_fwd(d);
-        return conv_indirect(ctx, fn, &f, &(jp_conv_plan){NULL, d->k, NULL, d->c, wr, &NO_EPI}, dy, dx);
+        return conv_indirect(ctx, fn, &f, &(jp_conv_plan){NULL, d->k, NULL, d->c, wr, &NO_EPI, NULL}, dy, dx);
     }
     const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = jp_team(ctx);
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;
@@ -727,7 +775,7 @@ CPU_OP(conv2d_cs_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float
         float *wsel = jp_scratch(3, (size_t)n_out * n_in * RS + 1);
         if (!wsel) return NOMEM(fn);
         gather_weights(d, wsel, w, in_idx, n_in, out_idx, n_out);
-        return conv_indirect(ctx, fn, d, &(jp_conv_plan){in_idx, n_in, out_idx, n_out, wsel, &(jp_conv_epi){bias, JP_ACT_IDENTITY, 0.f}}, x, y);
+        return conv_indirect(ctx, fn, d, &(jp_conv_plan){in_idx, n_in, out_idx, n_out, wsel, &(jp_conv_epi){bias, JP_ACT_IDENTITY, 0.f}, NULL}, x, y);
     }
     float *col = jp_scratch(2, (size_t)n_in * RS * P), *ws = jp_scratch(3, (size_t)n_out * n_in * RS),
           *ys = jp_scratch(4, (size_t)n_out * P);
@@ -758,7 +806,7 @@ CPU_OP(conv2d_cs_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const
         if (!wr) return NOMEM(fn);
         rotate_weights(d, wr, w, in_idx, n_in, out_idx, n_out);
         const jp_conv2d_desc f = bwd_data_as_fwd(d);
-        return conv_indirect(ctx, fn, &f, &(jp_conv_plan){out_idx, n_out, in_idx, n_in, wr, &NO_EPI}, dy, dx);
+        return conv_indirect(ctx, fn, &f, &(jp_conv_plan){out_idx, n_out, in_idx, n_in, wr, &NO_EPI, NULL}, dy, dx);
     }
     float *col = jp_scratch(2, (size_t)n_in * RS * P), *ws = jp_scratch(3, (size_t)n_out * n_in * RS),
           *dys = jp_scratch(4, (size_t)n_out * P);

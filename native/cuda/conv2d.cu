@@ -551,6 +551,24 @@ CU_OP(conv2d_fwd_act)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float
     return conv_fwd(ctx, "jp_conv2d_fwd_act", d, y, x, w, bias, act, alpha);
 }
 
+/* no packed form: the kernels read the weights as they are (jp_conv2d_packed_size reports 0) */
+CU_OP(conv2d_packed_size)(jp_ctx ctx, const jp_conv2d_desc *d, int64_t *floats_host) {
+    (void)ctx; (void)d;
+    *floats_host = 0;
+    return JP_OK;
+}
+
+CU_OP(conv2d_pack)(jp_ctx ctx, const jp_conv2d_desc *d, float *packed, int64_t floats, const float *w) {
+    (void)ctx; (void)d; (void)packed; (void)floats; (void)w;
+    return jp_fail(JP_ERR_INVALID, "jp_conv2d_pack", "this backend has no packed form for a convolution (jp_conv2d_packed_size is 0)");
+}
+
+CU_OP(conv2d_fwd_packed)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *packed, int64_t floats,
+                         const float *bias, int32_t act, float alpha) {
+    (void)packed; (void)floats;
+    return conv_fwd(ctx, "jp_conv2d_fwd_packed", d, y, x, w, bias, act, alpha);
+}
+
 /* backward-data, one launch per output phase (BwdDataProblem): pr has g, the pointers and M set,
  * the rest is filled here; kouts = output channels in the reduction (per group, or listed) */
 static jp_status bwd_data(Ctx *c, const char *fn, BwdDataProblem pr, int kouts, int groups) {

@@ -221,6 +221,15 @@ JP_API jp_status jp_conv2d_fwd(jp_ctx ctx, const jp_conv2d_desc *d, float *y, co
 /* y = act(conv(x, w) + bias), the activation (JP_ACT_*, alpha: leaky ReLU's slope) applied in the
  * convolution's epilogue while the output is in cache: inference's conv + (folded BN +) activation */
 JP_API jp_status jp_conv2d_fwd_act(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias, int32_t act, float alpha);
+/* Weights packed once for the forward kernel, for inference with fixed weights (the Detector's folded
+ * convolutions): jp_conv2d_packed_size gives the floats the packed form of d's weights takes on ctx (0:
+ * the backend has none for d; the form depends on the weights, channels, kernel size and groups of d,
+ * not on n, h, w, stride or padding), jp_conv2d_pack writes it, and jp_conv2d_fwd_packed is
+ * jp_conv2d_fwd_act with the packing skipped where its kernel would pack (w where it would not: both
+ * are given, and the packed form must be that of w). */
+JP_API jp_status jp_conv2d_packed_size(jp_ctx ctx, const jp_conv2d_desc *d, int64_t *floats_host);
+JP_API jp_status jp_conv2d_pack(jp_ctx ctx, const jp_conv2d_desc *d, float *packed, int64_t floats, const float *w);
+JP_API jp_status jp_conv2d_fwd_packed(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *packed, int64_t floats, const float *bias, int32_t act, float alpha);
 JP_API jp_status jp_conv2d_bwd_data(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w);
 /* dw overwritten; db (nullable) overwritten with the sum of dy over n, ho, wo */
 JP_API jp_status jp_conv2d_bwd_filter(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float *db, const float *dy, const float *x);

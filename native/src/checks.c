@@ -138,6 +138,28 @@ jp_status jp_chk_conv2d_fwd_act(const char *fn, jp_ctx ctx, const jp_conv2d_desc
     return jp_chk_conv2d_fwd(fn, ctx, d, y, x, w, bias);
 }
 
+jp_status jp_chk_conv2d_packed_size(const char *fn, jp_ctx ctx, const jp_conv2d_desc *d, int64_t *floats_host) {
+    (void)ctx;
+    TRY(check_conv2d(fn, d));
+    JP_CHECK(floats_host, fn, "floats_host is NULL");
+    return JP_OK;
+}
+
+jp_status jp_chk_conv2d_pack(const char *fn, jp_ctx ctx, const jp_conv2d_desc *d, float *packed, int64_t floats, const float *w) {
+    (void)ctx;
+    TRY(check_conv2d(fn, d));
+    JP_CHECK(packed && w, fn, "packed or w is NULL");
+    JP_CHECK(floats > 0, fn, "floats must be > 0 (got %lld)", (long long)floats);
+    return JP_OK;
+}
+
+jp_status jp_chk_conv2d_fwd_packed(const char *fn, jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *packed,
+                                   int64_t floats, const float *bias, int32_t act, float alpha) {
+    JP_CHECK(packed, fn, "packed is NULL");
+    JP_CHECK(floats > 0, fn, "floats must be > 0 (got %lld)", (long long)floats);
+    return jp_chk_conv2d_fwd_act(fn, ctx, d, y, x, w, bias, act, alpha);
+}
+
 jp_status jp_chk_conv2d_bwd_data(const char *fn, jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w) {
     (void)ctx;
     TRY(check_conv2d(fn, d));

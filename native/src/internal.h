@@ -52,6 +52,10 @@ jp_status jp_chk_fill(const char *fn, jp_ctx ctx, float *dst, float value, int64
 jp_status jp_chk_mem_stats(const char *fn, jp_ctx ctx, int64_t *in_use_host, int64_t *reserved_host);
 jp_status jp_chk_sgemm(const char *fn, jp_ctx ctx, const jp_gemm_desc *d, float *c, const float *a, const float *b);
 jp_status jp_chk_conv2d_fwd(const char *fn, jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias);
+jp_status jp_chk_conv2d_packed_size(const char *fn, jp_ctx ctx, const jp_conv2d_desc *d, int64_t *floats_host);
+jp_status jp_chk_conv2d_pack(const char *fn, jp_ctx ctx, const jp_conv2d_desc *d, float *packed, int64_t floats, const float *w);
+jp_status jp_chk_conv2d_fwd_packed(const char *fn, jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *packed,
+                                   int64_t floats, const float *bias, int32_t act, float alpha);
 jp_status jp_chk_conv2d_fwd_act(const char *fn, jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias, int32_t act, float alpha);
 jp_status jp_chk_conv2d_bwd_data(const char *fn, jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const float *dy, const float *w);
 jp_status jp_chk_conv2d_bwd_filter(const char *fn, jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float *db, const float *dy, const float *x);

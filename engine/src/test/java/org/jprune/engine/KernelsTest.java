@@ -122,7 +122,7 @@ class KernelsTest {
         int[][] all = java.util.stream.Stream.concat(java.util.Arrays.stream(CONVS), java.util.Arrays.stream(BATCH_CONVS)).toArray(int[][]::new);
         for (int i = 0; i < all.length; i++) {
             Conv2dDesc d = desc(all[i]);
-            org.jprune.engine.ops.Activation act = org.jprune.engine.ops.Activation.values()[1 + i % 3];
+            org.jprune.engine.ops.Activation act = org.jprune.engine.ops.Activation.values()[1 + i % 4];
             boolean withBias = i % 4 != 3;
             compare(b, "conv2d + " + act + (withBias ? "" : " (no bias)") + " " + d, dev -> {
                 try (Tensor x = t(dev, 21, d.n(), d.c(), d.h(), d.w()); Tensor w = t(dev, 22, d.k(), d.c() / d.groups(), d.r(), d.s());
@@ -141,6 +141,49 @@ class KernelsTest {
                 var e = org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class,
                         () -> b.device().kernels().conv2dFwdAct(d, y.buf(), x.buf(), w.buf(), null, 9, 0f));
                 org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("9"), e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Weights packed once (jp_conv2d_pack: the CPU's indirect-GEMM form; no packed form on the reference
+     * and CUDA backends): the packed forward gives the reference result on every path and exactly the
+     * unpacked forward's bits; a packed form refuses another convolution's weights, naming the op.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void conv2dPackedWeights(Backend b) {
+        int[][] all = java.util.stream.Stream.concat(java.util.Arrays.stream(CONVS), java.util.Arrays.stream(BATCH_CONVS)).toArray(int[][]::new);
+        for (int i = 0; i < all.length; i++) {
+            Conv2dDesc d = desc(all[i]);
+            org.jprune.engine.ops.Activation act = org.jprune.engine.ops.Activation.values()[i % 5];
+            boolean withBias = i % 3 != 2;
+            compare(b, "conv2d packed + " + act + (withBias ? "" : " (no bias)") + " " + d, dev -> {
+                try (Tensor x = t(dev, 31, d.n(), d.c(), d.h(), d.w()); Tensor w = t(dev, 32, d.k(), d.c() / d.groups(), d.r(), d.s());
+                     Tensor bias = withBias ? t(dev, 33, d.k()) : null; Tensor y = Tensor.empty(dev, d.n(), d.k(), d.outH(), d.outW());
+                     Tensor y2 = Tensor.empty(dev, d.n(), d.k(), d.outH(), d.outW());
+                     Tensor packed = Conv2d.pack(d, w)) {
+                    Conv2d.forward(d, y2, x, w, bias, act, 0.1f);
+                    if (packed == null) return new float[][] {y2.toArray()};
+                    Conv2d.forward(d, y, x, w, packed, bias, act, 0.1f);
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(y2.toArray(), y.toArray(), 0f, "packed == unpacked, bit for bit: " + d);
+                    return new float[][] {y.toArray()};
+                }
+            });
+        }
+        b.activate();
+        try (b) {
+            Conv2dDesc d = desc(CONVS[0]), other = new Conv2dDesc(d.n(), d.c() + 1, d.h(), d.w(), d.k(), d.r(), d.s(), d.strideH(), d.strideW(), d.padH(),
+                    d.padW(), d.dilH(), d.dilW(), 1);
+            try (Tensor w = t(b.device(), 22, d.k(), d.c(), d.r(), d.s()); Tensor w2 = t(b.device(), 22, other.k(), other.c(), other.r(), other.s());
+                 Tensor x = t(b.device(), 21, other.n(), other.c(), other.h(), other.w());
+                 Tensor y = Tensor.empty(b.device(), other.n(), other.k(), other.outH(), other.outW()); Tensor packed = Conv2d.pack(d, w)) {
+                if (packed != null) {
+                    var e = org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class,
+                            () -> Conv2d.forward(other, y, x, w2, packed, null, org.jprune.engine.ops.Activation.IDENTITY, 0f));
+                    org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("jp_conv2d_fwd_packed") && e.getMessage().contains("packed form"),
+                            e.getMessage());
+                }
             }
         }
     }

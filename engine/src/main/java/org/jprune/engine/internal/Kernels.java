@@ -50,6 +50,19 @@ public interface Kernels {
         conv2dFwd(d, y, x, w, bias);
         actFwd(act, alpha, y, y, d.outputSize());
     }
+    /**
+     * Floats of the packed form of d's weights (jp_conv2d_packed_size); 0: this backend has none and
+     * {@link #conv2dFwdPacked} reads w as it is (the default).
+     */
+    default long conv2dPackedSize(Conv2dDesc d) { return 0; }
+    /** Writes the packed form of w (jp_conv2d_pack); only for a backend whose packed size is > 0. */
+    default void conv2dPack(Conv2dDesc d, Buf packed, long floats, Buf w) {
+        throw new UnsupportedOperationException("conv2d_pack: this backend has no packed form of a convolution's weights");
+    }
+    /** {@link #conv2dFwdAct} with w's packed form where the kernel would pack w (jp_conv2d_fwd_packed). */
+    default void conv2dFwdPacked(Conv2dDesc d, Buf y, Buf x, Buf w, Buf packed, long floats, Buf bias, int act, float alpha) {
+        conv2dFwdAct(d, y, x, w, bias, act, alpha);
+    }
     void conv2dBwdData(Conv2dDesc d, Buf dx, Buf dy, Buf w);
     void conv2dBwdFilter(Conv2dDesc d, Buf dw, Buf db, Buf dy, Buf x);
     void conv2dCsFwd(Conv2dDesc d, Buf y, Buf x, Buf w, Buf bias, Buf inIdx, int nIn, Buf outIdx, int nOut);

@@ -190,6 +190,19 @@ public final class NativeKernels implements Kernels {
     @Override public void conv2dFwdAct(Conv2dDesc d, Buf y, Buf x, Buf w, Buf bias, int act, float alpha) {
         check(jp_conv2d_fwd_act(ctx, conv(d), p(y), p(x), p(w), p(bias), act, alpha), "jp_conv2d_fwd_act");
     }
+    @Override public long conv2dPackedSize(Conv2dDesc d) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(JAVA_LONG);
+            check(jp_conv2d_packed_size(ctx, conv(d), out), "jp_conv2d_packed_size");
+            return out.get(JAVA_LONG, 0);
+        }
+    }
+    @Override public void conv2dPack(Conv2dDesc d, Buf packed, long floats, Buf w) {
+        check(jp_conv2d_pack(ctx, conv(d), p(packed), floats, p(w)), "jp_conv2d_pack");
+    }
+    @Override public void conv2dFwdPacked(Conv2dDesc d, Buf y, Buf x, Buf w, Buf packed, long floats, Buf bias, int act, float alpha) {
+        check(jp_conv2d_fwd_packed(ctx, conv(d), p(y), p(x), p(w), p(packed), floats, p(bias), act, alpha), "jp_conv2d_fwd_packed");
+    }
     @Override public void conv2dBwdData(Conv2dDesc d, Buf dx, Buf dy, Buf w) {
         check(jp_conv2d_bwd_data(ctx, conv(d), p(dx), p(dy), p(w)), "jp_conv2d_bwd_data");
     }

@@ -56,6 +56,38 @@ public final class Conv2d {
         kernels(x.device()).conv2dFwdAct(d, buf(y), buf(x), buf(w), bias == null ? null : buf(bias), act.code, alpha);
     }
 
+    /**
+     * The weights w of convolutions of d's channels, kernel and groups packed once for the device's forward
+     * kernel (inference with fixed weights: {@code Conv2dLayer} packs its folded weights), or null when the
+     * device's kernel reads them as they are (CUDA; a CPU without AVX2; groups > 1). Only n, h, w, stride
+     * and padding of the convolutions it is used with may differ from d; the packed form must be made
+     * again whenever w changes.
+     */
+    public static Tensor pack(Conv2dDesc d, Tensor w) {
+        Checks.shape("conv2d_pack", "w", w, d.k(), d.c() / d.groups(), d.r(), d.s());
+        var k = kernels(w.device());
+        long floats = k.conv2dPackedSize(d);
+        if (floats <= 0) return null;
+        if (floats > Integer.MAX_VALUE) throw new IllegalArgumentException("conv2d_pack: the packed form of " + d + " takes " + floats + " floats");
+        Tensor packed = Tensor.empty(w.device(), (int) floats);
+        try {
+            k.conv2dPack(d, buf(packed), floats, buf(w));
+        } catch (RuntimeException e) {
+            packed.close();
+            throw e;
+        }
+        return packed;
+    }
+
+    /** {@link #forward(Conv2dDesc, Tensor, Tensor, Tensor, Tensor, Activation, float)} reading w's packed form ({@link #pack}). */
+    public static void forward(Conv2dDesc d, Tensor y, Tensor x, Tensor w, Tensor packed, Tensor bias, Activation act, float alpha) {
+        checkTensors("conv2d_fwd_packed", d, y, x, w, bias);
+        if (packed == null) throw new IllegalArgumentException("conv2d_fwd_packed: packed is null");
+        Checks.sameDevice("conv2d_fwd_packed", x, packed);
+        if (act == Activation.LEAKY_RELU && !Float.isFinite(alpha)) throw new IllegalArgumentException("conv2d_fwd_packed: leaky ReLU slope is " + alpha);
+        kernels(x.device()).conv2dFwdPacked(d, buf(y), buf(x), buf(w), buf(packed), packed.numel(), bias == null ? null : buf(bias), act.code, alpha);
+    }
+
     public static void backwardData(Conv2dDesc d, Tensor dx, Tensor dy, Tensor w) {
         checkTensors("conv2d_bwd_data", d, dy, dx, w, null);
         kernels(dx.device()).conv2dBwdData(d, buf(dx), buf(dy), buf(w));
