@@ -64,6 +64,8 @@ int jp_igemm_a(int threads, int m, int n, int kdim, const float *const *arow, co
 /* y[i] = act(y[i]) for i < n, on the calling thread (a conv's epilogue over rows it just wrote);
  * kind JP_ACT_* (checked by the caller), alpha: leaky ReLU's slope */
 void jp_act_rows(int32_t kind, float alpha, float *y, int64_t n);
+/* y[i] = sigmoid(x[i]) for i < n, vectorised (the polynomial exp of the SiLU loops); y != x */
+void jp_sigmoid_rows(float *y, const float *x, int64_t n);
 void jp_im2col(const jp_conv2d_desc *d, const float *x_img, const int32_t *ch_idx, int n_ch, float *col, int threads);
 void jp_col2im(const jp_conv2d_desc *d, const float *col, const int32_t *ch_idx, int n_ch, float *dx_img, int threads);
 

@@ -111,6 +111,8 @@ static void sigmoid_bwd_block(float *restrict dx, const float *restrict dy, cons
 
 #define SILU_BLOCK 4096
 
+void jp_sigmoid_rows(float *y, const float *x, int64_t n) { sigmoid_fwd_block(y, x, n); }
+
 void jp_act_rows(int32_t kind, float alpha, float *y, int64_t n) {
     switch (kind) {
     case JP_ACT_SILU: silu_inplace_block(y, n); break;

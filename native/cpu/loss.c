@@ -7,6 +7,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Blocks of DECODE_BLOCK cells: the sigmoid of each output row of the block (vectorised, contiguous),
+ * then the block's output rows written in place (DECODE_BLOCK x no floats, in the L1 cache) */
+#define DECODE_BLOCK 64
+
+CPU_OP(yolo_decode)(jp_ctx ctx, const jp_yolo_desc *d, float *out, const float *raw, int32_t anchor, float anchor_w, float anchor_h, float stride,
+                    int32_t row0, int32_t rows) {
+    const int64_t cells = d->cells, no = d->no, nx = d->nx, bpi = (cells + DECODE_BLOCK - 1) / DECODE_BLOCK;
+    JP_PARFOR(jp_team(ctx), (int64_t)d->n * bpi, (int64_t)d->n * no * cells, t, {
+        const int64_t b = t / bpi, p0 = t % bpi * DECODE_BLOCK, len = cells - p0 < DECODE_BLOCK ? cells - p0 : DECODE_BLOCK;
+        const float *src = raw + ((b * d->na + anchor) * no) * cells + p0;
+        float *dst = out + (b * rows + row0 + (int64_t)anchor * cells + p0) * no;
+        float sg[DECODE_BLOCK];
+        for (int64_t c = 0; c < no; c++) {
+            jp_sigmoid_rows(sg, src + c * cells, len);
+            if (c < 4) {
+                for (int64_t j = 0; j < len; j++)
+                    dst[j * no + c] = jp_yolo_decoded((int)c, sg[j], (int)((p0 + j) % nx), (int)((p0 + j) / nx), stride, anchor_w, anchor_h);
+            } else {
+                for (int64_t j = 0; j < len; j++) dst[j * no + c] = sg[j];
+            }
+        }
+    });
+    return JP_OK;
+}
+
 CPU_OP(yolo_obj_loss)(jp_ctx ctx, const jp_yolo_desc *d, float *loss, float *grad, const float *out) {
     static const char *fn = "jp_yolo_obj_loss";
     const int64_t rows = (int64_t)d->n * d->na, cells = d->cells, no = d->no;

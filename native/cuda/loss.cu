@@ -39,6 +39,28 @@ __global__ void k_yolo_sum(float *loss, int first, int slots, const double *part
     }
 }
 
+/* one thread per output value of the anchor's rows, the value index fastest (coalesced stores) */
+__global__ void k_yolo_decode(jp_yolo_desc d, float *out, const float *raw, int32_t anchor, float aw, float ah, float stride, int32_t row0,
+                              int32_t rows, int64_t total) {
+    const int64_t cells = d.cells, no = d.no;
+    JP_GRID_STRIDE(i, total) {
+        const int64_t c = i % no, p = i / no % cells, b = i / (no * cells);
+        const float x = raw[((b * d.na + anchor) * no + c) * cells + p];
+        const float s = 1.f / (1.f + expf(-x));
+        out[(b * rows + row0 + (int64_t)anchor * cells + p) * no + c] = jp_yolo_decoded((int)c, s, (int)(p % d.nx), (int)(p / d.nx), stride, aw, ah);
+    }
+}
+
+CU_OP(yolo_decode)(jp_ctx ctx, const jp_yolo_desc *d, float *out, const float *raw, int32_t anchor, float anchor_w, float anchor_h, float stride,
+                   int32_t row0, int32_t rows) {
+    static const char *fn = "jp_yolo_decode";
+    const int64_t total = (int64_t)d->n * d->cells * d->no;
+    if (!total) return JP_OK;
+    Ctx *c = impl(ctx);
+    JP_LAUNCH(k_yolo_decode, grid1d(c, total), dim3(256), c->stream, *d, out, raw, anchor, anchor_w, anchor_h, stride, row0, rows, total);
+    LAUNCHED(fn);
+}
+
 CU_OP(yolo_obj_loss)(jp_ctx ctx, const jp_yolo_desc *d, float *loss, float *grad, const float *out) {
     static const char *fn = "jp_yolo_obj_loss";
     const int64_t total = (int64_t)d->n * d->na * d->no * d->cells;

@@ -319,6 +319,12 @@ JP_API jp_status jp_yolo_obj_loss(jp_ctx ctx, const jp_yolo_desc *d, float *loss
  * Gradients add into grad; matches of one group add in their order. */
 #define JP_YOLO_MATCH 7
 JP_API jp_status jp_yolo_match_loss(jp_ctx ctx, const jp_yolo_desc *d, float *loss, float *grad, const float *out, const float *match, const int32_t *group_start, const int32_t *group_cell, int32_t n_groups);
+/* Detect's decode at inference (Ultralytics' Detect.forward, eval mode; its ONNX export's output0) for
+ * anchor `anchor` of one level: s = sigmoid(raw) of that anchor's no outputs at every cell p = gy * nx +
+ * gx, written as out row (image b) b * rows + row0 + anchor * cells + p of no floats: x = (2 s - 0.5 +
+ * gx) * stride, y = (2 s - 0.5 + gy) * stride, w = (2 s)^2 * anchor_w, h = (2 s)^2 * anchor_h (pixels),
+ * then objectness and classes = s. d: n, na, no, cells, nx (the loss scales are not read). */
+JP_API jp_status jp_yolo_decode(jp_ctx ctx, const jp_yolo_desc *d, float *out, const float *raw, int32_t anchor, float anchor_w, float anchor_h, float stride, int32_t row0, int32_t rows);
 
 #ifdef __cplusplus
 }

@@ -421,6 +421,20 @@ static jp_status check_yolo(const char *fn, const jp_yolo_desc *d) {
     return JP_OK;
 }
 
+jp_status jp_chk_yolo_decode(const char *fn, jp_ctx ctx, const jp_yolo_desc *d, float *out, const float *raw, int32_t anchor, float anchor_w,
+                             float anchor_h, float stride, int32_t row0, int32_t rows) {
+    (void)ctx;
+    TRY(check_yolo(fn, d));
+    JP_CHECK(anchor >= 0 && anchor < d->na, fn, "anchor %d is not in [0, %d)", anchor, d->na);
+    JP_CHECK(isfinite(anchor_w) && isfinite(anchor_h) && isfinite(stride) && stride > 0.f, fn, "anchor %g x %g or stride %g is not finite (stride > 0)",
+             (double)anchor_w, (double)anchor_h, (double)stride);
+    JP_CHECK(row0 >= 0 && (int64_t)row0 + (int64_t)d->na * d->cells <= rows, fn, "the level's %lld rows from row %d do not fit in %d rows per image",
+             (long long)d->na * d->cells, row0, rows);
+    JP_CHECK((double)d->n * rows * d->no <= (double)INT32_MAX, fn, "output too large: %d x %d x %d values (at most 2^31 - 1)", d->n, rows, d->no);
+    JP_CHECK((out && raw) || d->n == 0, fn, "out or raw is NULL");
+    return JP_OK;
+}
+
 jp_status jp_chk_yolo_obj_loss(const char *fn, jp_ctx ctx, const jp_yolo_desc *d, float *loss, float *grad, const float *out) {
     (void)ctx;
     TRY(check_yolo(fn, d));

@@ -85,6 +85,8 @@ jp_status jp_chk_reduce(const char *fn, jp_ctx ctx, int32_t kind, float *out, co
 jp_status jp_chk_sum_channels(const char *fn, jp_ctx ctx, float *out, const float *x, int64_t outer, int64_t channels, int64_t inner);
 jp_status jp_chk_sgd_step(const char *fn, jp_ctx ctx, const jp_sgd_desc *d, float *param, float *momentum_buf, const float *grad, const float *mask, int64_t n);
 jp_status jp_chk_adamw_step(const char *fn, jp_ctx ctx, const jp_adamw_desc *d, float *param, float *m, float *v, const float *grad, const float *mask, int64_t n);
+jp_status jp_chk_yolo_decode(const char *fn, jp_ctx ctx, const jp_yolo_desc *d, float *out, const float *raw, int32_t anchor, float anchor_w,
+                             float anchor_h, float stride, int32_t row0, int32_t rows);
 jp_status jp_chk_yolo_obj_loss(const char *fn, jp_ctx ctx, const jp_yolo_desc *d, float *loss, float *grad, const float *out);
 jp_status jp_chk_yolo_match_loss(const char *fn, jp_ctx ctx, const jp_yolo_desc *d, float *loss, float *grad, const float *out, const float *match, const int32_t *group_start, const int32_t *group_cell, int32_t n_groups);
 static inline int32_t jp_conv_out_h(const jp_conv2d_desc *d) {

@@ -11,6 +11,17 @@
 
 JP_POINTWISE double jp_sigmoid_d(double x) { return 1.0 / (1.0 + exp(-x)); }
 
+/* Detect's decode of output c of an anchor at cell (gx, gy), given s = its sigmoid (jp_yolo_decode) */
+JP_POINTWISE float jp_yolo_decoded(int c, float s, int gx, int gy, float stride, float aw, float ah) {
+    switch (c) {
+    case 0: return (s * 2.f - 0.5f + (float)gx) * stride;
+    case 1: return (s * 2.f - 0.5f + (float)gy) * stride;
+    case 2: return (s * 2.f) * (s * 2.f) * aw;
+    case 3: return (s * 2.f) * (s * 2.f) * ah;
+    default: return s;
+    }
+}
+
 /* log(1 + exp(x)) without overflow */
 JP_POINTWISE double jp_softplus_d(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
 

@@ -317,6 +317,41 @@ class KernelsTest {
      * classes are skipped, and three), groups of one to three matches, each group at a distinct cell,
      * matches that overlap their box and ones that miss it, logits up to +-8.
      */
+    /**
+     * Detect's decode (jp_yolo_decode) of two levels into one output, every anchor: the reference on
+     * every backend (blocks of 64 cells on the CPU: a level of 7 x 13 = 91 cells ends in a partial one),
+     * and the rows of the output no call wrote keep their values.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void yoloDecode(Backend b) {
+        int n = 2, na = 3, no = 7;
+        var l0 = new DetectionLoss.Level(n, na, no, 7, 13, 0, 0, 0, 0, 0);
+        var l1 = new DetectionLoss.Level(n, na, no, 4, 3, 0, 0, 0, 0, 0);
+        int rows = na * (l0.cells() + l1.cells()) + 5; // 5 rows past the levels: left as they were
+        float[] raw0 = random(71, n * na * no * l0.cells(), -8f, 8f), raw1 = random(72, n * na * no * l1.cells(), -8f, 8f);
+        float[][] anchors = {{10, 13, 16, 30, 33, 23}, {30, 61, 62, 45, 59, 119}};
+        compare(b, "yolo decode", dev -> {
+            try (Tensor r0 = Tensor.of(dev, raw0, n, na * no, 7, 13); Tensor r1 = Tensor.of(dev, raw1, n, na * no, 4, 3);
+                 Tensor out = t(dev, 73, n, rows, no)) {
+                for (int a = 0; a < na; a++) {
+                    org.jprune.engine.ops.DetectDecode.decode(l0, out, r0, a, anchors[0][2 * a], anchors[0][2 * a + 1], 8, 0, rows);
+                    org.jprune.engine.ops.DetectDecode.decode(l1, out, r1, a, anchors[1][2 * a], anchors[1][2 * a + 1], 16, na * l0.cells(), rows);
+                }
+                return new float[][] {out.toArray()};
+            }
+        }, 1e-5, 1e-5);
+        b.activate();
+        try (b; Tensor r1 = Tensor.of(b.device(), raw1, n, na * no, 4, 3); Tensor out = Tensor.empty(b.device(), n, rows, no)) {
+            var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> org.jprune.engine.ops.DetectDecode.decode(l1, out, r1, 0, 1, 1, 16, rows - 2, rows));
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("do not fit in " + rows + " rows"), e.getMessage());
+            e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> org.jprune.engine.ops.DetectDecode.decode(l1, out, r1, 3, 1, 1, 16, 0, rows));
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("anchor 3"), e.getMessage());
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("backends")
     void detectionLoss(Backend b) {

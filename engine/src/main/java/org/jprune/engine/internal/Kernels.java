@@ -101,6 +101,8 @@ public interface Kernels {
     void sgdStep(float lr, float momentum, float weightDecay, boolean nesterov, Buf param, Buf buf, Buf grad, Buf mask, long n);
     void adamwStep(float lr, float beta1, float beta2, float eps, float weightDecay, int step, Buf param, Buf m, Buf v, Buf grad, Buf mask, long n);
 
+    /** jp_yolo_decode: Detect's inference decode of one anchor of a level into rows of out */
+    void yoloDecode(DetectionLoss.Level d, Buf out, Buf raw, int anchor, float anchorW, float anchorH, float stride, int row0, int rows);
     /** jp_yolo_obj_loss: grad overwritten, loss[1] += the scaled objectness BCE against 0 */
     void yoloObjLoss(DetectionLoss.Level d, Buf loss, Buf grad, Buf out);
     /** jp_yolo_match_loss: the matched predictions' terms added to loss[0..2] and grad (groupStart, groupCell: int buffers) */

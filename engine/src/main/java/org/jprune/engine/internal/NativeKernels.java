@@ -305,6 +305,9 @@ public final class NativeKernels implements Kernels {
         jp_yolo_desc.cls_pos(s, d.clsPos()); jp_yolo_desc.cls_neg(s, d.clsNeg());
         return s;
     }
+    @Override public void yoloDecode(DetectionLoss.Level d, Buf out, Buf raw, int anchor, float anchorW, float anchorH, float stride, int row0, int rows) {
+        check(jp_yolo_decode(ctx, yolo(d), p(out), p(raw), anchor, anchorW, anchorH, stride, row0, rows), "jp_yolo_decode");
+    }
     @Override public void yoloObjLoss(DetectionLoss.Level d, Buf loss, Buf grad, Buf out) {
         check(jp_yolo_obj_loss(ctx, yolo(d), p(loss), p(grad), p(out)), "jp_yolo_obj_loss");
     }

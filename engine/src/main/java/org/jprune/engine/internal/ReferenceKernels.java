@@ -388,6 +388,23 @@ public final class ReferenceKernels implements Kernels {
     private static double sigmoid(double x) { return 1 / (1 + Math.exp(-x)); }
     private static double softplus(double x) { return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)); }
 
+    @Override public void yoloDecode(DetectionLoss.Level d, Buf out, Buf raw, int anchor, float anchorW, float anchorH, float stride, int row0, int rows) {
+        int cells = d.cells(), no = d.outputs();
+        for (int b = 0; b < d.n(); b++)
+            for (int p = 0; p < cells; p++)
+                for (int c = 0; c < no; c++) {
+                    double s = sigmoid(raw.data[((b * d.anchors() + anchor) * no + c) * cells + p]);
+                    int gx = p % d.nx(), gy = p / d.nx();
+                    double v = switch (c) {
+                        case 0 -> (2 * s - 0.5 + gx) * stride;
+                        case 1 -> (2 * s - 0.5 + gy) * stride;
+                        case 2 -> 4 * s * s * anchorW;
+                        case 3 -> 4 * s * s * anchorH;
+                        default -> s;
+                    };
+                    out.data[(int) (((long) b * rows + row0 + (long) anchor * cells + p) * no + c)] = v;
+                }
+    }
     @Override public void yoloObjLoss(DetectionLoss.Level d, Buf loss, Buf grad, Buf out) {
         int cells = d.cells(), no = d.outputs();
         double s = 0;

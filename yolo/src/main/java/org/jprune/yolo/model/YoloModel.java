@@ -668,21 +668,27 @@ public final class YoloModel implements AutoCloseable {
     /**
      * The decoded predictions of a batch, as {@link Postprocess#decode} lays them out and an ONNX export of
      * this model returns them (output0): [bs][boxes of every level][5 + nc], boxes in input pixels. The
-     * sigmoid runs on the model's backend (in place on the Detect outputs) before they are downloaded.
+     * decode runs on the model's backend (jp_yolo_decode, every level and anchor into one tensor), and the
+     * batch comes back in one download.
      */
     public float[] predict(Tensor images) {
         try (Graph.Execution ex = graph.forward(images, false)) {
-            int bs = (int) images.shape()[0];
-            float[][] probs = new float[strides.length][];
-            int[] ny = new int[strides.length], nx = new int[strides.length];
-            for (int i = 0; i < probs.length; i++) {
-                Tensor o = ex.output(i);
-                ny[i] = (int) o.shape()[2];
-                nx[i] = (int) o.shape()[3];
-                Activation.SIGMOID.forward(0f, o, o);
-                probs[i] = o.toArray();
+            int bs = (int) images.shape()[0], no = nc + 5;
+            long total = 0;
+            for (int i = 0; i < strides.length; i++) total += (long) na * ex.output(i).shape()[2] * ex.output(i).shape()[3];
+            if (total * no * bs > Integer.MAX_VALUE)
+                throw new IllegalArgumentException("predict: " + bs + " images x " + total + " boxes x " + no + " values exceed 2^31 - 1");
+            try (Tensor out = Tensor.empty(graph.device(), bs, (int) total, no)) {
+                int row0 = 0;
+                for (int i = 0; i < strides.length; i++) {
+                    Tensor o = ex.output(i);
+                    var level = new org.jprune.engine.ops.DetectionLoss.Level(bs, na, no, (int) o.shape()[2], (int) o.shape()[3], 0, 0, 0, 0, 0);
+                    for (int a = 0; a < na; a++)
+                        org.jprune.engine.ops.DetectDecode.decode(level, out, o, a, anchors[i][2 * a], anchors[i][2 * a + 1], strides[i], row0, (int) total);
+                    row0 += na * level.cells();
+                }
+                return out.toArray();
             }
-            return Postprocess.decodeSigmoid(probs, bs, ny, nx, strides, anchors, nc);
         }
     }
 
