@@ -64,12 +64,12 @@ final class Serve extends Section {
                 "The model is exported by `jprune export` (opset 13, Detect decode inside, conv+BN not fused in the file: ONNX Runtime fuses "
                         + "them itself) and run by ONNX Runtime " + OrtEnvironment.getEnvironment().getVersion() + " (CPU execution provider, "
                         + cores + " intra-op threads, all graph optimizations). jprune runs the same weights: forward pass in eval mode plus the "
-                        + "same decode into the (batch, boxes, 5 + classes) output (YoloModel.predict: the sigmoid on the backend, the box arithmetic in "
-                        + "Java), as the Detector runs it on the CPU: batch norms folded into the "
-                        + "convolutions. Inputs are prepared beforehand for both. Compact: 50% of "
+                        + "same decode into the (batch, boxes, 5 + classes) output (YoloModel.predict: jp_yolo_decode on the backend, one download), as "
+                        + "the Detector runs it: batch norms folded into the convolutions, their weights packed once, each activation in its "
+                        + "convolution's epilogue. Inputs are prepared beforehand for both. Compact: 50% of "
                         + "every prunable layer's channels removed by magnitude and the network compacted. Ratios are ONNX Runtime's time over "
-                        + "ours (above 1: jprune is faster), measured side by side; 'fusion' is our time over that of the same model with each "
-                        + "activation fused into its convolution's epilogue (jp_conv2d_fwd_act; above 1: fusing is faster), in the same rounds.",
+                        + "ours (above 1: jprune is faster), measured side by side; 'fusion' is the time of the same model with the activations as "
+                        + "separate ops over ours (above 1: fusing is faster), in the same rounds.",
                 "model", "size", "variant", "params", "b1 jprune ms", "b1 ORT ms", "b1 ratio", "b1 fusion", "b" + big + " jprune img/s",
                 "b" + big + " ORT img/s", "b" + big + " ratio", "b" + big + " fusion");
         try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
@@ -81,20 +81,20 @@ final class Serve extends Section {
                 ModelConfig cfg = ModelConfig.load(name).withClasses(80);
                 for (int size : smoke ? new int[] {64} : new int[] {320, 640}) {
                     for (double kept : smoke ? new double[] {0.5} : new double[] {1.0, 0.5}) {
-                        try (YoloModel m = variant(cfg, cpu, kept); YoloModel plain = variant(cfg, cpu, kept);
+                        try (YoloModel m = variant(cfg, cpu, kept); YoloModel unfused = variant(cfg, cpu, kept);
                              OrtSession s = ENV.createSession(OnnxExport.toBytes(m, names(80), new OnnxExport.Options(size, 13, false)), so)) {
-                            m.graph().foldBatchNorms(); // as the Detector runs it on the CPU
-                            plain.graph().foldBatchNorms();
-                            plain.graph().fuseActivations(); // the alternative: activations in the conv epilogues
+                            m.graph().foldBatchNorms(); // as the Detector runs it
+                            m.graph().fuseActivations();
+                            unfused.graph().foldBatchNorms(); // the alternative: activations as separate ops
                             // a fresh JVM's JIT threads hold the cores for the first seconds (the first row ran 1.5-2x
                             // slow in every run, its activation-fused twin not): the first model is timed twice
-                            if (first && !smoke) time(m, plain, s, size, 1);
+                            if (first && !smoke) time(m, unfused, s, size, 1);
                             first = false;
-                            double[] t1 = time(m, plain, s, size, 1), tb = time(m, plain, s, size, big);
+                            double[] t1 = time(m, unfused, s, size, 1), tb = time(m, unfused, s, size, big);
                             report.row("serve_ort", Report.map("model", name, "size", size, "variant", kept < 1 ? "compact 50%" : "dense",
                                     "params", m.parameterCount(), "b1_jprune_ms", t1[0] * 1e3, "b1_ort_ms", t1[2] * 1e3, "b1_ratio", t1[2] / t1[0],
-                                    "b1_fusion", t1[0] / t1[1], "bN_jprune_img_s", big / tb[0], "bN_ort_img_s", big / tb[2], "bN_ratio", tb[2] / tb[0],
-                                    "bN_fusion", tb[0] / tb[1]));
+                                    "b1_fusion", t1[1] / t1[0], "bN_jprune_img_s", big / tb[0], "bN_ort_img_s", big / tb[2], "bN_ratio", tb[2] / tb[0],
+                                    "bN_fusion", tb[1] / tb[0]));
                         }
                     }
                 }
@@ -102,8 +102,8 @@ final class Serve extends Section {
         }
     }
 
-    /** Seconds per batch: {m (as the Detector runs it), fused (activations in the conv epilogues), ONNX Runtime}. */
-    private double[] time(YoloModel m, YoloModel fused, OrtSession s, int size, int batch) throws Exception {
+    /** Seconds per batch: {m (as the Detector runs it), unfused (activations as separate ops), ONNX Runtime}. */
+    private double[] time(YoloModel m, YoloModel unfused, OrtSession s, int size, int batch) throws Exception {
         float[] x = new float[batch * 3 * size * size];
         SplittableRandom r = new SplittableRandom(batch);
         for (int i = 0; i < x.length; i++) x[i] = (float) r.nextDouble();
@@ -111,7 +111,7 @@ final class Serve extends Section {
              OnnxTensor in = OnnxTensor.createTensor(ENV, FloatBuffer.wrap(x), new long[] {batch, 3, size, size})) {
             Map<String, OnnxTensor> feed = Map.of("images", in);
             Runnable ours = () -> m.predict(t);
-            Runnable withFusion = () -> fused.predict(t);
+            Runnable withoutFusion = () -> unfused.predict(t);
             Runnable ort = () -> {
                 try (OrtSession.Result res = s.run(feed)) {
                     if (((float[][][]) res.get(0).getValue()).length != batch) throw new IllegalStateException("ORT output batch");
@@ -121,7 +121,7 @@ final class Serve extends Section {
             };
             int reps = smoke ? 1 : batch == 1 ? 10 : 3;
             double secs = smoke ? 0.01 : batch == 1 ? 1.0 : 2.0;
-            return sideBySide(reps, secs, ours, withFusion, ort);
+            return sideBySide(reps, secs, ours, withoutFusion, ort);
         }
     }
 
