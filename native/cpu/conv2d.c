@@ -36,7 +36,10 @@
  *  v12 one image on the whole team (batch 1): one parallel region per conv (indirect_image) instead of
  *     five (planes, bias fill, a GEMM with a barrier per K block, copy-out, activation); the threads pad
  *     their share of the channels and pack their share of the weights, meet once, and carry their own
- *     range of GEMM tiles from the bias fill to the epilogue (jp_igemm_tiles). Same sums, same bits. */
+ *     range of GEMM tiles from the bias fill to the epilogue (jp_igemm_tiles). Same sums, same bits.
+ *  v13 inference with weights packed once (jp_conv2d_pack / jp_conv2d_fwd_packed, the Detector's folded
+ *     convs): no packing per call, and then the indirect GEMM also takes the 1x1 convs the packed SGEMM
+ *     had (k >= 192; batched images above 10x10). Training's paths and bits are unchanged. */
 #include "cpu.h"
 #include <omp.h>
 #include <stdlib.h>
@@ -187,6 +190,13 @@ static int use_indirect_m(const jp_conv2d_desc *d, int m) {
     return jp_igemm_supported() && s2 && d->groups == 1 && !(pointwise && (m >= 192 || !s1));
 }
 #define use_indirect(d) use_indirect_m(d, (d)->k)
+
+/* With the weights packed once (jp_conv2d_fwd_packed) the indirect GEMM packs nothing per call, and the
+ * cut above goes: it beats the packed SGEMM for 1x1 convs of every width (2x2 cores, batch 1: 1.2-2.3x
+ * at 10x10..40x40 with 256-1024 channels; batch 16: 1.2-1.5x at 20x20; images side by side still win
+ * at 10x10, 1.1x). Training keeps the cut (and its bits). */
+#define PACKED_PW_SMALL_PLANE 100
+static int use_indirect_packed(const jp_conv2d_desc *d) { return use_indirect_m(d, 0); }
 
 /* ---------------- v9: images in parallel ----------------
  * With a batch of at least one image per thread (and an even enough split), each thread takes a
@@ -582,8 +592,8 @@ static jp_status pointwise_small(jp_ctx ctx, const char *fn, const jp_conv2d_des
 /* packed: w packed for jp_igemm (jp_conv2d_pack), used where the indirect path runs; NULL: packed per call */
 static jp_status conv_fwd(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const jp_conv_epi *ep,
                           const float *packed) {
-    if (pointwise_batched(d)) return pointwise_small(ctx, fn, d, 0, y, x, w, ep);
-    if (use_indirect(d))
+    if (pointwise_batched(d) && (!packed || (size_t)d->h * d->w <= PACKED_PW_SMALL_PLANE)) return pointwise_small(ctx, fn, d, 0, y, x, w, ep);
+    if (packed ? use_indirect_packed(d) : use_indirect(d))
         return conv_indirect(ctx, fn, d, &(jp_conv_plan){NULL, d->c, NULL, d->k, w, ep, packed}, x, y);
     const int G = d->groups, cpg = d->c / G, kpg = d->k / G, RS = d->r * d->s, nt = jp_team(ctx);
     const size_t P = (size_t)jp_conv_out_h(d) * jp_conv_out_w(d), HW = (size_t)d->h * d->w;

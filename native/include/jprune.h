@@ -225,8 +225,9 @@ JP_API jp_status jp_conv2d_fwd_act(jp_ctx ctx, const jp_conv2d_desc *d, float *y
  * convolutions): jp_conv2d_packed_size gives the floats the packed form of d's weights takes on ctx (0:
  * the backend has none for d; the form depends on the weights, channels, kernel size and groups of d,
  * not on n, h, w, stride or padding), jp_conv2d_pack writes it, and jp_conv2d_fwd_packed is
- * jp_conv2d_fwd_act with the packing skipped where its kernel would pack (w where it would not: both
- * are given, and the packed form must be that of w). */
+ * jp_conv2d_fwd_act with the packing skipped (the CPU then picks its kernel for packed weights, so the
+ * result may differ from jp_conv2d_fwd_act's by float rounding; w is read where the kernel takes no
+ * packed form: both are given, and the packed form must be that of w). */
 JP_API jp_status jp_conv2d_packed_size(jp_ctx ctx, const jp_conv2d_desc *d, int64_t *floats_host);
 JP_API jp_status jp_conv2d_pack(jp_ctx ctx, const jp_conv2d_desc *d, float *packed, int64_t floats, const float *w);
 JP_API jp_status jp_conv2d_fwd_packed(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *packed, int64_t floats, const float *bias, int32_t act, float alpha);

@@ -147,8 +147,8 @@ class KernelsTest {
 
     /**
      * Weights packed once (jp_conv2d_pack: the CPU's indirect-GEMM form; no packed form on the reference
-     * and CUDA backends): the packed forward gives the reference result on every path and exactly the
-     * unpacked forward's bits; a packed form refuses another convolution's weights, naming the op.
+     * and CUDA backends): the packed forward gives the reference result on every path and, where it takes
+     * the unpacked forward's path, its bits; a packed form refuses another convolution's weights, naming the op.
      */
     @ParameterizedTest(name = "{0}")
     @MethodSource("backends")
@@ -166,7 +166,9 @@ class KernelsTest {
                     Conv2d.forward(d, y2, x, w, bias, act, 0.1f);
                     if (packed == null) return new float[][] {y2.toArray()};
                     Conv2d.forward(d, y, x, w, packed, bias, act, 0.1f);
-                    org.junit.jupiter.api.Assertions.assertArrayEquals(y2.toArray(), y.toArray(), 0f, "packed == unpacked, bit for bit: " + d);
+                    // a 3x3 takes the same path packed or not: the same bits; a 1x1 packed may take the indirect GEMM
+                    // where the unpacked one packs for the SGEMM (conv2d.c v13): the reference's tolerance only
+                    if (d.r() > 1) org.junit.jupiter.api.Assertions.assertArrayEquals(y2.toArray(), y.toArray(), 0f, "packed == unpacked, bit for bit: " + d);
                     return new float[][] {y.toArray()};
                 }
             });
