@@ -9,8 +9,11 @@
  *  v5 (a fix) the AVX-512 kernels' write-back unrolled: it looped over a variable mr, so GCC kept the 24
  *     accumulators of ukr_avx512_ind's partial-tile path on the stack and stored them after every FMA
  *     step; that path (the last column strip of every convolution) ran 3x slower than a full strip and
- *     made the thread holding it the straggler of every two-thread conv (a 3x3 64 -> 64 conv at 20x20,
- *     batch 1, 2 cores: 305 -> 110 us; YOLOv5n training at 160 px: 97 -> 107 img/s, same bits).
+ *     made the thread holding it the straggler of every two-thread conv (with conv2d.c v12, 2 cores,
+ *     batch 1: a 3x3 64 -> 64 conv at 20x20 297 -> 231 us, 128 -> 128 at 10x10 464 -> 284 us;
+ *     YOLOv5n training at 160 px 90-97 -> 96-107 img/s in two runs, same bits).
+ *  v6 ukr_avx512_ind computes a row strip's last rows in steps of 4 (ROWS 4, 8 or 12), not always 12:
+ *     64 channels are 64 rows, not 72 (a 3x3 64 -> 64 conv at 40x40, batch 16: 6.23 -> 5.74 ms).
  * Edge tiles are packed with zero padding, so the micro-kernel always runs full MRxNR and only the
  * write-back is partial. */
 #include "cpu.h"
@@ -232,15 +235,18 @@ CPU_OP(sgemm)(jp_ctx ctx, const jp_gemm_desc *d, float *c, const float *a, const
 
 /* ---- indirect GEMM: B rows through a pointer table, never packed (see cpu.h) ---- */
 
-__attribute__((target("avx512f")))
-static void ukr_avx512_ind(int kc, const float *ap, const float *const *brow, int j0, float *c, int ldc, int mr, int nr) {
+/* ROWS (4, 8 or 12, a constant where it is inlined) rows of the 12-row packed A strip: a tile's last row
+ * strip computes only the rows it has, in steps of 4 (64 output channels are 5 strips of 12 and one of
+ * 4: 64 rows computed, not 72). Each output's FMAs run in the same order whatever ROWS is. */
+__attribute__((target("avx512f"), always_inline))
+static inline void ind512_rows(const int ROWS, int kc, const float *ap, const float *const *brow, int j0, float *c, int ldc, int mr, int nr) {
     __m512 acc[12][2];
     for (int i = 0; i < mr; i++) {
         _mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + (size_t)i * ldc + 16), _MM_HINT_T0);
     }
 #pragma GCC unroll 12
-    for (int i = 0; i < 12; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int i = 0; i < ROWS; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     const __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
     const __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
     if (nr == 32) {
@@ -248,7 +254,7 @@ static void ukr_avx512_ind(int kc, const float *ap, const float *const *brow, in
             const float *b = brow[p] + j0;
             __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 12
-            for (int i = 0; i < 12; i++) {
+            for (int i = 0; i < ROWS; i++) {
                 __m512 a = _mm512_set1_ps(ap[i]);
                 acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
                 acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
@@ -259,7 +265,7 @@ static void ukr_avx512_ind(int kc, const float *ap, const float *const *brow, in
             const float *b = brow[p] + j0;
             __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);
 #pragma GCC unroll 12
-            for (int i = 0; i < 12; i++) {
+            for (int i = 0; i < ROWS; i++) {
                 __m512 a = _mm512_set1_ps(ap[i]);
                 acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
                 acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
@@ -267,12 +273,19 @@ static void ukr_avx512_ind(int kc, const float *ap, const float *const *brow, in
         }
     }
 #pragma GCC unroll 12
-    for (int i = 0; i < 12; i++) { /* unrolled: constant acc indices (see ukr_avx512) */
+    for (int i = 0; i < ROWS; i++) { /* unrolled: constant acc indices (see ukr_avx512) */
         if (i >= mr) break;
         float *ci = c + (size_t)i * ldc;
         _mm512_mask_storeu_ps(ci, m0, _mm512_add_ps(acc[i][0], _mm512_maskz_loadu_ps(m0, ci)));
         _mm512_mask_storeu_ps(ci + 16, m1, _mm512_add_ps(acc[i][1], _mm512_maskz_loadu_ps(m1, ci + 16)));
     }
+}
+
+__attribute__((target("avx512f")))
+static void ukr_avx512_ind(int kc, const float *ap, const float *const *brow, int j0, float *c, int ldc, int mr, int nr) {
+    if (mr <= 4) ind512_rows(4, kc, ap, brow, j0, c, ldc, mr, nr);
+    else if (mr <= 8) ind512_rows(8, kc, ap, brow, j0, c, ldc, mr, nr);
+    else ind512_rows(12, kc, ap, brow, j0, c, ldc, mr, nr);
 }
 
 /* maskload/maskstore masks of a 16-wide strip with nr valid columns: lanes 0..7 and 8..15 */
