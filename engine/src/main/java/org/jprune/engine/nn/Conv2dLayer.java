@@ -94,7 +94,14 @@ public final class Conv2dLayer implements Layer {
         if (foldedWeight != null && csr != null) throw new IllegalStateException("conv " + weight.name() + ": has an inference CSR matrix; cannot fold");
         if (foldedWeight != null) weight.value().requireSameShape("setInferenceFold(" + weight.name() + ")", foldedWeight);
         Tensor[] old = fold;
-        Tensor packed = foldedWeight == null ? null : Conv2d.pack(Conv2dDesc.of(1, in, kernel, kernel, out, kernel, stride, pad, groups), foldedWeight);
+        Tensor packed;
+        try {
+            packed = foldedWeight == null ? null : Conv2d.pack(Conv2dDesc.of(1, in, kernel, kernel, out, kernel, stride, pad, groups), foldedWeight);
+        } catch (RuntimeException e) { // the layer owns the folded tensors from the call on: none may leak
+            foldedWeight.close();
+            if (foldedBias != null) foldedBias.close();
+            throw e;
+        }
         fold = foldedWeight == null ? null : new Tensor[] {foldedWeight, foldedBias, packed};
         if (old != null) for (Tensor t : old) if (t != null) t.close();
     }
