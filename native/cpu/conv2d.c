@@ -283,6 +283,17 @@ static jp_conv2d_desc bwd_data_as_fwd(const jp_conv2d_desc *d) {
     return f;
 }
 
+/* The GEMM columns [*q0, *q1) that the tiles [ta, tb) (tile t = js * mstrips + is) hold in row strip
+ * `is`: its column strips js with ta <= js * mstrips + is < tb, NR columns each, the last cut at ext.
+ * 0 when the range has no tile in that row strip. */
+static int strip_cols(int64_t ta, int64_t tb, int is, int mstrips, int NR, size_t ext, size_t *q0, size_t *q1) {
+    const int64_t js0 = ta - is <= 0 ? 0 : (ta - is + mstrips - 1) / mstrips, js1 = tb - is <= 0 ? 0 : (tb - is + mstrips - 1) / mstrips;
+    if (js1 <= js0) return 0;
+    *q0 = (size_t)js0 * NR;
+    *q1 = (size_t)js1 * NR < ext ? (size_t)js1 * NR : ext;
+    return 1;
+}
+
 /* One image of conv_indirect on `it` threads, in one parallel region with at most one barrier: the
  * threads pad their share of the input channels into the phase planes (xp; direct: brow points into xn
  * itself), wait for each other once, then each takes a contiguous range of the GEMM's tiles and carries
@@ -328,9 +339,8 @@ static void indirect_image(int it, const jp_conv2d_desc *d, const jp_conv_plan *
          * contiguous range of columns, filled with the bias before and carried through the epilogue after */
         const int64_t ta = tiles * id / nth, tb = tiles * (id + 1) / nth;
         for (int is = 0; is < mstrips; is++) {
-            const int64_t js0 = ta - is <= 0 ? 0 : (ta - is + mstrips - 1) / mstrips, js1 = tb - is <= 0 ? 0 : (tb - is + mstrips - 1) / mstrips;
-            if (js1 <= js0) continue;
-            const size_t q0 = (size_t)js0 * NR, q1 = (size_t)js1 * NR < ext ? (size_t)js1 * NR : ext;
+            size_t q0, q1;
+            if (!strip_cols(ta, tb, is, mstrips, NR, ext, &q0, &q1)) continue;
             for (int j = is * MR, j1 = (is + 1) * MR < n_out ? (is + 1) * MR : n_out; j < j1; j++) {
                 const float b = ep->bias ? ep->bias[out_idx ? out_idx[j] : j] : 0.f;
                 float *row = acc + j * ext;
@@ -339,9 +349,8 @@ static void indirect_image(int it, const jp_conv2d_desc *d, const jp_conv_plan *
         }
         jp_igemm_tiles(n_out, (int)ext, kdim, apk, brow, acc, (int)ext, ta, tb);
         for (int is = 0; is < mstrips; is++) {
-            const int64_t js0 = ta - is <= 0 ? 0 : (ta - is + mstrips - 1) / mstrips, js1 = tb - is <= 0 ? 0 : (tb - is + mstrips - 1) / mstrips;
-            if (js1 <= js0) continue;
-            const size_t q0 = (size_t)js0 * NR, q1 = (size_t)js1 * NR < ext ? (size_t)js1 * NR : ext;
+            size_t q0, q1;
+            if (!strip_cols(ta, tb, is, mstrips, NR, ext, &q0, &q1)) continue;
             for (int j = is * MR, j1 = (is + 1) * MR < n_out ? (is + 1) * MR : n_out; j < j1; j++) {
                 if (in_place) {
                     if (ep->act != JP_ACT_IDENTITY) jp_act_rows(ep->act, ep->alpha, yn + j * ext + q0, (int64_t)(q1 - q0));
@@ -661,8 +670,8 @@ CPU_OP(conv2d_fwd_packed)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const f
                           const float *bias, int32_t act, float alpha) {
     static const char *fn = "jp_conv2d_fwd_packed";
     const int64_t need = packed_floats(d);
-    int32_t head[4];
-    memcpy(head, packed, sizeof head);
+    int32_t head[4] = {0};
+    if (need > 0 && floats == need) memcpy(head, packed, sizeof head); /* never read past a buffer that is too short */
     JP_CHECK(need > 0 && floats == need && head[0] == PACK_MAGIC && head[1] == jp_g_isa && head[2] == d->k && head[3] == d->c * d->r * d->s, fn,
              "packed (%lld floats) is not this convolution's packed form (k %d, c*r*s %d, %lld floats; jp_conv2d_pack)", (long long)floats, d->k,
              d->c * d->r * d->s, (long long)need);

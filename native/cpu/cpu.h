@@ -43,16 +43,15 @@ int jp_sgemm_core(int threads, int trans_a, int trans_b, int m, int n, int k, fl
  * scalar): C[i][j] += sum_p A[i][p] * brow[p][j] for i < m, j < n; B row p is the n contiguous floats
  * at brow[p] and is never packed. A (row-major, leading dimension lda) is packed once by
  * jp_igemm_pack_a into jp_igemm_packed_size(m, kdim) floats and reused for every image (the packing
- * depends on the ISA: pack and multiply under the same one). Used by stride-1 convolution (conv2d.c). */
+ * depends on the ISA: pack and multiply under the same one). jp_igemm_tiles multiplies the tiles
+ * [t0, t1) of its MR x NR tile grid (jp_igemm_tile_shape; tile t = js * mstrips + is, column strip js,
+ * row strip is) on the calling thread: the convolutions (conv2d.c) split the tiles among the threads of
+ * a parallel region of their own. The results do not depend on the split. */
 int jp_igemm_supported(void);
 size_t jp_igemm_packed_size(int m, int kdim);
 void jp_igemm_pack_a(int m, int kdim, const float *a, int lda, float *packed);
 /* the row strips [s0, s1) of that packing (MR rows each, jp_igemm_tile_shape), for callers that split it */
 void jp_igemm_pack_a_strips(int m, int kdim, const float *a, int lda, float *packed, int s0, int s1);
-void jp_igemm(int threads, int m, int n, int kdim, const float *packed_a, const float *const *brow, float *c, int ldc);
-/* The same for the tiles [t0, t1) of its MR x NR tile grid (jp_igemm_tile_shape; tile t = js * mstrips + is,
- * column strip js, row strip is), on the calling thread: for callers that split the tiles themselves
- * inside a parallel region of their own. The results do not depend on the split. */
 void jp_igemm_tile_shape(int *mr, int *nr);
 void jp_igemm_tiles(int m, int n, int kdim, const float *packed_a, const float *const *brow, float *c, int ldc, int64_t t0, int64_t t1);
 

@@ -405,22 +405,6 @@ void jp_igemm_tiles(int m, int n, int kdim, const float *packed_a, const float *
     }
 }
 
-void jp_igemm(int threads, int m, int n, int kdim, const float *packed_a, const float *const *brow, float *c, int ldc) {
-    if (m <= 0 || n <= 0 || kdim <= 0) return;
-    const int MR = igemm_mr(), NR = igemm_nr();
-    const int64_t tiles = (int64_t)((m + MR - 1) / MR) * ((n + NR - 1) / NR);
-    if (threads < 1) threads = 1;
-    if ((double)m * n * kdim < 2e5) threads = 1;
-    const int64_t t0 = jp_now_ns();
-    /* each thread a contiguous range of tiles for every K block: no barrier between the blocks */
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        JP_TEAM_ARRIVE(t0);
-        const int64_t nth = omp_get_num_threads(), id = omp_get_thread_num();
-        jp_igemm_tiles(m, n, kdim, packed_a, brow, c, ldc, tiles * id / nth, tiles * (id + 1) / nth);
-    }
-}
-
 /* AVX2 version of ukr_avx512_pa: 6 rows of A through pointers, B packed 16 wide. */
 __attribute__((target("avx2,fma")))
 static void ukr_avx2_pa(int kc, const float *const *a, const float *bp, float *c, int ldc, int mr, int nr) {

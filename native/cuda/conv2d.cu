@@ -460,12 +460,37 @@ __global__ void k_sum_partials(Prob pr, int split, int64_t n) {
     }
 }
 
-/* run_igemm with the reduction split as splitter(ctx, output tiles, reduction length) says: one
+/* How many split-K slices a problem of `tiles` output tiles and kred reduction steps gets: enough
+ * blocks for two per SM, each slice keeping >= 256 reduction steps, at most `cap`; in emulation one
+ * slice per emu_step steps, so the partial-sum path runs there too */
+struct SplitK {
+    int emu_step, cap;
+};
+/* forward: small planes (inference at batch 1, the 20 x 20 layers at 640 px) give few output tiles
+ * for long reductions (c*r*s up to 4608), so a few blocks would do all the work */
+constexpr SplitK FWD_SPLIT = {64, 16};
+/* backward-filter: long reductions (n*p*q) over few output tiles need more blocks */
+constexpr SplitK FILTER_SPLIT = {512, 64};
+
+int split_count(const Ctx *c, int tiles, int kred, SplitK s) {
+#ifdef JP_EMU_BUILD
+    (void)c; (void)tiles;
+    int split = kred / s.emu_step;
+#else
+    int target = c->prop.multiProcessorCount * 2;
+    int split = tiles >= target ? 1 : (target + tiles - 1) / tiles;
+    if (split > kred / 256) split = kred / 256;
+#endif
+    if (split > s.cap) split = s.cap;
+    return split < 1 ? 1 : split;
+}
+
+/* run_igemm with the reduction split as split_count says for `how`: one
  * launch when it says 1, else the slices into scratch partials and one pass adding them */
 template <class Prob>
-jp_status run_split(Ctx *c, const char *fn, Prob pr, int (*splitter)(const Ctx *, int, int)) {
+jp_status run_split(Ctx *c, const char *fn, Prob pr, SplitK how) {
     const int tiles = ((pr.Ncols + TN - 1) / TN) * ((pr.M + TM - 1) / TM) * pr.g.G;
-    const int kslice = slice_len(pr.Kred, splitter(c, tiles, pr.Kred)), split = slices(pr.Kred, kslice);
+    const int kslice = slice_len(pr.Kred, split_count(c, tiles, pr.Kred, how)), split = slices(pr.Kred, kslice);
     pr.partial = nullptr;
     if (split == 1) return run_igemm(c, fn, pr, pr.g.G, kslice);
     const int64_t per = (int64_t)pr.g.G * pr.M * pr.Ncols;
@@ -476,35 +501,6 @@ jp_status run_split(Ctx *c, const char *fn, Prob pr, int (*splitter)(const Ctx *
     if (st) return st;
     JP_LAUNCH(k_sum_partials<Prob>, grid1d(c, per), dim3(256), c->stream, pr, split, per);
     return launched(fn);
-}
-
-/* split-K for the forward: small planes (inference at batch 1, the 20 x 20 layers at 640 px) give few
- * output tiles for long reductions (c*r*s up to 4608), so a few blocks would do all the work */
-int fwd_split(const Ctx *c, int tiles, int kred) {
-#ifdef JP_EMU_BUILD
-    (void)c; (void)tiles;
-    int split = kred / 64;  // exercise the partial-sum path in emulation too
-#else
-    int target = c->prop.multiProcessorCount * 2;
-    int split = tiles >= target ? 1 : (target + tiles - 1) / tiles;
-    if (split > kred / 256) split = kred / 256;  // each slice keeps >= 256 reduction steps
-#endif
-    if (split > 16) split = 16;
-    return split < 1 ? 1 : split;
-}
-
-/* split-K for backward-filter: long reductions (n*p*q) over few output tiles need more blocks */
-int filter_split(const Ctx *c, int tiles, int kred) {
-#ifdef JP_EMU_BUILD
-    (void)c;
-    int split = kred / 512;  // exercise the partial-sum path in emulation too
-#else
-    int target = c->prop.multiProcessorCount * 2;
-    int split = tiles >= target ? 1 : (target + tiles - 1) / tiles;
-    if (split > kred / 256) split = kred / 256;  // each slice keeps >= 256 reduction steps
-#endif
-    if (split > 64) split = 64;
-    return split < 1 ? 1 : split;
 }
 
 }  // namespace
@@ -540,7 +536,7 @@ static jp_status conv_fwd(jp_ctx ctx, const char *fn, const jp_conv2d_desc *d, f
     }
     ConvGeom g = geom(d);
     FwdProblem pr{g, y, x, w, bias, nullptr, nullptr, g.Kg, g.N * g.P * g.Q, g.Cg * g.R * g.S, act, alpha, nullptr};
-    return run_split(c, fn, pr, fwd_split);
+    return run_split(c, fn, pr, FWD_SPLIT);
 }
 
 CU_OP(conv2d_fwd)(jp_ctx ctx, const jp_conv2d_desc *d, float *y, const float *x, const float *w, const float *bias) {
@@ -604,7 +600,7 @@ CU_OP(conv2d_bwd_data)(jp_ctx ctx, const jp_conv2d_desc *d, float *dx, const flo
     return bwd_data(c, fn, BwdDataProblem{g, dx, dy, w, nullptr, nullptr, g.Cg, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {}, {}, {}, {}, {}, {}}, g.Kg, g.G);
 }
 
-static jp_status filter_grad(Ctx *c, const char *fn, BwdFilterProblem pr) { return run_split(c, fn, pr, filter_split); }
+static jp_status filter_grad(Ctx *c, const char *fn, BwdFilterProblem pr) { return run_split(c, fn, pr, FILTER_SPLIT); }
 
 CU_OP(conv2d_bwd_filter)(jp_ctx ctx, const jp_conv2d_desc *d, float *dw, float *db, const float *dy, const float *x) {
     static const char *fn = "jp_conv2d_bwd_filter";

@@ -26,47 +26,35 @@ public final class Postprocess {
      * The decoded predictions of a batch as Ultralytics' Detect returns them at inference (and its ONNX
      * export as output0): [bs][anchors over every level, in level, anchor, y, x order][5 + nc] with x, y,
      * w, h in input pixels and objectness and class probabilities after the sigmoid. Flat, row-major.
-     * {@code outputs} are the raw Detect outputs per level, [bs][na*(5+nc)][ny][nx].
+     * {@code outputs} are the raw Detect outputs per level, [bs][na*(5+nc)][ny][nx]. The Java twin of
+     * {@code YoloModel.predict}, which decodes on the model's backend (jp_yolo_decode).
      */
     public static float[] decode(float[][] outputs, int bs, int[] ny, int[] nx, int[] strides, float[][] anchorsPx, int nc) {
-        float[][] probs = new float[outputs.length][];
-        for (int i = 0; i < outputs.length; i++) {
-            probs[i] = new float[outputs[i].length];
-            for (int j = 0; j < probs[i].length; j++) probs[i][j] = sigmoid(outputs[i][j]);
-        }
-        return decodeSigmoid(probs, bs, ny, nx, strides, anchorsPx, nc);
-    }
-
-    /**
-     * {@link #decode} given the outputs after the sigmoid ({@code YoloModel.predict} computes it on the
-     * model's backend, vectorised, before the download; the sigmoid is most of decode's arithmetic).
-     */
-    public static float[] decodeSigmoid(float[][] probs, int bs, int[] ny, int[] nx, int[] strides, float[][] anchorsPx, int nc) {
         int na = anchorsPx[0].length / 2, no = nc + 5, total = 0;
-        for (int i = 0; i < probs.length; i++) {
-            if (probs[i].length != (long) bs * na * no * ny[i] * nx[i])
-                throw new IllegalArgumentException("decode: level " + i + " has " + probs[i].length + " values, expected " + bs + " x " + na * no
+        for (int i = 0; i < outputs.length; i++) {
+            if (outputs[i].length != (long) bs * na * no * ny[i] * nx[i])
+                throw new IllegalArgumentException("decode: level " + i + " has " + outputs[i].length + " values, expected " + bs + " x " + na * no
                         + " x " + ny[i] + " x " + nx[i]);
             total += na * ny[i] * nx[i];
         }
         float[] out = new float[Math.multiplyExact(Math.multiplyExact(bs, total), no)];
         for (int b = 0; b < bs; b++) {
             int row = b * total;
-            for (int i = 0; i < probs.length; i++) {
+            for (int i = 0; i < outputs.length; i++) {
                 int plane = ny[i] * nx[i], w = nx[i];
-                float[] src = probs[i];
+                float[] src = outputs[i];
                 float stride = strides[i];
                 for (int a = 0; a < na; a++, row += plane) {
                     int base = (b * na * no + a * no) * plane;
                     float aw = anchorsPx[i][2 * a], ah = anchorsPx[i][2 * a + 1];
                     // one output row per position, written in order (writing channel by channel was 2x slower)
                     for (int p = 0, o = row * no, s = base; p < plane; p++, o += no, s++) {
-                        out[o] = (src[s] * 2 - 0.5f + p % w) * stride;
-                        out[o + 1] = (src[s + plane] * 2 - 0.5f + p / w) * stride;
-                        float tw = src[s + 2 * plane] * 2, th = src[s + 3 * plane] * 2;
+                        out[o] = (sigmoid(src[s]) * 2 - 0.5f + p % w) * stride;
+                        out[o + 1] = (sigmoid(src[s + plane]) * 2 - 0.5f + p / w) * stride;
+                        float tw = sigmoid(src[s + 2 * plane]) * 2, th = sigmoid(src[s + 3 * plane]) * 2;
                         out[o + 2] = tw * tw * aw; // (2 sigmoid)^2, rounded once as pow(.., 2) rounds it
                         out[o + 3] = th * th * ah;
-                        for (int c = 4, q = s + 4 * plane; c < no; c++, q += plane) out[o + c] = src[q];
+                        for (int c = 4, q = s + 4 * plane; c < no; c++, q += plane) out[o + c] = sigmoid(src[q]);
                     }
                 }
             }
