@@ -191,14 +191,12 @@ static jp_status cu_set_option(jp_ctx ctx, const char *key, const char *value) {
     if (!strcmp(key, "tf32")) {
         if (!strcmp(value, "0")) { c->tf32 = 0; return JP_OK; }
         if (!strcmp(value, "1")) {
-#ifdef JP_EMU_BUILD
-            return jp_fail(JP_ERR_UNSUPPORTED, fn, "tf32=1: the tensor-core kernels are not emulated (cuda-emu runs FP32 only)");
-#else
+#ifndef JP_EMU_BUILD  /* cuda-emu models the sm_80 instructions (sm80.cuh) */
             if (c->prop.major < 8)
                 return jp_fail(JP_ERR_UNSUPPORTED, fn, "tf32=1 needs compute capability >= 8.0 (this GPU: %d.%d)", c->prop.major, c->prop.minor);
+#endif
             c->tf32 = 1;
             return JP_OK;
-#endif
         }
         return jp_fail(JP_ERR_UNSUPPORTED, fn, "tf32 must be 0 or 1 (got %s)", value);
     }
@@ -269,7 +267,7 @@ extern "C" __attribute__((visibility("default"))) jp_status jp_plugin_init(jp_ct
     cudaDriverGetVersion(&drv);
     cudaRuntimeGetVersion(&rt);
 #ifdef JP_EMU_BUILD
-    snprintf(ctx->describe, sizeof ctx->describe, "cuda-emu: the CUDA kernels on the CPU (g++, fiber per CUDA thread); not emulated: the TF32 tensor-core (WMMA) kernel, cuDNN");
+    snprintf(ctx->describe, sizeof ctx->describe, "cuda-emu: the CUDA kernels on the CPU (g++, fiber per CUDA thread; the TF32 kernel's sm_80 instructions modelled); not emulated: cuDNN");
 #else
     snprintf(ctx->describe, sizeof ctx->describe, "cuda: %s, sm_%d%d, %d SMs, %.1f GiB, driver %d, runtime %d", c->prop.name,
              c->prop.major, c->prop.minor, c->prop.multiProcessorCount, c->prop.totalGlobalMem / 1073741824.0, drv, rt);

@@ -13,8 +13,8 @@
  *
  * The FP32 kernel tiles 64 x 64 outputs per block of 256 threads, 4 x 4 per thread in registers,
  * and stages 16-deep slices of A and B in shared memory. Each thread decodes its B column once per
- * block (the (n, p, q) or (c, r, s) split), not per element. The TF32 kernel (sm_80+, not emulated)
- * runs the same tiles through WMMA 16x16x8 tensor-core fragments.
+ * block (the (n, p, q) or (c, r, s) split), not per element. The TF32 kernel (tf32=1, sm_80+; emulated
+ * through sm80.cuh) runs the same tiles on tensor cores (mma.sync m16n8k8) fed by cp.async.
  *
  * Version log (bench: scripts/device/gpu-suite.sh, bench/results/gpu-<gpu>-<date>.md; checker:
  * KernelsTest on cuda-emu and cuda, CudaIT against the CPU backend on every YOLOv5s layer):
@@ -38,12 +38,20 @@
  *     pipeline=1 beside v4 until a GPU run times both (the suite's conv section has fp32-db rows);
  *     checked on cuda-emu by the op suite. The TF32 kernel keeps single buffering (not emulated, so
  *     a change to it could not be checked here).
+ *  v6 TF32 rewritten (k_igemm_tc, replacing v3's WMMA kernel): mma.sync m16n8k8 on 4 warps of 32 x 32,
+ *     operands copied global -> shared by cp.async into a two-stage ring of 32-deep slices (no
+ *     register staging, slice i + 1 in flight while slice i is multiplied), 16-byte copies where a
+ *     problem's rows are contiguous (vectorise()), shared layouts padded for conflict-free fragment
+ *     reads, the epilogue staged through shared memory for row-wise stores. Problems give operand
+ *     addresses (a_ptr / b_ptr, nullptr for a zero) instead of values, so one loader serves the
+ *     synchronous FP32 kernels and the asynchronous copies. Emulated (sm80.cuh: the fragment layout,
+ *     cvt.rna rounding, cp.async groups landing only at their wait), so the op suite checks it on
+ *     cuda-emu against the reference's TF32 mode; ptxas: 112-120 registers, no spills, 36 KB shared.
+ *     Not yet timed on a GPU (the suite's conv section has the tf32 rows).
  */
 #include "common.cuh"
 
-#ifndef JP_EMU_BUILD
-#include <mma.h>
-#endif
+#include "sm80.cuh"
 
 using namespace jpcuda;
 
@@ -94,6 +102,7 @@ struct FwdProblem {
     int act;                          // JP_ACT_* applied after the bias (inference epilogue); 0 identity
     float alpha;                      // leaky ReLU's slope
     float *partial;                   // split-K: slice sums [split][G][M][Ncols], bias and act applied when they are added; else nullptr
+    int vec_a = 0, vec_b = 0;         // 16-byte loads allowed (vectorise(): the TF32 kernel only)
     struct Col { int valid, n, h0, w0, pq; };
     __device__ Col col(int, int c) const {
         Col r;
@@ -107,18 +116,18 @@ struct FwdProblem {
         return r;
     }
     __device__ int kout(int grp, int m) const { return out_idx ? out_idx[m] : grp * g.Kg + m; }
-    __device__ float a(int grp, int m, int kk) const {
+    __device__ const float *a_ptr(int grp, int m, int kk) const {
         const int k = kout(grp, m);
-        if (!in_idx) return w[(int64_t)k * Kred + kk];
+        if (!in_idx) return w + (int64_t)k * Kred + kk;
         const int rs = g.R * g.S, ci = g.fRS.div(kk), t = kk - ci * rs;
-        return w[((int64_t)k * g.Cg + in_idx[ci]) * rs + t];
+        return w + ((int64_t)k * g.Cg + in_idx[ci]) * rs + t;
     }
-    __device__ float b(int grp, int kk, const Col &c) const {
+    __device__ const float *b_ptr(int grp, int kk, const Col &c) const {
         const int ci = g.fRS.div(kk), t = kk - ci * g.R * g.S, r = g.fS.div(t), s = t - r * g.S;
         const int ch = grp * g.Cg + (in_idx ? in_idx[ci] : ci);
         const int h = c.h0 + r * g.dh, wv = c.w0 + s * g.dw;
-        if (h < 0 || h >= g.H || wv < 0 || wv >= g.W) return 0.f;
-        return x[(((int64_t)c.n * g.C + ch) * g.H + h) * g.W + wv];
+        if (h < 0 || h >= g.H || wv < 0 || wv >= g.W) return nullptr;
+        return x + (((int64_t)c.n * g.C + ch) * g.H + h) * g.W + wv;
     }
     __device__ void write(int grp, int m, int n, int pq, float v) const {
         const int k = kout(grp, m);
@@ -149,6 +158,7 @@ struct BwdDataProblem {
     int M, Ncols, Kred;
     int hs, ws, fh, fw, Hp, Wp, r0, s0, Rp, Sp;
     FastDiv fHpWp, fWp, fRpSp, fSp, fsh, fsw;  /* set with the phase (bwd_data) */
+    int vec_a = 0, vec_b = 0;
     struct Col { int valid, n, h, w; };
     __device__ Col col(int, int c) const {
         Col r;
@@ -168,22 +178,22 @@ struct BwdDataProblem {
         r = r0 + tr * hs;
         s = s0 + (t - tr * Sp) * ws;
     }
-    __device__ float a(int grp, int m, int kk) const {
+    __device__ const float *a_ptr(int grp, int m, int kk) const {
         int ko, r, s;
         tap(kk, ko, r, s);
         const int k = out_idx ? out_idx[ko] : grp * g.Kg + ko;
-        return w[(((int64_t)k * g.Cg + cin(grp, m)) * g.R + r) * g.S + s];
+        return w + (((int64_t)k * g.Cg + cin(grp, m)) * g.R + r) * g.S + s;
     }
-    __device__ float b(int grp, int kk, const Col &c) const {
+    __device__ const float *b_ptr(int grp, int kk, const Col &c) const {
         int ko, r, s;
         tap(kk, ko, r, s);
         const int hh = c.h + g.ph - r * g.dh, ww = c.w + g.pw - s * g.dw;
-        if (hh < 0 || ww < 0) return 0.f;
+        if (hh < 0 || ww < 0) return nullptr;
         const int p = fsh.div(hh), q = fsw.div(ww);
-        if (p * g.sh != hh || q * g.sw != ww) return 0.f;  // never for a phase's own taps
-        if (p >= g.P || q >= g.Q) return 0.f;
+        if (p * g.sh != hh || q * g.sw != ww) return nullptr;  // never for a phase's own taps
+        if (p >= g.P || q >= g.Q) return nullptr;
         const int k = out_idx ? out_idx[ko] : grp * g.Kg + ko;
-        return dy[(((int64_t)c.n * g.K + k) * g.P + p) * g.Q + q];
+        return dy + (((int64_t)c.n * g.K + k) * g.P + p) * g.Q + q;
     }
     __device__ void store(int grp, int, int m, const Col &c, float v) const {
         dx[(((int64_t)c.n * g.C + grp * g.Cg + cin(grp, m)) * g.H + c.h) * g.W + c.w] = v;
@@ -198,6 +208,7 @@ struct BwdFilterProblem {
     const float *dy, *x;
     const int32_t *in_idx, *out_idx;
     int M, Ncols, Kred;
+    int vec_a = 0, vec_b = 0;
     struct Col { int valid, ch, hoff, woff, col; };
     __device__ Col col(int grp, int c) const {
         Col r;
@@ -211,15 +222,15 @@ struct BwdFilterProblem {
         return r;
     }
     __device__ int kout(int grp, int m) const { return out_idx ? out_idx[m] : grp * g.Kg + m; }
-    __device__ float a(int grp, int m, int kk) const {
+    __device__ const float *a_ptr(int grp, int m, int kk) const {
         const int PQ = g.P * g.Q, n = g.fPQ.div(kk), pq = kk - n * PQ;
-        return dy[((int64_t)n * g.K + kout(grp, m)) * PQ + pq];
+        return dy + ((int64_t)n * g.K + kout(grp, m)) * PQ + pq;
     }
-    __device__ float b(int, int kk, const Col &c) const {
+    __device__ const float *b_ptr(int, int kk, const Col &c) const {
         const int PQ = g.P * g.Q, n = g.fPQ.div(kk), pq = kk - n * PQ, p = g.fQ.div(pq);
         const int h = p * g.sh + c.hoff, wv = (pq - p * g.Q) * g.sw + c.woff;
-        if (h < 0 || h >= g.H || wv < 0 || wv >= g.W) return 0.f;
-        return x[(((int64_t)n * g.C + c.ch) * g.H + h) * g.W + wv];
+        if (h < 0 || h >= g.H || wv < 0 || wv >= g.W) return nullptr;
+        return x + (((int64_t)n * g.C + c.ch) * g.H + h) * g.W + wv;
     }
     __device__ void store(int grp, int slice, int m, const Col &c, float v) const {
         if (partial) partial[(((int64_t)slice * g.G + grp) * M + m) * Ncols + c.col] = v;
@@ -237,10 +248,11 @@ struct GemmProblem {
     float *Cm;
     int M, Ncols, Kred, lda, ldb, ldc, ta, tb;
     float alpha, beta;
+    int vec_a = 0, vec_b = 0;
     struct Col { int valid, n; };
     __device__ Col col(int, int c) const { Col r; r.valid = c < Ncols; r.n = c; return r; }
-    __device__ float a(int, int m, int kk) const { return ta ? A[(int64_t)kk * lda + m] : A[(int64_t)m * lda + kk]; }
-    __device__ float b(int, int kk, const Col &c) const { return tb ? B[(int64_t)c.n * ldb + kk] : B[(int64_t)kk * ldb + c.n]; }
+    __device__ const float *a_ptr(int, int m, int kk) const { return ta ? A + (int64_t)kk * lda + m : A + (int64_t)m * lda + kk; }
+    __device__ const float *b_ptr(int, int kk, const Col &c) const { return tb ? B + (int64_t)c.n * ldb + kk : B + (int64_t)kk * ldb + c.n; }
     __device__ void store(int, int, int m, const Col &c, float v) const {
         float *p = Cm + (int64_t)m * ldc + c.n;
         *p = alpha * v + (beta == 0.f ? 0.f : beta * *p);
@@ -248,6 +260,9 @@ struct GemmProblem {
 };
 
 /* ---- the FP32 tiled kernel ---- */
+
+/* an operand element: the problems give its address, or nullptr for a zero (padding, a phase's gap) */
+__device__ __forceinline__ float ld(const float *p) { return p ? *p : 0.f; }
 
 /* acc += the 16-deep slice As x Bs for thread (tx, ty): rows ty + 16 i, columns tx + 16 j */
 __device__ __forceinline__ void igemm_multiply(const float (*As)[TM + PAD], const float (*Bs)[TN + PAD], int tx, int ty, float acc[4][4]) {
@@ -295,11 +310,11 @@ __global__ void __launch_bounds__(THREADS) k_igemm(Prob pr, int groups, int ksli
     for (int k0 = kbeg; k0 < kend; k0 += TK) {
         for (int i = 0; i < 4; i++) {
             const int m = a_m + 16 * i, kk = k0 + a_k;
-            As[a_k][m] = (m0 + m < pr.M && kk < kend) ? pr.a(grp, m0 + m, kk) : 0.f;
+            As[a_k][m] = (m0 + m < pr.M && kk < kend) ? ld(pr.a_ptr(grp, m0 + m, kk)) : 0.f;
         }
         for (int i = 0; i < 4; i++) {
             const int kr = b_k + 4 * i, kk = k0 + kr;
-            Bs[kr][b_n] = (bcol.valid && kk < kend) ? pr.b(grp, kk, bcol) : 0.f;
+            Bs[kr][b_n] = (bcol.valid && kk < kend) ? ld(pr.b_ptr(grp, kk, bcol)) : 0.f;
         }
         __syncthreads();
         igemm_multiply(As, Bs, tx, ty, acc);
@@ -319,11 +334,11 @@ __device__ __forceinline__ void igemm_fetch(const Prob &pr, int grp, int m0, int
                                             const typename Prob::Col &bcol, float ra[4], float rb[4]) {
     for (int i = 0; i < 4; i++) {
         const int m = a_m + 16 * i, kk = k0 + a_k;
-        ra[i] = (m0 + m < pr.M && kk < kend) ? pr.a(grp, m0 + m, kk) : 0.f;
+        ra[i] = (m0 + m < pr.M && kk < kend) ? ld(pr.a_ptr(grp, m0 + m, kk)) : 0.f;
     }
     for (int i = 0; i < 4; i++) {
         const int kk = k0 + b_k + 4 * i;
-        rb[i] = (bcol.valid && kk < kend) ? pr.b(grp, kk, bcol) : 0.f;
+        rb[i] = (bcol.valid && kk < kend) ? ld(pr.b_ptr(grp, kk, bcol)) : 0.f;
     }
 }
 
@@ -362,63 +377,141 @@ __global__ void __launch_bounds__(THREADS) k_igemm_db(Prob pr, int groups, int k
     igemm_store(pr, grp, slice, m0, n0, tx, ty, acc);
 }
 
-#ifndef JP_EMU_BUILD
-/* ---- the TF32 tensor-core kernel (sm_80+): the same tiles and loaders; 8 warps, each a 16 x 32
- * strip of the 64 x 64 tile as two 16x16x8 WMMA accumulators ---- */
+/* ---- v6: the TF32 tensor-core kernel (tf32=1, sm_80+; emulated by sm80.cuh) ----
+ * The same 64 x 64 output tiles, problems and stores as the FP32 kernels; 4 warps, each a 32 x 32
+ * quarter of the tile as 2 x 4 mma.sync m16n8k8 accumulators (32 floats per thread). Operands go
+ * global -> shared by cp.async, without passing through registers, into a two-stage ring of 32-deep
+ * slices: slice i + 1 is in flight while slice i is multiplied, one wait and one barrier per slice.
+ * Where a problem's rows are contiguous and 16-byte aligned (vectorise(): the weights of a dense
+ * forward, dy in backward-filter, 1x1 stride-1 inputs, untransposed GEMM operands) a thread copies 4
+ * neighbours at once; elsewhere each element is its own 4-byte copy (padding reads zeros). Shared
+ * layouts: A as [m][k] with rows of 36 floats, B as [k][n] with rows of 72, so the fragment reads
+ * (8 rows x 4 columns of A, 4 rows x 8 columns of B per instruction) hit 32 different banks and the
+ * 16-byte copies stay aligned. Operands are rounded to TF32 (cvt.rna) as fragments are read; the
+ * accumulators are FP32. The epilogue stages the tile through shared memory so each warp stores
+ * 32 consecutive columns of a row. */
+constexpr int TC_K = 32, TC_THREADS = 128;
+constexpr int TC_LDA = TC_K + 4, TC_LDB = TN + 8, TC_LDC = TN + 4;
+constexpr int TC_A = TM * TC_LDA, TC_B = TC_K * TC_LDB;  // floats per stage
+static_assert(TM * TC_LDC <= 2 * (TC_A + TC_B), "the epilogue's tile fits in the ring");
+
+/* issues the cp.async copies of one slice [k0, k0 + TC_K) of A and B (zeros outside the problem) */
 template <class Prob>
-__global__ void __launch_bounds__(THREADS) k_igemm_tf32(Prob pr, int groups, int kslice) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    using namespace nvcuda;
-    __shared__ __align__(32) float As[TK][TM + PAD];
-    __shared__ __align__(32) float Bs[TK][TN + PAD];
-    __shared__ __align__(32) float Cs[TM][TN + PAD];
-    const int tid = threadIdx.x, warp = tid / 32;
+__device__ __forceinline__ void tc_fetch(const Prob &pr, int grp, int m0, int k0, int kend, float *As, float *Bs,
+                                         const typename Prob::Col &bcol, int tid) {
+    if (pr.vec_a) {  // rows of 4 neighbours in k: 8 threads per row, 16 rows per pass
+        const int kq = 4 * (tid % 8), mr = tid / 8;
+        for (int i = 0; i < TM / 16; i++) {
+            const int m = mr + 16 * i, kk = k0 + kq;
+            cp_async(&As[m * TC_LDA + kq], m0 + m < pr.M && kk < kend ? pr.a_ptr(grp, m0 + m, kk) : nullptr, 16);
+        }
+    } else {  // one element each: a warp reads 32 consecutive k of one row
+        const int kq = tid % 32, mr = tid / 32;
+        for (int i = 0; i < TM / 4; i++) {
+            const int m = mr + 4 * i, kk = k0 + kq;
+            cp_async(&As[m * TC_LDA + kq], m0 + m < pr.M && kk < kend ? pr.a_ptr(grp, m0 + m, kk) : nullptr, 4);
+        }
+    }
+    if (pr.vec_b) {  // 4 neighbouring columns: 16 threads per row, 8 rows per pass
+        const int nq = 4 * (tid % 16), kr = tid / 16;
+        for (int i = 0; i < TC_K / 8; i++) {
+            const int k = kr + 8 * i, kk = k0 + k;
+            cp_async(&Bs[k * TC_LDB + nq], bcol.valid && kk < kend ? pr.b_ptr(grp, kk, bcol) : nullptr, 16);
+        }
+    } else {  // one column per thread (decoded once per block), 2 rows per pass
+        const int n = tid % TN, kr = tid / TN;
+        for (int i = 0; i < TC_K / 2; i++) {
+            const int k = kr + 2 * i, kk = k0 + k;
+            cp_async(&Bs[k * TC_LDB + n], bcol.valid && kk < kend ? pr.b_ptr(grp, kk, bcol) : nullptr, 4);
+        }
+    }
+}
+
+template <class Prob>
+__global__ void __launch_bounds__(TC_THREADS) k_igemm_tc(Prob pr, int groups, int kslice) {
+    __shared__ __align__(16) float ring[2 * (TC_A + TC_B)];
+    const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32, g = lane / 4, t = lane % 4;
+    const int wm = 32 * (warp / 2), wn = 32 * (warp % 2);  // the warp's quarter of the tile
     const int grp = blockIdx.z % groups, slice = blockIdx.z / groups;
     const int m0 = blockIdx.y * TM, n0 = blockIdx.x * TN;
     const int kbeg = slice * kslice, kend = min(pr.Kred, kbeg + kslice);
-    const int a_k = tid % TK, a_m = tid / TK, b_n = tid % TN, b_k = tid / TN;
-    const typename Prob::Col bcol = pr.col(grp, n0 + b_n);
-    const int wm = warp / 2, wn = warp % 2;  // rows 16 wm, columns 32 wn
-    wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc0, acc1;
-    wmma::fill_fragment(acc0, 0.f);
-    wmma::fill_fragment(acc1, 0.f);
-    for (int k0 = kbeg; k0 < kend; k0 += TK) {
-        for (int i = 0; i < 4; i++) {
-            const int m = a_m + 16 * i, kk = k0 + a_k;
-            As[a_k][m] = wmma::__float_to_tf32((m0 + m < pr.M && kk < kend) ? pr.a(grp, m0 + m, kk) : 0.f);
+    const typename Prob::Col bcol = pr.col(grp, n0 + (pr.vec_b ? 4 * (tid % 16) : tid % TN));
+    float acc[2][4][4];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++)
+            for (int r = 0; r < 4; r++) acc[i][j][r] = 0.f;
+    tc_fetch(pr, grp, m0, kbeg, kend, ring, ring + 2 * TC_A, bcol, tid);
+    cp_async_commit();
+    int buf = 0;
+    for (int k0 = kbeg; k0 < kend; k0 += TC_K, buf ^= 1) {
+        if (k0 + TC_K < kend) {  // the next slice into the other stage (its last readers passed the barrier below)
+            tc_fetch(pr, grp, m0, k0 + TC_K, kend, ring + (buf ^ 1) * TC_A, ring + 2 * TC_A + (buf ^ 1) * TC_B, bcol, tid);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
         }
-        for (int i = 0; i < 4; i++) {
-            const int kr = b_k + 4 * i, kk = k0 + kr;
-            Bs[kr][b_n] = wmma::__float_to_tf32((bcol.valid && kk < kend) ? pr.b(grp, kk, bcol) : 0.f);
+        __syncthreads();  // every thread's copies of this slice have landed
+        const float *As = ring + buf * TC_A, *Bs = ring + 2 * TC_A + buf * TC_B;
+#pragma unroll
+        for (int k = 0; k < TC_K; k += 8) {
+            uint32_t fa[2][4], fb[4][2];
+            for (int i = 0; i < 2; i++) {
+                const float *a = As + (wm + 16 * i + g) * TC_LDA + k + t;
+                fa[i][0] = to_tf32(a[0]);
+                fa[i][1] = to_tf32(a[8 * TC_LDA]);
+                fa[i][2] = to_tf32(a[4]);
+                fa[i][3] = to_tf32(a[8 * TC_LDA + 4]);
+            }
+            for (int j = 0; j < 4; j++) {
+                const float *b = Bs + (k + t) * TC_LDB + wn + 8 * j + g;
+                fb[j][0] = to_tf32(b[0]);
+                fb[j][1] = to_tf32(b[4 * TC_LDB]);
+            }
+            for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 4; j++) mma_tf32(acc[i][j], fa[i], fb[j]);
         }
-        __syncthreads();
-        for (int k = 0; k < TK; k += 8) {
-            wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fa;
-            wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb0, fb1;
-            wmma::load_matrix_sync(fa, &As[k][16 * wm], TM + PAD);
-            wmma::load_matrix_sync(fb0, &Bs[k][32 * wn], TN + PAD);
-            wmma::load_matrix_sync(fb1, &Bs[k][32 * wn + 16], TN + PAD);
-            wmma::mma_sync(acc0, fa, fb0, acc0);
-            wmma::mma_sync(acc1, fa, fb1, acc1);
-        }
-        __syncthreads();
+        __syncthreads();  // this stage may be refilled
     }
-    wmma::store_matrix_sync(&Cs[16 * wm][32 * wn], acc0, TN + PAD, wmma::mem_row_major);
-    wmma::store_matrix_sync(&Cs[16 * wm][32 * wn + 16], acc1, TN + PAD, wmma::mem_row_major);
+    cp_async_wait<0>();  // nothing is in flight unless the slice was empty
     __syncthreads();
-    const int tx = tid % 16, ty = tid / 16;
-    for (int j = 0; j < 4; j++) {
-        const int n = n0 + tx + 16 * j;
+    float *Cs = ring;
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++)
+            for (int r = 0; r < 4; r++) Cs[(wm + 16 * i + g + 8 * (r / 2)) * TC_LDC + wn + 8 * j + 2 * t + r % 2] = acc[i][j][r];
+    __syncthreads();
+    for (int j = 0; j < TN / 32; j++) {
+        const int n = n0 + lane + 32 * j;
         if (n >= pr.Ncols) continue;
         const typename Prob::Col c = pr.col(grp, n);
-        for (int i = 0; i < 4; i++) {
-            const int m = m0 + ty + 16 * i;
-            if (m < pr.M) pr.store(grp, slice, m, c, Cs[ty + 16 * i][tx + 16 * j]);
+        for (int i = 0; i < TM / 4; i++) {
+            const int m = m0 + warp + 4 * i;
+            if (m < pr.M) pr.store(grp, slice, m, c, Cs[(warp + 4 * i) * TC_LDC + lane + 32 * j]);
         }
     }
-#endif
 }
-#endif
+
+/* which operands the TF32 kernel may copy 16 bytes at a time: every aligned group of 4 reduction
+ * steps (A) or columns (B) that the kernel asks for must be 4 neighbours in memory, all inside the
+ * problem or all outside it, from a 16-byte aligned base. Slices start at multiples of 16. */
+inline bool aligned16(const void *p) { return ((uintptr_t)p & 15) == 0; }
+inline bool plain_1x1(const ConvGeom &g) { return g.R == 1 && g.S == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0; }
+void vectorise(FwdProblem &pr) {
+    pr.vec_a = !pr.in_idx && pr.Kred % 4 == 0 && aligned16(pr.w);                      // w[k][c r s]
+    pr.vec_b = plain_1x1(pr.g) && pr.g.H * pr.g.W % 4 == 0 && aligned16(pr.x);           // x[n][c][h w]
+}
+void vectorise(BwdDataProblem &pr) {
+    pr.vec_a = 0;                                                                        // w read across k
+    pr.vec_b = plain_1x1(pr.g) && pr.g.H * pr.g.W % 4 == 0 && aligned16(pr.dy);          // dy[n][k][p q]
+}
+void vectorise(BwdFilterProblem &pr) {
+    pr.vec_a = pr.g.P * pr.g.Q % 4 == 0 && aligned16(pr.dy);                             // dy[n][k][p q], k = n p q
+    pr.vec_b = 0;                                                                        // columns are taps
+}
+void vectorise(GemmProblem &pr) {
+    pr.vec_a = !pr.ta && pr.lda % 4 == 0 && pr.Kred % 4 == 0 && aligned16(pr.A);
+    pr.vec_b = !pr.tb && pr.ldb % 4 == 0 && pr.Ncols % 4 == 0 && aligned16(pr.B);
+}
 
 /* the reduction length per split-K slice (a multiple of TK) and the number of slices it makes */
 int slice_len(int kred, int split) {
@@ -433,12 +526,12 @@ jp_status run_igemm(Ctx *c, const char *fn, const Prob &pr, int groups, int ksli
     const int split = slices(pr.Kred, kslice);
     dim3 grid((pr.Ncols + TN - 1) / TN, (pr.M + TM - 1) / TM, groups * split);
     if (grid.y > 65535 || grid.z > 65535) return jp_fail(JP_ERR_UNSUPPORTED, fn, "problem too large for one launch (%u x %u row tiles)", grid.y, grid.z);
-#ifndef JP_EMU_BUILD
     if (c->tf32) {
-        JP_LAUNCH(k_igemm_tf32<Prob>, grid, dim3(THREADS), c->stream, pr, groups, kslice);
+        Prob v = pr;
+        vectorise(v);
+        JP_LAUNCH(k_igemm_tc<Prob>, grid, dim3(TC_THREADS), c->stream, v, groups, kslice);
         return launched(fn);
     }
-#endif
     if (c->pipeline) {
         JP_LAUNCH(k_igemm_db<Prob>, grid, dim3(THREADS), c->stream, pr, groups, kslice);
         return launched(fn);

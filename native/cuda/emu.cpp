@@ -1,6 +1,7 @@
 /* emu.cpp - the fiber scheduler and runtime-API shims behind emu.h (libjprune_cudaemu.so only). */
 #include "emu.h"
 
+#include <deque>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -46,6 +47,12 @@ namespace {
 enum State { READY, AT_BLOCK_BARRIER, AT_WARP_BARRIER, DONE };
 constexpr size_t STACK_BYTES = 128 * 1024;
 
+struct AsyncCopy {
+    void *dst;
+    const void *src;
+    unsigned bytes;
+};
+
 struct Fiber {
 #ifdef JP_FAST_SWITCH
     void *sp;
@@ -55,6 +62,8 @@ struct Fiber {
     State state;
     uint3 tid;
     unsigned linear;
+    std::vector<AsyncCopy> open;                 // cp.async issued since the last commit
+    std::deque<std::vector<AsyncCopy>> groups;   // committed, not yet waited for
 };
 
 struct Block {
@@ -70,6 +79,7 @@ struct Block {
     std::vector<uint64_t> slots;  // [warp][32]
     int cur = -1;
     const std::function<void()> *body = nullptr;
+    bool copies_left = false;  // a thread exited with cp.async copies never waited for
 };
 
 std::mutex g_launch;        // one launch at a time: __shared__ statics belong to the running block
@@ -105,6 +115,7 @@ void fiber_entry() {
     (*b.body)();
     Fiber &me = b.fibers[b.cur];
     me.state = DONE;
+    if (!me.open.empty() || !me.groups.empty()) b.copies_left = true;
     unsigned w = me.linear / 32;
     b.slots[w * 32 + me.linear % 32] = 0;
     b.live--;
@@ -163,6 +174,22 @@ void syncwarp() {
 
 unsigned lane_id() { return g_block->fibers[g_block->cur].linear % 32; }
 
+void async_copy(void *dst, const void *src, unsigned bytes) { g_block->fibers[g_block->cur].open.push_back({dst, src, bytes}); }
+
+void async_commit() {
+    Fiber &me = g_block->fibers[g_block->cur];
+    me.groups.push_back(std::move(me.open));
+    me.open.clear();
+}
+
+void async_wait(unsigned pending) {
+    Fiber &me = g_block->fibers[g_block->cur];
+    while (me.groups.size() > pending) {
+        for (const AsyncCopy &c : me.groups.front()) std::memcpy(c.dst, c.src, c.bytes);
+        me.groups.pop_front();
+    }
+}
+
 const uint64_t *warp_exchange(uint64_t v) {
     Block &b = *g_block;
     unsigned linear = b.fibers[b.cur].linear, w = linear / 32;
@@ -202,8 +229,11 @@ int launch(dim3 grid, dim3 block, const std::function<void()> &body) {
                 b.block_arrived = 0;
                 for (unsigned w = 0; w < warps; w++) { b.warp_live[w] = (w + 1) * 32 <= n ? 32 : n - w * 32; b.warp_arrived[w] = 0; }
                 std::fill(b.slots.begin(), b.slots.end(), 0);
+                b.copies_left = false;
                 for (unsigned i = 0; i < n; i++) {
                     Fiber &f = b.fibers[i];
+                    f.open.clear();
+                    f.groups.clear();
                     f.state = READY;
                     f.linear = i;
                     f.tid = uint3(i % block.x, (i / block.x) % block.y, i / (block.x * block.y));
@@ -226,6 +256,13 @@ int launch(dim3 grid, dim3 block, const std::function<void()> &body) {
                         status = -1;
                         break;
                     }
+                }
+                if (status == 0 && b.copies_left) {
+                    char msg[160];
+                    snprintf(msg, sizeof msg, "block (%u,%u,%u): a thread exited with cp.async copies it never waited for "
+                             "(a cp.async.wait_group missing)", bx, by, bz);
+                    g_error = msg;
+                    status = -1;
                 }
             }
     b.cur = -1;

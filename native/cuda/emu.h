@@ -17,8 +17,9 @@
  * lock (contexts on several Java threads stay correct). Atomics are plain read-modify-writes (one
  * OS thread runs them all). Device memory is host memory; streams are ordered trivially.
  *
- * Not emulated (the build leaves them out and the backend reports them): inline PTX and the
- * tensor-core (WMMA TF32) kernels, guarded by JP_EMU in the sources.
+ * The sm_80 operations of the TF32 kernel (mma.sync, cp.async, the TF32 rounding) are modelled in
+ * sm80.cuh on top of the warp exchange and the async-copy queues below. Not emulated: other inline
+ * PTX (none is used) and cuDNN.
  */
 #ifndef JPRUNE_CUDA_EMU_H
 #define JPRUNE_CUDA_EMU_H
@@ -39,6 +40,7 @@
 #define __launch_bounds__(...)
 #define __shared__ static
 #define __restrict__ __restrict
+#define __align__(n) __attribute__((aligned(n)))
 
 struct dim3 {
     unsigned x, y, z;
@@ -58,6 +60,11 @@ void syncwarp();
 /* a warp exchange: every live lane of the warp deposits v; returns the lanes' deposits */
 const uint64_t *warp_exchange(uint64_t v);
 unsigned lane_id();
+/* cp.async (sm80.cuh): the copy is queued on the calling CUDA thread and lands when async_wait
+ * retires its group (commit closes a group; wait(n) lands all but the n most recent ones) */
+void async_copy(void *dst, const void *src, unsigned bytes);
+void async_commit();
+void async_wait(unsigned pending);
 }  // namespace jpemu
 
 #define threadIdx (jpemu::threadIdx_)

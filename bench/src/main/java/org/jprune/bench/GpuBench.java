@@ -134,7 +134,7 @@ public final class GpuBench {
         report.section("Dense conv2d: native implicit GEMM vs cuDNN (YOLOv5s layers, 640 x 640 input)",
                 "Per layer: milliseconds per call of forward (fwd) and of forward + backward-data + backward-filter (train). "
                         + "FP32: our FP32 kernel vs cuDNN with CUDNN_FMA_MATH (no tensor cores); fp32-db: our FP32 kernel with double-buffered "
-                        + "shared memory (pipeline=1, conv2d.cu v5) vs the same cuDNN. TF32: our WMMA kernel vs cuDNN with CUDNN_TENSOR_OP_MATH. "
+                        + "shared memory (pipeline=1, conv2d.cu v5) vs the same cuDNN. TF32: our mma.sync + cp.async kernel (conv2d.cu v6) vs cuDNN with CUDNN_TENSOR_OP_MATH. "
                         + "speed ratio = cuDNN time / ours (> 1: ours faster).",
                 "layer", "batch", "math", "ours fwd ms", "cuDNN fwd ms", "fwd ratio", "ours train ms", "cuDNN train ms", "train ratio");
         List<String> maths = new ArrayList<>(List.of("fp32", "fp32-db"));

@@ -38,11 +38,20 @@ class KernelsTest {
     interface Case { float[][] run(Device d); }
 
     static Stream<Backend> backends() { return TestSupport.nativeBackends(); }
+    static Stream<Backend> convBackends() { return TestSupport.convBackends(); }
 
     static void compare(Backend b, String what, Case c) { compare(b, what, c, ABS, REL); }
 
+    /** A backend's outputs against the reference's (in its tf32 mode for a TF32 backend). */
     static void compare(Backend b, String what, Case c, double abs, double rel) {
-        float[][] ref = c.run(Device.reference());
+        float[][] ref;
+        Device reference = Device.reference();
+        if (b.tf32()) reference.setOption("tf32", "1");
+        try {
+            ref = c.run(reference);
+        } finally {
+            if (b.tf32()) reference.setOption("tf32", "0");
+        }
         b.activate();
         try (b) {
             float[][] got = c.run(b.device());
@@ -69,7 +78,7 @@ class KernelsTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("backends")
+    @MethodSource("convBackends")
     void sgemm(Backend b) {
         int[][] sizes = {{1, 1, 1}, {37, 53, 71}, {100, 33, 257}, {13, 300, 5}, {64, 64, 64}, {7, 1, 300}, {5, 9, 0}};
         for (int[] s : sizes)
@@ -93,7 +102,7 @@ class KernelsTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("backends")
+    @MethodSource("convBackends")
     void conv2dDense(Backend b) {
         for (int[] g : CONVS) {
             Conv2dDesc d = desc(g);
@@ -117,7 +126,7 @@ class KernelsTest {
      * 1x1 images side by side, batches split over threads; with and without a bias).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource("backends")
+    @MethodSource("convBackends")
     void conv2dWithFusedActivation(Backend b) {
         int[][] all = java.util.stream.Stream.concat(java.util.Arrays.stream(CONVS), java.util.Arrays.stream(BATCH_CONVS)).toArray(int[][]::new);
         for (int i = 0; i < all.length; i++) {
@@ -151,7 +160,7 @@ class KernelsTest {
      * the unpacked forward's path, its bits; a packed form refuses another convolution's weights, naming the op.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource("backends")
+    @MethodSource("convBackends")
     void conv2dPackedWeights(Backend b) {
         int[][] all = java.util.stream.Stream.concat(java.util.Arrays.stream(CONVS), java.util.Arrays.stream(BATCH_CONVS)).toArray(int[][]::new);
         for (int i = 0; i < all.length; i++) {
@@ -202,7 +211,7 @@ class KernelsTest {
 
     /** Every split of the batch over 1..4 threads (even, uneven, fewer images than threads) gives the reference result. */
     @ParameterizedTest(name = "{0}")
-    @MethodSource("backends")
+    @MethodSource("convBackends")
     void conv2dBatchSplitOverThreads(Backend b) {
         for (int threads = 1; threads <= 4; threads++)
             for (int[] g : BATCH_CONVS) {
@@ -239,7 +248,7 @@ class KernelsTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource("backends")
+    @MethodSource("convBackends")
     void conv2dChannelSparse(Backend b) {
         double[] keeps = {0.0, 0.3, 0.5, 1.0};
         for (int[] g : CONVS) {
@@ -266,7 +275,7 @@ class KernelsTest {
 
     /** The definition, checked on the native backend alone: channel-sparse conv == dense conv on masked weights. */
     @ParameterizedTest(name = "{0}")
-    @MethodSource("backends")
+    @MethodSource("convBackends")
     void channelSparseEqualsDenseOnMaskedWeights(Backend b) {
         b.activate();
         try (b) {

@@ -56,6 +56,8 @@ public final class TestSupport {
             if (isa >= 0) jprune_h.jp_cpu_set_isa(jprune_h.jp_cpu_isa_supported());
             if (option != null) device.setOption(option.substring(0, option.indexOf('=')), "0");
         }
+        /** TF32 convolutions (conv2d.cu v6): compared with the reference in its tf32 mode. */
+        public boolean tf32() { return "tf32=1".equals(option); }
         @Override public String toString() { return name; }
     }
 
@@ -73,12 +75,27 @@ public final class TestSupport {
             out.add(new Backend("cuda", d, -1));
             out.add(new Backend("cuda-pipelined", d, -1, "pipeline=1"));
         });
-        // -Djprune.test.backends=cuda (comma-separated names): scripts/device/gpu-suite.sh runs the
-        // op suite under compute-sanitizer on the GPU alone, where every host backend would only add time
+        return selected(out);
+    }
+
+    /**
+     * {@link #nativeBackends} plus the CUDA backends in TF32 mode (cuda-emu models the tensor-core
+     * instructions): for the tests of sgemm and the convolutions, the only ops the mode changes.
+     */
+    public static Stream<Backend> convBackends() {
+        List<Backend> out = new ArrayList<>(nativeBackends().toList());
+        device(DeviceKind.CUDA_EMU).ifPresent(d -> out.add(new Backend("cuda-emu-tf32", d, -1, "tf32=1")));
+        cuda().ifPresent(d -> out.add(new Backend("cuda-tf32", d, -1, "tf32=1")));
+        return selected(out);
+    }
+
+    // -Djprune.test.backends=cuda (comma-separated names): scripts/device/gpu-suite.sh runs the
+    // op suite under compute-sanitizer on the GPU alone, where every host backend would only add time
+    private static Stream<Backend> selected(List<Backend> out) {
         String only = System.getProperty("jprune.test.backends", "");
         if (!only.isBlank()) {
-            List<String> names2 = List.of(only.split(","));
-            return out.stream().filter(b -> names2.contains(b.name()));
+            List<String> names = List.of(only.split(","));
+            return out.stream().filter(b -> names.contains(b.name()));
         }
         return out.stream();
     }

@@ -66,6 +66,7 @@ class DeviceOptionTest {
             Device.Capabilities c = emu.capabilities();
             assertEquals(List.of(), c.missingOps());
             assertEquals(List.of("native"), c.convProviders(), "cuda-emu has no cuDNN");
+            assertTrue(c.tf32(), "cuda-emu models the TF32 kernel's instructions (sm80.cuh)");
         }
         try (Device emu = Device.parse("cuda-emu"); YoloModel a = Checkpoint.read(ckpt).buildModel(); YoloModel b = Checkpoint.read(ckpt).buildModel(emu)) {
             assertEquals(DeviceKind.CUDA_EMU, b.graph().device().kind());
@@ -78,6 +79,25 @@ class DeviceOptionTest {
             for (int l = 0; l < ya.length; l++)
                 for (int i = 0; i < ya[l].length; i++)
                     assertEquals(ya[l][i], yb[l][i], 1e-3 * Math.max(1, Math.abs(ya[l][i])), "level " + l + " element " + i);
+            // the whole model through the TF32 kernel (operands rounded to 10 mantissa bits): the CPU's outputs
+            // within TF32's error, and measurably not the FP32 bits (the option reached the convolutions)
+            emu.setOption("tf32", "1");
+            float[][] yt;
+            try (Tensor xb = Tensor.of(emu, x, 2, 3, 64, 64)) {
+                yt = b.forwardRaw(xb);
+            } finally {
+                emu.setOption("tf32", "0");
+            }
+            double tf32Diff = 0, fp32Diff = 0;  // against the emulated FP32 run; the emulated FP32 run against the CPU
+            for (int l = 0; l < ya.length; l++)
+                for (int i = 0; i < ya[l].length; i++) {
+                    assertEquals(ya[l][i], yt[l][i], 3e-2 * Math.max(1, Math.abs(ya[l][i])), "tf32 level " + l + " element " + i);
+                    tf32Diff = Math.max(tf32Diff, Math.abs(yt[l][i] - yb[l][i]));
+                    fp32Diff = Math.max(fp32Diff, Math.abs(ya[l][i] - yb[l][i]));
+                }
+            // a fresh head's outputs are mostly its bias, so the TF32 error is small in absolute terms (~5e-7 here),
+            // but it is far above FP32's own rounding between two backends (~4e-9)
+            assertTrue(tf32Diff > 10 * fp32Diff && tf32Diff > 0, "tf32=1 changed nothing: " + tf32Diff + " vs FP32 " + fp32Diff);
             try (Detector det = Detector.load(ckpt, emu)) {
                 assertEquals(emu, det.device());
                 assertEquals(2, det.detect(List.of(ImageIO.read(images.resolve("im0.png").toFile()), ImageIO.read(images.resolve("im1.png").toFile())),

@@ -11,8 +11,15 @@ import org.jprune.engine.ops.PoolDesc;
  * Slow on purpose; never optimised. Channel-sparse conv is written as dense conv over masked
  * weights and CSR conv as dense conv over the expanded matrix, i.e. straight from their definitions
  * in jprune.h, so a native kernel that agrees with it agrees with the definition.
+ *
+ * <p>One option, {@code tf32} = 0 | 1, the definition of the CUDA backend's TF32 mode: the two
+ * factors of every product of sgemm and of the implicit-GEMM convolutions (dense and channel-sparse,
+ * all three directions) are first rounded to TF32 (10 mantissa bits, to nearest, ties away from zero:
+ * PTX's cvt.rna.tf32.f32); bias, the bias gradient and CSR convolution are unaffected.
  */
 public final class ReferenceKernels implements Kernels {
+    private boolean tf32;
+
     @Override public String describe() { return "reference: pure Java, double precision"; }
     @Override public Buf allocFloats(long n) { return Buf.doubles(n); }
     @Override public Buf allocInts(long n) { return Buf.ints(n); }
@@ -20,8 +27,21 @@ public final class ReferenceKernels implements Kernels {
     @Override public void setThreads(int threads) {}
     @Override public void sync() {}
     @Override public void setOption(String key, String value) {
-        throw new IllegalArgumentException("the reference backend has no options (asked " + key + "=" + value + ")");
+        if (key.equals("tf32") && (value.equals("0") || value.equals("1"))) {
+            tf32 = value.equals("1");
+            return;
+        }
+        throw new IllegalArgumentException("the reference backend takes only tf32 = 0 | 1 (asked " + key + "=" + value + ")");
     }
+
+    /** v rounded to TF32 as cvt.rna.tf32.f32 rounds the float v (NaN and infinities kept). */
+    public static double roundTf32(double v) {
+        int u = Float.floatToRawIntBits((float) v);
+        if ((u & 0x7f800000) == 0x7f800000) return (float) v;
+        return Float.intBitsToFloat((u + 0x1000) & 0xffffe000);
+    }
+
+    private double op(double v) { return tf32 ? roundTf32(v) : v; }
     @Override public long[] memStats() { return new long[2]; }
 
     @Override public void upload(Buf dst, float[] src, int off, int n) { for (int i = 0; i < n; i++) dst.data[i] = src[off + i]; }
@@ -39,8 +59,8 @@ public final class ReferenceKernels implements Kernels {
             for (int j = 0; j < d.n(); j++) {
                 double s = 0;
                 for (int p = 0; p < d.k(); p++) {
-                    double av = d.transA() ? a.data[p * d.lda() + i] : a.data[i * d.lda() + p];
-                    double bv = d.transB() ? b.data[j * d.ldb() + p] : b.data[p * d.ldb() + j];
+                    double av = op(d.transA() ? a.data[p * d.lda() + i] : a.data[i * d.lda() + p]);
+                    double bv = op(d.transB() ? b.data[j * d.ldb() + p] : b.data[p * d.ldb() + j]);
                     s += av * bv;
                 }
                 int ci = i * d.ldc() + j;
@@ -53,7 +73,7 @@ public final class ReferenceKernels implements Kernels {
     /** w(k, cl, r, s) for group-local input channel cl; bias(k) or 0. */
     private interface Weight { double at(int k, int cl, int r, int s); }
 
-    private static void convDirect(Conv2dDesc d, double[] y, double[] x, Weight w, double[] bias, boolean[] outMask) {
+    private static void convDirect(Conv2dDesc d, double[] y, double[] x, Weight w, double[] bias, boolean[] outMask, java.util.function.DoubleUnaryOperator op) {
         int ho = d.outH(), wo = d.outW(), cpg = d.c() / d.groups(), kpg = d.k() / d.groups();
         for (int n = 0; n < d.n(); n++)
             for (int k = 0; k < d.k(); k++)
@@ -68,7 +88,7 @@ public final class ReferenceKernels implements Kernels {
                                     for (int q = 0; q < d.s(); q++) {
                                         int ih = oh * d.strideH() - d.padH() + r * d.dilH(), iw = ow * d.strideW() - d.padW() + q * d.dilW();
                                         if (ih < 0 || ih >= d.h() || iw < 0 || iw >= d.w()) continue;
-                                        s += w.at(k, cl, r, q) * x[((n * d.c() + g * cpg + cl) * d.h() + ih) * d.w() + iw];
+                                        s += op.applyAsDouble(w.at(k, cl, r, q)) * op.applyAsDouble(x[((n * d.c() + g * cpg + cl) * d.h() + ih) * d.w() + iw]);
                                     }
                         }
                         y[((n * d.k() + k) * ho + oh) * wo + ow] = s;
@@ -80,11 +100,11 @@ public final class ReferenceKernels implements Kernels {
     }
 
     @Override public void conv2dFwd(Conv2dDesc d, Buf y, Buf x, Buf w, Buf bias) {
-        convDirect(d, y.data, x.data, (k, cl, r, s) -> w.data[widx(d, k, cl, r, s)], bias == null ? null : bias.data, null);
+        convDirect(d, y.data, x.data, (k, cl, r, s) -> w.data[widx(d, k, cl, r, s)], bias == null ? null : bias.data, null, this::op);
     }
 
     /** dx[n][c][ih][iw] = sum over outputs that read it, of dy * w; with optional channel masks. */
-    private static void convBwdDataDirect(Conv2dDesc d, double[] dx, double[] dy, Weight w, boolean[] inMask, boolean[] outMask) {
+    private static void convBwdDataDirect(Conv2dDesc d, double[] dx, double[] dy, Weight w, boolean[] inMask, boolean[] outMask, java.util.function.DoubleUnaryOperator op) {
         java.util.Arrays.fill(dx, 0, (int) d.inputSize(), 0);
         int ho = d.outH(), wo = d.outW(), cpg = d.c() / d.groups(), kpg = d.k() / d.groups();
         for (int n = 0; n < d.n(); n++)
@@ -93,21 +113,22 @@ public final class ReferenceKernels implements Kernels {
                 int g = k / kpg;
                 for (int oh = 0; oh < ho; oh++)
                     for (int ow = 0; ow < wo; ow++) {
-                        double gy = dy[((n * d.k() + k) * ho + oh) * wo + ow];
+                        double gy = op.applyAsDouble(dy[((n * d.k() + k) * ho + oh) * wo + ow]);
                         for (int cl = 0; cl < cpg; cl++) {
                             if (inMask != null && !inMask[g * cpg + cl]) continue;
                             for (int r = 0; r < d.r(); r++)
                                 for (int q = 0; q < d.s(); q++) {
                                     int ih = oh * d.strideH() - d.padH() + r * d.dilH(), iw = ow * d.strideW() - d.padW() + q * d.dilW();
                                     if (ih < 0 || ih >= d.h() || iw < 0 || iw >= d.w()) continue;
-                                    dx[((n * d.c() + g * cpg + cl) * d.h() + ih) * d.w() + iw] += gy * w.at(k, cl, r, q);
+                                    dx[((n * d.c() + g * cpg + cl) * d.h() + ih) * d.w() + iw] += gy * op.applyAsDouble(w.at(k, cl, r, q));
                                 }
                         }
                     }
             }
     }
 
-    private static void convBwdFilterDirect(Conv2dDesc d, double[] dw, double[] db, double[] dy, double[] x, boolean[] inMask, boolean[] outMask) {
+    private static void convBwdFilterDirect(Conv2dDesc d, double[] dw, double[] db, double[] dy, double[] x, boolean[] inMask, boolean[] outMask,
+                                            java.util.function.DoubleUnaryOperator op) {
         int ho = d.outH(), wo = d.outW(), cpg = d.c() / d.groups(), kpg = d.k() / d.groups();
         for (int k = 0; k < d.k(); k++) {
             int g = k / kpg;
@@ -122,7 +143,7 @@ public final class ReferenceKernels implements Kernels {
                                     for (int ow = 0; ow < wo; ow++) {
                                         int ih = oh * d.strideH() - d.padH() + r * d.dilH(), iw = ow * d.strideW() - d.padW() + q * d.dilW();
                                         if (ih < 0 || ih >= d.h() || iw < 0 || iw >= d.w()) continue;
-                                        s += dy[((n * d.k() + k) * ho + oh) * wo + ow] * x[((n * d.c() + g * cpg + cl) * d.h() + ih) * d.w() + iw];
+                                        s += op.applyAsDouble(dy[((n * d.k() + k) * ho + oh) * wo + ow]) * op.applyAsDouble(x[((n * d.c() + g * cpg + cl) * d.h() + ih) * d.w() + iw]);
                                     }
                         dw[widx(d, k, cl, r, q)] = s;
                     }
@@ -137,10 +158,10 @@ public final class ReferenceKernels implements Kernels {
     }
 
     @Override public void conv2dBwdData(Conv2dDesc d, Buf dx, Buf dy, Buf w) {
-        convBwdDataDirect(d, dx.data, dy.data, (k, cl, r, s) -> w.data[widx(d, k, cl, r, s)], null, null);
+        convBwdDataDirect(d, dx.data, dy.data, (k, cl, r, s) -> w.data[widx(d, k, cl, r, s)], null, null, this::op);
     }
     @Override public void conv2dBwdFilter(Conv2dDesc d, Buf dw, Buf db, Buf dy, Buf x) {
-        convBwdFilterDirect(d, dw.data, db == null ? null : db.data, dy.data, x.data, null, null);
+        convBwdFilterDirect(d, dw.data, db == null ? null : db.data, dy.data, x.data, null, null, this::op);
     }
 
     private static boolean[] mask(Buf idx, int n, int size) {
@@ -151,13 +172,13 @@ public final class ReferenceKernels implements Kernels {
 
     @Override public void conv2dCsFwd(Conv2dDesc d, Buf y, Buf x, Buf w, Buf bias, Buf inIdx, int nIn, Buf outIdx, int nOut) {
         boolean[] in = mask(inIdx, nIn, d.c()), out = mask(outIdx, nOut, d.k());
-        convDirect(d, y.data, x.data, (k, cl, r, s) -> in[cl] ? w.data[widx(d, k, cl, r, s)] : 0, bias == null ? null : bias.data, out);
+        convDirect(d, y.data, x.data, (k, cl, r, s) -> in[cl] ? w.data[widx(d, k, cl, r, s)] : 0, bias == null ? null : bias.data, out, this::op);
     }
     @Override public void conv2dCsBwdData(Conv2dDesc d, Buf dx, Buf dy, Buf w, Buf inIdx, int nIn, Buf outIdx, int nOut) {
-        convBwdDataDirect(d, dx.data, dy.data, (k, cl, r, s) -> w.data[widx(d, k, cl, r, s)], mask(inIdx, nIn, d.c()), mask(outIdx, nOut, d.k()));
+        convBwdDataDirect(d, dx.data, dy.data, (k, cl, r, s) -> w.data[widx(d, k, cl, r, s)], mask(inIdx, nIn, d.c()), mask(outIdx, nOut, d.k()), this::op);
     }
     @Override public void conv2dCsBwdFilter(Conv2dDesc d, Buf dw, Buf db, Buf dy, Buf x, Buf inIdx, int nIn, Buf outIdx, int nOut) {
-        convBwdFilterDirect(d, dw.data, db == null ? null : db.data, dy.data, x.data, mask(inIdx, nIn, d.c()), mask(outIdx, nOut, d.k()));
+        convBwdFilterDirect(d, dw.data, db == null ? null : db.data, dy.data, x.data, mask(inIdx, nIn, d.c()), mask(outIdx, nOut, d.k()), this::op);
     }
 
     @Override public long csrCount(Buf dense, int rows, int cols, float threshold) {
@@ -181,7 +202,7 @@ public final class ReferenceKernels implements Kernels {
         double[] dense = new double[d.k() * cols];
         for (int k = 0; k < d.k(); k++)
             for (int j = rowPtr.ints[k]; j < rowPtr.ints[k + 1]; j++) dense[k * cols + colIdx.ints[j]] = values.data[j];
-        convDirect(d, y.data, x.data, (k, cl, r, s) -> dense[widx(d, k, cl, r, s)], bias == null ? null : bias.data, null);
+        convDirect(d, y.data, x.data, (k, cl, r, s) -> dense[widx(d, k, cl, r, s)], bias == null ? null : bias.data, null, v -> v);
     }
 
     // ---- channel masks ----
