@@ -201,8 +201,8 @@ static jp_status cu_set_option(jp_ctx ctx, const char *key, const char *value) {
         return jp_fail(JP_ERR_UNSUPPORTED, fn, "tf32 must be 0 or 1 (got %s)", value);
     }
     if (!strcmp(key, "pipeline")) {
-        if (!strcmp(value, "0") || !strcmp(value, "1")) { c->pipeline = value[0] == '1'; return JP_OK; }
-        return jp_fail(JP_ERR_UNSUPPORTED, fn, "pipeline must be 0 or 1 (got %s)", value);
+        if (!strcmp(value, "0") || !strcmp(value, "1") || !strcmp(value, "2")) { c->pipeline = value[0] - '0'; return JP_OK; }
+        return jp_fail(JP_ERR_UNSUPPORTED, fn, "pipeline must be 0, 1 or 2 (got %s)", value);
     }
     return jp_fail(JP_ERR_UNSUPPORTED, fn, "unknown option %s (the cuda backend takes conv, tf32 and pipeline)", key);
 }

@@ -59,7 +59,7 @@ struct Ctx {
     Allocator alloc;
     int conv_impl = CONV_NATIVE;
     int tf32 = 0;
-    int pipeline = 0;  /* 1: the FP32 conv kernel with double-buffered shared memory (conv2d.cu v5) */
+    int pipeline = 0;  /* the FP32 conv kernel: 0 v4, 1 double-buffered shared memory (v5), 2 cp.async ring (v7) */
     void *cudnn = nullptr;  // cudnnHandle_t, created on first use
     std::mutex cudnn_mu;
     /* jp_copy_h2d_async: its stream, two page-locked staging slots taking turns, each with the event

@@ -38,7 +38,7 @@
  *     pipeline=1 beside v4 until a GPU run times both (the suite's conv section has fp32-db rows);
  *     checked on cuda-emu by the op suite. The TF32 kernel keeps single buffering (not emulated, so
  *     a change to it could not be checked here).
- *  v6 TF32 rewritten (k_igemm_tc, replacing v3's WMMA kernel): mma.sync m16n8k8 on 4 warps of 32 x 32,
+ *  v6 TF32 rewritten (k_igemm_async<.., true>, replacing v3's WMMA kernel): mma.sync m16n8k8 on 4 warps of 32 x 32,
  *     operands copied global -> shared by cp.async into a two-stage ring of 32-deep slices (no
  *     register staging, slice i + 1 in flight while slice i is multiplied), 16-byte copies where a
  *     problem's rows are contiguous (vectorise()), shared layouts padded for conflict-free fragment
@@ -48,6 +48,9 @@
  *     cvt.rna rounding, cp.async groups landing only at their wait), so the op suite checks it on
  *     cuda-emu against the reference's TF32 mode; ptxas: 112-120 registers, no spills, 36 KB shared.
  *     Not yet timed on a GPU (the suite's conv section has the tf32 rows).
+ *  v7 FP32 on v6's asynchronous ring and 16-byte copies (k_igemm_async<.., false>, pipeline=2): 128
+ *     threads of 8 x 4 outputs, 12 shared reads per 32 FMAs. A third FP32 candidate beside v4 and v5
+ *     until a GPU times them (the suite's conv section has fp32-async rows); checked on cuda-emu.
  */
 #include "common.cuh"
 
@@ -102,7 +105,7 @@ struct FwdProblem {
     int act;                          // JP_ACT_* applied after the bias (inference epilogue); 0 identity
     float alpha;                      // leaky ReLU's slope
     float *partial;                   // split-K: slice sums [split][G][M][Ncols], bias and act applied when they are added; else nullptr
-    int vec_a = 0, vec_b = 0;         // 16-byte loads allowed (vectorise(): the TF32 kernel only)
+    int vec_a = 0, vec_b = 0;         // 16-byte copies allowed (vectorise(): the asynchronous kernels only)
     struct Col { int valid, n, h0, w0, pq; };
     __device__ Col col(int, int c) const {
         Col r;
@@ -377,108 +380,133 @@ __global__ void __launch_bounds__(THREADS) k_igemm_db(Prob pr, int groups, int k
     igemm_store(pr, grp, slice, m0, n0, tx, ty, acc);
 }
 
-/* ---- v6: the TF32 tensor-core kernel (tf32=1, sm_80+; emulated by sm80.cuh) ----
- * The same 64 x 64 output tiles, problems and stores as the FP32 kernels; 4 warps, each a 32 x 32
- * quarter of the tile as 2 x 4 mma.sync m16n8k8 accumulators (32 floats per thread). Operands go
- * global -> shared by cp.async, without passing through registers, into a two-stage ring of 32-deep
- * slices: slice i + 1 is in flight while slice i is multiplied, one wait and one barrier per slice.
- * Where a problem's rows are contiguous and 16-byte aligned (vectorise(): the weights of a dense
- * forward, dy in backward-filter, 1x1 stride-1 inputs, untransposed GEMM operands) a thread copies 4
- * neighbours at once; elsewhere each element is its own 4-byte copy (padding reads zeros). Shared
- * layouts: A as [m][k] with rows of 36 floats, B as [k][n] with rows of 72, so the fragment reads
- * (8 rows x 4 columns of A, 4 rows x 8 columns of B per instruction) hit 32 different banks and the
- * 16-byte copies stay aligned. Operands are rounded to TF32 (cvt.rna) as fragments are read; the
- * accumulators are FP32. The epilogue stages the tile through shared memory so each warp stores
- * 32 consecutive columns of a row. */
-constexpr int TC_K = 32, TC_THREADS = 128;
-constexpr int TC_LDA = TC_K + 4, TC_LDB = TN + 8, TC_LDC = TN + 4;
-constexpr int TC_A = TM * TC_LDA, TC_B = TC_K * TC_LDB;  // floats per stage
-static_assert(TM * TC_LDC <= 2 * (TC_A + TC_B), "the epilogue's tile fits in the ring");
+/* ---- v6 / v7: the asynchronous kernels: TF32 tensor cores (tf32=1, sm_80+) and FP32 (pipeline=2) ----
+ * The same 64 x 64 output tiles, problems and stores as the kernels above, 128 threads. Operands go
+ * global -> shared by cp.async (sm_80+; emulated by sm80.cuh), without passing through registers,
+ * into a two-stage ring of 32-deep slices: slice i + 1 is in flight while slice i is multiplied, one
+ * wait and one barrier per slice. Where a problem's rows are contiguous and 16-byte aligned
+ * (vectorise(): the weights of a dense forward, dy in backward-filter, 1x1 stride-1 inputs,
+ * untransposed GEMM operands) a thread copies 4 neighbours at once; elsewhere each element is its own
+ * 4-byte copy (padding reads zeros). Shared layouts: A as [m][k] with rows of 36 floats, B as [k][n]
+ * with rows of 72, so the reads below hit distinct banks (or broadcast) and the 16-byte copies stay
+ * aligned. The epilogue stages the tile through shared memory so each warp stores 32 consecutive
+ * columns of a row.
+ *   TF32 (v6): 4 warps, each a 32 x 32 quarter of the tile as 2 x 4 mma.sync m16n8k8 accumulators;
+ *     operands rounded to TF32 (cvt.rna) as fragments are read (8 rows x 4 columns of A, 4 rows x 8
+ *     columns of B per instruction), FP32 accumulation.
+ *   FP32 (v7): thread (tx, ty) = (tid % 16, tid / 16) owns rows ty + 8 i (8) and columns tx + 16 j
+ *     (4): 12 shared-memory reads per 32 FMAs (v4: 8 per 16). */
+constexpr int AS_K = 32, AS_THREADS = 128;
+constexpr int AS_LDA = AS_K + 4, AS_LDB = TN + 8, AS_LDC = TN + 4;
+constexpr int AS_A = TM * AS_LDA, AS_B = AS_K * AS_LDB;  // floats per stage
+static_assert(TM * AS_LDC <= 2 * (AS_A + AS_B), "the epilogue's tile fits in the ring");
 
-/* issues the cp.async copies of one slice [k0, k0 + TC_K) of A and B (zeros outside the problem) */
+/* issues the cp.async copies of one slice [k0, k0 + AS_K) of A and B (zeros outside the problem) */
 template <class Prob>
-__device__ __forceinline__ void tc_fetch(const Prob &pr, int grp, int m0, int k0, int kend, float *As, float *Bs,
+__device__ __forceinline__ void as_fetch(const Prob &pr, int grp, int m0, int k0, int kend, float *As, float *Bs,
                                          const typename Prob::Col &bcol, int tid) {
     if (pr.vec_a) {  // rows of 4 neighbours in k: 8 threads per row, 16 rows per pass
         const int kq = 4 * (tid % 8), mr = tid / 8;
         for (int i = 0; i < TM / 16; i++) {
             const int m = mr + 16 * i, kk = k0 + kq;
-            cp_async(&As[m * TC_LDA + kq], m0 + m < pr.M && kk < kend ? pr.a_ptr(grp, m0 + m, kk) : nullptr, 16);
+            cp_async(&As[m * AS_LDA + kq], m0 + m < pr.M && kk < kend ? pr.a_ptr(grp, m0 + m, kk) : nullptr, 16);
         }
     } else {  // one element each: a warp reads 32 consecutive k of one row
         const int kq = tid % 32, mr = tid / 32;
         for (int i = 0; i < TM / 4; i++) {
             const int m = mr + 4 * i, kk = k0 + kq;
-            cp_async(&As[m * TC_LDA + kq], m0 + m < pr.M && kk < kend ? pr.a_ptr(grp, m0 + m, kk) : nullptr, 4);
+            cp_async(&As[m * AS_LDA + kq], m0 + m < pr.M && kk < kend ? pr.a_ptr(grp, m0 + m, kk) : nullptr, 4);
         }
     }
     if (pr.vec_b) {  // 4 neighbouring columns: 16 threads per row, 8 rows per pass
         const int nq = 4 * (tid % 16), kr = tid / 16;
-        for (int i = 0; i < TC_K / 8; i++) {
+        for (int i = 0; i < AS_K / 8; i++) {
             const int k = kr + 8 * i, kk = k0 + k;
-            cp_async(&Bs[k * TC_LDB + nq], bcol.valid && kk < kend ? pr.b_ptr(grp, kk, bcol) : nullptr, 16);
+            cp_async(&Bs[k * AS_LDB + nq], bcol.valid && kk < kend ? pr.b_ptr(grp, kk, bcol) : nullptr, 16);
         }
     } else {  // one column per thread (decoded once per block), 2 rows per pass
         const int n = tid % TN, kr = tid / TN;
-        for (int i = 0; i < TC_K / 2; i++) {
+        for (int i = 0; i < AS_K / 2; i++) {
             const int k = kr + 2 * i, kk = k0 + k;
-            cp_async(&Bs[k * TC_LDB + n], bcol.valid && kk < kend ? pr.b_ptr(grp, kk, bcol) : nullptr, 4);
+            cp_async(&Bs[k * AS_LDB + n], bcol.valid && kk < kend ? pr.b_ptr(grp, kk, bcol) : nullptr, 4);
         }
     }
 }
 
-template <class Prob>
-__global__ void __launch_bounds__(TC_THREADS) k_igemm_tc(Prob pr, int groups, int kslice) {
-    __shared__ __align__(16) float ring[2 * (TC_A + TC_B)];
-    const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32, g = lane / 4, t = lane % 4;
-    const int wm = 32 * (warp / 2), wn = 32 * (warp % 2);  // the warp's quarter of the tile
+/* acc (2 x 4 fragments of 4) += the slice through the tensor cores, for warp quarter (wm, wn) */
+__device__ __forceinline__ void tc_multiply(const float *As, const float *Bs, int wm, int wn, int g, int t, float acc[32]) {
+#pragma unroll
+    for (int k = 0; k < AS_K; k += 8) {
+        uint32_t fa[2][4], fb[4][2];
+        for (int i = 0; i < 2; i++) {
+            const float *a = As + (wm + 16 * i + g) * AS_LDA + k + t;
+            fa[i][0] = to_tf32(a[0]);
+            fa[i][1] = to_tf32(a[8 * AS_LDA]);
+            fa[i][2] = to_tf32(a[4]);
+            fa[i][3] = to_tf32(a[8 * AS_LDA + 4]);
+        }
+        for (int j = 0; j < 4; j++) {
+            const float *b = Bs + (k + t) * AS_LDB + wn + 8 * j + g;
+            fb[j][0] = to_tf32(b[0]);
+            fb[j][1] = to_tf32(b[4 * AS_LDB]);
+        }
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 4; j++) mma_tf32(&acc[(i * 4 + j) * 4], fa[i], fb[j]);
+    }
+}
+
+/* acc (8 rows x 4 columns) += the slice with FMAs, for thread (tx, ty) */
+__device__ __forceinline__ void fma_multiply(const float *As, const float *Bs, int tx, int ty, float acc[32]) {
+#pragma unroll 8
+    for (int k = 0; k < AS_K; k++) {
+        float av[8], bv[4];
+        for (int i = 0; i < 8; i++) av[i] = As[(ty + 8 * i) * AS_LDA + k];
+        for (int j = 0; j < 4; j++) bv[j] = Bs[k * AS_LDB + tx + 16 * j];
+        for (int i = 0; i < 8; i++)
+            for (int j = 0; j < 4; j++) acc[i * 4 + j] += av[i] * bv[j];
+    }
+}
+
+template <class Prob, bool TC>
+__global__ void __launch_bounds__(AS_THREADS) k_igemm_async(Prob pr, int groups, int kslice) {
+    __shared__ __align__(16) float ring[2 * (AS_A + AS_B)];
+    const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+    const int g = lane / 4, t = lane % 4, wm = 32 * (warp / 2), wn = 32 * (warp % 2);  // TF32: the warp's quarter
+    const int tx = tid % 16, ty = tid / 16;                                             // FP32: the thread's rows and columns
     const int grp = blockIdx.z % groups, slice = blockIdx.z / groups;
     const int m0 = blockIdx.y * TM, n0 = blockIdx.x * TN;
     const int kbeg = slice * kslice, kend = min(pr.Kred, kbeg + kslice);
     const typename Prob::Col bcol = pr.col(grp, n0 + (pr.vec_b ? 4 * (tid % 16) : tid % TN));
-    float acc[2][4][4];
-    for (int i = 0; i < 2; i++)
-        for (int j = 0; j < 4; j++)
-            for (int r = 0; r < 4; r++) acc[i][j][r] = 0.f;
-    tc_fetch(pr, grp, m0, kbeg, kend, ring, ring + 2 * TC_A, bcol, tid);
+    float acc[32];
+    for (int i = 0; i < 32; i++) acc[i] = 0.f;
+    as_fetch(pr, grp, m0, kbeg, kend, ring, ring + 2 * AS_A, bcol, tid);
     cp_async_commit();
     int buf = 0;
-    for (int k0 = kbeg; k0 < kend; k0 += TC_K, buf ^= 1) {
-        if (k0 + TC_K < kend) {  // the next slice into the other stage (its last readers passed the barrier below)
-            tc_fetch(pr, grp, m0, k0 + TC_K, kend, ring + (buf ^ 1) * TC_A, ring + 2 * TC_A + (buf ^ 1) * TC_B, bcol, tid);
+    for (int k0 = kbeg; k0 < kend; k0 += AS_K, buf ^= 1) {
+        if (k0 + AS_K < kend) {  // the next slice into the other stage (its last readers passed the barrier below)
+            as_fetch(pr, grp, m0, k0 + AS_K, kend, ring + (buf ^ 1) * AS_A, ring + 2 * AS_A + (buf ^ 1) * AS_B, bcol, tid);
             cp_async_commit();
             cp_async_wait<1>();
         } else {
             cp_async_wait<0>();
         }
         __syncthreads();  // every thread's copies of this slice have landed
-        const float *As = ring + buf * TC_A, *Bs = ring + 2 * TC_A + buf * TC_B;
-#pragma unroll
-        for (int k = 0; k < TC_K; k += 8) {
-            uint32_t fa[2][4], fb[4][2];
-            for (int i = 0; i < 2; i++) {
-                const float *a = As + (wm + 16 * i + g) * TC_LDA + k + t;
-                fa[i][0] = to_tf32(a[0]);
-                fa[i][1] = to_tf32(a[8 * TC_LDA]);
-                fa[i][2] = to_tf32(a[4]);
-                fa[i][3] = to_tf32(a[8 * TC_LDA + 4]);
-            }
-            for (int j = 0; j < 4; j++) {
-                const float *b = Bs + (k + t) * TC_LDB + wn + 8 * j + g;
-                fb[j][0] = to_tf32(b[0]);
-                fb[j][1] = to_tf32(b[4 * TC_LDB]);
-            }
-            for (int i = 0; i < 2; i++)
-                for (int j = 0; j < 4; j++) mma_tf32(acc[i][j], fa[i], fb[j]);
-        }
+        const float *As = ring + buf * AS_A, *Bs = ring + 2 * AS_A + buf * AS_B;
+        if (TC) tc_multiply(As, Bs, wm, wn, g, t, acc);
+        else fma_multiply(As, Bs, tx, ty, acc);
         __syncthreads();  // this stage may be refilled
     }
     cp_async_wait<0>();  // nothing is in flight unless the slice was empty
     __syncthreads();
     float *Cs = ring;
-    for (int i = 0; i < 2; i++)
-        for (int j = 0; j < 4; j++)
-            for (int r = 0; r < 4; r++) Cs[(wm + 16 * i + g + 8 * (r / 2)) * TC_LDC + wn + 8 * j + 2 * t + r % 2] = acc[i][j][r];
+    if (TC) {
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 4; j++)
+                for (int r = 0; r < 4; r++) Cs[(wm + 16 * i + g + 8 * (r / 2)) * AS_LDC + wn + 8 * j + 2 * t + r % 2] = acc[(i * 4 + j) * 4 + r];
+    } else {
+        for (int i = 0; i < 8; i++)
+            for (int j = 0; j < 4; j++) Cs[(ty + 8 * i) * AS_LDC + tx + 16 * j] = acc[i * 4 + j];
+    }
     __syncthreads();
     for (int j = 0; j < TN / 32; j++) {
         const int n = n0 + lane + 32 * j;
@@ -486,12 +514,12 @@ __global__ void __launch_bounds__(TC_THREADS) k_igemm_tc(Prob pr, int groups, in
         const typename Prob::Col c = pr.col(grp, n);
         for (int i = 0; i < TM / 4; i++) {
             const int m = m0 + warp + 4 * i;
-            if (m < pr.M) pr.store(grp, slice, m, c, Cs[(warp + 4 * i) * TC_LDC + lane + 32 * j]);
+            if (m < pr.M) pr.store(grp, slice, m, c, Cs[(warp + 4 * i) * AS_LDC + lane + 32 * j]);
         }
     }
 }
 
-/* which operands the TF32 kernel may copy 16 bytes at a time: every aligned group of 4 reduction
+/* which operands the asynchronous kernels may copy 16 bytes at a time: every aligned group of 4 reduction
  * steps (A) or columns (B) that the kernel asks for must be 4 neighbours in memory, all inside the
  * problem or all outside it, from a 16-byte aligned base. Slices start at multiples of 16. */
 inline bool aligned16(const void *p) { return ((uintptr_t)p & 15) == 0; }
@@ -526,13 +554,14 @@ jp_status run_igemm(Ctx *c, const char *fn, const Prob &pr, int groups, int ksli
     const int split = slices(pr.Kred, kslice);
     dim3 grid((pr.Ncols + TN - 1) / TN, (pr.M + TM - 1) / TM, groups * split);
     if (grid.y > 65535 || grid.z > 65535) return jp_fail(JP_ERR_UNSUPPORTED, fn, "problem too large for one launch (%u x %u row tiles)", grid.y, grid.z);
-    if (c->tf32) {
+    if (c->tf32 || c->pipeline == 2) {
         Prob v = pr;
         vectorise(v);
-        JP_LAUNCH(k_igemm_tc<Prob>, grid, dim3(TC_THREADS), c->stream, v, groups, kslice);
+        void (*kernel)(Prob, int, int) = c->tf32 ? k_igemm_async<Prob, true> : k_igemm_async<Prob, false>;
+        JP_LAUNCH(kernel, grid, dim3(AS_THREADS), c->stream, v, groups, kslice);
         return launched(fn);
     }
-    if (c->pipeline) {
+    if (c->pipeline == 1) {
         JP_LAUNCH(k_igemm_db<Prob>, grid, dim3(THREADS), c->stream, pr, groups, kslice);
         return launched(fn);
     }

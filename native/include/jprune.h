@@ -178,8 +178,9 @@ JP_API jp_status jp_cpu_set_adaptive(int32_t on);
 JP_API jp_status jp_cpu_pin_limit(int32_t limit);
 /* backend settings by name; unknown keys or values fail with JP_ERR_UNSUPPORTED. CUDA backends:
  * "conv" = "native" | "cudnn" (dense conv through cuDNN where libcudnn.so.9 loads), "tf32" = "0" | "1"
- * (tensor-core TF32 for dense and channel-sparse conv and sgemm). The CPU backend takes conv=native
- * and tf32=0 only. */
+ * (tensor-core TF32 for dense and channel-sparse conv and sgemm: both factors of every product rounded
+ * to TF32 as cvt.rna.tf32.f32 rounds, FP32 sums), "pipeline" = "0" | "1" | "2" (which FP32 conv kernel:
+ * conv2d.cu v4, v5 or v7). The CPU backend takes conv=native and tf32=0 only. */
 JP_API jp_status jp_ctx_set_option(jp_ctx ctx, const char *key, const char *value);
 JP_API int32_t jp_ctx_device(jp_ctx ctx);
 /* a short text naming the backend, its ISA/GPU and build flags */

@@ -91,7 +91,7 @@ public final class GpuBench {
                 + "Ratios compare two implementations timed side by side in this run (alternating, median wall time with a device sync per call, better median of each).");
         // the quick sections first: on a time-boxed lease the long per-layer conv table comes last
         if (want("mask")) masks();
-        if (want("yolo")) yolo(cudnn);
+        if (want("yolo")) yolo(cudnn, tf32);
         if (want("infer")) inference();
         if (want("cs")) channelSparse();
         if (want("csr")) csr();
@@ -134,10 +134,10 @@ public final class GpuBench {
         report.section("Dense conv2d: native implicit GEMM vs cuDNN (YOLOv5s layers, 640 x 640 input)",
                 "Per layer: milliseconds per call of forward (fwd) and of forward + backward-data + backward-filter (train). "
                         + "FP32: our FP32 kernel vs cuDNN with CUDNN_FMA_MATH (no tensor cores); fp32-db: our FP32 kernel with double-buffered "
-                        + "shared memory (pipeline=1, conv2d.cu v5) vs the same cuDNN. TF32: our mma.sync + cp.async kernel (conv2d.cu v6) vs cuDNN with CUDNN_TENSOR_OP_MATH. "
+                        + "shared memory (pipeline=1, conv2d.cu v5), fp32-async: our FP32 kernel on a cp.async ring with 16-byte copies (pipeline=2, v7), each vs the same cuDNN. TF32: our mma.sync + cp.async kernel (conv2d.cu v6) vs cuDNN with CUDNN_TENSOR_OP_MATH. "
                         + "speed ratio = cuDNN time / ours (> 1: ours faster).",
                 "layer", "batch", "math", "ours fwd ms", "cuDNN fwd ms", "fwd ratio", "ours train ms", "cuDNN train ms", "train ratio");
-        List<String> maths = new ArrayList<>(List.of("fp32", "fp32-db"));
+        List<String> maths = new ArrayList<>(List.of("fp32", "fp32-db", "fp32-async"));
         if (tf32) maths.add("tf32");
         Map<String, double[]> logSums = new LinkedHashMap<>(); // math/batch -> {sum log fwd ratio, sum log train ratio, n}
         int[] batches = smoke ? new int[] {1} : this.batches;
@@ -148,7 +148,7 @@ public final class GpuBench {
                      Tensor y = Tensor.empty(dev, batch, l.cout(), d.outH(), d.outW()); Tensor dy = rand(4, y.shape());
                      Tensor dx = Tensor.empty(dev, x.shape()); Tensor dw = Tensor.empty(dev, w.shape()); Tensor db = Tensor.empty(dev, l.cout())) {
                     for (String math : maths) {
-                        String t = math.equals("tf32") ? "1" : "0", pipe = math.equals("fp32-db") ? "1" : "0";
+                        String t = math.equals("tf32") ? "1" : "0", pipe = math.equals("fp32-db") ? "1" : math.equals("fp32-async") ? "2" : "0";
                         double[] fwd = sideBySide(withOptions("native", t, pipe, convOp(d, x, w, b, y, dy, dx, dw, db, false)),
                                 cudnn ? withOptions("cudnn", t, "0", convOp(d, x, w, b, y, dy, dx, dw, db, false)) : null);
                         double[] train = sideBySide(withOptions("native", t, pipe, convOp(d, x, w, b, y, dy, dx, dw, db, true)),
@@ -286,7 +286,7 @@ public final class GpuBench {
         }
     }
 
-    private void yolo(boolean cudnn) throws Exception {
+    private void yolo(boolean cudnn, boolean tf32) throws Exception {
         int size = smoke ? 64 : 640, batch = smoke ? 2 : 16;
         report.section("YOLOv5s training step (batch " + batch + ", " + size + " x " + size + ", 80 classes)",
                 "Forward, loss, backward, SGD step, FP32; images per second (median step). Loss on the device (what training "
@@ -303,7 +303,9 @@ public final class GpuBench {
             stager = new org.jprune.engine.InputStager(dev);
             // in pairs timed side by side: the loss's placement with our kernels, then our double-buffered
             // conv kernel against cuDNN's convolutions (both with the loss on the device)
-            String[][][] pairs = {{{"native", "device"}, {"native", "host"}}, {{"native-db", "device"}, cudnn ? new String[] {"cudnn", "device"} : null}};
+            // conv kernels by name: native (v4), native-db (v5, pipeline=1), native-async (v7, pipeline=2), native-tf32 (v6)
+            String[][][] pairs = {{{"native", "device"}, {"native", "host"}}, {{"native-db", "device"}, cudnn ? new String[] {"cudnn", "device"} : null},
+                {{"native-async", "device"}, tf32 ? new String[] {"native-tf32", "device"} : null}};
             for (String[][] pair : pairs) {
                 double[] t = sideBySide(stepWith(m, loss, sgd, b, pair[0]), pair[1] == null ? null : stepWith(m, loss, sgd, b, pair[1]));
                 for (int i = 0; i < 2; i++)
@@ -313,6 +315,7 @@ public final class GpuBench {
             }
             dev.setOption("conv", "native");
             dev.setOption("pipeline", "0");
+            dev.setOption("tf32", "0");
             phases(m, loss, sgd, b);
         } finally {
             if (stager != null) stager.close();
@@ -323,12 +326,13 @@ public final class GpuBench {
     /** The training step's image uploads with the loss on the device, as the Trainer does it (asynchronous on a GPU). */
     private org.jprune.engine.InputStager stager;
 
-    /** One training step with conv = native | native-db (pipeline=1) | cudnn and the loss on the device or the host. */
+    /** One training step with conv = native | native-db | native-async | native-tf32 | cudnn and the loss on the device or the host. */
     private Runnable stepWith(org.jprune.yolo.model.YoloModel m, org.jprune.yolo.loss.YoloLoss loss, org.jprune.engine.optim.Sgd sgd,
                               org.jprune.yolo.data.Loader.Batch b, String[] convAndLoss) {
         return () -> {
             dev.setOption("conv", convAndLoss[0].equals("cudnn") ? "cudnn" : "native");
-            dev.setOption("pipeline", convAndLoss[0].equals("native-db") ? "1" : "0");
+            dev.setOption("pipeline", convAndLoss[0].equals("native-db") ? "1" : convAndLoss[0].equals("native-async") ? "2" : "0");
+            dev.setOption("tf32", convAndLoss[0].equals("native-tf32") ? "1" : "0");
             boolean deviceLoss = convAndLoss[1].equals("device");
             org.jprune.yolo.train.Trainer.step(m, loss, b, deviceLoss ? stager : null, deviceLoss, phase -> {});
             sgd.step();

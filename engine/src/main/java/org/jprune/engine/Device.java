@@ -159,8 +159,9 @@ public final class Device implements AutoCloseable {
 
     /**
      * A backend setting (CUDA: {@code conv} = native | cudnn, {@code tf32} = 0 | 1, {@code pipeline} =
-     * 0 | 1: the FP32 conv kernel with double-buffered shared memory; the CPU backend accepts only its
-     * defaults).
+     * 0 | 1 | 2: the FP32 conv kernel, plain, with double-buffered shared memory, or with a cp.async ring
+     * and 16-byte copies; the CPU backend accepts only its defaults; the reference takes tf32, its
+     * definition).
      * @throws IllegalArgumentException naming the reason, for an unknown key or value or one this backend cannot honour
      */
     public void setOption(String key, String value) {

@@ -67,25 +67,21 @@ public final class TestSupport {
         Device cpu = Device.cpu();
         String[] names = {"scalar", "avx2", "avx512"};
         for (int isa = jprune_h.jp_cpu_isa_supported(); isa >= 0; isa--) out.add(new Backend("cpu-" + names[isa], cpu, isa));
-        device(DeviceKind.CUDA_EMU).ifPresent(d -> {
-            out.add(new Backend("cuda-emu", d, -1));
-            out.add(new Backend("cuda-emu-pipelined", d, -1, "pipeline=1"));  // conv2d.cu v5, double-buffered
-        });
-        cuda().ifPresent(d -> {
-            out.add(new Backend("cuda", d, -1));
-            out.add(new Backend("cuda-pipelined", d, -1, "pipeline=1"));
-        });
+        device(DeviceKind.CUDA_EMU).ifPresent(d -> out.add(new Backend("cuda-emu", d, -1)));
+        cuda().ifPresent(d -> out.add(new Backend("cuda", d, -1)));
         return selected(out);
     }
 
     /**
-     * {@link #nativeBackends} plus the CUDA backends in TF32 mode (cuda-emu models the tensor-core
-     * instructions): for the tests of sgemm and the convolutions, the only ops the mode changes.
+     * {@link #nativeBackends} plus the CUDA backends' other convolution kernels (conv2d.cu v5 and v7:
+     * pipeline=1 and 2; v6: tf32=1, cuda-emu modelling the sm_80 instructions): for the tests of sgemm
+     * and the convolutions, the only ops these options change.
      */
     public static Stream<Backend> convBackends() {
         List<Backend> out = new ArrayList<>(nativeBackends().toList());
-        device(DeviceKind.CUDA_EMU).ifPresent(d -> out.add(new Backend("cuda-emu-tf32", d, -1, "tf32=1")));
-        cuda().ifPresent(d -> out.add(new Backend("cuda-tf32", d, -1, "tf32=1")));
+        String[][] variants = {{"-pipelined", "pipeline=1"}, {"-async", "pipeline=2"}, {"-tf32", "tf32=1"}};
+        device(DeviceKind.CUDA_EMU).ifPresent(d -> { for (String[] v : variants) out.add(new Backend("cuda-emu" + v[0], d, -1, v[1])); });
+        cuda().ifPresent(d -> { for (String[] v : variants) out.add(new Backend("cuda" + v[0], d, -1, v[1])); });
         return selected(out);
     }
 
