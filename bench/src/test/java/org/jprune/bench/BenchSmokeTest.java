@@ -1,5 +1,6 @@
 package org.jprune.bench;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -52,5 +53,13 @@ class BenchSmokeTest {
         for (String want : new String[] {"step/device", "step/host", "device/loss on the device", "host/outputs to the host", "host/loss on the host",
                                          "device/backward", "device/SGD step + zero grad"})
             assertTrue(seen.contains(want), "no " + want + " in " + seen);
+        // every conv kernel is timed: FP32 v4 / v5 / v7 and TF32 v6 (cuda-emu models the tensor-core instructions)
+        java.util.Set<String> maths = new java.util.HashSet<>(), convs = new java.util.HashSet<>();
+        for (JsonNode r : json.path("rows")) {
+            if (r.has("math")) maths.add(r.path("math").asText());
+            if (r.has("img_per_s") && r.has("conv")) convs.add(r.path("conv").asText());
+        }
+        assertEquals(java.util.Set.of("fp32", "fp32-db", "fp32-async", "tf32"), maths);
+        assertEquals(java.util.Set.of("native", "native-db", "native-async", "native-tf32"), convs);
     }
 }
