@@ -3,7 +3,7 @@
 # scripts/device/bundle.sh made here carried along:
 #   run(command="bash scripts/device/gpu-suite.sh", carry=[".device/bundle"])
 # Writes under $OUT: gpu.txt (nvidia-smi, driver, cuDNN found), tests.txt (the op suite,
-# MemoryTest and CudaIT on cuda, then compute-sanitizer on the op suite), the benchmark summary
+# MemoryTest and CudaIT on cuda, then compute-sanitizer on the op suite, the cp.async kernels included), the benchmark summary
 # gpu-<gpu>.md/.json, bench.log and torch-step.json (the same YOLOv5s step in PyTorch; its stderr
 # goes to gpu.txt), profile.log (the step per kernel), study-<gpu>.md (a short pruning study trained
 # on the GPU: baseline, one pruning step, fine-tuning, compact latency; its log follows the table):
@@ -115,7 +115,7 @@ elif command -v compute-sanitizer >/dev/null || [[ -x /usr/local/cuda/bin/comput
     cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
     echo "== memcheck" | tee -a "$OUT/tests.txt"
     timeout "$MEMCHECK_S" "$cs" --tool memcheck --leak-check full --error-exitcode 9 --target-processes all "$JAVA" "${JOPTS[@]}" \
-        -Djprune.test.backends=cuda -jar "$B/junit-console.jar" execute --class-path "$CP" --disable-banner --select-class org.jprune.engine.KernelsTest \
+        -Djprune.test.backends=cuda,cuda-async,cuda-tf32 -jar "$B/junit-console.jar" execute --class-path "$CP" --disable-banner --select-class org.jprune.engine.KernelsTest \
         >> "$OUT/tests.txt" 2>&1
     echo "memcheck exit: $?" | tee -a "$OUT/tests.txt"
     grep -E "ERROR SUMMARY|LEAK SUMMARY|tests (successful|failed)" "$OUT/tests.txt" | tail -5

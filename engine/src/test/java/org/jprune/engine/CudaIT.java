@@ -76,6 +76,22 @@ class CudaIT {
         compareLayers("cuda fp32", gpu, 2e-5, 1e-3);
     }
 
+    /** The other FP32 kernels (conv2d.cu v5: pipeline=1, v7: pipeline=2) on the same layers. */
+    @Test
+    void yolov5sLayersFp32PipelinedKernelsMatchTheCpu() {
+        Device gpu = gpu();
+        gpu.setOption("conv", "native");
+        gpu.setOption("tf32", "0");
+        try {
+            for (String p : new String[] {"1", "2"}) {
+                gpu.setOption("pipeline", p);
+                compareLayers("cuda fp32 pipeline=" + p, gpu, 2e-5, 1e-3);
+            }
+        } finally {
+            gpu.setOption("pipeline", "0");
+        }
+    }
+
     @Test
     void yolov5sLayersTf32MatchTheCpuToTf32Precision() {
         Device gpu = gpu();
