@@ -21,10 +21,17 @@ cd "$(dirname "$0")/../.."
 B=.device/bundle
 OUT=${OUT:-/tmp/jprune-gpu-out}
 mkdir -p "$OUT"
-JAVA="$B/jre/bin/java"
-[[ -x $JAVA ]] || { echo "gpu-suite: no bundle at $B (make it with scripts/device/bundle.sh and carry .device/bundle)" >&2; exit 2; }
+[[ -f $B/runtime.tar.xz ]] || { echo "gpu-suite: no bundle at $B (make it with scripts/device/bundle.sh and carry .device/bundle)" >&2; exit 2; }
+# the runtime travels as one xz archive (bundle.sh), unpacked outside the carried folder (86 MiB unpacked:
+# a rehearsal here must not leave it where the next carry would take it); python's tarfile where tar has no xz
+RT="${TMPDIR:-/tmp}/jprune-runtime"
+rm -rf "$RT" && mkdir -p "$RT"
+tar -xJf "$B/runtime.tar.xz" -C "$RT" 2>/dev/null ||
+    python3 -c "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$B/runtime.tar.xz" "$RT" ||
+    { echo "gpu-suite: cannot unpack $B/runtime.tar.xz" >&2; exit 2; }
+JAVA="$RT/jre/bin/java"
 export JPRUNE_CACHE_DIR="${TMPDIR:-/tmp}/jprune-cache"
-JOPTS=(--enable-native-access=ALL-UNNAMED -Xss4m -Djprune.cache="$JPRUNE_CACHE_DIR")
+JOPTS=(--enable-native-access=ALL-UNNAMED -Xss4m -Djava.awt.headless=true -Djprune.cache="$JPRUNE_CACHE_DIR")
 CP="$B/tests:$B/benchmarks.jar"
 STAGES=" ${STAGES:-tests bench study profile torch memcheck} "
 TESTS_S=${TESTS_S:-90} BENCH_S=${BENCH_S:-200} STUDY_S=${STUDY_S:-120} PROFILE_S=${PROFILE_S:-60} TORCH_S=${TORCH_S:-75} MEMCHECK_S=${MEMCHECK_S:-45}

@@ -14,12 +14,33 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 /**
  * PNG charts (XChart): the precision-recall curve of an evaluation (per class and all classes, IoU
  * 0.5) and the training curves of a run's results.csv, as Ultralytics' PR_curve.png and results.png.
+ * Charts are extras: where this JVM cannot draw (a headless machine without fonts, where AWT throws an
+ * Error from its font setup) each method throws an IOException saying so, which the callers report
+ * as a warning and go on.
  */
 public final class Plots {
     private Plots() {}
 
+    /** Code that draws a PNG. */
+    public interface Drawing { void draw() throws IOException; }
+
+    /** Runs a drawing; AWT's failures to draw (Errors but running out of memory or stack, runtime exceptions) become an IOException naming the file. */
+    public static void drawing(Path png, Drawing d) throws IOException {
+        try {
+            d.draw();
+        } catch (OutOfMemoryError | StackOverflowError e) {
+            throw e;
+        } catch (Error | RuntimeException e) {  // AWT's font setup throws Error and InternalError where it finds no fonts
+            throw new IOException("cannot draw " + png.getFileName() + " on this JVM (" + e + ")", e);
+        }
+    }
+
     /** pr[c][101]: precision at recall 0, 0.01, ..., 1 (COCO's interpolation); NaN rows (no truth) are skipped. */
     public static void prCurve(Path png, double[][] pr, double[] ap50, List<String> names) throws IOException {
+        drawing(png, () -> prCurveChart(png, pr, ap50, names));
+    }
+
+    private static void prCurveChart(Path png, double[][] pr, double[] ap50, List<String> names) throws IOException {
         XYChart chart = new XYChartBuilder().width(900).height(700).title("Precision-recall (IoU 0.5)").xAxisTitle("Recall").yAxisTitle("Precision").build();
         chart.getStyler().setXAxisMin(0.0).setXAxisMax(1.0).setYAxisMin(0.0).setYAxisMax(1.0).setMarkerSize(0).setLegendVisible(true);
         double[] recall = new double[101];
@@ -46,6 +67,10 @@ public final class Plots {
 
     /** results.png from a results.csv written by the trainer: losses, mAP50, mAP50-95 and lr by epoch. */
     public static void results(Path csv, Path png) throws IOException {
+        drawing(png, () -> resultsChart(csv, png));
+    }
+
+    private static void resultsChart(Path csv, Path png) throws IOException {
         List<String> lines = Files.readAllLines(csv);
         if (lines.size() < 2) return;
         String[] head = lines.get(0).split(",");
@@ -81,6 +106,11 @@ public final class Plots {
      */
     public static void lines(Path png, String title, String xTitle, String yTitle, java.util.Map<String, List<double[]>> series,
                              java.util.Map<String, List<double[]>> reference) throws IOException {
+        drawing(png, () -> linesChart(png, title, xTitle, yTitle, series, reference));
+    }
+
+    private static void linesChart(Path png, String title, String xTitle, String yTitle, java.util.Map<String, List<double[]>> series,
+                                   java.util.Map<String, List<double[]>> reference) throws IOException {
         XYChart chart = new XYChartBuilder().width(1100).height(750).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
         chart.getStyler().setYAxisMin(0.0).setYAxisMax(1.0).setXAxisMin(0.0).setXAxisMax(100.0).setLegendVisible(true).setMarkerSize(7)
                 .setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideS);
