@@ -32,7 +32,7 @@ class DataCheckTest {
         assertTrue(p.contains(lab + ":3: class 9 outside [0, 8)"), p.toString());
         assertTrue(p.stream().anyMatch(s -> s.startsWith(lab + ":4: box 0.95 0.5 0.3 0.3 is empty or outside")), p.toString());
         assertTrue(p.contains(lab + ":5: not a number in 'x 0.5 0.5 0.1 0.1'"), p.toString());
-        assertTrue(p.contains(dir.resolve("images/train/broken.png") + ": not a readable image"), p.toString());
+        assertTrue(p.contains(dir.resolve("images/train/broken.png") + ": not a readable image (its content is not PNG, JPEG, BMP, TIFF or GIF)"), p.toString());
         var s0 = train.samples().stream().filter(s -> s.image().getFileName().toString().equals("train_000000.png")).findFirst().orElseThrow();
         assertEquals(2, s0.labels().size(), "the valid lines are kept");
         assertTrue(YoloDataset.load(cfg, "val", true).problems().toString().contains("empty.png: empty file"));

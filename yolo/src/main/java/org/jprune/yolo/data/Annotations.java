@@ -349,10 +349,7 @@ public final class Annotations {
      * (an image with 0 faces has one line of zeros). One class, "face". Faces marked invalid and faces
      * of zero width or height are reported (file:line) and skipped.
      */
-    private static boolean looksLikeImage(String line) {
-        String l = line.strip().toLowerCase(Locale.ROOT);
-        return l.endsWith(".jpg") || l.endsWith(".jpeg") || l.endsWith(".png") || l.endsWith(".bmp");
-    }
+    private static boolean looksLikeImage(String line) { return YoloDataset.hasImageExtension(line); }
 
     public static Set readWider(Path txt, Path imagesDir, List<YoloDataset.Problem> problems) throws IOException {
         List<String> lines = Files.readAllLines(txt);

@@ -155,11 +155,19 @@ public final class Images {
         };
     }
 
+    /** Why no decoder took a file: the formats Ultralytics lists that the JDK cannot decode, by extension. */
+    static String undecodable(String img) {
+        String n = img.toLowerCase(java.util.Locale.ROOT);
+        String format = n.endsWith(".webp") ? "WebP" : n.endsWith(".dng") ? "DNG (camera raw)" : n.endsWith(".pfm") ? "PFM (floating-point)" : null;
+        return format != null ? format + " has no decoder here; convert it to PNG or JPEG"
+                              : "its content is not PNG, JPEG, BMP, TIFF or GIF";
+    }
+
     private static <T> T withReader(String img, Opener open, Body<T> body) throws IOException {
         try (ImageInputStream in = open.open()) {
             if (in == null) throw new IOException(img + ": cannot open");
             Iterator<ImageReader> it = ImageIO.getImageReaders(in);
-            if (!it.hasNext()) throw new IOException(img + ": not a readable image");
+            if (!it.hasNext()) throw new IOException(img + ": not a readable image (" + undecodable(img) + ")");
             ImageReader r = it.next();
             try {
                 r.setInput(in, true, true);

@@ -43,7 +43,12 @@ public final class YoloDataset {
         public static final List<String> FORMATS = List.of("yolo", "voc", "coco", "wider");
     }
 
-    private static final List<String> IMAGE_EXT = List.of(".png", ".jpg", ".jpeg", ".bmp");
+    /**
+     * Image files as Ultralytics lists them (its IMG_FORMATS): those ImageIO decodes (PNG, JPEG and MPO,
+     * BMP, TIFF) and WebP, DNG and PFM, which it cannot: they are listed all the same, so that a folder
+     * holding them is refused naming the file (Images.read) instead of silently shrinking.
+     */
+    private static final List<String> IMAGE_EXT = List.of(".png", ".jpg", ".jpeg", ".mpo", ".bmp", ".tif", ".tiff", ".webp", ".dng", ".pfm");
 
     private final DataConfig config;
     private final String split;
@@ -198,8 +203,11 @@ public final class YoloDataset {
     }
 
     /** Whether the file name has an image extension this project reads (.png, .jpg, .jpeg, .bmp). */
-    public static boolean isImage(Path p) {
-        String n = p.getFileName().toString().toLowerCase(Locale.ROOT);
+    public static boolean isImage(Path p) { return hasImageExtension(p.getFileName().toString()); }
+
+    /** Whether a file name ends in one of the image extensions (case-insensitive). */
+    public static boolean hasImageExtension(String name) {
+        String n = name.strip().toLowerCase(Locale.ROOT);
         return IMAGE_EXT.stream().anyMatch(n::endsWith);
     }
 
