@@ -33,7 +33,8 @@ public final class YoloDataset {
     }
 
     /**
-     * A data YAML. format: yolo (train/val are image directories), voc (train/val are ImageSets files
+     * A data YAML. format: yolo (train/val are image directories, text files listing images, or lists
+     * of either, as Ultralytics reads them), voc (train/val are ImageSets files
      * or lists of them, relative to path = the VOCdevkit folder, e.g. VOC2007/ImageSets/Main/trainval.txt),
      * coco (train/val are instances JSON files, train_images/val_images their image folders) or wider
      * (train/val are wider_face_*_bbx_gt.txt files, train_images/val_images the WIDER_*\/images folders).
@@ -77,7 +78,7 @@ public final class YoloDataset {
         }
         if (!(o instanceof Map<?, ?> m)) throw new IllegalArgumentException(yaml + ":1: a data YAML must be a mapping");
         Path base = yaml.toAbsolutePath().getParent();
-        Path root = m.get("path") == null ? base : base.resolve(String.valueOf(m.get("path")));
+        Path root = (m.get("path") == null ? base : base.resolve(String.valueOf(m.get("path")))).normalize();
         String format = m.get("format") == null ? "yolo" : String.valueOf(m.get("format")).toLowerCase(Locale.ROOT);
         if (!DataConfig.FORMATS.contains(format)) throw new IllegalArgumentException(yaml + ": format must be one of " + DataConfig.FORMATS + ", got " + format);
         for (String k : List.of("train", "val"))
@@ -108,8 +109,8 @@ public final class YoloDataset {
 
     private static List<Path> files(Path root, Object spec) {
         List<Path> out = new ArrayList<>();
-        if (spec instanceof List<?> l) for (Object o : l) out.add(root.resolve(String.valueOf(o)));
-        else out.add(root.resolve(String.valueOf(spec)));
+        if (spec instanceof List<?> l) for (Object o : l) out.add(root.resolve(String.valueOf(o)).normalize());
+        else out.add(root.resolve(String.valueOf(spec)).normalize());
         if (out.isEmpty()) throw new IllegalArgumentException("empty train/val list");
         return out;
     }
@@ -129,12 +130,11 @@ public final class YoloDataset {
             if (images.isEmpty()) problems.add(new Problem(split.equals("train") ? cfg.train() : cfg.val(), 0, "no images"));
             return new YoloDataset(cfg, split, Annotations.toSamples(images, cfg.format().equals("voc")), List.copyOf(problems));
         }
-        Path dir = split.equals("train") ? cfg.train() : cfg.val();
-        if (!Files.isDirectory(dir)) throw new IOException(cfg.yaml() + ": " + split + " directory " + dir + " does not exist");
-        List<Path> images = listImages(dir);
         List<Sample> samples = new ArrayList<>();
         List<Problem> problems = new ArrayList<>();
-        if (images.isEmpty()) problems.add(new Problem(dir, 0, "no images (" + String.join(", ", IMAGE_EXT) + ")"));
+        List<Path> images = new ArrayList<>();
+        for (Path entry : split.equals("train") ? cfg.trainFiles() : cfg.valFiles()) images.addAll(imagesOf(cfg, split, entry, problems));
+        if (images.isEmpty()) problems.add(new Problem(split.equals("train") ? cfg.train() : cfg.val(), 0, "no images (" + String.join(", ", IMAGE_EXT) + ")"));
         for (Path img : images) {
             Path label = labelPath(img);
             List<Label> labels = new ArrayList<>();
@@ -143,6 +143,44 @@ public final class YoloDataset {
             samples.add(new Sample(img, label, List.copyOf(labels)));
         }
         return new YoloDataset(cfg, split, List.copyOf(samples), List.copyOf(problems));
+    }
+
+    /**
+     * The images of one train/val entry of a YOLO data YAML, as Ultralytics reads it: a directory (its
+     * images, recursively), a text file listing images one per line (a line "./x" is relative to the
+     * list's folder, any other line taken as it is, or, where that names no file, relative to the
+     * list's folder too; blank lines skipped; a listed file that is missing or not an image is a
+     * problem naming the list and line, and is left out), or one image file.
+     */
+    static List<Path> imagesOf(DataConfig cfg, String split, Path entry, List<Problem> problems) throws IOException {
+        if (Files.isDirectory(entry)) return listImages(entry);
+        if (!Files.isRegularFile(entry)) throw new IOException(cfg.yaml() + ": " + split + " path " + entry + " does not exist");
+        if (isImage(entry)) return List.of(entry);
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(entry, java.nio.charset.StandardCharsets.UTF_8);
+        } catch (java.nio.charset.MalformedInputException e) {
+            throw new IOException(cfg.yaml() + ": " + split + " path " + entry + " is neither a directory, an image nor a text list of images", e);
+        }
+        Path parent = entry.toAbsolutePath().getParent();
+        List<Path> out = new ArrayList<>();
+        for (int i = 0; i < lines.size(); i++) {
+            String l = lines.get(i).strip();
+            if (l.isEmpty()) continue;
+            Path p;
+            try {
+                p = l.startsWith("./") ? parent.resolve(l.substring(2)) : Path.of(l);
+                if (!p.isAbsolute() && !Files.exists(p)) p = parent.resolve(l);
+                p = p.normalize();
+            } catch (java.nio.file.InvalidPathException e) {
+                problems.add(new Problem(entry, i + 1, "not a path: '" + l + "'"));
+                continue;
+            }
+            if (!isImage(p)) problems.add(new Problem(entry, i + 1, "not an image file name (" + String.join(", ", IMAGE_EXT) + "): '" + l + "'"));
+            else if (!Files.isRegularFile(p)) problems.add(new Problem(entry, i + 1, "image " + p + " not found"));
+            else out.add(p);
+        }
+        return out;
     }
 
     /** The split's annotated images (pixel boxes, difficult/crowd kept), for any format. */
@@ -194,15 +232,15 @@ public final class YoloDataset {
             }
             case "wider" -> { for (Path f : files) out.addAll(Annotations.readWider(f, images, problems).images()); }
             default -> {
-                Path dir = files.get(0);
-                if (!Files.isDirectory(dir)) throw new IOException(cfg.yaml() + ": " + split + " directory " + dir + " does not exist");
-                out.addAll(Annotations.readYolo(listImages(dir), cfg.nc(), problems));
+                List<Path> imgs = new ArrayList<>();
+                for (Path entry : files) imgs.addAll(imagesOf(cfg, split, entry, problems));
+                out.addAll(Annotations.readYolo(imgs, cfg.nc(), problems));
             }
         }
         return out;
     }
 
-    /** Whether the file name has an image extension this project reads (.png, .jpg, .jpeg, .bmp). */
+    /** Whether the file name has one of the image extensions (IMAGE_EXT). */
     public static boolean isImage(Path p) { return hasImageExtension(p.getFileName().toString()); }
 
     /** Whether a file name ends in one of the image extensions (case-insensitive). */

@@ -149,7 +149,7 @@ public final class Trainer {
         YoloDataset train = YoloDataset.load(dc, "train", false), val = YoloDataset.load(dc, "val", false);
         for (YoloDataset ds : List.of(train, val)) {
             if (ds.problems().isEmpty()) continue;
-            log.printf("%s: %d label problems (listed by `jprune data check`), e.g. %s%n", ds.split(), ds.problems().size(), ds.problems().get(0));
+            log.printf("%s: %d data problems (listed by `jprune data check`), e.g. %s%n", ds.split(), ds.problems().size(), ds.problems().get(0));
         }
         Files.createDirectories(o.out());
         try (RunLock lock = RunLock.acquire(o.out())) {
