@@ -274,23 +274,37 @@ public final class YoloDataset {
             String line = lines.get(ln - 1).strip();
             if (line.isEmpty()) continue;
             String[] f = line.split("\\s+");
-            if (f.length != 5) {
-                problems.add(new Problem(file, ln, "expected 'class cx cy w h', got " + f.length + " fields: '" + line + "'"));
+            // a box, or a polygon (segmentation labels: class and 3 or more x y points) read as its bounding box, as Ultralytics does
+            boolean polygon = f.length >= 7 && f.length % 2 == 1;
+            if (f.length != 5 && !polygon) {
+                problems.add(new Problem(file, ln, "expected 'class cx cy w h' (or a polygon 'class x1 y1 x2 y2 x3 y3 ...'), got " + f.length
+                        + " fields: '" + line + "'"));
                 continue;
             }
-            int cls;
+            double c;
             float[] v = new float[4];
             try {
-                cls = Integer.parseInt(f[0]);
-                for (int i = 0; i < 4; i++) v[i] = Float.parseFloat(f[i + 1]);
+                c = Double.parseDouble(f[0]);  // "3" or "3.0", as Ultralytics reads the class column as a float
+                if (!polygon) {
+                    for (int i = 0; i < 4; i++) v[i] = Float.parseFloat(f[i + 1]);
+                } else {
+                    float x0 = Float.POSITIVE_INFINITY, y0 = Float.POSITIVE_INFINITY, x1 = Float.NEGATIVE_INFINITY, y1 = Float.NEGATIVE_INFINITY;
+                    for (int i = 1; i < f.length; i += 2) {
+                        float x = Float.parseFloat(f[i]), y = Float.parseFloat(f[i + 1]);
+                        x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+                        if (Float.isNaN(x) || Float.isNaN(y)) x0 = Float.NaN;
+                    }
+                    v = new float[] {(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0};
+                }
             } catch (NumberFormatException e) {
                 problems.add(new Problem(file, ln, "not a number in '" + line + "'"));
                 continue;
             }
-            if (cls < 0 || cls >= nc) {
-                problems.add(new Problem(file, ln, "class " + cls + " outside [0, " + nc + ")"));
+            if (c != Math.rint(c) || c < 0 || c >= nc) {
+                problems.add(new Problem(file, ln, "class " + f[0] + (c != Math.rint(c) ? " is not a whole number" : " outside [0, " + nc + ")")));
                 continue;
             }
+            int cls = (int) c;
             boolean finite = true;
             for (float x : v) finite &= Float.isFinite(x);
             if (!finite || v[2] <= 0 || v[3] <= 0 || v[0] - v[2] / 2 < -1e-3 || v[0] + v[2] / 2 > 1 + 1e-3 || v[1] - v[3] / 2 < -1e-3
