@@ -62,6 +62,9 @@ class ImageFormatsTest {
         Files.write(src.resolve("c.webp"), "RIFF\u0010\0\0\0WEBPVP8 ".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
         IOException e = assertThrows(IOException.class, () -> Images.read(src.resolve("c.webp")));
         assertTrue(e.getMessage().contains("c.webp") && e.getMessage().contains("WebP"), e.getMessage());
+        // the same bytes sent to the server (no file name): known by their RIFF/WEBP header
+        IOException eb = assertThrows(IOException.class, () -> Images.read(Files.readAllBytes(src.resolve("c.webp")), "body"));
+        assertTrue(eb.getMessage().startsWith("body: ") && eb.getMessage().contains("WebP has no decoder"), eb.getMessage());
         var err = new ByteArrayOutputStream();
         PrintStream old = System.err;
         System.setErr(new PrintStream(err));

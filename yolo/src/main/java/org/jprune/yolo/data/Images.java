@@ -48,6 +48,9 @@ public final class Images {
      */
     public static BufferedImage read(byte[] bytes, String what) throws IOException {
         if (bytes.length == 0) throw new IOException(what + ": empty");
+        if (bytes.length >= 12 && new String(bytes, 0, 4, java.nio.charset.StandardCharsets.ISO_8859_1).equals("RIFF")
+                && new String(bytes, 8, 4, java.nio.charset.StandardCharsets.ISO_8859_1).equals("WEBP"))
+            throw new IOException(what + ": not a readable image (" + undecodable("x.webp") + ")");
         return decode(what, exifOrientation(bytes), () -> ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(bytes)));
     }
 

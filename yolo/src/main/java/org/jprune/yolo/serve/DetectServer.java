@@ -30,7 +30,7 @@ import org.jprune.yolo.infer.Detector;
  * a fixed pool of request threads.
  *
  * <ul>
- *   <li>{@code POST /detect[?conf=0.25&iou=0.45&max=1000]}, body: a PNG, JPEG, BMP or GIF image
+ *   <li>{@code POST /detect[?conf=0.25&iou=0.45&max=1000]}, body: a PNG, JPEG, BMP, TIFF or GIF image
  *       (at most {@link #MAX_BODY} bytes and {@link Images#maxPixels()} pixels) answers
  *       {@code {"width":W,"height":H,"boxes":[{"x1":..,"y1":..,"x2":..,"y2":..,"confidence":..,"class":id,"name":".."}]}},
  *       boxes in the image's pixels, best first, the same boxes {@code jprune detect} writes.</li>
@@ -156,7 +156,7 @@ public final class DetectServer implements AutoCloseable {
                 return;
             }
             if (body.length == 0) {
-                answer(ex, 400, error("empty body: send the image's bytes (PNG, JPEG, BMP or GIF)"));
+                answer(ex, 400, error("empty body: send the image's bytes (PNG, JPEG, BMP, TIFF or GIF)"));
                 return;
             }
             BufferedImage im;
