@@ -23,7 +23,8 @@ import org.jprune.engine.Tensor;
  * The safetensors format: an 8-byte little-endian header length, a JSON header mapping each name to
  * dtype, shape and data_offsets (plus an optional "__metadata__" of strings), then the raw
  * little-endian data. Files written here are F32 and readable by the safetensors library; reading
- * accepts F32, F64, F16 and BF16 and converts to float. Writes are atomic (a temporary file in the
+ * accepts F32, F64, F16 and BF16, and the integer types (I64 ... U8, BOOL: PyTorch state dicts hold
+ * batch norms' num_batches_tracked as I64), and converts to float. Writes are atomic (a temporary file in the
  * same directory, then a rename), so a crash never leaves a half-written file under the real name.
  */
 public final class SafeTensors {
@@ -31,6 +32,18 @@ public final class SafeTensors {
     private static final long MAX_HEADER = 100L << 20;
 
     private SafeTensors() {}
+
+    /** What a file that is not safetensors looks like, by its first bytes, as a hint: "" when unknown. */
+    static String otherFormat(byte[] b) {
+        if (b.length >= 4 && b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4)
+            return " (it is a zip archive, as PyTorch saves .pt checkpoints: only safetensors files are read; save the model's state dict"
+                    + " with safetensors.torch.save_file and bring it in with `jprune import`)";
+        if (b.length >= 2 && (b[0] & 0xff) == 0x80 && b[1] >= 2 && b[1] <= 5)
+            return " (it is a Python pickle, as older PyTorch .pt files are: only safetensors files are read)";
+        if (b.length >= 2 && b[0] == 0x08 && b[1] > 0 && b[1] < 16)
+            return " (it looks like an ONNX model: only safetensors files are read)";
+        return "";
+    }
 
     /** One tensor as read: its shape and values. */
     public record Entry(int[] shape, float[] data) {}
@@ -115,7 +128,7 @@ public final class SafeTensors {
         ByteBuffer bb = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN);
         long n = bb.getLong();
         if (n < 2 || n > MAX_HEADER || n > all.length - 8)
-            throw new IOException(where + ": header length " + n + " is impossible for a file of " + all.length + " bytes");
+            throw new IOException(where + ": header length " + n + " is impossible for a file of " + all.length + " bytes" + otherFormat(all));
         JsonNode header;
         try {
             header = JSON.readTree(new String(all, 8, (int) n, StandardCharsets.UTF_8));
@@ -138,10 +151,11 @@ public final class SafeTensors {
             }
             String dtype = t.path("dtype").asText("");
             int size = switch (dtype) {
-                case "F32" -> 4;
-                case "F64" -> 8;
-                case "F16", "BF16" -> 2;
-                default -> throw new IOException(where + ": tensor " + name + " has dtype '" + dtype + "' (supported: F32, F64, F16, BF16)");
+                case "F32", "I32" -> 4;
+                case "F64", "I64" -> 8;
+                case "F16", "BF16", "I16" -> 2;
+                case "I8", "U8", "BOOL" -> 1;
+                default -> throw new IOException(where + ": tensor " + name + " has dtype '" + dtype + "' (supported: F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
             };
             JsonNode sh = t.path("shape"), off = t.path("data_offsets");
             if (!sh.isArray() || !off.isArray() || off.size() != 2)
@@ -167,7 +181,12 @@ public final class SafeTensors {
                     case "F32" -> src.getFloat();
                     case "F64" -> (float) src.getDouble();
                     case "F16" -> Float.float16ToFloat(src.getShort());
-                    default -> Float.intBitsToFloat((src.getShort() & 0xFFFF) << 16);
+                    case "BF16" -> Float.intBitsToFloat((src.getShort() & 0xFFFF) << 16);
+                    case "I64" -> (float) src.getLong();
+                    case "I32" -> (float) src.getInt();
+                    case "I16" -> (float) src.getShort();
+                    case "I8" -> (float) src.get();
+                    default -> (float) (src.get() & 0xFF);  // U8, BOOL
                 };
             }
             tensors.put(name, new Entry(shape, data));

@@ -19,7 +19,7 @@ import picocli.CommandLine.Command;
 @Command(name = "jprune", mixinStandardHelpOptions = true, version = "jprune 0.1.0",
         description = "Train and prune YOLO detectors on native kernels.",
         subcommands = {InfoCmd.class, DataCmd.class, ModelCmd.class, TrainCmd.class, ValCmd.class, EvalCmd.class, DetectCmd.class, StudyCmd.class,
-            PruneCmd.class, SensitivityCmd.class, ExportCmd.class, ServeCmd.Serve.class, ServeCmd.Load.class})
+            PruneCmd.class, SensitivityCmd.class, ExportCmd.class, ImportCmd.class, ServeCmd.Serve.class, ServeCmd.Load.class})
 public final class Main implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
