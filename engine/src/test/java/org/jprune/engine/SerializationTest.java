@@ -67,6 +67,19 @@ class SerializationTest {
         assertEquals(0.5f, c.get("h").data()[0]);
         assertEquals(-2f, c.get("b").data()[0]);
         assertEquals(0.25f, c.get("d").data()[0]);
+        // integer types (PyTorch state dicts keep num_batches_tracked as I64), as floats
+        ByteBuffer i = ByteBuffer.allocate(8 + 4 + 2 + 1 + 1 + 1).order(ByteOrder.LITTLE_ENDIAN);
+        i.putLong(-12345L).putInt(70000).putShort((short) -3).put((byte) -7).put((byte) 200).put((byte) 1);
+        Files.write(f, handMade("{\"l\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]},\"i\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[8,12]},"
+                + "\"s\":{\"dtype\":\"I16\",\"shape\":[1],\"data_offsets\":[12,14]},\"b\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[14,15]},"
+                + "\"u\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[15,16]},\"t\":{\"dtype\":\"BOOL\",\"shape\":[1],\"data_offsets\":[16,17]}}", i.array()));
+        c = SafeTensors.read(f).tensors();
+        assertEquals(-12345f, c.get("l").data()[0]);
+        assertEquals(70000f, c.get("i").data()[0]);
+        assertEquals(-3f, c.get("s").data()[0]);
+        assertEquals(-7f, c.get("b").data()[0]);
+        assertEquals(200f, c.get("u").data()[0]);
+        assertEquals(1f, c.get("t").data()[0]);
     }
 
     @Test
@@ -78,8 +91,8 @@ class SerializationTest {
         assertMessage(f, "header length");
         Files.write(f, handMade("{not json", new byte[0]));
         assertMessage(f, "not valid JSON");
-        Files.write(f, handMade("{\"a\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[0,1]}}", new byte[1]));
-        assertMessage(f, "dtype 'I8'");
+        Files.write(f, handMade("{\"a\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[0,1]}}", new byte[1]));
+        assertMessage(f, "dtype 'F8_E4M3'");
         Files.write(f, handMade("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", new byte[8]));
         assertMessage(f, "outside the 8-byte data");
         Files.write(f, handMade("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", new byte[8]));
