@@ -55,13 +55,21 @@ class AnchorsTest {
 
     @Test
     void levelsRoundTripThroughTheCheckpointStringAndTheConfig() throws Exception {
-        List<int[]> levels = Anchors.toLevels(new float[] {10.4f, 13.6f, 16, 30, 33, 23, 30, 61, 62, 45, 59, 119, 116, 90, 156, 198, 373, 326}, 3);
-        assertArrayEquals(new int[] {10, 14, 16, 30, 33, 23}, levels.get(0));
+        List<float[]> levels = Anchors.toLevels(new float[] {10.4f, 13.6f, 16, 30, 33, 23, 30, 61, 62, 45, 59, 119, 116, 90, 156, 198, 373, 326}, 3);
+        assertArrayEquals(new float[] {10, 14, 16, 30, 33, 23}, levels.get(0));
         String s = Anchors.format(levels);
         assertEquals("10,14,16,30,33,23;30,61,62,45,59,119;116,90,156,198,373,326", s);
         ModelConfig cfg = ModelConfig.load("yolov5n").withAnchors(Anchors.parse(s));
-        assertArrayEquals(new int[] {10, 14, 16, 30, 33, 23}, cfg.anchors().get(0));
-        assertThrows(IllegalArgumentException.class, () -> ModelConfig.load("yolov5n").withAnchors(List.of(new int[] {1, 2})));
+        assertArrayEquals(new float[] {10, 14, 16, 30, 33, 23}, cfg.anchors().get(0));
+        assertThrows(IllegalArgumentException.class, () -> ModelConfig.load("yolov5n").withAnchors(List.of(new float[] {1, 2})));
+        // fractional anchors (an imported model's autoanchor) go through the checkpoint string unchanged
+        List<float[]> frac = List.of(new float[] {10.375f, 13.1f, 16, 30, 33, 23}, new float[] {30, 61, 62, 45, 59, 119.25f},
+                new float[] {116, 90, 156, 198, 373, 326.7f});
+        String f = Anchors.format(frac);
+        assertEquals("10.375,13.1,16,30,33,23;30,61,62,45,59,119.25;116,90,156,198,373,326.7", f);
+        for (int l = 0; l < 3; l++) assertArrayEquals(frac.get(l), Anchors.parse(f).get(l));
+        assertThrows(IllegalArgumentException.class, () -> ModelConfig.load("yolov5n").withAnchors(List.of(new float[] {Float.NaN, 2, 3, 4, 5, 6},
+                new float[] {1, 2, 3, 4, 5, 6}, new float[] {1, 2, 3, 4, 5, 6})));
         assertThrows(IllegalArgumentException.class, () -> Anchors.toLevels(new float[] {1, 2, 3, 4}, 3));
     }
 }

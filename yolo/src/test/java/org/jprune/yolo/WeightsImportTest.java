@@ -72,7 +72,7 @@ class WeightsImportTest {
 
     @Test
     void anUltralyticsStateDictBecomesTheSameModel() throws Exception {
-        List<int[]> anchors = List.of(new int[] {12, 14, 19, 30, 33, 25}, new int[] {30, 61, 62, 45, 59, 119}, new int[] {116, 90, 156, 198, 373, 326});
+        List<float[]> anchors = List.of(new float[] {12, 14, 19, 30, 33, 25}, new float[] {30, 61, 62, 45, 59, 119}, new float[] {116, 90, 156, 198, 373, 326});
         ModelConfig cfg = ModelConfig.load("yolov5n").withClasses(3).withAnchors(anchors);
         Path sd = dir.resolve("best.safetensors");
         float[] x = Tensor.randnArray(3, 1f, 2 * 3 * 64 * 64);
@@ -96,7 +96,6 @@ class WeightsImportTest {
         Path out = dir.resolve("imported.safetensors");
         WeightsImport.Result r = WeightsImport.run(sd, "yolov5n", List.of("a", "b", "c"), 320, out);
         assertEquals(3, r.classes());
-        assertEquals("", r.anchorNote(), "integral anchors come back exactly");
         Checkpoint ck = Checkpoint.read(out);
         assertEquals(List.of("a", "b", "c"), ck.names());
         assertEquals(320, ck.imageSize());
@@ -104,6 +103,18 @@ class WeightsImportTest {
             float[][] got = m.forwardRaw(in);
             for (int l = 0; l < want.length; l++) assertArrayEquals(want[l], got[l], "level " + l + ": the imported model computes what the source did");
             assertArrayEquals(new float[] {12, 14, 19, 30, 33, 25}, m.anchors(0));
+        }
+        // autoanchor's fractional sizes are kept as YOLOv5 computes them (grid units x stride in FP32)
+        try (YoloModel src = YoloModel.build(ModelConfig.load("yolov5n").withClasses(3), Device.cpu(), 5)) {
+            float[] grid = new float[18];
+            for (int i = 0; i < 18; i++) grid[i] = 1.3f + 0.37f * i;
+            writeUltralytics(dir.resolve("frac.safetensors"), src, grid);
+            WeightsImport.run(dir.resolve("frac.safetensors"), "yolov5n", null, 640, dir.resolve("frac-out.safetensors"));
+            try (YoloModel m = Checkpoint.read(dir.resolve("frac-out.safetensors")).buildModel()) {
+                int[] st = m.strides();
+                for (int l = 0; l < 3; l++)
+                    for (int i = 0; i < 6; i++) assertEquals(grid[l * 6 + i] * st[l], m.anchors(l)[i], 0f, "level " + l + " value " + i);
+            }
         }
 
         // the CLI: names from the command line, then detect with the result
@@ -121,13 +132,12 @@ class WeightsImportTest {
         Path sd = dir.resolve("s.safetensors");
         try (YoloModel s = YoloModel.build(ModelConfig.load("yolov5s").withClasses(2), Device.cpu(), 1)) {
             float[] grid = new float[18];
-            java.util.Arrays.fill(grid, 2.37f); // 2.37 x 8 = 18.96: not a whole pixel
+            java.util.Arrays.fill(grid, 2.37f);
             writeUltralytics(sd, s, grid);
             IOException e = assertThrows(IOException.class, () -> WeightsImport.run(sd, "yolov5n", null, 640, dir.resolve("x.safetensors")));
             assertTrue(e.getMessage().contains("not the weights of yolov5n") && e.getMessage().contains("other shape") && e.getMessage().contains("model.0.conv.weight"),
                     e.getMessage());
-            WeightsImport.Result r = WeightsImport.run(sd, "yolov5s", null, 640, dir.resolve("s2.safetensors"));
-            assertTrue(r.anchorNote().startsWith("anchors rounded to whole pixels (largest change "), r.anchorNote());
+            assertEquals(2, WeightsImport.run(sd, "yolov5s", null, 640, dir.resolve("s2.safetensors")).classes());
             assertEquals(List.of("class0", "class1"), Checkpoint.read(dir.resolve("s2.safetensors")).names());
             IOException again = assertThrows(IOException.class, () -> WeightsImport.run(dir.resolve("s2.safetensors"), "yolov5s", null, 640, dir.resolve("s3.safetensors")));
             assertTrue(again.getMessage().contains("already a jprune checkpoint"), again.getMessage());

@@ -35,8 +35,7 @@ final class ImportCmd implements Callable<Integer> {
         if (Files.exists(out)) throw new IllegalArgumentException("--out " + out + " exists: give another file or remove it");
         List<String> classNames = names != null ? names.stream().map(String::strip).toList() : data != null ? YoloDataset.readConfig(data).names() : null;
         WeightsImport.Result r = WeightsImport.run(weights, model, classNames, img, out);
-        System.out.printf(Locale.ROOT, "wrote %s: %s, %d classes, %d px%s%n", r.out(), model, r.classes(), img,
-                r.anchorNote().isEmpty() ? "" : "; " + r.anchorNote());
+        System.out.printf(Locale.ROOT, "wrote %s: %s, %d classes, %d px%n", r.out(), model, r.classes(), img);
         return 0;
     }
 }

@@ -160,12 +160,12 @@ public final class Anchors {
     }
 
     /** Flat anchors dealt to levels of na each, rounded to whole pixels (how model YAMLs write them). */
-    public static List<int[]> toLevels(float[] flat, int levels) {
+    public static List<float[]> toLevels(float[] flat, int levels) {
         int per = flat.length / levels;
         if (per * levels != flat.length || per % 2 != 0) throw new IllegalArgumentException("anchors: " + flat.length / 2 + " anchors do not split over " + levels + " levels");
-        List<int[]> out = new ArrayList<>();
+        List<float[]> out = new ArrayList<>();
         for (int l = 0; l < levels; l++) {
-            int[] a = new int[per];
+            float[] a = new float[per];
             for (int i = 0; i < per; i++) a[i] = Math.max(1, Math.round(flat[l * per + i]));
             out.add(a);
         }
@@ -173,28 +173,44 @@ public final class Anchors {
     }
 
     /** Per-level anchors as one flat [w, h, ...] array (the form {@link #fit} takes). */
-    public static float[] flatten(List<int[]> levels) {
+    public static float[] flatten(List<float[]> levels) {
         int n = 0;
-        for (int[] l : levels) n += l.length;
+        for (float[] l : levels) n += l.length;
         float[] out = new float[n];
         int k = 0;
-        for (int[] l : levels) for (int v : l) out[k++] = v;
+        for (float[] l : levels) for (float v : l) out[k++] = v;
         return out;
     }
 
+    /** One anchor size as text: a whole number as an integer ("10"), else Java's shortest float form ("10.375"). */
+    static String text(float v) { return v == Math.rint(v) && Math.abs(v) < 1e9 ? Long.toString((long) v) : Float.toString(v); }
+
+    /** A level's anchors as "[10, 13, 16, 30, 33, 23]", as Ultralytics prints model arguments. */
+    public static String text(float[] level) {
+        StringBuilder sb = new StringBuilder("[");
+        for (int i = 0; i < level.length; i++) sb.append(i == 0 ? "" : ", ").append(text(level[i]));
+        return sb.append(']').toString();
+    }
+
     /** "w,h,w,h;w,h,..." per level, for checkpoint metadata; {@link #parse} reads it back. */
-    public static String format(List<int[]> levels) {
+    public static String format(List<float[]> levels) {
         StringBuilder sb = new StringBuilder();
-        for (int[] l : levels) {
+        for (float[] l : levels) {
             if (!sb.isEmpty()) sb.append(';');
-            for (int i = 0; i < l.length; i++) sb.append(i == 0 ? "" : ",").append(l[i]);
+            for (int i = 0; i < l.length; i++) sb.append(i == 0 ? "" : ",").append(text(l[i]));
         }
         return sb.toString();
     }
 
-    public static List<int[]> parse(String s) {
-        List<int[]> out = new ArrayList<>();
-        for (String level : s.split(";")) out.add(Arrays.stream(level.split(",")).mapToInt(t -> Integer.parseInt(t.strip())).toArray());
+    /** Reads {@link #format}'s text back (whole numbers or floats; a float's shortest form reads back to the same float). */
+    public static List<float[]> parse(String s) {
+        List<float[]> out = new ArrayList<>();
+        for (String level : s.split(";")) {
+            String[] f = level.split(",");
+            float[] a = new float[f.length];
+            for (int i = 0; i < f.length; i++) a[i] = Float.parseFloat(f[i].strip());
+            out.add(a);
+        }
         return out;
     }
 }

@@ -51,7 +51,7 @@ public final class DarknetConfig {
         if (channels != 3) throw new IllegalArgumentException(source + ":" + net.lines().get("channels") + ": only 3-channel input is supported, got " + channels);
 
         List<ModelConfig.Row> rows = new ArrayList<>();
-        List<int[]> anchors = new ArrayList<>();
+        List<float[]> anchors = new ArrayList<>();
         int nc = -1;
         for (int k = 1; k < sections.size(); k++) {
             Section s = sections.get(k);
@@ -75,7 +75,7 @@ public final class DarknetConfig {
                 int[] all = intList(source, s, "anchors");
                 if (all.length == 0 || all.length % 2 != 0) throw error(source, s, "anchors", "anchors must be w,h pairs");
                 int[] mask = s.options().containsKey("mask") ? intList(source, s, "mask") : range(all.length / 2);
-                int[] a = new int[mask.length * 2];
+                float[] a = new float[mask.length * 2];
                 for (int i = 0; i < mask.length; i++) {
                     if (mask[i] < 0 || mask[i] >= all.length / 2) throw error(source, s, "mask", "mask " + mask[i] + " names no anchor (" + all.length / 2 + " given)");
                     a[2 * i] = all[2 * mask[i]];

@@ -28,10 +28,10 @@ import org.yaml.snakeyaml.nodes.Tag;
  * every error names the file and line) or a darknet .cfg ({@link DarknetConfig}: one row per layer
  * section, format DARKNET).
  */
-public record ModelConfig(String source, int nc, double depthMultiple, double widthMultiple, List<int[]> anchors, List<Row> rows, Format format) {
+public record ModelConfig(String source, int nc, double depthMultiple, double widthMultiple, List<float[]> anchors, List<Row> rows, Format format) {
     public enum Format { ULTRALYTICS, DARKNET }
 
-    public ModelConfig(String source, int nc, double depthMultiple, double widthMultiple, List<int[]> anchors, List<Row> rows) {
+    public ModelConfig(String source, int nc, double depthMultiple, double widthMultiple, List<float[]> anchors, List<Row> rows) {
         this(source, nc, depthMultiple, widthMultiple, anchors, rows, Format.ULTRALYTICS);
     }
 
@@ -75,7 +75,7 @@ public record ModelConfig(String source, int nc, double depthMultiple, double wi
         double gw = top.containsKey("width_multiple") ? doubleOf(source, top.get("width_multiple")) : 1.0;
         if (!(gd > 0 && gd <= Limits.MAX_MULTIPLE)) throw error(source, top.get("depth_multiple"), "depth_multiple must be in (0, " + Limits.MAX_MULTIPLE + "], got " + gd);
         if (!(gw > 0 && gw <= Limits.MAX_MULTIPLE)) throw error(source, top.get("width_multiple"), "width_multiple must be in (0, " + Limits.MAX_MULTIPLE + "], got " + gw);
-        List<int[]> anchors = new ArrayList<>();
+        List<float[]> anchors = new ArrayList<>();
         if (!top.containsKey("anchors")) {
             // an anchor-free (YOLOv8 / YOLO11-style) model: say what it uses that we do not build
             java.util.Set<String> modules = new java.util.TreeSet<>();
@@ -94,10 +94,11 @@ public record ModelConfig(String source, int nc, double depthMultiple, double wi
         for (Node level : as.getValue()) {
             if (!(level instanceof SequenceNode ls) || ls.getValue().isEmpty() || ls.getValue().size() % 2 != 0)
                 throw error(source, level, "each anchor level must list w,h pairs");
-            int[] a = new int[ls.getValue().size()];
+            float[] a = new float[ls.getValue().size()];
             for (int i = 0; i < a.length; i++) {
-                a[i] = intOf(source, ls.getValue().get(i));
-                if (a[i] <= 0 || a[i] > 100_000) throw error(source, ls.getValue().get(i), "anchor sizes must be in [1, 100000] pixels, got " + a[i]);
+                double v = doubleOf(source, ls.getValue().get(i));
+                if (!(v > 0 && v <= 100_000)) throw error(source, ls.getValue().get(i), "anchor sizes must be in (0, 100000] pixels, got " + v);
+                a[i] = (float) v;
             }
             if (!anchors.isEmpty() && a.length != anchors.get(0).length)
                 throw error(source, level, "every anchor level must have as many anchors as the first (" + anchors.get(0).length / 2 + "), this one has " + a.length / 2);
@@ -139,14 +140,14 @@ public record ModelConfig(String source, int nc, double depthMultiple, double wi
     }
 
     /** The same architecture with other anchors (pixels; as many levels and anchors per level as before). */
-    public ModelConfig withAnchors(List<int[]> other) {
+    public ModelConfig withAnchors(List<float[]> other) {
         if (other.size() != anchors.size()) throw new IllegalArgumentException("anchors: " + other.size() + " levels, the model has " + anchors.size());
         for (int i = 0; i < other.size(); i++) {
             if (other.get(i).length != anchors.get(i).length)
                 throw new IllegalArgumentException("anchors: level " + i + " has " + other.get(i).length / 2 + " anchors, the model " + anchors.get(i).length / 2);
-            for (int v : other.get(i)) if (v <= 0) throw new IllegalArgumentException("anchors: sizes must be > 0, got " + v);
+            for (float v : other.get(i)) if (!(v > 0 && v <= 100_000)) throw new IllegalArgumentException("anchors: sizes must be in (0, 100000] pixels, got " + v);
         }
-        return new ModelConfig(source, nc, depthMultiple, widthMultiple, other.stream().map(int[]::clone).toList(), rows, format);
+        return new ModelConfig(source, nc, depthMultiple, widthMultiple, other.stream().map(float[]::clone).toList(), rows, format);
     }
 
     static int line(Node n) { return n.getStartMark().getLine() + 1; }

@@ -397,7 +397,7 @@ public final class YoloModel implements AutoCloseable {
                 outs[i] = node(p + ".m." + i, headConvLayer(p + ".m." + i, inNode(from[i]), no, 1, 1, 0, 1, true, false, seed + 104729L * (i + 1)), inNode(from[i]));
             }
             graph.setOutputs(outs);
-            return new Built(outs[outs.length - 1], no, List.of(cfg.nc(), cfg.anchors().stream().map(Arrays::toString).toList(), chs));
+            return new Built(outs[outs.length - 1], no, List.of(cfg.nc(), cfg.anchors().stream().map(Anchors::text).toList(), chs));
         }
 
         String opt(ModelConfig.Row r, String key, String dflt) {
@@ -493,7 +493,7 @@ public final class YoloModel implements AutoCloseable {
         Built yoloSection(ModelConfig.Row r, int[] from, int n) {
             int in = inNode(from[0]);
             yoloOutputs.add(in);
-            return new Built(in, inCh(from[0]), List.of(cfg.nc(), Arrays.toString(cfg.anchors().get(yoloOutputs.size() - 1))));
+            return new Built(in, inCh(from[0]), List.of(cfg.nc(), Anchors.text(cfg.anchors().get(yoloOutputs.size() - 1))));
         }
 
         int na() { return cfg.anchors().get(0).length / 2; }
@@ -515,9 +515,7 @@ public final class YoloModel implements AutoCloseable {
             float[][] anchors = new float[outs.length][];
             for (int i = 0; i < outs.length; i++) {
                 strides[i] = probe / shapes[outs[i]][2];
-                int[] a = cfg.anchors().get(i);
-                anchors[i] = new float[a.length];
-                for (int j = 0; j < a.length; j++) anchors[i][j] = a[j];
+                anchors[i] = cfg.anchors().get(i).clone();
             }
             boolean compact = !widths.convOut().isEmpty() || !widths.slices().isEmpty();
             YoloModel m = new YoloModel(graph, cfg, anchors, strides, List.copyOf(modules), compact ? widths : null);

@@ -267,7 +267,7 @@ public final class Trainer {
         Anchors.Fit before = Anchors.fit(wh, current, thr);
         log.printf(Locale.ROOT, "anchors: %.2f anchors/target, best possible recall %.4f, fitness %.4f with the model's%n", before.aat(), before.bpr(), before.fitness());
         if (o.anchors() == AnchorMode.AUTO && before.bpr() > 0.98) return cfg;
-        List<int[]> levels = Anchors.toLevels(Anchors.evolve(wh, current.length / 2, thr, 1000, o.seed()), cfg.anchors().size());
+        List<float[]> levels = Anchors.toLevels(Anchors.evolve(wh, current.length / 2, thr, 1000, o.seed()), cfg.anchors().size());
         Anchors.Fit after = Anchors.fit(wh, Anchors.flatten(levels), thr);
         boolean better = o.anchors() == AnchorMode.AUTO ? after.bpr() > before.bpr() : after.fitness() > before.fitness();
         log.printf(Locale.ROOT, "anchors: fitted %s: %.2f anchors/target, best possible recall %.4f, fitness %.4f (%s)%n", Anchors.format(levels),

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -24,16 +23,15 @@ import org.jprune.yolo.model.YoloModel;
  *   safetensors.torch.save_file({k: v.contiguous() for k, v in m.state_dict().items()}, 'best.safetensors')
  * </pre>
  * The class count is read from the Detect head's shape; the anchors from its {@code anchors} buffer
- * (grid units, as YOLOv5 stores them after building the model) times each level's stride, rounded to
- * whole pixels (jprune's anchors are integers; YOLOv5's defaults are, autoanchor's may not be: the
- * largest relative change is reported). Every tensor of the model must be in the file with its
+ * (grid units, as YOLOv5 stores them after building the model) times each level's stride in FP32, as
+ * YOLOv5's Detect computes its anchor grid (autoanchor's fractional sizes kept). Every tensor of the model must be in the file with its
  * shape; batch norms' num_batches_tracked and the anchors buffers are the only others accepted.
  */
 public final class WeightsImport {
     private WeightsImport() {}
 
-    /** What an import did: the model written, its class count, and a note on the anchors (empty when exact). */
-    public record Result(Path out, int classes, String anchorNote) {}
+    /** What an import did: the model written and its class count. */
+    public record Result(Path out, int classes) {}
 
     private static final Pattern HEAD = Pattern.compile("model\\.(\\d+)\\.m\\.0\\.weight");
 
@@ -67,7 +65,6 @@ public final class WeightsImport {
         } catch (IllegalArgumentException e) {
             throw new IOException(src + ": " + e.getMessage(), e);
         }
-        String anchorNote = "";
         SafeTensors.Entry anchors = t.get("model." + headIndex + ".anchors");
         if (anchors != null) {
             // strides of the built model (the anchors buffer is in grid units per level)
@@ -79,19 +76,12 @@ public final class WeightsImport {
             if (anchors.data().length != nl * na * 2)
                 throw new IOException(src + ": model." + headIndex + ".anchors has " + anchors.data().length + " values, the model needs " + nl + " levels x "
                         + na + " anchors x 2");
-            List<int[]> px = new ArrayList<>();
-            double worst = 0;
+            List<float[]> px = new ArrayList<>();
             for (int l = 0; l < nl; l++) {
-                int[] level = new int[na * 2];
-                for (int i = 0; i < na * 2; i++) {
-                    double v = anchors.data()[l * na * 2 + i] * (double) strides[l];
-                    level[i] = (int) Math.max(1, Math.round(v));
-                    worst = Math.max(worst, Math.abs(level[i] - v) / v);
-                }
+                float[] level = new float[na * 2];
+                for (int i = 0; i < na * 2; i++) level[i] = anchors.data()[l * na * 2 + i] * strides[l];
                 px.add(level);
             }
-            if (worst > 1e-4)
-                anchorNote = String.format(Locale.ROOT, "anchors rounded to whole pixels (largest change %.1f%%)", worst * 100);
             try {
                 cfg = cfg.withAnchors(px);
             } catch (IllegalArgumentException e) {
@@ -121,7 +111,7 @@ public final class WeightsImport {
             for (var e : targets.entrySet()) e.getValue().copyFrom(t.get(e.getKey()).data());
             Checkpoint.writeModel(out, m, model, classNames, imgSize, Map.of("imported_from", src.getFileName().toString()));
         }
-        return new Result(out, nc, anchorNote);
+        return new Result(out, nc);
     }
 
     private static String problems(String what, List<String> keys) {
