@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.jprune.engine.TestSupport.Backend;
 import org.jprune.engine.ops.Conv2d;
 import org.jprune.engine.ops.Conv2dDesc;
 import org.junit.jupiter.api.Test;
@@ -82,13 +83,12 @@ class CudaIT {
         Device gpu = gpu();
         gpu.setOption("conv", "native");
         gpu.setOption("tf32", "0");
-        try {
-            for (String p : new String[] {"1", "2"}) {
-                gpu.setOption("pipeline", p);
-                compareLayers("cuda fp32 pipeline=" + p, gpu, 2e-5, 1e-3);
+        for (String p : new String[] {"1", "2"}) {
+            Backend b = new Backend("cuda fp32 pipeline=" + p, gpu, -1, "pipeline=" + p);
+            b.activate();
+            try (b) {
+                compareLayers(b.name(), gpu, 2e-5, 1e-3);
             }
-        } finally {
-            gpu.setOption("pipeline", "0");
         }
     }
 
@@ -96,11 +96,10 @@ class CudaIT {
     void yolov5sLayersTf32MatchTheCpuToTf32Precision() {
         Device gpu = gpu();
         gpu.setOption("conv", "native");
-        gpu.setOption("tf32", "1");
-        try {
-            compareLayers("cuda tf32", gpu, 5e-3, 2e-2); // 10-bit mantissa inputs, FP32 accumulation
-        } finally {
-            gpu.setOption("tf32", "0");
+        Backend b = new Backend("cuda tf32", gpu, -1, "tf32=1");
+        b.activate();
+        try (b) {
+            compareLayers(b.name(), gpu, 5e-3, 2e-2); // 10-bit mantissa inputs, FP32 accumulation
         }
     }
 

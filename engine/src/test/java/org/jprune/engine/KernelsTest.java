@@ -45,12 +45,10 @@ class KernelsTest {
     /** A backend's outputs against the reference's (in its tf32 mode for a TF32 backend). */
     static void compare(Backend b, String what, Case c, double abs, double rel) {
         float[][] ref;
-        Device reference = Device.reference();
-        if (b.tf32()) reference.setOption("tf32", "1");
-        try {
-            ref = c.run(reference);
-        } finally {
-            if (b.tf32()) reference.setOption("tf32", "0");
+        Backend reference = new Backend("reference", Device.reference(), -1, b.tf32() ? b.option() : null);
+        reference.activate();
+        try (reference) {
+            ref = c.run(reference.device());
         }
         b.activate();
         try (b) {
