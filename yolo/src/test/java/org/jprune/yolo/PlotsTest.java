@@ -30,6 +30,11 @@ class PlotsTest {
             assertEquals(t, e.getCause());
         }
         assertThrows(OutOfMemoryError.class, () -> Plots.drawing(png, () -> { throw new OutOfMemoryError("heap"); }));
+        // an optional chart: the failure is one warning line, the run goes on
+        var log = new java.io.ByteArrayOutputStream();
+        Plots.optional(png, () -> { throw new Error("Probable fatal error:No fonts found."); }, new java.io.PrintStream(log, true));
+        assertEquals("warning: results.png not written: cannot draw results.png on this JVM (java.lang.Error: Probable fatal error:No fonts found.)",
+                log.toString().strip());
     }
 
     @Test

@@ -68,10 +68,7 @@ public record EvalReport(CocoEval.Result coco, VocEval.Result voc07, VocEval.Res
     public void write(Path out) throws IOException {
         Files.createDirectories(out);
         Files.writeString(out.resolve("eval.txt"), text());
-        try {
-            Plots.prCurve(out.resolve("PR_curve.png"), coco.pr50(), coco.ap50(), names);
-        } catch (IOException e) {  // the chart is an extra: the scores are in eval.txt
-            System.err.println("warning: PR_curve.png not written: " + e.getMessage());
-        }
+        Path png = out.resolve("PR_curve.png");
+        Plots.optional(png, () -> Plots.prCurve(png, coco.pr50(), coco.ap50(), names), System.err);  // the scores are in eval.txt
     }
 }

@@ -24,6 +24,15 @@ public final class Plots {
     /** Code that draws a PNG. */
     public interface Drawing { void draw() throws IOException; }
 
+    /** Draws a chart that is an extra beside the numbers: any failure is one warning line on log, never an error. */
+    public static void optional(Path png, Drawing d, java.io.PrintStream log) {
+        try {
+            drawing(png, d);
+        } catch (IOException e) {
+            log.println("warning: " + png.getFileName() + " not written: " + e.getMessage());
+        }
+    }
+
     /** Runs a drawing; AWT's failures to draw (Errors but running out of memory or stack, runtime exceptions) become an IOException naming the file. */
     public static void drawing(Path png, Drawing d) throws IOException {
         try {

@@ -410,11 +410,7 @@ public final class SeedStudy {
                 + "%s/<section>/step-N/model.safetensors (automatic mode: %s/e/round-R-lrK/step-1/).%n", o.out(), o.out(), o.out()));
         SafeTensors.atomicWrite(o.out().resolve("study-seed.md"), md.toString().getBytes(StandardCharsets.UTF_8));
         SafeTensors.atomicWrite(o.out().resolve("study-seed.csv"), csv.toString().getBytes(StandardCharsets.UTF_8));
-        try {
-            plot(rows);
-        } catch (IOException e) {  // the chart is an extra: the table is in study-seed.md/.csv
-            log.println("warning: study-seed.png not written: " + e.getMessage());
-        }
+        Plots.optional(o.out().resolve("study-seed.png"), () -> plot(rows), log);  // the table is in study-seed.md/.csv
         log.println();
         log.print(md);
     }

@@ -189,11 +189,7 @@ public final class Sensitivity {
         SafeTensors.atomicWrite(o.out().resolve("sensitivity.csv"), csv.toString().getBytes(StandardCharsets.UTF_8));
         SafeTensors.atomicWrite(o.out().resolve("sensitivity.md"), md.toString().getBytes(StandardCharsets.UTF_8));
         Path png = o.out().resolve("sensitivity.png");
-        try {
-            org.jprune.yolo.report.Plots.drawing(png, () -> heatMap(r, png));
-        } catch (IOException e) {  // the chart is an extra: the numbers are in sensitivity.md/.csv
-            log.println("warning: sensitivity.png not written: " + e.getMessage());
-        }
+        org.jprune.yolo.report.Plots.optional(png, () -> heatMap(r, png), log);  // the numbers are in sensitivity.md/.csv
     }
 
     /** Layers down, ratios across; white = no loss, dark red = a loss of the whole baseline mAP50. */

@@ -351,11 +351,8 @@ public final class Trainer {
         csvRows.add(csvRow(es));
         writeCsv(csv, csvRows);
         save(o.out().resolve("last.safetensors"), model, ema, st);
-        try {
-            org.jprune.yolo.report.Plots.results(csv, o.out().resolve("results.png"));
-        } catch (IOException | RuntimeException e) {
-            log.println("warning: results.png not written: " + e.getMessage());
-        }
+        Path png = o.out().resolve("results.png");
+        org.jprune.yolo.report.Plots.optional(png, () -> org.jprune.yolo.report.Plots.results(csv, png), log);
         log.printf(Locale.ROOT, "epoch %d/%d  box %.4f  obj %.4f  cls %.4f  mAP50 %.3f  mAP50-95 %.3f  lr %.5f  %.1f img/s  %.0f s%n",
                 epoch + 1, o.epochs(), es.box(), es.obj(), es.cls(), es.map50(), es.map5095(), es.lr(), es.imgPerSec(), secs);
         return es;
