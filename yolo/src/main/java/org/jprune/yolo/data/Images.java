@@ -48,9 +48,6 @@ public final class Images {
      */
     public static BufferedImage read(byte[] bytes, String what) throws IOException {
         if (bytes.length == 0) throw new IOException(what + ": empty");
-        if (bytes.length >= 12 && new String(bytes, 0, 4, java.nio.charset.StandardCharsets.ISO_8859_1).equals("RIFF")
-                && new String(bytes, 8, 4, java.nio.charset.StandardCharsets.ISO_8859_1).equals("WEBP"))
-            throw new IOException(what + ": not a readable image (" + undecodable("x.webp") + ")");
         return decode(what, exifOrientation(bytes), () -> ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(bytes)));
     }
 
@@ -158,10 +155,19 @@ public final class Images {
         };
     }
 
-    /** Why no decoder took a file: the formats Ultralytics lists that the JDK cannot decode, by extension. */
-    static String undecodable(String img) {
+    /**
+     * Why no decoder took an image: the formats Ultralytics lists that the JDK cannot decode, known by
+     * their first bytes (WebP's RIFF....WEBP, so an HTTP body too) or else by the file's extension.
+     */
+    static String undecodable(String img, ImageInputStream in) throws IOException {
+        byte[] head = new byte[12];
+        in.seek(0);
+        int got = 0;
+        for (int n; got < head.length && (n = in.read(head, got, head.length - got)) > 0; ) got += n;
+        String magic = new String(head, 0, got, java.nio.charset.StandardCharsets.ISO_8859_1);
         String n = img.toLowerCase(java.util.Locale.ROOT);
-        String format = n.endsWith(".webp") ? "WebP" : n.endsWith(".dng") ? "DNG (camera raw)" : n.endsWith(".pfm") ? "PFM (floating-point)" : null;
+        boolean webp = magic.startsWith("RIFF") && magic.length() == 12 && magic.endsWith("WEBP") || n.endsWith(".webp");
+        String format = webp ? "WebP" : n.endsWith(".dng") ? "DNG (camera raw)" : n.endsWith(".pfm") ? "PFM (floating-point)" : null;
         return format != null ? format + " has no decoder here; convert it to PNG or JPEG"
                               : "its content is not PNG, JPEG, BMP, TIFF or GIF";
     }
@@ -170,7 +176,7 @@ public final class Images {
         try (ImageInputStream in = open.open()) {
             if (in == null) throw new IOException(img + ": cannot open");
             Iterator<ImageReader> it = ImageIO.getImageReaders(in);
-            if (!it.hasNext()) throw new IOException(img + ": not a readable image (" + undecodable(img) + ")");
+            if (!it.hasNext()) throw new IOException(img + ": not a readable image (" + undecodable(img, in) + ")");
             ImageReader r = it.next();
             try {
                 r.setInput(in, true, true);
