@@ -10,6 +10,7 @@ import java.util.regex.Pattern;
 import org.jprune.engine.Device;
 import org.jprune.engine.Tensor;
 import org.jprune.engine.io.SafeTensors;
+import org.jprune.yolo.model.Anchors;
 import org.jprune.yolo.model.ModelConfig;
 import org.jprune.yolo.model.YoloModel;
 
@@ -65,36 +66,19 @@ public final class WeightsImport {
         } catch (IllegalArgumentException e) {
             throw new IOException(src + ": " + e.getMessage(), e);
         }
-        SafeTensors.Entry anchors = t.get("model." + headIndex + ".anchors");
-        if (anchors != null) {
-            // strides of the built model (the anchors buffer is in grid units per level)
-            int[] strides;
-            try (YoloModel probe = YoloModel.build(cfg, Device.cpu(), 0)) {
-                strides = probe.strides();
-            }
-            int nl = strides.length;
-            if (anchors.data().length != nl * na * 2)
-                throw new IOException(src + ": model." + headIndex + ".anchors has " + anchors.data().length + " values, the model needs " + nl + " levels x "
-                        + na + " anchors x 2");
-            List<float[]> px = new ArrayList<>();
-            for (int l = 0; l < nl; l++) {
-                float[] level = new float[na * 2];
-                for (int i = 0; i < na * 2; i++) level[i] = anchors.data()[l * na * 2 + i] * strides[l];
-                px.add(level);
-            }
-            try {
-                cfg = cfg.withAnchors(px);
-            } catch (IllegalArgumentException e) {
-                throw new IOException(src + ": " + e.getMessage(), e);
-            }
-        }
         List<String> classNames = names;
         if (classNames == null) {
             classNames = new ArrayList<>();
             for (int i = 0; i < nc; i++) classNames.add("class" + i);
         }
         if (classNames.size() != nc) throw new IllegalArgumentException("the class names (--names or --data) are " + classNames.size() + ", the weights have " + nc + " classes");
+        // built once with the configuration's anchors: the weights do not depend on them, and the imported
+        // anchors (which need the built model's strides) go into the written checkpoint's metadata
         try (YoloModel m = YoloModel.build(cfg, Device.cpu(), 0)) {
+            Map<String, String> meta = new java.util.LinkedHashMap<>();
+            meta.put("imported_from", src.getFileName().toString());
+            SafeTensors.Entry anchors = t.get("model." + headIndex + ".anchors");
+            if (anchors != null) meta.put("anchors", Anchors.format(anchorsPx(src, headIndex, anchors, m.strides(), na, cfg)));
             Map<String, Tensor> targets = m.graph().stateDict();
             List<String> missing = new ArrayList<>(), wrong = new ArrayList<>(), extra = new ArrayList<>();
             for (var e : targets.entrySet()) {
@@ -109,9 +93,29 @@ public final class WeightsImport {
                 throw new IOException(src + ": not the weights of " + model + " (" + nc + " classes): " + problems("missing", missing) + problems("other shape", wrong)
                         + problems("unknown", extra));
             for (var e : targets.entrySet()) e.getValue().copyFrom(t.get(e.getKey()).data());
-            Checkpoint.writeModel(out, m, model, classNames, imgSize, Map.of("imported_from", src.getFileName().toString()));
+            Checkpoint.writeModel(out, m, model, classNames, imgSize, meta);
         }
         return new Result(out, nc);
+    }
+
+    /** The Detect anchors buffer (grid units per level) in pixels: times each level's stride in FP32, as YOLOv5's Detect computes them. */
+    private static List<float[]> anchorsPx(Path src, int headIndex, SafeTensors.Entry anchors, int[] strides, int na, ModelConfig cfg) throws IOException {
+        int nl = strides.length;
+        if (anchors.data().length != nl * na * 2)
+            throw new IOException(src + ": model." + headIndex + ".anchors has " + anchors.data().length + " values, the model needs " + nl + " levels x "
+                    + na + " anchors x 2");
+        List<float[]> px = new ArrayList<>();
+        for (int l = 0; l < nl; l++) {
+            float[] level = new float[na * 2];
+            for (int i = 0; i < na * 2; i++) level[i] = anchors.data()[l * na * 2 + i] * strides[l];
+            px.add(level);
+        }
+        try {
+            cfg.withAnchors(px);  // the checks every model's anchors pass (levels, counts, sizes)
+        } catch (IllegalArgumentException e) {
+            throw new IOException(src + ": " + e.getMessage(), e);
+        }
+        return px;
     }
 
     private static String problems(String what, List<String> keys) {
