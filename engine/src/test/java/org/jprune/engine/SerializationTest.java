@@ -91,6 +91,11 @@ class SerializationTest {
         assertMessage(f, "header length");
         Files.write(f, handMade("{not json", new byte[0]));
         assertMessage(f, "not valid JSON");
+        // shapes whose size overflows: named exactly, not as a wrapped-around negative byte count
+        Files.write(f, handMade("{\"a\":{\"dtype\":\"F32\",\"shape\":[2147483647,2147483647,1,1],\"data_offsets\":[0,4]}}", new byte[4]));
+        assertMessage(f, "bytes overflow a long");
+        Files.write(f, handMade("{\"a\":{\"dtype\":\"F32\",\"shape\":[2147483647,2147483647,2147483647],\"data_offsets\":[0,4]}}", new byte[4]));
+        assertMessage(f, "more elements than a long can count");
         Files.write(f, handMade("{\"a\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[0,1]}}", new byte[1]));
         assertMessage(f, "dtype 'F8_E4M3'");
         Files.write(f, handMade("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", new byte[8]));

@@ -150,5 +150,18 @@ class WeightsImportTest {
         }
         IOException e = assertThrows(IOException.class, () -> WeightsImport.run(pt, "yolov5s", null, 640, dir.resolve("p.safetensors")));
         assertTrue(e.getMessage().contains("zip archive") && e.getMessage().contains("jprune import"), e.getMessage());
+        // through the CLI: exit 2 and one line naming the file, no stack trace
+        var err = new ByteArrayOutputStream();
+        java.io.PrintStream old = System.err;
+        System.setErr(new java.io.PrintStream(err, true));
+        int code;
+        try {
+            code = Main.execute("import", "-w", pt.toString(), "-m", "yolov5s", "-o", dir.resolve("p2.safetensors").toString());
+        } finally {
+            System.setErr(old);
+        }
+        assertEquals(2, code);
+        assertEquals(1, err.toString().strip().lines().count(), err.toString());
+        assertTrue(err.toString().contains("best.pt") && err.toString().contains("zip archive"), err.toString());
     }
 }

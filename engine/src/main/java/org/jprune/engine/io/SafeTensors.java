@@ -165,14 +165,24 @@ public final class SafeTensors {
             for (int i = 0; i < shape.length; i++) {
                 if (!sh.get(i).canConvertToInt() || sh.get(i).asInt() < 0) throw new IOException(where + ": tensor " + name + " has a bad dimension " + sh.get(i));
                 shape[i] = sh.get(i).asInt();
-                numel *= shape[i];
+                try {
+                    numel = Math.multiplyExact(numel, (long) shape[i]);
+                } catch (ArithmeticException overflow) {
+                    throw new IOException(where + ": tensor " + name + " has shape " + sh + ": more elements than a long can count");
+                }
+            }
+            long bytes;
+            try {
+                bytes = Math.multiplyExact(numel, (long) size);
+            } catch (ArithmeticException overflow) {
+                throw new IOException(where + ": tensor " + name + " has shape " + sh + ": its " + dtype + " bytes overflow a long");
             }
             long begin = off.get(0).asLong(-1), end = off.get(1).asLong(-1);
             if (begin < 0 || end < begin || end > dataLen)
                 throw new IOException(where + ": tensor " + name + " has data_offsets [" + begin + ", " + end + "] outside the " + dataLen + "-byte data");
-            if (end - begin != numel * size)
+            if (end - begin != bytes)
                 throw new IOException(where + ": tensor " + name + " " + java.util.Arrays.toString(shape) + " " + dtype + " needs "
-                        + numel * size + " bytes, offsets give " + (end - begin));
+                        + bytes + " bytes, offsets give " + (end - begin));
             ranges.add(new long[] {begin, end});
             float[] data = new float[Math.toIntExact(numel)];
             ByteBuffer src = ByteBuffer.wrap(all, (int) (dataStart + begin), (int) (end - begin)).order(ByteOrder.LITTLE_ENDIAN);
